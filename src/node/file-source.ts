@@ -1,0 +1,105 @@
+/** Node-only: byte sources over files on disk, and model inputs for a file or directory argument. */
+import { open, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { FilterDbError } from '../errors.js';
+import { type ByteSource, checkRange, type ModelInput, safeRelativePath } from '../formats/io/source.js';
+
+/** A source that reads slices with positional reads; the descriptor is opened lazily and shared. */
+export async function fileSource(path: string, displayName = path): Promise<ByteSource> {
+  let size: number;
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new FilterDbError('unsupported-format', displayName, 'is not a regular file');
+    size = st.size;
+  } catch (e) {
+    if (e instanceof FilterDbError) throw e;
+    throw new FilterDbError('missing-file', displayName, `cannot open: ${(e as Error).message}`);
+  }
+  const handle = await open(path, 'r');
+  // Close the descriptor when the source is garbage collected; short-lived CLI runs exit anyway.
+  registry.register(handle, path);
+  return {
+    name: displayName,
+    size,
+    async read(offset: number, length: number) {
+      checkRange(displayName, size, offset, length);
+      const buf = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) throw new FilterDbError('truncated', displayName, 'file shrank while being read');
+        done += bytesRead;
+      }
+      return buf;
+    },
+  };
+}
+
+const registry = new FinalizationRegistry<string>(() => {});
+
+/** File names that identify the model file inside a directory, most specific first. */
+const DIRECTORY_ENTRY_POINTS = [
+  'model.json',
+  'model.safetensors.index.json',
+  'model.safetensors',
+  'pytorch_model.bin.index.json',
+  'pytorch_model.bin',
+  'model.onnx',
+  'model.keras',
+  'model.h5',
+  'model.tflite',
+];
+
+/** Opens a model path (file or directory) as a ModelInput whose siblings resolve inside its folder. */
+export async function openModelInput(path: string): Promise<ModelInput> {
+  const abs = resolve(path);
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(abs);
+  } catch (e) {
+    throw new FilterDbError('missing-file', path, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let mainPath = abs;
+  let listing: string[] | undefined;
+  if (st.isDirectory()) {
+    listing = await readdir(abs);
+    const entry = pickDirectoryEntry(listing);
+    if (!entry) {
+      throw new FilterDbError(
+        'unsupported-format',
+        path,
+        `directory holds no model file (looked for ${DIRECTORY_ENTRY_POINTS.join(', ')} or a single file with a model extension)`,
+      );
+    }
+    mainPath = join(abs, entry);
+  } else {
+    listing = await readdir(dirname(abs)).catch(() => undefined);
+  }
+  const folder = dirname(mainPath);
+  const display = st.isDirectory() ? join(path, basename(mainPath)) : path;
+  return {
+    main: await fileSource(mainPath, display),
+    listing,
+    async sibling(rel: string) {
+      const safe = safeRelativePath(display, rel);
+      const target = resolve(folder, safe);
+      if (relative(folder, target).startsWith('..') || !target.startsWith(folder + sep)) {
+        throw new FilterDbError('unsafe', display, `refuses path outside the model folder ${JSON.stringify(rel)}`);
+      }
+      try {
+        return await fileSource(target, join(dirname(display), safe));
+      } catch (e) {
+        if (e instanceof FilterDbError && e.code === 'missing-file') return null;
+        throw e;
+      }
+    },
+  };
+}
+
+const MODEL_EXTENSIONS = ['.onnx', '.pt', '.pth', '.ckpt', '.bin', '.safetensors', '.h5', '.keras', '.tflite'];
+
+function pickDirectoryEntry(listing: string[]): string | null {
+  for (const name of DIRECTORY_ENTRY_POINTS) if (listing.includes(name)) return name;
+  const candidates = listing.filter((f) => MODEL_EXTENSIONS.some((ext) => f.toLowerCase().endsWith(ext)));
+  return candidates.length === 1 ? candidates[0] : null;
+}
