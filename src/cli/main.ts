@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/** filterdb command line: one module per command under ./commands. */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { registerInspect } from './commands/inspect.js';
+import { registerQuality } from './commands/quality.js';
+import { reportAndExit } from './context.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('filterdb')
+    .description('Read trained CNN model files, measure their convolution filters, and keep a filter database.')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  registerInspect(program);
+  registerQuality(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; everything else commander rejects is bad usage
+      process.exit(e.exitCode === 0 ? 0 : 2);
+    }
+    reportAndExit(e);
+  }
+}
+
+await main(process.argv);

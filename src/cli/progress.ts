@@ -1,0 +1,33 @@
+/** Progress bars on stderr (only when stderr is a terminal, so pipes and CI logs stay clean). */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  update(done: number, total?: number, payload?: Record<string, string | number>): void;
+  stop(): void;
+}
+
+const silent: Progress = { update() {}, stop() {} };
+
+export function progressBar(label: string, total: number, format?: string): Progress {
+  if (!process.stderr.isTTY || process.env.FILTERDB_NO_PROGRESS) return silent;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: format ?? `${label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted}`,
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return {
+    update(done, newTotal, payload) {
+      if (newTotal !== undefined) bar.setTotal(newTotal);
+      bar.update(done, payload);
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
