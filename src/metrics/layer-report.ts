@@ -67,7 +67,7 @@ export async function qualityReport(model: Model, options: QualityReportOptions 
       convDepth: layer.convDepth,
       convDepthNorm: layer.convDepthNorm,
       metrics,
-      flags: flagLayer(metrics, nonFinite, layer.shape),
+      flags: flagLayer(metrics, nonFinite, layer.shape, options.sparsityEps),
     });
     options.onLayer?.(layers.length, measured.length);
   }

@@ -1,0 +1,91 @@
+/**
+ * Degeneracy flags for one measured layer, each with a one-line reason in plain words.
+ *
+ * Thresholds and where they come from:
+ * - `sparse`: sparsity > 0.1. Gavrikov & Keuper (CNN Filter DB, CVPR 2022, "degenerated layers") call layers
+ *   with many near-zero filters degenerated; torchconvquality's sparsity uses the same 1%-of-max threshold.
+ *   More than a tenth of the filters being dead is well beyond what healthy trained layers show.
+ * - `low-diversity`: normalised variance entropy < 0.5. The normaliser T(n) is the entropy of a random layer,
+ *   so < 0.5 means the filters vary along far fewer directions than random ones: redundant, near-copies.
+ * - `random-like`: normalised variance entropy ≥ 1. T(n) is fitted to the entropy of randomly initialised
+ *   layers, so a layer at or above it is indistinguishable from an untrained one by this measure.
+ *   Both entropy flags apply to 3×3 kernels only: T(n) is fitted to 3×3 random layers (its limit
+ *   L + b = 0.951 ≈ log10 9, the maximum entropy of 9 variances); for other sizes the ratio has no reference
+ *   point (1×1 kernels always have entropy 0, 5×5 random layers exceed 1).
+ *   They are also skipped for `tiny` layers, where the entropy is not meaningful.
+ * - `non-finite`: any NaN or ±Infinity weight (metrics that would be NaN are reported as null).
+ * - `tiny`: n ≤ kh·kw, i.e. at most as many 2-D filters as kernel values. After centring, n filters span at
+ *   most n − 1 directions, so with n ≤ k at least one of the k variances is zero by construction and the
+ *   variance entropy reflects the layer's size, not its filters. Also raised when out == 1 (orthogonality is
+ *   undefined for a single filter).
+ */
+import type { LayerFlag, LayerMetrics } from './types.js';
+
+export const SPARSE_THRESHOLD = 0.1;
+export const LOW_DIVERSITY_THRESHOLD = 0.5;
+export const RANDOM_LIKE_THRESHOLD = 1;
+
+function pct(x: number): string {
+  const p = x * 100;
+  return `${p >= 10 ? p.toFixed(0) : Number(p.toFixed(1))}%`;
+}
+
+function fmt(x: number): string {
+  return x.toFixed(2);
+}
+
+/**
+ * Flags for a layer measured by `measureLayer`. `shape` is the layer's `[out, inPerGroup, kh, kw]`;
+ * `sparsityEps` only words the `sparse` reason (default 0.01).
+ */
+export function flagLayer(
+  metrics: LayerMetrics,
+  nonFinite: number,
+  shape: readonly number[],
+  sparsityEps = 0.01,
+): LayerFlag[] {
+  const flags: LayerFlag[] = [];
+  const out = shape[0] ?? 0;
+  const k = (shape[2] ?? 1) * (shape[3] ?? 1);
+  const n = metrics.n;
+
+  if (nonFinite > 0) {
+    flags.push({
+      id: 'non-finite',
+      reason: `${nonFinite} weight${nonFinite === 1 ? ' is' : 's are'} NaN or infinite; entropy, orthogonality and standardised norms are not computed`,
+    });
+  }
+
+  if (metrics.sparsity > SPARSE_THRESHOLD) {
+    flags.push({
+      id: 'sparse',
+      reason: `${pct(metrics.sparsity)} of filters are near zero (< ${pct(sparsityEps)} of the layer's max |w|)`,
+    });
+  }
+
+  const tinyReasons: string[] = [];
+  if (n <= k) {
+    tinyReasons.push(
+      `only ${n} filter${n === 1 ? '' : 's'} of ${k} values: too few to span the kernel space, so variance entropy is not meaningful`,
+    );
+  }
+  if (out === 1) tinyReasons.push('a single output filter: orthogonality is undefined');
+  const tiny = tinyReasons.length > 0;
+  if (tiny) flags.push({ id: 'tiny', reason: tinyReasons.join('; ') });
+
+  const norm = metrics.varianceEntropyNorm;
+  if (norm !== null && !tiny && k === 9) {
+    if (norm < LOW_DIVERSITY_THRESHOLD) {
+      flags.push({
+        id: 'low-diversity',
+        reason: `variance entropy is ${fmt(norm)} of a random layer's (< ${LOW_DIVERSITY_THRESHOLD}): filters are redundant, varying along few directions`,
+      });
+    } else if (norm >= RANDOM_LIKE_THRESHOLD) {
+      flags.push({
+        id: 'random-like',
+        reason: `variance entropy is ${fmt(norm)}× a random layer's (≥ ${RANDOM_LIKE_THRESHOLD}): filters look like untrained random initialisation`,
+      });
+    }
+  }
+  return flags;
+}
