@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FLOAT32_EPS, driftSummary, floorAndNormalise } from '../src/analysis/drift.js';
+import { driftSummary, FLOAT32_EPS, floorAndNormalise } from '../src/analysis/drift.js';
 import { compareCodePoints, depthDecile } from '../src/analysis/groups.js';
 import { binEdges, binIndex } from '../src/analysis/histogram.js';
 import { batchMoments, emptyMoments, mergeMoments, peakScale } from '../src/analysis/moments.js';
 import { pcaFromMoments, signByLargest } from '../src/analysis/pca.js';
-import { type FilterBatch, distributionShift } from '../src/analysis/shift.js';
+import { distributionShift, type FilterBatch } from '../src/analysis/shift.js';
 
 /** Deterministic pseudo-random numbers (mulberry32). */
 function rng(seed: number): () => number {
@@ -76,7 +76,8 @@ describe('streamed moments', () => {
       mergeMoments(merged, batchMoments(scaled.subarray(s * 9, (s + n) * 9), n, 9));
     }
     assert.equal(merged.n, 1000);
-    for (let i = 0; i < 81; i++) assert.ok(Math.abs(merged.scatter[i] - whole.scatter[i]) < 1e-10 * Math.abs(whole.scatter[i]) + 1e-12);
+    for (let i = 0; i < 81; i++)
+      assert.ok(Math.abs(merged.scatter[i] - whole.scatter[i]) < 1e-10 * Math.abs(whole.scatter[i]) + 1e-12);
     for (let i = 0; i < 9; i++) assert.ok(Math.abs(merged.mean[i] - whole.mean[i]) < 1e-14);
   });
   it('keeps an all-zero filter at zero when peak-scaling', () => {

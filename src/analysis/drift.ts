@@ -42,7 +42,9 @@ export function driftMatrix(
       let d = 0;
       for (let c = 0; c < dims; c++) {
         const o = c * bins;
-        d += explainedVarianceRatio[c] * (kl(probabilities[a], probabilities[b], o, bins) + kl(probabilities[b], probabilities[a], o, bins));
+        d +=
+          explainedVarianceRatio[c] *
+          (kl(probabilities[a], probabilities[b], o, bins) + kl(probabilities[b], probabilities[a], o, bins));
       }
       m[a][b] = d;
       m[b][a] = d;
@@ -64,8 +66,10 @@ export interface DriftSummary {
 /** Summary of the upper triangle (the paper's drift boxplot numbers; quartiles by linear interpolation). */
 export function driftSummary(matrix: number[][]): DriftSummary {
   const values: number[] = [];
-  for (let a = 0; a < matrix.length; a++) for (let b = a + 1; b < matrix.length; b++) values.push(matrix[a][b]);
-  if (values.length === 0) return { pairs: 0, min: null, median: null, mean: null, max: null, q1: null, q3: null };
+  for (let a = 0; a < matrix.length; a++)
+    for (let b = a + 1; b < matrix.length; b++) values.push(matrix[a][b]);
+  if (values.length === 0)
+    return { pairs: 0, min: null, median: null, mean: null, max: null, q1: null, q3: null };
   values.sort((x, y) => x - y);
   const q = (f: number) => {
     const pos = f * (values.length - 1);

@@ -17,7 +17,14 @@ export function binEdges(lo: number, hi: number, bins: number): Float64Array {
  * Bin of x in [lo, hi] (numpy.histogram's rule); -1 when outside the range. `scale` is bins / (hi - lo)
  * (0 when hi == lo), passed in so hot loops compute it once.
  */
-export function binIndex(x: number, lo: number, hi: number, bins: number, scale: number, edges: Float64Array): number {
+export function binIndex(
+  x: number,
+  lo: number,
+  hi: number,
+  bins: number,
+  scale: number,
+  edges: Float64Array,
+): number {
   if (!(x >= lo && x <= hi)) return -1;
   let i = Math.floor((x - lo) * scale);
   if (i >= bins) i = bins - 1;

@@ -22,7 +22,12 @@ export function emptyMoments(dims: number): Moments {
  * Scales each filter (row of `dims` values) by its own max |value| into `out` (float64); an all-zero filter
  * stays zero. Returns `out`.
  */
-export function peakScale(filters: ArrayLike<number>, count: number, dims: number, out: Float64Array): Float64Array {
+export function peakScale(
+  filters: ArrayLike<number>,
+  count: number,
+  dims: number,
+  out: Float64Array,
+): Float64Array {
   for (let r = 0; r < count; r++) {
     const o = r * dims;
     let peak = 0;

@@ -26,7 +26,8 @@ export function pcaFromMoments(m: Moments): PcaBasis {
   const values = Array.from(eig.values, (v) => Math.max(v, 0));
   const total = values.reduce((s, v) => s + v, 0);
   const components: number[][] = [];
-  for (let i = 0; i < dims; i++) components.push(signByLargest(Array.from(eig.vectors.subarray(i * dims, i * dims + dims))));
+  for (let i = 0; i < dims; i++)
+    components.push(signByLargest(Array.from(eig.vectors.subarray(i * dims, i * dims + dims))));
   return {
     dims,
     count: n,

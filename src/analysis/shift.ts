@@ -74,7 +74,11 @@ class Projector {
 }
 
 /** Fits the PCA basis of a filter source (one pass). */
-export async function fitBasis(source: BatchSource, dims = 9, onProgress?: (n: number) => void): Promise<PcaBasis> {
+export async function fitBasis(
+  source: BatchSource,
+  dims = 9,
+  onProgress?: (n: number) => void,
+): Promise<PcaBasis> {
   const total = emptyMoments(dims);
   let scaled = new Float64Array(0);
   for await (const batch of source()) {
@@ -87,10 +91,15 @@ export async function fitBasis(source: BatchSource, dims = 9, onProgress?: (n: n
   return pcaFromMoments(total);
 }
 
-export async function distributionShift(source: BatchSource, by: string, options: ShiftOptions = {}): Promise<ShiftResult> {
+export async function distributionShift(
+  source: BatchSource,
+  by: string,
+  options: ShiftOptions = {},
+): Promise<ShiftResult> {
   const dims = options.dims ?? 9;
   const bins = options.bins ?? 70;
-  if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`bins must be a positive integer, got ${bins}`);
+  if (!Number.isInteger(bins) || bins < 1)
+    throw new RangeError(`bins must be a positive integer, got ${bins}`);
   const basis = options.basis ?? (await fitBasis(source, dims, options.onProgress));
   options.onPass?.('moments', basis.count);
 
@@ -120,7 +129,9 @@ export async function distributionShift(source: BatchSource, by: string, options
 
 /** Builds the answer from accumulated histograms (also used when histograms are merged from workers). */
 export function shiftFromHistograms(by: string, hist: GroupHistograms, basis: PcaBasis): ShiftResult {
-  const groups = [...hist.counts.keys()].filter((g) => (hist.filters.get(g) ?? 0) > 0).sort(compareCodePoints);
+  const groups = [...hist.counts.keys()]
+    .filter((g) => (hist.filters.get(g) ?? 0) > 0)
+    .sort(compareCodePoints);
   const probabilities = groups.map((g) => floorAndNormalise(hist.counts.get(g)!, hist.dims, hist.bins));
   const matrix = driftMatrix(probabilities, basis.explainedVarianceRatio, hist.bins);
   const counts = groups.map((g) => hist.filters.get(g)!);

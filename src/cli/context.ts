@@ -19,5 +19,7 @@ export function reportAndExit(e: unknown): never {
 
 /** Writes to stdout and resolves when flushed (large JSON to a pipe must not be cut by process.exit). */
 export function writeOut(text: string): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    process.stdout.write(text, (err) => (err ? reject(err) : resolve())),
+  );
 }

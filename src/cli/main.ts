@@ -2,20 +2,30 @@
 /** filterdb command line: one module per command under ./commands. */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerExport } from './commands/export.js';
+import { registerIngest } from './commands/ingest.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerQuality } from './commands/quality.js';
+import { registerSql } from './commands/sql.js';
 import { reportAndExit } from './context.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 export function buildProgram(): Command {
   const program = new Command('filterdb')
-    .description('Read trained CNN model files, measure their convolution filters, and keep a filter database.')
+    .description(
+      'Read trained CNN model files, measure their convolution filters, and keep a filter database.',
+    )
     .version(pkg.version)
     .showHelpAfterError()
     .exitOverride();
   registerInspect(program);
   registerQuality(program);
+  registerIngest(program);
+  registerSql(program);
+  registerExport(program);
   return program;
 }
 

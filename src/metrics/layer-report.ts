@@ -1,5 +1,5 @@
 /** Builds the `quality` answer for a model: per-layer metrics and flags (the CLI's JSON contract). */
-import { kernelLabel, type ConvLayer, type Model } from '../model/types.js';
+import { type ConvLayer, kernelLabel, type Model } from '../model/types.js';
 import { flagLayer } from './flags.js';
 import { measureLayer } from './quality.js';
 import type { LayerFlag, LayerMetrics, QualityOptions } from './types.js';
@@ -43,7 +43,10 @@ export function kernelFilter(kernel: string | undefined): (shape: readonly numbe
   return (shape) => shape.length === 4 && kernelLabel(shape) === label;
 }
 
-export async function qualityReport(model: Model, options: QualityReportOptions = {}): Promise<QualityReport> {
+export async function qualityReport(
+  model: Model,
+  options: QualityReportOptions = {},
+): Promise<QualityReport> {
   const accept = kernelFilter(options.kernel);
   const measured = model.layers.filter((l) => accept(l.shape));
   const skipped = model.layers
@@ -51,7 +54,10 @@ export async function qualityReport(model: Model, options: QualityReportOptions 
     .map((l) => ({
       name: l.name,
       shape: l.shape,
-      reason: l.shape.length !== 4 ? `${l.shape.length - 2}-D convolution (only 2-D kernels are measured)` : `kernel ${kernelLabel(l.shape)} not selected`,
+      reason:
+        l.shape.length !== 4
+          ? `${l.shape.length - 2}-D convolution (only 2-D kernels are measured)`
+          : `kernel ${kernelLabel(l.shape)} not selected`,
     }));
   const layers: LayerQuality[] = [];
   for (const layer of measured) {

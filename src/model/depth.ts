@@ -4,10 +4,13 @@
  */
 
 /** Maps graph depths to conv depth indices and normalised depths. */
-export function convDepthsFromGraph(graphDepths: readonly number[]): { convDepth: number[]; convDepthNorm: number[] } {
+export function convDepthsFromGraph(graphDepths: readonly number[]): {
+  convDepth: number[];
+  convDepthNorm: number[];
+} {
   const levels = [...new Set(graphDepths)].sort((a, b) => a - b);
   const index = new Map<number, number>();
-  levels.forEach((d, i) => index.set(d, i));
+  for (const [i, d] of levels.entries()) index.set(d, i);
   const denom = levels.length - 1;
   const convDepth = graphDepths.map((d) => index.get(d)!);
   return { convDepth, convDepthNorm: convDepth.map((c) => (denom > 0 ? c / denom : 0)) };
@@ -25,7 +28,11 @@ export function convDepthsFromOrder(count: number): { convDepth: number[]; convD
  * reachable subgraph), so it is linear and cannot loop on a malformed cyclic graph: nodes on a cycle are
  * left at the depth reached before the cycle.
  */
-export function longestPathDepths(nodeCount: number, successors: readonly (readonly number[])[], starts: readonly number[]): Int32Array {
+export function longestPathDepths(
+  nodeCount: number,
+  successors: readonly (readonly number[])[],
+  starts: readonly number[],
+): Int32Array {
   const depth = new Int32Array(nodeCount).fill(-1);
   const reachable = new Uint8Array(nodeCount);
   const stack: number[] = [];

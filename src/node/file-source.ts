@@ -1,11 +1,17 @@
 /** Node-only: byte sources over files on disk, and model inputs for a file or directory argument. */
-import { open, readdir, stat } from 'node:fs/promises';
+import { readSync } from 'node:fs';
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { FilterDbError } from '../errors.js';
 import { type ByteSource, checkRange, type ModelInput, safeRelativePath } from '../formats/io/source.js';
 
-/** A source that reads slices with positional reads; the descriptor is opened lazily and shared. */
-export async function fileSource(path: string, displayName = path): Promise<ByteSource> {
+/** A ByteSource that can also read synchronously (h5wasm's lazy HDF5 access needs that). */
+export interface FileByteSource extends ByteSource {
+  readSync(offset: number, target: Uint8Array): number;
+}
+
+/** A source that reads slices with positional reads on one shared descriptor. */
+export async function fileSource(path: string, displayName = path): Promise<FileByteSource> {
   let size: number;
   try {
     const st = await stat(path);
@@ -16,9 +22,8 @@ export async function fileSource(path: string, displayName = path): Promise<Byte
     throw new FilterDbError('missing-file', displayName, `cannot open: ${(e as Error).message}`);
   }
   const handle = await open(path, 'r');
-  // Close the descriptor when the source is garbage collected; short-lived CLI runs exit anyway.
-  registry.register(handle, path);
-  return {
+  let closed = false;
+  const source: FileByteSource = {
     name: displayName,
     size,
     async read(offset: number, length: number) {
@@ -27,15 +32,30 @@ export async function fileSource(path: string, displayName = path): Promise<Byte
       let done = 0;
       while (done < length) {
         const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
-        if (bytesRead === 0) throw new FilterDbError('truncated', displayName, 'file shrank while being read');
+        if (bytesRead === 0)
+          throw new FilterDbError('truncated', displayName, 'file shrank while being read');
         done += bytesRead;
       }
       return buf;
     },
+    readSync(offset: number, target: Uint8Array) {
+      return readSync(handle.fd, target, 0, target.length, offset);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      unclosed.unregister(source);
+      await handle.close();
+    },
   };
+  // A source dropped without close() still releases its descriptor when collected.
+  unclosed.register(source, handle, source);
+  return source;
 }
 
-const registry = new FinalizationRegistry<string>(() => {});
+const unclosed = new FinalizationRegistry<FileHandle>((handle) => {
+  handle.close().catch(() => {});
+});
 
 /** File names that identify the model file inside a directory, most specific first. */
 const DIRECTORY_ENTRY_POINTS = [
@@ -57,7 +77,11 @@ export async function openModelInput(path: string): Promise<ModelInput> {
   try {
     st = await stat(abs);
   } catch (e) {
-    throw new FilterDbError('missing-file', path, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new FilterDbError(
+      'missing-file',
+      path,
+      `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   let mainPath = abs;
   let listing: string[] | undefined;
@@ -77,17 +101,29 @@ export async function openModelInput(path: string): Promise<ModelInput> {
   }
   const folder = dirname(mainPath);
   const display = st.isDirectory() ? join(path, basename(mainPath)) : path;
+  const main = await fileSource(mainPath, display);
+  const opened: ByteSource[] = [main];
   return {
-    main: await fileSource(mainPath, display),
+    main,
     listing,
+    async close() {
+      await Promise.all(opened.map((s) => s.close?.()));
+      opened.length = 0;
+    },
     async sibling(rel: string) {
       const safe = safeRelativePath(display, rel);
       const target = resolve(folder, safe);
       if (relative(folder, target).startsWith('..') || !target.startsWith(folder + sep)) {
-        throw new FilterDbError('unsafe', display, `refuses path outside the model folder ${JSON.stringify(rel)}`);
+        throw new FilterDbError(
+          'unsafe',
+          display,
+          `refuses path outside the model folder ${JSON.stringify(rel)}`,
+        );
       }
       try {
-        return await fileSource(target, join(dirname(display), safe));
+        const source = await fileSource(target, join(dirname(display), safe));
+        opened.push(source);
+        return source;
       } catch (e) {
         if (e instanceof FilterDbError && e.code === 'missing-file') return null;
         throw e;
@@ -96,7 +132,17 @@ export async function openModelInput(path: string): Promise<ModelInput> {
   };
 }
 
-const MODEL_EXTENSIONS = ['.onnx', '.pt', '.pth', '.ckpt', '.bin', '.safetensors', '.h5', '.keras', '.tflite'];
+const MODEL_EXTENSIONS = [
+  '.onnx',
+  '.pt',
+  '.pth',
+  '.ckpt',
+  '.bin',
+  '.safetensors',
+  '.h5',
+  '.keras',
+  '.tflite',
+];
 
 function pickDirectoryEntry(listing: string[]): string | null {
   for (const name of DIRECTORY_ENTRY_POINTS) if (listing.includes(name)) return name;

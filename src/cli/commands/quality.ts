@@ -17,7 +17,9 @@ interface QualityCliOptions {
 export function registerQuality(program: Command): void {
   program
     .command('quality')
-    .description('measure filter quality per conv layer (sparsity, variance entropy, orthogonality, norms) and flag degenerated layers')
+    .description(
+      'measure filter quality per conv layer (sparsity, variance entropy, orthogonality, norms) and flag degenerated layers',
+    )
     .argument('<file>', 'model file or directory')
     .option('--json', 'print the JSON answer on stdout')
     .option('--csv', 'print one CSV row per layer on stdout')
@@ -26,7 +28,8 @@ export function registerQuality(program: Command): void {
     .action(async (file: string, opts: QualityCliOptions) => {
       if (opts.json && opts.csv) throw new UsageError('choose one of --json and --csv');
       const sparsityEps = Number(opts.sparsityEps);
-      if (!(sparsityEps >= 0 && sparsityEps < 1)) throw new UsageError(`--sparsity-eps must be in [0, 1), got ${opts.sparsityEps}`);
+      if (!(sparsityEps >= 0 && sparsityEps < 1))
+        throw new UsageError(`--sparsity-eps must be in [0, 1), got ${opts.sparsityEps}`);
       const model = await readModel(await openModelInput(file));
       const bar = progressBar('measuring', model.layers.length);
       const report = await qualityReport(model, {
@@ -56,7 +59,18 @@ const METRIC_KEYS = [
 ] as const;
 
 function qualityCsv(report: QualityReport): string {
-  const headers = ['name', 'op', 'kind', 'shape', 'groups', 'dtype', 'convDepth', 'convDepthNorm', ...METRIC_KEYS, 'flags'];
+  const headers = [
+    'name',
+    'op',
+    'kind',
+    'shape',
+    'groups',
+    'dtype',
+    'convDepth',
+    'convDepthNorm',
+    ...METRIC_KEYS,
+    'flags',
+  ];
   const rows = report.layers.map((l) => [
     l.name,
     l.op,
@@ -102,7 +116,12 @@ function qualityText(report: QualityReport): string {
     ]),
   );
   const flagged = report.layers.filter((l) => l.flags.some((f) => f.id !== 'tiny'));
-  const lines = [`${report.file}: ${report.format}${report.producer ? ` (${report.producer})` : ''}`, '', table, ''];
+  const lines = [
+    `${report.file}: ${report.format}${report.producer ? ` (${report.producer})` : ''}`,
+    '',
+    table,
+    '',
+  ];
   lines.push(
     `${report.layers.length} layers measured, ${flagged.length} degenerated` +
       (report.skipped.length ? `, ${report.skipped.length} not measured (see --json "skipped")` : ''),

@@ -71,7 +71,11 @@ export function decodeFloats(dtype: string, bytes: Uint8Array, count: number): F
 }
 
 /** Reorders a row-major tensor by an axis permutation (numpy.transpose semantics). */
-export function transpose<T extends Float32Array | Float64Array>(data: T, shape: readonly number[], perm: readonly number[]): T {
+export function transpose<T extends Float32Array | Float64Array>(
+  data: T,
+  shape: readonly number[],
+  perm: readonly number[],
+): T {
   const rank = shape.length;
   const outShape = perm.map((p) => shape[p]);
   const inStrides = new Array<number>(rank);

@@ -10,6 +10,8 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes at `offset`; throws a `truncated` FilterDbError when out of range. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Releases the underlying handle, where there is one. Reads after close fail. */
+  close?(): Promise<void>;
 }
 
 /**
@@ -22,6 +24,8 @@ export interface ModelInput {
   sibling?: (relativePath: string) => Promise<ByteSource | null>;
   /** Other entries of a directory argument, so a reader can find e.g. `model.json` or index files. */
   listing?: string[];
+  /** Closes the main file and every sibling opened through `sibling` (call when done with the model). */
+  close?(): Promise<void>;
 }
 
 /** Throws unless [offset, offset+length) lies inside a source of `size` bytes. */
@@ -77,7 +81,11 @@ export function safeRelativePath(from: string, relative: string): string {
   for (const part of relative.split(/[\\/]+/)) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      throw new FilterDbError('unsafe', from, `refuses path outside the model folder ${JSON.stringify(relative)}`);
+      throw new FilterDbError(
+        'unsafe',
+        from,
+        `refuses path outside the model folder ${JSON.stringify(relative)}`,
+      );
     }
     parts.push(part);
   }
