@@ -1,13 +1,17 @@
 /**
  * Benchmark: the metrics on ResNet-50's 3×3 conv shapes (16 layers, 1.26 M filters, 11.3 M weights) with
- * seeded random weights. Prints the time per metric, the whole `measureLayer` pass and filters/s, then the
- * Gram-kernel variants (column block sizes, and a plain dot-product kernel for reference).
+ * seeded random weights. Prints the time per metric, the whole `measureLayer` pass (WebAssembly and JS Gram
+ * kernel) and filters/s, the Gram-kernel variants (wasm vs JS, column block sizes, a plain dot-product kernel
+ * for reference), then the pass on the worker-thread pool (src/node/parallel-quality.ts) against one thread.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/metrics.js [--repeat 3]
+ *   npx tsc -p tsconfig.json && node dist/bench/metrics.js [--repeat 3] [--no-pool]
  */
+import { availableParallelism } from 'node:os';
 import { flagLayer } from '../src/metrics/flags.js';
-import { gram } from '../src/metrics/linalg.js';
+import { gram, setGramKernel } from '../src/metrics/linalg.js';
 import { measureLayer, orthogonality, scanWeights, varianceEntropy } from '../src/metrics/quality.js';
+import { wasmGramAvailable } from '../src/metrics/wasm/gram.js';
+import { MAX_POOL_SIZE, QualityPool } from '../src/node/parallel-quality.js';
 
 /** torchvision resnet50: conv2 of each bottleneck (layer1..layer4 have 3, 4, 6, 3 blocks). */
 const SHAPES: number[][] = [
@@ -72,7 +76,7 @@ function gramDots(a: Float64Array, rows: number, cols: number, c: Float64Array):
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const ri = argv.indexOf('--repeat');
   const repeat = ri >= 0 ? Number(argv[ri + 1]) : 3;
@@ -90,12 +94,17 @@ function main(): void {
   // Warm-up (JIT) on every shape.
   for (const l of layers.slice(0, 8)) measureLayer(l.w, l.shape);
 
-  const total = time(() => {
+  const pass = () => {
     for (const l of layers) {
       const r = measureLayer(l.w, l.shape);
       flagLayer(r.metrics, r.nonFinite, l.shape);
     }
-  }, repeat);
+  };
+  const total = time(pass, repeat);
+  setGramKernel('js');
+  pass();
+  const totalJs = time(pass, repeat);
+  setGramKernel('auto');
 
   // Per-metric breakdown (same work measureLayer does, timed step by step).
   const scans = layers.map((l) => scanWeights(l.w, l.shape[0] * l.shape[1], 9, 0.01));
@@ -118,8 +127,11 @@ function main(): void {
     console.log(
       `  ${label.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms  ${((100 * ms) / total).toFixed(0).padStart(3)}%`,
     );
-  console.log('measureLayer + flagLayer, all 16 layers:');
+  console.log(
+    `measureLayer + flagLayer, all 16 layers (Gram kernel: ${wasmGramAvailable() ? 'wasm' : 'js'}):`,
+  );
   row('total', total);
+  row('total with the JS Gram kernel', totalJs);
   row('scan (widen f32→f64, max, norms, sparsity)', tScan);
   row('  of which widening alone', tWiden);
   row('variance entropy (scatter + 9×9 Jacobi)', tEntropy);
@@ -132,14 +144,19 @@ function main(): void {
   console.log('Gram kernel variants (all 16 layers; 512×4608 alone):');
   const big = scans[scans.length - 1].w;
   const scratch = new Float64Array(512 * 512);
-  const variants: [string, (a: Float64Array, rows: number, cols: number, c: Float64Array) => void][] = [
-    ['4×2 blocked, 256 cols', (a, r, c, o) => gram(a, r, c, o, { blockCols: 256 })],
-    ['4×2 blocked, 512 cols (default)', (a, r, c, o) => gram(a, r, c, o, { blockCols: 512 })],
-    ['4×2 blocked, 1024 cols', (a, r, c, o) => gram(a, r, c, o, { blockCols: 1024 })],
-    ['4×2 blocked, 2048 cols', (a, r, c, o) => gram(a, r, c, o, { blockCols: 2048 })],
-    ['4×2 unblocked', (a, r, c, o) => gram(a, r, c, o, { blockCols: Number.POSITIVE_INFINITY })],
-    ['plain dot products (unrolled by 4)', gramDots],
-  ];
+  type Kernel = (a: Float64Array, rows: number, cols: number, c: Float64Array) => void;
+  const variants: [string, Kernel][] = [];
+  if (wasmGramAvailable()) {
+    for (const b of [256, 512, 1024, 2048, Number.POSITIVE_INFINITY]) {
+      const label = `wasm f64x2 4×2, ${b === Number.POSITIVE_INFINITY ? 'unblocked' : `${b} cols`}${b === 512 ? ' (default)' : ''}`;
+      variants.push([label, (a, r, c, o) => gram(a, r, c, o, { kernel: 'wasm', blockCols: b })]);
+    }
+  }
+  for (const b of [256, 512, 1024, 2048, Number.POSITIVE_INFINITY]) {
+    const label = `JS 4×2, ${b === Number.POSITIVE_INFINITY ? 'unblocked' : `${b} cols`}${b === 512 ? ' (default)' : ''}`;
+    variants.push([label, (a, r, c, o) => gram(a, r, c, o, { kernel: 'js', blockCols: b })]);
+  }
+  variants.push(['JS plain dot products (unrolled by 4)', gramDots]);
   for (const [label, fn] of variants) {
     const all = time(() => {
       for (let i = 0; i < layers.length; i++)
@@ -148,9 +165,56 @@ function main(): void {
     const one = time(() => fn(big, 512, 4608, scratch), repeat);
     const gmac = (((512 * 513) / 2) * 4608) / (one * 1e6);
     console.log(
-      `  ${label.padEnd(36)} ${all.toFixed(1).padStart(8)} ms   512×4608: ${one.toFixed(1).padStart(7)} ms (${gmac.toFixed(2)} GMAC/s)`,
+      `  ${label.padEnd(38)} ${all.toFixed(1).padStart(8)} ms   512×4608: ${one.toFixed(1).padStart(7)} ms (${gmac.toFixed(2)} GMAC/s)`,
+    );
+  }
+
+  if (!argv.includes('--no-pool')) await poolBench(layers, total, repeat);
+}
+
+/**
+ * The same pass on the worker pool: a fresh pool per run (start-up included, as the CLI pays it) and a warm
+ * one. Weights are transferred to the workers, so each run gets fresh copies (made before the clock starts).
+ */
+async function poolBench(layers: { shape: number[]; w: Float32Array }[], single: number, repeat: number) {
+  const cores = availableParallelism();
+  console.log(`Worker pool (${cores} cores available), same pass; single thread ${single.toFixed(1)} ms:`);
+  const copies = () => layers.map((l) => l.w.slice());
+  const run = async (pool: QualityPool, ws = copies()) => {
+    const t0 = performance.now();
+    const order = layers.map((_, i) => i).sort((a, b) => layers[b].w.length - layers[a].w.length);
+    const results = new Array(layers.length);
+    await Promise.all(order.map(async (i) => (results[i] = await pool.measure(ws[i], layers[i].shape))));
+    for (let i = 0; i < layers.length; i++)
+      flagLayer(results[i].metrics, results[i].nonFinite, layers[i].shape);
+    return performance.now() - t0;
+  };
+  for (let size = 1; size <= Math.min(MAX_POOL_SIZE, Math.max(2, cores)); size++) {
+    let cold = Number.POSITIVE_INFINITY;
+    let startup = Number.POSITIVE_INFINITY;
+    for (let r = 0; r < repeat; r++) {
+      const t0 = performance.now();
+      const pool = new QualityPool(size);
+      // start-up alone: a trivial layer on every worker
+      await Promise.all(Array.from({ length: size }, () => pool.measure(new Float32Array(4), [2, 2, 1, 1])));
+      startup = Math.min(startup, performance.now() - t0);
+      await pool.close();
+      const ws = copies();
+      const t1 = performance.now();
+      const pool2 = new QualityPool(size);
+      await run(pool2, ws);
+      cold = Math.min(cold, performance.now() - t1);
+      await pool2.close();
+    }
+    const pool = new QualityPool(size);
+    await run(pool);
+    let warm = Number.POSITIVE_INFINITY;
+    for (let r = 0; r < repeat; r++) warm = Math.min(warm, await run(pool));
+    await pool.close();
+    console.log(
+      `  ${size} worker${size > 1 ? 's' : ' '}: start-up ${startup.toFixed(1).padStart(6)} ms   pass incl. start-up ${cold.toFixed(1).padStart(7)} ms   warm ${warm.toFixed(1).padStart(7)} ms   (${(single / cold).toFixed(2)}× / ${(single / warm).toFixed(2)}×)`,
     );
   }
 }
 
-main();
+await main();

@@ -50,8 +50,9 @@ export function histogramStats(counts: ArrayLike<number>, lo: number, hi: number
     const target = f * n;
     let cum = 0;
     for (let b = 0; b < bins; b++) {
-      const c = counts[b] > 0 ? counts[b] : 0;
-      if (c > 0 && cum + c >= target) return lo + (b + (target - cum) / c) * w;
+      const c = counts[b];
+      if (!(c > 0)) continue;
+      if (cum + c >= target) return lo + (b + (target - cum) / c) * w;
       cum += c;
     }
     return hi;

@@ -3,9 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerExport } from './commands/export.js';
+import { registerImportH5 } from './commands/import-h5.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerQuality } from './commands/quality.js';
+import { registerReport } from './commands/report.js';
 import { registerSql } from './commands/sql.js';
 import { reportAndExit } from './context.js';
 
@@ -23,9 +25,11 @@ export function buildProgram(): Command {
     .exitOverride();
   registerInspect(program);
   registerQuality(program);
+  registerReport(program);
   registerIngest(program);
   registerSql(program);
   registerExport(program);
+  registerImportH5(program);
   return program;
 }
 

@@ -1,5 +1,5 @@
 /** Builds the `quality` answer for a model: per-layer metrics and flags (the CLI's JSON contract). */
-import { type ConvLayer, kernelLabel, type Model } from '../model/types.js';
+import { type ConvLayer, kernelLabel, type Model, type WeightArray } from '../model/types.js';
 import { flagLayer } from './flags.js';
 import { measureLayer } from './quality.js';
 import type { LayerFlag, LayerMetrics, QualityOptions } from './types.js';
@@ -34,7 +34,34 @@ export interface QualityReportOptions extends QualityOptions {
   kernel?: string;
   /** Called after each measured layer (index, total) — for progress bars. */
   onLayer?: (done: number, total: number) => void;
+  /**
+   * Measures all selected layers in one batch instead of `measureLayer` one by one on this thread — the Node
+   * CLI passes its worker-thread pool here (src/node/parallel-quality.ts). Must return exactly what
+   * `measureLayer(await job.load(), job.shape, options)` returns for each job, in job order.
+   */
+  measureBatch?: LayerBatchMeasurer;
 }
+
+/** One layer for a {@link LayerBatchMeasurer}: the (planar) shape is known up front, the weight read on demand. */
+export interface MeasureJob {
+  shape: readonly number[];
+  load: () => Promise<WeightArray>;
+}
+
+export interface LayerMeasurement {
+  metrics: LayerMetrics;
+  nonFinite: number;
+}
+
+/**
+ * Measures `jobs` (any order, any concurrency), resolving to their results in job order; calls `onDone` once
+ * per finished layer. `options` is plain data (structured-cloneable).
+ */
+export type LayerBatchMeasurer = (
+  jobs: readonly MeasureJob[],
+  options: QualityOptions,
+  onDone: () => void,
+) => Promise<LayerMeasurement[]>;
 
 /**
  * The 2-D view a layer is measured on, over the same row-major data: 2-D convs as stored; 1-D convs
@@ -77,10 +104,20 @@ export async function qualityReport(
       });
     else measured.push({ layer, planar });
   }
+  let batch: LayerMeasurement[] | null = null;
+  if (options.measureBatch) {
+    const plain: QualityOptions =
+      options.sparsityEps === undefined ? {} : { sparsityEps: options.sparsityEps };
+    let done = 0;
+    batch = await options.measureBatch(
+      measured.map(({ layer, planar }) => ({ shape: planar, load: () => layer.loadWeight() })),
+      plain,
+      () => options.onLayer?.(++done, measured.length),
+    );
+  }
   const layers: LayerQuality[] = [];
-  for (const { layer, planar } of measured) {
-    const weight = await layer.loadWeight();
-    const { metrics, nonFinite } = measureLayer(weight, planar, options);
+  for (const [i, { layer, planar }] of measured.entries()) {
+    const { metrics, nonFinite } = batch ? batch[i] : measureLayer(await layer.loadWeight(), planar, options);
     layers.push({
       name: layer.name,
       op: layer.op,
@@ -94,7 +131,7 @@ export async function qualityReport(
       metrics,
       flags: flagLayer(metrics, nonFinite, planar, options.sparsityEps),
     });
-    options.onLayer?.(layers.length, measured.length);
+    if (!batch) options.onLayer?.(layers.length, measured.length);
   }
   return {
     file: model.source,

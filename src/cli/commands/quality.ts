@@ -1,8 +1,9 @@
 /** `filterdb quality <file>`: per-layer filter-quality table, JSON or CSV. */
 import type { Command } from 'commander';
 import { readModel } from '../../formats/detect.js';
-import { type QualityReport, qualityReport } from '../../metrics/layer-report.js';
+import { kernelFilter, planarShape, type QualityReport, qualityReport } from '../../metrics/layer-report.js';
 import { openModelInput } from '../../node/file-source.js';
+import { withQualityPool } from '../../node/parallel-quality.js';
 import { UsageError, writeOut } from '../context.js';
 import { progressBar } from '../progress.js';
 import { fmtNumber, renderCsv, renderTable } from '../table.js';
@@ -32,11 +33,20 @@ export function registerQuality(program: Command): void {
         throw new UsageError(`--sparsity-eps must be in [0, 1), got ${opts.sparsityEps}`);
       const model = await readModel(await openModelInput(file));
       const bar = progressBar('measuring', model.layers.length);
-      const report = await qualityReport(model, {
-        kernel: opts.kernel,
-        sparsityEps,
-        onLayer: (done, total) => bar.update(done, total),
+      // Big models: layers on a worker pool (same results, bit for bit); small ones stay on this thread.
+      const accept = kernelFilter(opts.kernel);
+      const shapes = model.layers.flatMap((l) => {
+        const planar = planarShape(l.shape);
+        return planar && accept(planar) ? [planar] : [];
       });
+      const report = await withQualityPool(shapes, (pool) =>
+        qualityReport(model, {
+          kernel: opts.kernel,
+          sparsityEps,
+          onLayer: (done, total) => bar.update(done, total),
+          measureBatch: pool?.measureBatch,
+        }),
+      );
       bar.stop();
       if (opts.json) await writeOut(JSON.stringify(report, null, 2) + '\n');
       else if (opts.csv) await writeOut(qualityCsv(report));

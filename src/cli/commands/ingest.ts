@@ -1,0 +1,111 @@
+/** `filterdb ingest <files|dirs…> --db zoo.duckdb [--meta meta.csv]`: add models to the filter database. */
+import type { Command } from 'commander';
+import { openDb } from '../../store/db.js';
+import { databaseCounts, type IngestSummary, ingestPaths, type KernelSelection } from '../../store/ingest.js';
+import { type MetaReport, readMetaFile } from '../../store/meta.js';
+import { UsageError, writeOut } from '../context.js';
+import { progressBar } from '../progress.js';
+
+interface IngestCliOptions {
+  db: string;
+  meta?: string;
+  kernel: string;
+  transposed?: boolean;
+  sparsityEps: string;
+  json?: boolean;
+}
+
+export function registerIngest(program: Command): void {
+  program
+    .command('ingest')
+    .description(
+      'add model files (recursively from directories) to a filter database: layer metrics, flags and filters, one transaction per model',
+    )
+    .argument('[paths...]', 'model files or directories (none: only apply --meta)')
+    .requiredOption('--db <file>', 'DuckDB database file (created if missing)')
+    .option('--meta <file>', 'metadata CSV or JSON joined by model name (column "model", or "file")')
+    .option('--kernel <which>', 'whose filters to store: 3x3, or all 2-D kernel sizes', '3x3')
+    .option('--transposed', 'also store the filters of transposed convolutions')
+    .option('--sparsity-eps <E>', "sparsity threshold as a fraction of the layer's max |w|", '0.01')
+    .option('--json', 'print the ingest summary as JSON on stdout')
+    .action(async (paths: string[], opts: IngestCliOptions) => {
+      if (opts.kernel !== '3x3' && opts.kernel !== 'all')
+        throw new UsageError(`--kernel takes 3x3 or all, not ${opts.kernel}`);
+      const sparsityEps = Number(opts.sparsityEps);
+      if (!(sparsityEps >= 0 && sparsityEps < 1))
+        throw new UsageError(`--sparsity-eps must be in [0, 1), got ${opts.sparsityEps}`);
+      if (paths.length === 0 && !opts.meta)
+        throw new UsageError('give model files or directories, or --meta');
+      const meta = opts.meta ? await readMetaFile(opts.meta) : undefined;
+      const db = await openDb(opts.db);
+      let bar: ReturnType<typeof progressBar> | null = null;
+      let summary: IngestSummary;
+      try {
+        summary = await ingestPaths(db, paths, {
+          kernel: opts.kernel as KernelSelection,
+          includeTransposed: opts.transposed,
+          sparsityEps,
+          meta,
+          onProgress(p) {
+            bar ??= progressBar(
+              'ingest',
+              p.modelsTotal,
+              'ingest [{bar}] {value}/{total} models | {filters} filters | {mbps} MB/s | {eta_formatted}',
+            );
+            bar.update(p.modelsDone, p.modelsTotal, {
+              filters: p.filters,
+              mbps: (p.bytes / 1e6 / Math.max(p.seconds, 1e-3)).toFixed(1),
+            });
+          },
+          onResult(r) {
+            if (r.status === 'failed') process.stderr.write(`filterdb: ${r.error}\n`);
+          },
+        });
+      } finally {
+        (bar as ReturnType<typeof progressBar> | null)?.stop();
+      }
+      const counts = await databaseCounts(db.connection);
+      db.close();
+      if (opts.json)
+        await writeOut(JSON.stringify({ db: opts.db, ...summary, database: counts }, null, 2) + '\n');
+      else await writeOut(summaryText(opts.db, summary, counts));
+      if (summary.counts.failed > 0) process.exitCode = 1;
+    });
+}
+
+function summaryText(dbPath: string, s: IngestSummary, counts: Record<string, number>): string {
+  const c = s.counts;
+  const mbps = s.bytes / 1e6 / Math.max(s.seconds, 1e-3);
+  const lines = [
+    `${dbPath}: ${c.added} added, ${c.replaced} replaced, ${c.unchanged} unchanged, ${c.duplicate} duplicate, ${c.failed} failed` +
+      ` (${s.filters} filters, ${(s.bytes / 1e6).toFixed(1)} MB in ${s.seconds.toFixed(1)} s, ${mbps.toFixed(1)} MB/s)`,
+  ];
+  for (const r of s.results) {
+    if (r.status === 'duplicate')
+      lines.push(`  duplicate: ${r.file} has the same bytes as ${r.duplicateOf} (skipped)`);
+    if (r.status === 'failed') lines.push(`  failed: ${r.error}`);
+  }
+  if (s.meta) lines.push(...metaText(s.meta));
+  lines.push(
+    `database now: ${counts.models} models, ${counts.layers} layers, ${counts.filters} 3x3 filters` +
+      (counts.filtersOther ? `, ${counts.filtersOther} other filters` : ''),
+  );
+  return lines.join('\n') + '\n';
+}
+
+function metaText(m: MetaReport): string[] {
+  const lines = [`metadata ${m.source}: ${m.rows} rows, ${m.matchedModels} models matched`];
+  if (m.rowsWithoutModel.length) {
+    lines.push(
+      `  ${m.rowsWithoutModel.length} metadata rows without a model: ${m.rowsWithoutModel.join(', ')}`,
+    );
+  }
+  if (m.modelsWithoutMeta.length) {
+    lines.push(`  ${m.modelsWithoutMeta.length} models without metadata: ${m.modelsWithoutMeta.join(', ')}`);
+  }
+  for (const a of m.ambiguous)
+    lines.push(`  metadata row ${a.key} matches several models: ${a.models.join(', ')}`);
+  if (m.conflicts.length)
+    lines.push(`  models matched by several metadata rows (last wins): ${m.conflicts.join(', ')}`);
+  return lines;
+}

@@ -1,0 +1,40 @@
+/** Every plot: pure functions data → SVG string (isomorphic; used by the HTML report and the web app). */
+export { CATEGORICAL, divergingColor, divergingRgb, viridisRgb } from './color.js';
+export { esc, PLOT_CSS, type PlotFrameOptions } from './core.js';
+export { type DensityGridData, type DensityOptions, densitySvg } from './density.js';
+export {
+  type BoxSeries,
+  boxStats,
+  type DriftBoxplotOptions,
+  type DriftHeatmapOptions,
+  type DriftMatrixData,
+  driftBoxplotSvg,
+  driftHeatmapSvg,
+  upperTriangle,
+} from './drift.js';
+export { type FilterGridOptions, filterGridSvg, type RgbGridOptions, rgbFilterGridSvg } from './filters.js';
+export {
+  DEFAULT_METRIC_PANELS,
+  defaultIsDegenerated,
+  is3x3,
+  type MetricCurveLayer,
+  type MetricCurvesOptions,
+  type MetricPanel,
+  metricCurvesSvg,
+} from './metrics.js';
+export {
+  type CumulativeVarianceOptions,
+  cumulativeVarianceSvg,
+  type EigenImagesOptions,
+  eigenImagesSvg,
+  type VarianceSeries,
+} from './pca.js';
+export {
+  coefficientTitle,
+  type RidgeCurve,
+  type RidgeGridOptions,
+  type RidgeGridPanel,
+  type RidgeOptions,
+  ridgeGridSvg,
+  ridgePlotSvg,
+} from './ridge.js';

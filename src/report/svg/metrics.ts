@@ -1,0 +1,199 @@
+/** Per-layer quality metrics over conv depth, with degenerated layers marked and the flag thresholds drawn. */
+import {
+  bottomAxis,
+  emptyPlot,
+  esc,
+  fmt,
+  header,
+  isFiniteNumber,
+  leftAxis,
+  linear,
+  linePath,
+  n2,
+  niceDomain,
+  type PlotFrameOptions,
+  svgDoc,
+  text,
+  ticks,
+} from './core.js';
+
+/** What the plot needs of a layer (a `LayerQuality` from metrics/layer-report.ts fits). */
+export interface MetricCurveLayer {
+  name: string;
+  convDepth?: number;
+  /** Weight shape `[out, inPerGroup, kh, kw]` (lets a panel skip kernel sizes it does not apply to). */
+  shape?: readonly number[];
+  metrics: { sparsity: number | null; varianceEntropyNorm: number | null; orthogonality: number | null };
+  flags?: readonly { id: string; reason?: string }[];
+}
+
+export interface MetricPanel {
+  /** Key in `metrics`. */
+  key: string;
+  label: string;
+  /** Dashed reference lines with a short label. */
+  thresholds?: { value: number; label: string }[];
+  /** Fixed y domain (default: from the data, including 0 and the thresholds). */
+  domain?: [number, number];
+  /** Layers the metric means something for (others are skipped, not drawn as 0); default all. */
+  applies?: (layer: MetricCurveLayer) => boolean;
+  /** Tooltip text for skipped layers. */
+  skippedReason?: string;
+  /** A few words shown beside the panel title when layers are skipped. */
+  skippedShort?: string;
+}
+
+/** 3×3 kernels (or unknown shape): the normalised variance entropy is only calibrated for them. */
+export function is3x3(layer: MetricCurveLayer): boolean {
+  return !layer.shape || (layer.shape[2] === 3 && layer.shape[3] === 3);
+}
+
+export const DEFAULT_METRIC_PANELS: MetricPanel[] = [
+  { key: 'sparsity', label: 'sparsity', thresholds: [{ value: 0.1, label: 'sparse' }] },
+  {
+    key: 'varianceEntropyNorm',
+    label: 'variance entropy (norm.)',
+    applies: is3x3,
+    skippedReason: 'only calibrated for 3×3 kernels',
+    skippedShort: 'not 3×3',
+    thresholds: [
+      { value: 0.5, label: 'low diversity' },
+      { value: 1, label: 'random-like' },
+    ],
+  },
+  { key: 'orthogonality', label: 'orthogonality' },
+];
+
+export interface MetricCurvesOptions extends PlotFrameOptions {
+  /** Total width (default 900); panels share it. */
+  width?: number;
+  /** Height of a panel's plot area plus axes (default 220). */
+  height?: number;
+  panels?: MetricPanel[];
+  /** Which layers count as degenerated (default: any flag other than "tiny"). */
+  isDegenerated?: (layer: MetricCurveLayer) => boolean;
+  /** Panels per row (default: all in one row). */
+  columns?: number;
+}
+
+export function defaultIsDegenerated(layer: MetricCurveLayer): boolean {
+  return (layer.flags ?? []).some((f) => f.id !== 'tiny');
+}
+
+function metricValue(layer: MetricCurveLayer, key: string): number | null {
+  const v = (layer.metrics as unknown as Record<string, unknown>)[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** Small multiples of per-layer metrics (x = conv layer in depth order, 1-based). */
+export function metricCurvesSvg(
+  layers: readonly MetricCurveLayer[],
+  options: MetricCurvesOptions = {},
+): string {
+  if (layers.length === 0) return emptyPlot('no conv layers measured', options);
+  const panels = options.panels ?? DEFAULT_METRIC_PANELS;
+  const width = options.width ?? 900;
+  const ph = options.height ?? 220;
+  const cols = Math.max(1, Math.min(panels.length, options.columns ?? panels.length));
+  const prow = Math.ceil(panels.length / cols);
+  const head = header(options);
+  const legendH = 22;
+  const top0 = head.height + legendH;
+  const pw = width / cols;
+  const isDeg = options.isDegenerated ?? defaultIsDegenerated;
+  const degenerated = layers.map(isDeg);
+  const n = layers.length;
+  const tickEvery = Math.max(1, Math.ceil(n / Math.max(2, Math.floor((pw - 70) / 26))));
+  const xTicks: number[] = [];
+  for (let i = 1; i <= n; i += tickEvery) xTicks.push(i);
+
+  let body = '';
+  // legend
+  const lx = 0;
+  const ly = head.height + 8;
+  body += `<circle cx="${lx + 5}" cy="${ly}" r="3.2" style="fill:var(--fdb-accent,#0072b2)"/>`;
+  body += text(lx + 13, ly, 'layer', { baseline: 'middle', cls: 'fdb-sub' });
+  body += `<rect class="fdb-flag" x="${lx + 52}" y="${ly - 7}" width="10" height="14"/><circle class="fdb-flagmark" cx="${lx + 57}" cy="${ly}" r="3.4"/>`;
+  body += text(lx + 67, ly, 'degenerated (flagged)', { baseline: 'middle', cls: 'fdb-sub' });
+  body += `<line class="fdb-thr" x1="${lx + 200}" x2="${lx + 222}" y1="${ly}" y2="${ly}"/>`;
+  body += text(lx + 227, ly, 'flag threshold', { baseline: 'middle', cls: 'fdb-sub' });
+
+  panels.forEach((panel, pi) => {
+    const ox = (pi % cols) * pw;
+    const oy = top0 + Math.floor(pi / cols) * ph;
+    const m = { top: 22, right: 12, bottom: 40, left: 48 };
+    const x0 = ox + m.left;
+    const x1 = ox + pw - m.right;
+    const y0 = oy + m.top;
+    const y1 = oy + ph - m.bottom;
+    const applies = layers.map((l) => (panel.applies ? panel.applies(l) : true));
+    const values = layers.map((l, i) => (applies[i] ? metricValue(l, panel.key) : null));
+    let dom = panel.domain;
+    if (!dom) {
+      const finite = values.filter(isFiniteNumber);
+      const th = (panel.thresholds ?? []).map((t) => t.value);
+      const lo = Math.min(0, ...finite, ...th);
+      const hi = Math.max(...finite, ...th, lo + 1e-9);
+      dom = niceDomain(lo, hi === lo ? lo + 1 : hi * 1.05, 4);
+    }
+    const x = linear(0.5, n + 0.5, x0, x1);
+    const y = linear(dom[0], dom[1], y1, y0);
+    const band = Math.max(4, (x1 - x0) / n);
+    body += text(x0, oy + 12, panel.label, { cls: 'fdb-panel' });
+    const skipped = applies.filter((a) => !a).length;
+    if (skipped) {
+      body += `<g><title>${esc(`${skipped} layer${skipped === 1 ? '' : 's'} not shown: ${panel.skippedReason ?? 'not applicable'}`)}</title>${text(x1, oy + 12, `${skipped} skipped${panel.skippedShort ? ` (${panel.skippedShort})` : ''}`, { anchor: 'end', cls: 'fdb-thr-label' })}</g>`;
+    }
+    // degenerated layers: shaded columns behind the data
+    layers.forEach((l, i) => {
+      if (!degenerated[i]) return;
+      const reasons = (l.flags ?? []).filter((f) => f.id !== 'tiny').map((f) => `${f.id}: ${f.reason ?? ''}`);
+      body += `<rect class="fdb-flag" x="${n2(x(i + 1) - band / 2)}" y="${n2(y0)}" width="${n2(band)}" height="${n2(y1 - y0)}"><title>${esc(`${l.name}\n${reasons.join('\n')}`)}</title></rect>`;
+    });
+    body += leftAxis({ scale: y, ticks: ticks(dom[0], dom[1], 4) }, x0, y0, y1, x1);
+    body += bottomAxis(
+      { scale: x, ticks: xTicks, format: (v) => String(v), label: 'conv layer (depth order)' },
+      y1,
+      x0,
+      x1,
+    );
+    for (const t of panel.thresholds ?? []) {
+      if (!(t.value >= dom[0] && t.value <= dom[1])) continue;
+      body += `<line class="fdb-thr" x1="${n2(x0)}" x2="${n2(x1)}" y1="${n2(y(t.value))}" y2="${n2(y(t.value))}"/>`;
+      body += text(x1 - 2, y(t.value) - 3, `${t.label} ${fmt(t.value)}`, {
+        anchor: 'end',
+        cls: 'fdb-thr-label',
+      });
+    }
+    const xs = layers.map((_, i) => x(i + 1));
+    const ys = values.map((v) => (v === null ? Number.NaN : y(v)));
+    const keep = layers.map((_, i) => applies[i]);
+    body += `<path class="fdb-line" style="stroke:var(--fdb-accent,#0072b2)" d="${linePath(
+      xs.filter((_, i) => keep[i]),
+      ys.filter((_, i) => keep[i]),
+    )}"/>`;
+    layers.forEach((l, i) => {
+      const v = values[i];
+      if (!applies[i]) {
+        body += `<g><title>${esc(`${l.name}: ${panel.label} not shown (${panel.skippedReason ?? 'not applicable'})`)}</title><line class="fdb-whisker" x1="${n2(xs[i])}" x2="${n2(xs[i])}" y1="${n2(y1 - 5)}" y2="${n2(y1)}"/></g>`;
+        return;
+      }
+      if (v === null) {
+        body += `<g><title>${esc(`${l.name}: ${panel.label} undefined`)}</title>${text(xs[i], y1 - 6, '×', { anchor: 'middle', cls: 'fdb-muted' })}</g>`;
+        return;
+      }
+      const tip =
+        `${l.name} (layer ${i + 1}${l.convDepth !== undefined ? `, depth ${l.convDepth}` : ''}): ${panel.label} ${fmt(v, 4)}` +
+        (degenerated[i]
+          ? ` — ${(l.flags ?? [])
+              .filter((f) => f.id !== 'tiny')
+              .map((f) => f.id)
+              .join(', ')}`
+          : '');
+      body += degenerated[i]
+        ? `<circle class="fdb-flagmark" cx="${n2(xs[i])}" cy="${n2(ys[i])}" r="4"><title>${esc(tip)}</title></circle>`
+        : `<circle cx="${n2(xs[i])}" cy="${n2(ys[i])}" r="3.2" style="fill:var(--fdb-accent,#0072b2)"><title>${esc(tip)}</title></circle>`;
+    });
+  });
+  return svgDoc(width, top0 + prow * ph, head.svg + body, options);
+}
