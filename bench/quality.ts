@@ -75,9 +75,15 @@ let nodeStart = 0;
 }
 
 console.log(`bench/quality: ${file}`);
-console.log(`  file: ${(bytes / 1e6).toFixed(1)} MB, ${model.layers.length} conv layers, ${layers} 3x3 layers, ${filters} 3x3 filters`);
-console.log(`  whole process (median of ${runs}): ${wall.toFixed(3)} s  [runs: ${times.map((t) => (t / 1000).toFixed(3)).join(' ')}]`);
-console.log(`  throughput: ${(bytes / 1e6 / wall).toFixed(1)} MB/s of model file, ${(layers / wall).toFixed(1)} layers/s, ${(filters / wall / 1e6).toFixed(2)} M filters/s`);
+console.log(
+  `  file: ${(bytes / 1e6).toFixed(1)} MB, ${model.layers.length} conv layers, ${layers} 3x3 layers, ${filters} 3x3 filters`,
+);
+console.log(
+  `  whole process (median of ${runs}): ${wall.toFixed(3)} s  [runs: ${times.map((t) => (t / 1000).toFixed(3)).join(' ')}]`,
+);
+console.log(
+  `  throughput: ${(bytes / 1e6 / wall).toFixed(1)} MB/s of model file, ${(layers / wall).toFixed(1)} layers/s, ${(filters / wall / 1e6).toFixed(2)} M filters/s`,
+);
 console.log('  breakdown (in-process, single thread):');
 console.log(`    node start-up         ${nodeStart.toFixed(0)} ms`);
 console.log(`    open + parse graph    ${(t1 - t0).toFixed(0)} ms`);

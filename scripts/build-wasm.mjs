@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const KERNELS = [{ wat: 'src/metrics/wasm/gram.wat', out: 'src/metrics/wasm/gram-wasm.ts', name: 'GRAM_WASM_BASE64' }];
+const KERNELS = [
+  { wat: 'src/metrics/wasm/gram.wat', out: 'src/metrics/wasm/gram-wasm.ts', name: 'GRAM_WASM_BASE64' },
+];
 const FEATURES = { simd: true };
 
 const check = process.argv.includes('--check');

@@ -30,7 +30,7 @@
  * `HDF5-DIAG` stack to stderr and returning garbage. Every failure leaves here as a `FilterDbError` naming the
  * file (`truncated`, `corrupt`, `too-large`, `unsupported`, `missing-file`).
  */
-import h5wasm from 'h5wasm';
+import type H5Wasm from 'h5wasm';
 import { FilterDbError } from '../../errors.js';
 import { decodeBfloat16, decodeFloat16 } from './numeric.js';
 import type { ByteSource } from './source.js';
@@ -102,7 +102,8 @@ export type Hdf5Slice = ReadonlyArray<readonly [number, number]>;
 // ---------------------------------------------------------------------------------------------------------
 // Module access (typed minimally: the public d.ts does not describe the FS internals we use)
 
-type H5Module = Awaited<typeof h5wasm.ready>;
+type H5Lib = typeof H5Wasm;
+type H5Module = Awaited<H5Lib['ready']>;
 interface H5Metadata {
   type: number;
   size: number;
@@ -137,9 +138,13 @@ const MOUNT_DIR = '/filterdb-hdf5';
 
 let modulePromise: Promise<H5Module> | null = null;
 let openCounter = 0;
+/** h5wasm itself, loaded on first use: its 4 MB of WebAssembly cost start-up time for every other format. */
+let h5wasm: H5Lib;
 
 async function getModule(): Promise<H5Module> {
-  modulePromise ??= h5wasm.ready.then((m) => {
+  modulePromise ??= import('h5wasm').then(async (lib) => {
+    h5wasm = lib.default;
+    const m = await h5wasm.ready;
     m.activate_throwing_error_handler();
     (m.FS as unknown as EmFs).mkdirTree(MOUNT_DIR);
     return m;
