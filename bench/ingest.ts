@@ -3,9 +3,14 @@
  * fixtures, the bundled PaddleOCR ONNX models and the UpscalerJS TF.js models. Each repetition ingests
  * everything into a fresh database; the phases are also timed separately to show where the time goes.
  *
- *   node dist/bench/ingest.js [--reps 5] [--kernel all] [paths…]
+ * `--synthetic N` benchmarks N ResNet-50-shaped ONNX models instead (~102 MB each, written once into
+ * bench/out/ingest-synth/ from test/support/onnx-writer's resnet50Model with a different producer name each,
+ * so the hashes differ): a set big enough to measure throughput stably. `--workers N` sets the metrics pool
+ * (0 = main thread only; default: ingest's own choice).
+ *
+ *   node dist/bench/ingest.js [--reps 5] [--kernel all] [--synthetic N] [--workers N] [paths…]
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModel } from '../src/formats/detect.js';
@@ -13,7 +18,8 @@ import { measureLayer } from '../src/metrics/quality.js';
 import { openModelInput } from '../src/node/file-source.js';
 import { openDb } from '../src/store/db.js';
 import { ingestPaths } from '../src/store/ingest.js';
-import { discoverModels, hashModel } from '../src/store/walk.js';
+import { discoverModels, hashModel, readBuffered } from '../src/store/walk.js';
+import { resnet50Model, writeOnnx } from '../test/support/onnx-writer.js';
 import { modulePath, repoRoot } from '../test/support/paths.js';
 
 const args = process.argv.slice(2);
@@ -23,10 +29,33 @@ const value = (name: string, def: string) => {
 };
 const reps = Number(value('--reps', '5'));
 const kernel = value('--kernel', '3x3') as '3x3' | 'all';
+const synthetic = Number(value('--synthetic', '0'));
+const workersArg = value('--workers', '');
+const workers = workersArg === '' ? undefined : Number(workersArg);
 const explicit = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
-const inputs = explicit.length
-  ? explicit
-  : [
+
+function syntheticSet(n: number): string {
+  const dir = join(repoRoot, 'bench/out/ingest-synth');
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < n; i++) {
+    const file = join(dir, `resnet50-${String(i).padStart(2, '0')}.onnx`);
+    if (!existsSync(file))
+      writeFileSync(file, writeOnnx({ ...resnet50Model(), producerName: `bench-${i}` }).bytes);
+  }
+  // exactly these n (the folder may hold more from an earlier run)
+  return dir;
+}
+
+const inputs = synthetic
+  ? (() => {
+      const dir = syntheticSet(synthetic);
+      return Array.from({ length: synthetic }, (_, i) =>
+        join(dir, `resnet50-${String(i).padStart(2, '0')}.onnx`),
+      );
+    })()
+  : explicit.length
+    ? explicit
+    : [
       join(repoRoot, 'test/data/digits_cnn.onnx'),
       join(repoRoot, 'test/data/digits_dwsep.onnx'),
       join(repoRoot, 'test/data/digits_cnn.pt'),
@@ -61,21 +90,53 @@ const hash = await phase(async () => {
 });
 const read = await phase(async () => {
   for (const c of candidates) {
-    const m = await readModel(await openModelInput(c.path));
-    for (const l of m.layers) if (l.shape.length === 4) await l.loadWeight();
+    const input = await openModelInput(c.path);
+    try {
+      const m = await readModel(input);
+      for (const l of m.layers) if (l.shape.length === 4) await l.loadWeight();
+    } finally {
+      await input.close?.();
+    }
+  }
+});
+const readBuf = await phase(async () => {
+  for (const c of candidates) {
+    const b = await readBuffered(c);
+    if (!b) continue;
+    const input = await b.open();
+    try {
+      const m = await readModel(input);
+      for (const l of m.layers) if (l.shape.length === 4) await l.loadWeight();
+    } finally {
+      await input.close?.();
+    }
   }
 });
 const measure = await phase(async () => {
   for (const c of candidates) {
-    const m = await readModel(await openModelInput(c.path));
-    for (const l of m.layers) if (l.shape.length === 4) measureLayer(await l.loadWeight(), l.shape);
+    const input = await openModelInput(c.path);
+    try {
+      const m = await readModel(input);
+      for (const l of m.layers) if (l.shape.length === 4) measureLayer(await l.loadWeight(), l.shape);
+    } finally {
+      await input.close?.();
+    }
   }
+});
+let writeOnly = 0;
+const skipMetrics = await phase(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'filterdb-bench-'));
+  const db = await openDb(join(dir, 'b.duckdb'));
+  const s = await ingestPaths(db, inputs, { kernel, skipMetrics: true });
+  writeOnly = s.filters;
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 let filters = 0;
 const full = await phase(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'filterdb-bench-'));
   const db = await openDb(join(dir, 'b.duckdb'));
-  const s = await ingestPaths(db, inputs, { kernel });
+  const s = await ingestPaths(db, inputs, { kernel, workers });
   filters = s.filters;
   db.close();
   rmSync(dir, { recursive: true, force: true });
@@ -87,8 +148,10 @@ const row = (name: string, t: number[]) =>
   console.log(
     `${name.padEnd(28)} best ${best(t).toFixed(3)} s (${mbps(best(t))} MB/s)   median ${median(t).toFixed(3)} s (${mbps(median(t))} MB/s)`,
   );
-row('hash (SHA-256)', hash);
+row('hash (SHA-256, streamed)', hash);
 row('read + decode weights', read);
+row('read buffered + hash + decode', readBuf);
 row('read + decode + metrics', measure);
-row('full ingest (fresh DB)', full);
+row(`ingest, no metrics (${writeOnly} f)`, skipMetrics);
+row(`full ingest (workers ${workers ?? 'auto'})`, full);
 console.log(`${filters} filters stored per run; ${(filters / best(full) / 1e6).toFixed(2)} M filters/s`);

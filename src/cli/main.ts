@@ -20,6 +20,9 @@ const COMMANDS = new Map<string, () => Promise<Register>>([
   ['import-h5', async () => (await import('./commands/import-h5.js')).registerImportH5],
   ['sql', async () => (await import('./commands/sql.js')).registerSql],
   ['export', async () => (await import('./commands/export.js')).registerExport],
+  ['pca', async () => (await import('./commands/pca.js')).registerPca],
+  ['shift', async () => (await import('./commands/shift.js')).registerShift],
+  ['serve', async () => (await import('./commands/serve.js')).registerServe],
 ]);
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {

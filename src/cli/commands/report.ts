@@ -1,15 +1,25 @@
-/** `filterdb report <file> --out report.html`: a self-contained HTML report of one model. */
+/**
+ * `filterdb report <file> --out report.html`: a self-contained HTML report of one model;
+ * `filterdb report --db zoo.duckdb --out zoo.html`: the zoo report of a filter database (models table, basis,
+ * drift matrices for every metadata column + depth + model, ridges, 2-D density) from three streamed passes.
+ */
 import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { groupKdes } from '../../analysis/kde.js';
 import { FilterDbError } from '../../errors.js';
 import { readModel } from '../../formats/detect.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
+import { renderZooReport, type ZooModel, type ZooRidges } from '../../report/zoo-report.js';
+import { openDb, queryRows } from '../../store/db.js';
+import { planSelection, type SelectionPlan, storeZooAnalysis } from '../../store/filter-source.js';
 import { UsageError } from '../context.js';
 import { progressBar } from '../progress.js';
 
 interface ReportCliOptions {
   out?: string;
+  db?: string;
   sparsityEps: string;
   maxFilters: string;
   degenerated: string;
@@ -21,12 +31,19 @@ export function registerReport(program: Command): void {
     .description(
       'write a self-contained HTML report of a model: layer table, flags, metric curves, filter grids, eigen-images',
     )
-    .argument('<file>', 'model file or directory')
+    .argument('[file]', 'model file or directory (or --db)')
+    .option('--db <file>', 'write the zoo report of a filter database instead')
     .requiredOption('--out <report.html>', 'where to write the HTML file')
     .option('--sparsity-eps <E>', "sparsity threshold as a fraction of the layer's max |w|", '0.01')
     .option('--max-filters <N>', 'most 2-D filters drawn per layer grid', '256')
     .option('--degenerated <N>', 'filter grids for this many of the most degenerated layers', '3')
-    .action(async (file: string, opts: ReportCliOptions) => {
+    .action(async (file: string | undefined, opts: ReportCliOptions) => {
+      if (opts.db !== undefined) {
+        if (file !== undefined) throw new UsageError('give either a model file or --db, not both');
+        await writeZooReport(opts.db, opts.out!);
+        return;
+      }
+      if (file === undefined) throw new UsageError('report needs a model file or --db <database>');
       const sparsityEps = Number(opts.sparsityEps);
       if (!(sparsityEps >= 0 && sparsityEps < 1))
         throw new UsageError(`--sparsity-eps must be in [0, 1), got ${opts.sparsityEps}`);
@@ -53,4 +70,105 @@ export function registerReport(program: Command): void {
       }
       process.stderr.write(`wrote ${out} (${Math.round(Buffer.byteLength(html) / 1024)} kB)\n`);
     });
+}
+
+async function writeZooReport(dbPath: string, out: string): Promise<void> {
+  const t0 = performance.now();
+  const db = await openDb(dbPath, { readOnly: true });
+  let models: ZooModel[];
+  let metaColumns: string[];
+  let plans: SelectionPlan[];
+  try {
+    const cols = await queryRows(
+      db.connection,
+      "SELECT column_name FROM information_schema.columns WHERE table_name = 'model_info' ORDER BY ordinal_position",
+    );
+    const base = new Set(['model_id', 'model', 'file', 'format', 'producer']);
+    metaColumns = cols.map((r) => String(r.column_name)).filter((c) => !base.has(c));
+    const rows = await queryRows(
+      db.connection,
+      `SELECT mi.*, coalesce(l.layers, 0) AS n_layers, coalesce(l.filters, 0) AS n_filters, l.degenerated AS n_degenerated
+       FROM model_info mi LEFT JOIN (
+         SELECT model_id, count(*) AS layers,
+           sum(CASE WHEN filter_table = 'filters' AND coalesce(kind, '') <> 'transposed' THEN filter_count ELSE 0 END) AS filters,
+           sum(CASE WHEN flags IS NULL THEN NULL WHEN len(flags) > 0 THEN 1 ELSE 0 END) AS degenerated
+         FROM layers GROUP BY model_id) l USING (model_id)
+       ORDER BY mi.model_id`,
+    );
+    models = rows.map((r) => ({
+      name: String(r.model),
+      format: (r.format as string | null) ?? null,
+      layers: Number(r.n_layers),
+      filters: Number(r.n_filters),
+      degenerated: r.n_degenerated === null ? null : Number(r.n_degenerated),
+      meta: Object.fromEntries(metaColumns.map((c) => [c, r[c] as string | number | null])),
+    }));
+    plans = [];
+    for (const by of [...metaColumns, 'depth', 'model'])
+      plans.push(await planSelection(db.connection, { by }));
+  } finally {
+    db.close();
+  }
+  if (plans[0].filterCount < 2)
+    throw new FilterDbError('unsupported', dbPath, 'holds fewer than 2 3x3 filters: nothing to analyse');
+  const bar = progressBar('zoo report', plans[0].filterCount * 3);
+  let base = 0;
+  let last = '';
+  const ridgeable = plans.filter((p) => p.by !== 'model' || p.groups.length <= 12).map((p) => p.by!);
+  const a = await storeZooAnalysis(dbPath, plans, {
+    ridges: ridgeable,
+    onProgress: (n, pass) => {
+      if (pass !== last) {
+        if (last) base += plans[0].filterCount;
+        last = pass;
+      }
+      bar.update(base + n);
+    },
+  });
+  bar.stop();
+  const ridges: ZooRidges[] = [];
+  for (const [by, hist] of a.fine) {
+    const groups = a.shifts.find((s) => s.by === by)?.groups;
+    ridges.push({
+      by,
+      coefficients: Array.from({ length: hist.dims }, (_, c) => ({
+        index: c,
+        curves: groupKdes(hist, c, { groups, points: 1024 }).map((k) => ({
+          label: k.group,
+          x: k.x,
+          y: k.y,
+          n: k.n,
+        })),
+      })),
+    });
+  }
+  const html = renderZooReport({
+    title: `Filter database ${basename(dbPath)}`,
+    source: dbPath,
+    models,
+    metaColumns,
+    shifts: a.shifts.map(({ histograms: _h, ...s }) => s),
+    ridges,
+    density: a.density
+      ? {
+          counts: a.density.counts,
+          nx: a.density.spec.size,
+          ny: a.density.spec.size,
+          x: [a.density.spec.lo, a.density.spec.hi],
+          y: [a.density.spec.lo, a.density.spec.hi],
+          outside: a.density.outside,
+          xIndex: a.density.spec.xIndex,
+          yIndex: a.density.spec.yIndex,
+          total: a.density.total,
+        }
+      : undefined,
+  });
+  try {
+    await writeFile(out, html);
+  } catch (e) {
+    throw new FilterDbError('missing-file', out, `cannot write the report: ${(e as Error).message}`);
+  }
+  process.stderr.write(
+    `wrote ${out} (${Math.round(Buffer.byteLength(html) / 1024)} kB; ${models.length} models, ${a.filterCount.toLocaleString('en-US')} filters, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
 }

@@ -1,0 +1,129 @@
+/**
+ * bench/shift: `filterdb shift --by Task` (8 groups) on a synthetic database of N 3x3 filters written through
+ * the store's write path (reused from bench/out/ when present), against the paper's notebook pipeline in
+ * Python (bench/shift_reference.py: float16 load, peak scaling, sklearn PCA, numpy.histogram, scipy entropy)
+ * on the same filters exported as .npy. Prints seconds, filters/s, peak RSS and the ratios.
+ *
+ *   node dist/bench/shift.js                       # 10 M filters, with the Python reference
+ *   node dist/bench/shift.js --filters 100000000   # 100 M (add --no-python to skip the reference)
+ *   node dist/bench/shift.js --db /path/x.duckdb --workers 2
+ *
+ * Needs Debian's python3-sklearn python3-scipy python3-h5py python3-numpy for /usr/bin/python3; installs them
+ * with apt-get when missing and running as root.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureSyntheticDb, exportNpy } from './shift-data.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const value = (name: string, def: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
+};
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const N = Math.round(Number(value('--filters', '1e7')));
+const outDir = join(root, 'bench/out');
+mkdirSync(outDir, { recursive: true });
+const tag = N % 1e6 === 0 ? `${N / 1e6}M` : String(N);
+const dbPath = value('--db', join(outDir, `shift-${tag}.duckdb`));
+const PY = '/usr/bin/python3';
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/** Runs a command under /usr/bin/time -v: wall seconds and peak RSS (MB). */
+function timed(cmd: string, argv: string[]): { seconds: number; rssMB: number; stdout: string } {
+  const r = spawnSync('/usr/bin/time', ['-v', cmd, ...argv], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    env: { ...process.env, FILTERDB_NO_PROGRESS: '1' },
+  });
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed:\n${r.stderr}`);
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
+  const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
+  const rssMB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]) / 1024;
+  return { seconds, rssMB, stdout: r.stdout };
+}
+
+function ensurePython(): boolean {
+  const ok = () =>
+    spawnSync(PY, ['-c', 'import numpy, scipy, sklearn, h5py'], { encoding: 'utf8' }).status === 0;
+  if (ok()) return true;
+  if (process.getuid?.() !== 0) {
+    log('python3-sklearn etc. are missing and this is not root: skipping the Python reference');
+    return false;
+  }
+  log('installing python3-sklearn python3-scipy python3-h5py python3-numpy (apt-get)…');
+  spawnSync('apt-get', ['update'], { stdio: 'inherit' });
+  spawnSync(
+    'apt-get',
+    ['install', '-y', 'python3-sklearn', 'python3-scipy', 'python3-h5py', 'python3-numpy'],
+    { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } },
+  );
+  return ok();
+}
+
+async function main() {
+  log(`database: ${dbPath} (${N.toLocaleString('en-US')} filters)`);
+  const built = await ensureSyntheticDb(dbPath, N, log);
+  if (built.built) log(`built in ${built.seconds.toFixed(1)} s`);
+  const cli = join(root, 'dist/src/cli/main.js');
+  const extra = flag('--workers') ? ['--workers', value('--workers', '2')] : [];
+  const runs = Number(value('--runs', '1'));
+  let best: ReturnType<typeof timed> | null = null;
+  for (let i = 0; i < runs; i++) {
+    const r = timed(process.execPath, [cli, 'shift', '--db', dbPath, '--by', 'Task', '--json', ...extra]);
+    if (!best || r.seconds < best.seconds) best = r;
+  }
+  const ours = best!;
+  const shift = JSON.parse(ours.stdout) as { groups: string[]; matrix: number[][]; filterCount: number };
+  const oursRate = shift.filterCount / ours.seconds;
+  log(
+    `filterdb shift --by Task: ${ours.seconds.toFixed(2)} s, ${(oursRate / 1e6).toFixed(2)} M filters/s, peak RSS ${ours.rssMB.toFixed(0)} MB (${shift.groups.length} groups)`,
+  );
+  const summary: Record<string, unknown> = {
+    filters: N,
+    filterdb: { seconds: ours.seconds, filtersPerSecond: oursRate, peakRssMB: ours.rssMB },
+    extrapolated1_4B: {
+      seconds: (ours.seconds * 1.4e9) / N,
+      note: 'linear in filters; RSS is independent of N (accumulators only)',
+    },
+  };
+  if (!flag('--no-python') && ensurePython()) {
+    const base = join(outDir, `shift-${tag}`);
+    const { files, groups } = await exportNpy(dbPath, base);
+    if (!files.every(existsSync)) throw new Error('export failed');
+    const py = timed(PY, [
+      join(root, 'bench/shift_reference.py'),
+      files[0],
+      files[1],
+      JSON.stringify(groups),
+    ]);
+    const ref = JSON.parse(py.stdout) as {
+      seconds: number;
+      steps: Record<string, number>;
+      groups: string[];
+      matrix: number[][];
+    };
+    const pyRate = N / py.seconds;
+    let maxRel = 0;
+    for (let a = 0; a < ref.matrix.length; a++)
+      for (let b = 0; b < ref.matrix.length; b++)
+        if (a !== b)
+          maxRel = Math.max(maxRel, Math.abs(ref.matrix[a][b] - shift.matrix[a][b]) / ref.matrix[a][b]);
+    log(
+      `python reference: ${py.seconds.toFixed(2)} s (${Object.entries(ref.steps)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ')}), ${(pyRate / 1e6).toFixed(2)} M filters/s, peak RSS ${py.rssMB.toFixed(0)} MB`,
+    );
+    log(
+      `ratios: ${(oursRate / pyRate).toFixed(2)}x filters/s (target >= 10), memory ${(ours.rssMB / py.rssMB).toFixed(3)} of Python's (target < 0.2); matrices agree to ${maxRel.toExponential(2)} relative (float16 + density=True in the reference)`,
+    );
+    summary.python = { seconds: py.seconds, steps: ref.steps, filtersPerSecond: pyRate, peakRssMB: py.rssMB };
+    summary.ratios = { speed: oursRate / pyRate, memory: ours.rssMB / py.rssMB, matrixMaxRelDiff: maxRel };
+  }
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+}
+
+await main();

@@ -1,0 +1,110 @@
+/** `filterdb pca --db zoo.duckdb [--where SQL] [--json] [--save NAME]`: the PCA basis of a filter selection. */
+import type { Command } from 'commander';
+import { openDb } from '../../store/db.js';
+import { planSelection, saveBasis, storePca } from '../../store/filter-source.js';
+import { writeOut } from '../context.js';
+import { progressBar } from '../progress.js';
+import { fmtNumber, renderTable } from '../table.js';
+
+interface PcaCliOptions {
+  db: string;
+  where?: string;
+  json?: boolean;
+  save?: string;
+}
+
+export function registerPca(program: Command): void {
+  program
+    .command('pca')
+    .description(
+      'PCA basis of peak-scaled 3x3 filters (mean, components, explained variance), streamed from a filter database',
+    )
+    .requiredOption('--db <file>', 'DuckDB database file')
+    .option(
+      '--where <SQL>',
+      'filter selection: SQL condition on layer_info columns (model, Task, kind, conv_depth_norm, …)',
+    )
+    .option('--json', 'print JSON')
+    .option(
+      '--save <name>',
+      'store the basis (and its coefficient range) in the `bases` table for `shift --basis`',
+    )
+    .action(async (opts: PcaCliOptions) => {
+      const t0 = performance.now();
+      let plan: Awaited<ReturnType<typeof planSelection>>;
+      {
+        const db = await openDb(opts.db, { readOnly: true });
+        try {
+          plan = await planSelection(db.connection, { where: opts.where });
+        } finally {
+          db.close();
+        }
+      }
+      const bar = progressBar('pca', plan.filterCount * (opts.save ? 2 : 1));
+      let base = 0;
+      let last = '';
+      const { basis, range } = await storePca(opts.db, plan, {
+        range: Boolean(opts.save),
+        onProgress: (n, pass) => {
+          if (pass !== last) {
+            if (last) base += plan.filterCount;
+            last = pass;
+          }
+          bar.update(base + n);
+        },
+      });
+      bar.stop();
+      if (opts.save) {
+        const db = await openDb(opts.db);
+        try {
+          await saveBasis(db.connection, { name: opts.save, where: plan.where, basis, range });
+        } finally {
+          db.close();
+        }
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      if (opts.json) {
+        await writeOut(
+          `${JSON.stringify({
+            where: plan.where,
+            filterCount: basis.count,
+            mean: basis.mean,
+            components: basis.components,
+            explainedVariance: basis.explainedVariance,
+            explainedVarianceRatio: basis.explainedVarianceRatio,
+            range,
+            saved: opts.save ?? null,
+          })}\n`,
+        );
+        return;
+      }
+      let cum = 0;
+      const rows = basis.explainedVarianceRatio.map((r, i) => {
+        cum += r;
+        return [
+          `c${i}`,
+          fmtNumber(r, 4),
+          fmtNumber(cum, 4),
+          basis.components[i].map((v) => (v >= 0 ? ' ' : '') + v.toFixed(3)).join(' '),
+        ];
+      });
+      const text = [
+        `${basis.count.toLocaleString('en-US')} filters${plan.where ? ` where ${plan.where}` : ''}`,
+        `mean: ${basis.mean.map((v) => v.toFixed(4)).join(' ')}`,
+        '',
+        renderTable(
+          [
+            { header: 'component' },
+            { header: 'evr', right: true },
+            { header: 'cumulative', right: true },
+            { header: 'w0 … w8 (row-major 3x3)' },
+          ],
+          rows,
+        ),
+        range ? `\ncoefficient range [${range[0]}, ${range[1]}]` : '',
+        opts.save ? `saved as basis ${JSON.stringify(opts.save)}` : '',
+        `(${seconds.toFixed(2)} s)`,
+      ].filter((l, i, a) => l !== '' || i < a.length - 1);
+      await writeOut(`${text.join('\n')}\n`);
+    });
+}

@@ -1,0 +1,242 @@
+/**
+ * `filterdb shift --db zoo.duckdb --by <column|depth|model|layer-kind|SQL> [--where SQL] [--bins 70]
+ * [--basis NAME] [--json] [--sort mean|name] [--views out.json]`: the paper's distribution-shift matrix
+ * between groups of filters, streamed from a filter database.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { kdeFromHistogram, linspace } from '../../analysis/kde.js';
+import type { PcaBasis } from '../../analysis/pca.js';
+import { FilterDbError } from '../../errors.js';
+import { openDb } from '../../store/db.js';
+import {
+  DEFAULT_DENSITY,
+  loadBasis,
+  planSelection,
+  type StoreShiftResult,
+  storeShift,
+} from '../../store/filter-source.js';
+import { UsageError, writeOut } from '../context.js';
+import { progressBar } from '../progress.js';
+import { fmtNumber, renderTable } from '../table.js';
+
+interface ShiftCliOptions {
+  db: string;
+  by: string;
+  where?: string;
+  bins: string;
+  basis?: string;
+  json?: boolean;
+  sort: string;
+  views?: string;
+  kdeBins: string;
+  density: string;
+  workers?: string;
+}
+
+export function registerShift(program: Command): void {
+  program
+    .command('shift')
+    .description(
+      'distribution-shift matrix (EVR-weighted symmetric KL of PCA-coefficient histograms) between groups of 3x3 filters',
+    )
+    .requiredOption('--db <file>', 'DuckDB database file')
+    .requiredOption(
+      '--by <grouping>',
+      'a layer_info column (Task, "Visual Category", …), depth (conv-depth deciles), model, layer-kind, or an SQL expression on layer_info',
+    )
+    .option('--where <SQL>', 'filter selection: SQL condition on layer_info columns')
+    .option('--bins <n>', 'histogram bins per coefficient', '70')
+    .option('--basis <name>', 'use a basis stored with `pca --save` instead of fitting one')
+    .option('--json', 'print the JSON result (groups sorted as strings)')
+    .option('--sort <order>', 'row order of the text table: mean (mean drift, descending) or name', 'mean')
+    .option(
+      '--views <out.json>',
+      'also write KDE curves per group × coefficient, the 2-D density and eigen-images',
+    )
+    .option('--kde-bins <n>', 'fine histogram bins behind the KDE curves', '2048')
+    .option('--density <size>', '2-D density grid size over [-3.3, 3.3]² (0: none)', '512')
+    .option('--workers <n>', 'scan threads (default: 2 for large selections)')
+    .action(async (opts: ShiftCliOptions) => {
+      const bins = Number(opts.bins);
+      if (!(Number.isInteger(bins) && bins >= 1))
+        throw new UsageError(`--bins must be a positive integer, got ${opts.bins}`);
+      if (opts.sort !== 'mean' && opts.sort !== 'name')
+        throw new UsageError(`--sort takes mean or name, not ${opts.sort}`);
+      const kdeBins = Number(opts.kdeBins);
+      if (!(Number.isInteger(kdeBins) && kdeBins >= 2))
+        throw new UsageError(`--kde-bins must be an integer ≥ 2`);
+      const densitySize = Number(opts.density);
+      if (!(Number.isInteger(densitySize) && densitySize >= 0))
+        throw new UsageError(`--density must be a whole number`);
+      const workers = opts.workers === undefined ? undefined : Number(opts.workers);
+      if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0))
+        throw new UsageError(`--workers must be a whole number`);
+      const t0 = performance.now();
+      let plan: Awaited<ReturnType<typeof planSelection>>;
+      let basis: PcaBasis | undefined;
+      let range: [number, number] | undefined;
+      {
+        const db = await openDb(opts.db, { readOnly: true });
+        try {
+          plan = await planSelection(db.connection, { where: opts.where, by: opts.by });
+          if (opts.basis !== undefined) {
+            const stored = await loadBasis(db.connection, opts.basis);
+            basis = stored.basis;
+            // the stored range is this selection's only when the basis was fitted on the same selection
+            if (stored.range && stored.where === plan.where) range = stored.range;
+          }
+        } finally {
+          db.close();
+        }
+      }
+      if (plan.filterCount === 0)
+        throw new FilterDbError(
+          'unsupported',
+          opts.db,
+          `no 3x3 filters selected${plan.where ? ` by --where ${plan.where}` : ''}`,
+        );
+      const passes = (basis ? 0 : 1) + (range ? 0 : 1) + 1;
+      const bar = progressBar('shift', plan.filterCount * passes);
+      let base = 0;
+      let last = '';
+      const result = await storeShift(opts.db, plan, {
+        bins,
+        basis,
+        range,
+        workers,
+        views: opts.views
+          ? { kdeBins, density: densitySize > 0 ? { ...DEFAULT_DENSITY, size: densitySize } : false }
+          : undefined,
+        onProgress: (n, pass) => {
+          if (pass !== last) {
+            if (last) base += plan.filterCount;
+            last = pass;
+          }
+          bar.update(base + n);
+        },
+      });
+      bar.stop();
+      const seconds = (performance.now() - t0) / 1000;
+      if (opts.views) await writeViews(opts.views, result);
+      if (opts.json) {
+        await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
+        return;
+      }
+      await writeOut(`${renderShiftText(result, opts.sort as 'mean' | 'name', seconds)}\n`);
+    });
+}
+
+/** The `shift --json` object (DESIGN.md contract, plus `summary`). */
+export function shiftJson(r: StoreShiftResult) {
+  return {
+    by: r.by,
+    groups: r.groups,
+    counts: r.counts,
+    matrix: r.matrix,
+    explainedVarianceRatio: r.explainedVarianceRatio,
+    components: r.components,
+    mean: r.mean,
+    range: r.range,
+    bins: r.bins,
+    filterCount: r.filterCount,
+    summary: r.summary,
+  };
+}
+
+/** Mean drift of each group to the others (the row order of `--sort mean`). */
+export function meanDrift(matrix: number[][]): number[] {
+  const n = matrix.length;
+  return matrix.map((row, i) => (n > 1 ? row.reduce((s, v, j) => (j === i ? s : s + v), 0) / (n - 1) : 0));
+}
+
+export function renderShiftText(r: StoreShiftResult, sort: 'mean' | 'name', seconds?: number): string {
+  const means = meanDrift(r.matrix);
+  const order = r.groups.map((_, i) => i);
+  if (sort === 'mean') order.sort((a, b) => means[b] - means[a] || a - b);
+  const width = 8;
+  const short = (g: string) => (g.length > width + 6 ? `${g.slice(0, width + 5)}…` : g);
+  const columns = [
+    { header: r.by },
+    { header: 'filters', right: true },
+    { header: 'mean', right: true },
+    ...order.map((j) => ({ header: short(r.groups[j]), right: true })),
+  ];
+  const rows = order.map((i) => [
+    r.groups[i],
+    r.counts[i],
+    fmtNumber(means[i], 4),
+    ...order.map((j) => (i === j ? '0' : fmtNumber(r.matrix[i][j], 4))),
+  ]);
+  const s = r.summary;
+  const lines = [
+    `distribution shift by ${r.by}: ${r.groups.length} groups, ${r.filterCount.toLocaleString('en-US')} filters, ${r.bins} bins, coefficient range [${fmtNumber(r.range[0], 5)}, ${fmtNumber(r.range[1], 5)}]`,
+    `explained variance ratio: ${r.explainedVarianceRatio.map((v) => fmtNumber(v, 3)).join(' ')}`,
+    '',
+    renderTable(columns, rows),
+    '',
+    s.pairs > 0
+      ? `drift D over ${s.pairs} pairs: min ${fmtNumber(s.min, 4)}  median ${fmtNumber(s.median, 4)}  mean ${fmtNumber(s.mean, 4)}  max ${fmtNumber(s.max, 4)}  (q1 ${fmtNumber(s.q1, 4)}, q3 ${fmtNumber(s.q3, 4)})`
+      : 'drift D: a single group, no pairs',
+  ];
+  if (seconds !== undefined) lines.push(`(${seconds.toFixed(2)} s)`);
+  return lines.join('\n');
+}
+
+/** Per group × coefficient KDE curves, the 2-D density and the eigen-images, as JSON for the report/web app. */
+export function shiftViews(r: StoreShiftResult, points = 1024) {
+  const x = linspace(r.range[0], r.range[1], points);
+  const curves: { group: string; coefficient: number; n: number; bandwidth: number; y: number[] }[] = [];
+  if (r.fine) {
+    const fine = r.fine;
+    for (const g of r.groups) {
+      const counts = fine.counts.get(g);
+      if (!counts) continue;
+      for (let c = 0; c < fine.dims; c++) {
+        const k = kdeFromHistogram(counts.subarray(c * fine.bins, (c + 1) * fine.bins), fine.lo, fine.hi, {
+          points,
+        });
+        curves.push({ group: g, coefficient: c, n: k.n, bandwidth: k.bandwidth, y: Array.from(k.y, round) });
+      }
+    }
+  }
+  const d = r.density;
+  return {
+    by: r.by,
+    groups: r.groups,
+    counts: r.counts,
+    range: r.range,
+    kde: { points, x: Array.from(x, round), kdeBins: r.fine?.bins ?? null, curves },
+    density: d
+      ? {
+          nx: d.spec.size,
+          ny: d.spec.size,
+          x: [d.spec.lo, d.spec.hi],
+          y: [d.spec.lo, d.spec.hi],
+          xIndex: d.spec.xIndex,
+          yIndex: d.spec.yIndex,
+          total: d.total,
+          outside: d.outside,
+          counts: Array.from(d.counts),
+        }
+      : null,
+    eigenImages: {
+      mean: r.mean,
+      explainedVarianceRatio: r.explainedVarianceRatio,
+      components: r.components.map((c) => [c.slice(0, 3), c.slice(3, 6), c.slice(6, 9)]),
+    },
+  };
+}
+
+function round(v: number): number {
+  return Number(v.toPrecision(7));
+}
+
+async function writeViews(path: string, r: StoreShiftResult): Promise<void> {
+  try {
+    await writeFile(path, JSON.stringify(shiftViews(r)));
+  } catch (e) {
+    throw new FilterDbError('missing-file', path, `cannot write the views: ${(e as Error).message}`);
+  }
+  process.stderr.write(`wrote ${path}\n`);
+}

@@ -1,0 +1,669 @@
+/**
+ * Node-only: filter selections and groupings over the store, and the distribution-shift passes run on them.
+ *
+ * A selection is `--where <SQL on layer_info>` (model, Task, kind, conv_depth_norm, …); a grouping is
+ * `--by <meta column | depth | model | layer-kind | SQL expression on layer_info>`, evaluated once per layer
+ * (layers are the unit of every such grouping: they own filter_ids first_filter_id .. +filter_count). NULL →
+ * `(none)`; depth → depthDecile(conv_depth_norm) labels.
+ *
+ * The passes (moments → range → histograms, analysis/shift.ts) stream the `filters` table in DuckDB's
+ * columnar chunks through filter-scan.ts. Large selections are split by filter count into two filter_id
+ * parts scanned by two worker threads (each with its own read-only DuckDB instance), merged afterwards.
+ * Measured alternative (10 M synthetic filters, 2 cores, one-off scripts): the passes as SQL aggregates — the
+ * moments as SUM of the 45 products of peak-scaled values 2.2 s, histograms as GROUPING SETS over
+ * floor((c - lo)·scale) 2.3 s (histogram() aggregate 3.3 s), and they still lack numpy's edge correction —
+ * against 1.7 s (moments) and 2.0 s (histograms) for this JS scan on one thread. The two are about even, so
+ * the passes stay in JS, where the arithmetic matches analysis/shift.ts bit for bit.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
+import { compareCodePoints, depthDecile, NONE_GROUP } from '../analysis/groups.js';
+import { GroupHistograms } from '../analysis/histogram.js';
+import type { Moments } from '../analysis/moments.js';
+import { type PcaBasis, pcaFromMoments } from '../analysis/pca.js';
+import { type BatchSource, type ShiftResult, shiftFromHistograms } from '../analysis/shift.js';
+import { FilterDbError } from '../errors.js';
+import { ident, literal, queryRows } from './db.js';
+import {
+  type DensitySpec,
+  DIMS,
+  type HistMap,
+  type IdRange,
+  mergeScanResults,
+  openScanDb,
+  type PassSpec,
+  runScan,
+  type ScanResult,
+  type ScanTask,
+} from './filter-scan.js';
+
+/** Groupings with a meaning of their own (anything else is a layer_info column or an SQL expression). */
+export const SPECIAL_GROUPINGS = ['depth', 'model', 'layer-kind'] as const;
+
+export interface LayerPlan {
+  layerId: number;
+  modelId: number;
+  first: number;
+  count: number;
+  /** Group label (only when planned with a grouping). */
+  group: string;
+}
+
+export interface SelectionPlan {
+  where: string | null;
+  by: string | null;
+  layers: LayerPlan[];
+  /** Sorted distinct group labels (code-point order). */
+  groups: string[];
+  filterCount: number;
+  /** Largest layer_id + 1. */
+  layerSpan: number;
+}
+
+/** A bad --where / --by (exit 2 in the CLI). */
+export class SelectionError extends RangeError {}
+
+/** The SQL expression (over layer_info) of a grouping, or 'depth'. */
+async function groupingExpression(con: DuckDBConnection, by: string): Promise<string> {
+  if (by === 'depth') return 'conv_depth_norm';
+  if (by === 'model') return 'model';
+  if (by === 'layer-kind') return 'kind';
+  const cols = await queryRows(
+    con,
+    "SELECT column_name FROM information_schema.columns WHERE table_name = 'layer_info' ORDER BY ordinal_position",
+  );
+  const names = cols.map((r) => String(r.column_name));
+  const exact = names.find((c) => c === by) ?? names.find((c) => c.toLowerCase() === by.toLowerCase());
+  return exact ? ident(exact) : `(${by})`;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}
+
+/**
+ * Resolves the selection and grouping into layers (small: one row per layer). Only 3x3 filters of
+ * non-transposed convolutions are selected (the `filters` table, as the paper).
+ */
+export async function planSelection(
+  con: DuckDBConnection,
+  options: { where?: string | null; by?: string | null },
+): Promise<SelectionPlan> {
+  const where = options.where?.trim() || null;
+  const by = options.by?.trim() || null;
+  let groupSql = 'NULL';
+  if (by !== null) {
+    const expr = await groupingExpression(con, by);
+    groupSql = by === 'depth' ? expr : `CAST(${expr} AS VARCHAR)`;
+    try {
+      await con.runAndReadAll(`SELECT ${groupSql} FROM layer_info LIMIT 0`);
+    } catch (e) {
+      throw new SelectionError(
+        `--by ${JSON.stringify(by)} is neither a column of layer_info (see \`filterdb sql --db … "DESCRIBE layer_info"\`), depth, model, layer-kind, nor a valid SQL expression on layer_info: ${firstLine(e)}`,
+      );
+    }
+  }
+  if (where !== null) {
+    try {
+      await con.runAndReadAll(`SELECT 1 FROM layer_info WHERE (${where}) LIMIT 0`);
+    } catch (e) {
+      throw new SelectionError(
+        `--where ${JSON.stringify(where)} is not valid SQL on layer_info: ${firstLine(e)}`,
+      );
+    }
+  }
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await queryRows(
+      con,
+      `SELECT layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g
+       FROM layer_info
+       WHERE filter_table = 'filters' AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'
+         ${where !== null ? `AND (${where})` : ''}
+       ORDER BY first_filter_id`,
+    );
+  } catch (e) {
+    throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
+  }
+  const layers: LayerPlan[] = [];
+  const groups = new Set<string>();
+  let filterCount = 0;
+  let layerSpan = 0;
+  for (const r of rows) {
+    let group = '';
+    if (by !== null) {
+      const g = r.g;
+      if (by === 'depth') group = (typeof g === 'number' ? depthDecile(g) : null) ?? NONE_GROUP;
+      else group = g === null || g === undefined ? NONE_GROUP : String(g);
+      groups.add(group);
+    }
+    const layer: LayerPlan = {
+      layerId: Number(r.layer_id),
+      modelId: Number(r.model_id),
+      first: Number(r.first_filter_id),
+      count: Number(r.filter_count),
+      group,
+    };
+    filterCount += layer.count;
+    layerSpan = Math.max(layerSpan, layer.layerId + 1);
+    layers.push(layer);
+  }
+  return { where, by, layers, groups: [...groups].sort(compareCodePoints), filterCount, layerSpan };
+}
+
+interface ScanPart {
+  ranges: IdRange[];
+  /** Rows of selected layers in the part. */
+  count: number;
+  /** Every row in `ranges` belongs to a selected layer. */
+  exact: boolean;
+}
+
+/** Merged filter_id intervals of the plan's layers, split into `n` parts of about equal filter counts. */
+export function splitPlan(plan: SelectionPlan, n: number): ScanPart[] {
+  const merged: IdRange[] = [];
+  for (const l of plan.layers) {
+    const last = merged[merged.length - 1];
+    if (last && last.hi === l.first) last.hi = l.first + l.count;
+    else merged.push({ lo: l.first, hi: l.first + l.count });
+  }
+  const target = plan.filterCount / n;
+  const parts: IdRange[][] = Array.from({ length: n }, () => []);
+  let acc = 0;
+  let p = 0;
+  for (const r of merged) {
+    let lo = r.lo;
+    while (lo < r.hi) {
+      const room = p === n - 1 ? Number.POSITIVE_INFINITY : Math.round(target * (p + 1)) - acc;
+      if (room <= 0) {
+        p++;
+        continue;
+      }
+      const take = Math.min(r.hi - lo, room);
+      parts[p].push({ lo, hi: lo + take });
+      acc += take;
+      lo += take;
+    }
+  }
+  return parts
+    .filter((p) => p.length > 0)
+    .map((ranges) => {
+      const count = ranges.reduce((s, r) => s + r.hi - r.lo, 0);
+      // many small intervals → scan the hull and drop unselected layers in the kernel
+      if (ranges.length > 64) {
+        const hull = { lo: ranges[0].lo, hi: ranges[ranges.length - 1].hi };
+        return { ranges: [hull], count, exact: hull.hi - hull.lo === count };
+      }
+      return { ranges, count, exact: true };
+    });
+}
+
+export interface ScanOptions {
+  /** Worker threads (default: 2 on ≥ 2 cores when the selection holds ≥ 2 M filters, else in-thread). */
+  workers?: number;
+  onProgress?: (filters: number, pass: string) => void;
+}
+
+/** Runs one pass over the plan in parallel parts and merges the results. */
+export class PlanScanner {
+  private pool: Worker[] = [];
+  private nextId = 0;
+  private readonly parts: ScanPart[];
+  private readonly selected: Uint8Array;
+  constructor(
+    readonly path: string,
+    readonly plan: SelectionPlan,
+    private readonly options: ScanOptions = {},
+  ) {
+    const cores = Math.max(1, availableParallelism());
+    const n = options.workers ?? (plan.filterCount >= 2_000_000 ? Math.min(2, cores) : 0);
+    this.parts = splitPlan(plan, Math.max(1, n));
+    this.selected = new Uint8Array(plan.layerSpan);
+    for (const l of plan.layers) this.selected[l.layerId] = 1;
+    for (let i = 0; i < n && this.parts.length > 1; i++) {
+      if (i >= this.parts.length) break;
+      this.pool.push(new Worker(new URL('./filter-scan-worker.js', import.meta.url)));
+    }
+  }
+
+  async run(pass: PassSpec, label: string): Promise<ScanResult> {
+    let done = 0;
+    const progress = (rows: number) => {
+      done += rows;
+      this.options.onProgress?.(done, label);
+    };
+    const tasks: ScanTask[] = this.parts.map((p) => ({
+      path: this.path,
+      ranges: p.ranges,
+      selected: p.exact ? null : this.selected,
+      pass,
+      threads: this.pool.length > 0 ? 1 : undefined,
+    }));
+    let results: ScanResult[];
+    if (this.pool.length === 0) {
+      const db = await openScanDb(this.path);
+      try {
+        results = [];
+        for (const t of tasks) results.push(await runScan(t, progress, db.con));
+      } catch (e) {
+        throw new FilterDbError('corrupt', this.path, `scan failed: ${firstLine(e)}`);
+      } finally {
+        db.close();
+      }
+    } else {
+      results = await Promise.all(
+        tasks.map((t, i) => this.onWorker(this.pool[i % this.pool.length], t, progress)),
+      );
+    }
+    const out: ScanResult = { rows: 0 };
+    for (const r of results) mergeScanResults(out, r);
+    return out;
+  }
+
+  private onWorker(w: Worker, task: ScanTask, progress: (rows: number) => void): Promise<ScanResult> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: { id: number; progress?: number; result?: ScanResult; error?: string }) => {
+        if (m.id !== id) return;
+        if (m.progress !== undefined) progress(m.progress);
+        else {
+          w.off('message', onMessage);
+          w.off('error', onError);
+          if (m.error !== undefined)
+            reject(new FilterDbError('corrupt', this.path, `scan failed: ${m.error}`));
+          else resolve(m.result!);
+        }
+      };
+      const onError = (e: Error) => {
+        w.off('message', onMessage);
+        reject(e);
+      };
+      w.on('message', onMessage);
+      w.on('error', onError);
+      w.postMessage({ id, task });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pool.map((w) => w.terminate()));
+    this.pool = [];
+  }
+}
+
+function toMoments(r: ScanResult): Moments {
+  const m = r.moments!;
+  return { n: m.n, dims: DIMS, mean: m.mean, scatter: m.scatter };
+}
+
+function basisArrays(basis: PcaBasis): { mean: Float64Array; comps: Float64Array } {
+  if (basis.dims !== DIMS)
+    throw new SelectionError(`the basis has ${basis.dims} dimensions, filters have ${DIMS}`);
+  return { mean: Float64Array.from(basis.mean), comps: Float64Array.from(basis.components.flat()) };
+}
+
+/** Fits the PCA basis of the plan's filters (one pass). */
+export async function fitStoreBasis(scanner: PlanScanner): Promise<PcaBasis> {
+  if (scanner.plan.filterCount < 2)
+    throw new SelectionError(`PCA needs at least 2 filters, the selection has ${scanner.plan.filterCount}`);
+  return pcaFromMoments(toMoments(await scanner.run({ kind: 'moments' }, 'moments')));
+}
+
+export async function coefficientRange(scanner: PlanScanner, basis: PcaBasis): Promise<[number, number]> {
+  const r = await scanner.run({ kind: 'range', ...basisArrays(basis) }, 'range');
+  if (r.lo === undefined || r.hi === undefined || !(r.lo <= r.hi))
+    throw new SelectionError('no filters selected');
+  return [r.lo, r.hi];
+}
+
+export interface StoreShiftOptions extends ScanOptions {
+  bins?: number;
+  basis?: PcaBasis;
+  /** Coefficient range of `basis` on this very selection (skips the range pass). */
+  range?: [number, number];
+  /** Also collect views: fine per-group histograms (KDE input) and the 2-D density. */
+  views?: { kdeBins?: number; density?: DensitySpec | false };
+}
+
+export interface StoreShiftResult extends ShiftResult {
+  basis: PcaBasis;
+  /** Fine per-group histograms (when views were asked for). */
+  fine?: GroupHistograms;
+  density?: { counts: Float64Array; total: number; outside: number; spec: DensitySpec };
+  seconds: { moments: number; range: number; histograms: number };
+}
+
+export const DEFAULT_DENSITY: DensitySpec = { size: 512, lo: -3.3, hi: 3.3, xIndex: 0, yIndex: 1 };
+
+/** The distribution shift of a planned selection and grouping, streamed from the store. */
+export async function storeShift(
+  path: string,
+  plan: SelectionPlan,
+  options: StoreShiftOptions = {},
+): Promise<StoreShiftResult> {
+  const bins = options.bins ?? 70;
+  if (!Number.isInteger(bins) || bins < 1)
+    throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
+  if (plan.by === null) throw new SelectionError('a grouping (--by) is required');
+  if (plan.filterCount === 0) throw new SelectionError('no filters selected');
+  const scanner = new PlanScanner(path, plan, options);
+  try {
+    const seconds = { moments: 0, range: 0, histograms: 0 };
+    let t = performance.now();
+    const basis = options.basis ?? (await fitStoreBasis(scanner));
+    seconds.moments = (performance.now() - t) / 1000;
+    t = performance.now();
+    const range = options.range ?? (await coefficientRange(scanner, basis));
+    seconds.range = (performance.now() - t) / 1000;
+    t = performance.now();
+    const groupIndex = new Map(plan.groups.map((g, i) => [g, i]));
+    const layerGroup = new Int32Array(plan.layerSpan).fill(-1);
+    for (const l of plan.layers) layerGroup[l.layerId] = groupIndex.get(l.group)!;
+    const maps: HistMap[] = [{ layerGroup, groups: plan.groups.length, bins }];
+    const kdeBins = options.views ? (options.views.kdeBins ?? 2048) : 0;
+    if (kdeBins) maps.push({ layerGroup, groups: plan.groups.length, bins: kdeBins });
+    const density =
+      options.views && options.views.density !== false
+        ? (options.views.density ?? DEFAULT_DENSITY)
+        : undefined;
+    const r = await scanner.run(
+      { kind: 'hist', ...basisArrays(basis), lo: range[0], hi: range[1], maps, density },
+      'histograms',
+    );
+    seconds.histograms = (performance.now() - t) / 1000;
+    const hist = toGroupHistograms(plan.groups, r.hist![0], bins, range);
+    const result = shiftFromHistograms(plan.by, hist, basis);
+    return {
+      ...result,
+      basis,
+      fine: kdeBins ? toGroupHistograms(plan.groups, r.hist![1], kdeBins, range) : undefined,
+      density: density && r.density ? { ...r.density, spec: density } : undefined,
+      seconds,
+    };
+  } finally {
+    await scanner.close();
+  }
+}
+
+export function toGroupHistograms(
+  groups: string[],
+  h: { counts: Float64Array; filters: Float64Array },
+  bins: number,
+  range: [number, number],
+): GroupHistograms {
+  const gh = new GroupHistograms(DIMS, bins, range[0], range[1]);
+  const size = DIMS * bins;
+  groups.forEach((g, i) => {
+    if (h.filters[i] > 0) {
+      gh.counts.set(g, h.counts.slice(i * size, (i + 1) * size));
+      gh.filters.set(g, h.filters[i]);
+    }
+  });
+  return gh;
+}
+
+/** PCA basis (and its coefficient range, for later single-pass shifts) of a selection. */
+export async function storePca(
+  path: string,
+  plan: SelectionPlan,
+  options: ScanOptions & { range?: boolean } = {},
+): Promise<{ basis: PcaBasis; range: [number, number] | null }> {
+  const scanner = new PlanScanner(path, plan, options);
+  try {
+    const basis = await fitStoreBasis(scanner);
+    const range = options.range === false ? null : await coefficientRange(scanner, basis);
+    return { basis, range };
+  } finally {
+    await scanner.close();
+  }
+}
+
+/**
+ * The plan's filters as a `BatchSource` (analysis/shift.ts): row-major Float32Array batches, one group per
+ * batch (a DuckDB chunk is split where the group changes). For the in-memory analysis code and tests; the
+ * store's own passes use the columnar kernels directly.
+ */
+export function storeBatchSource(path: string, plan: SelectionPlan): BatchSource {
+  const groupOf = new Map(plan.layers.map((l) => [l.layerId, l.group]));
+  const parts = splitPlan(plan, 1);
+  return async function* () {
+    const db = await openScanDb(path);
+    try {
+      for (const part of parts) {
+        const prep = await duckdb.prepare(
+          db.con,
+          `SELECT layer_id, w0, w1, w2, w3, w4, w5, w6, w7, w8 FROM filters WHERE ${part.ranges
+            .map((r) => `(filter_id >= ${r.lo} AND filter_id < ${r.hi})`)
+            .join(' OR ')} ORDER BY filter_id`,
+        );
+        const res = await duckdb.execute_prepared_streaming(prep);
+        for (;;) {
+          const chunk = await duckdb.fetch_chunk(res);
+          if (!chunk) break;
+          const size = duckdb.data_chunk_get_size(chunk);
+          if (size === 0) break;
+          const layer = new Int32Array(
+            duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, 0), size * 4).slice().buffer,
+          );
+          const cols = Array.from(
+            { length: DIMS },
+            (_, k) =>
+              new Float32Array(
+                duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, k + 1), size * 4).slice().buffer,
+              ),
+          );
+          let start = 0;
+          while (start < size) {
+            const g = groupOf.get(layer[start]);
+            let end = start + 1;
+            while (end < size && layer[end] === layer[start]) end++;
+            if (g !== undefined) {
+              const filters = new Float32Array((end - start) * DIMS);
+              for (let r = start; r < end; r++)
+                for (let k = 0; k < DIMS; k++) filters[(r - start) * DIMS + k] = cols[k][r];
+              yield { group: g, filters, count: end - start };
+            }
+            start = end;
+          }
+        }
+        duckdb.destroy_prepare_sync(prep);
+      }
+    } finally {
+      db.close();
+    }
+  };
+}
+
+// ---- stored bases ---------------------------------------------------------------------------------------
+
+export interface StoredBasis {
+  name: string;
+  where: string | null;
+  basis: PcaBasis;
+  range: [number, number] | null;
+  created: string;
+}
+
+const BASES_DDL = `CREATE TABLE IF NOT EXISTS bases (
+  name VARCHAR PRIMARY KEY,
+  "where" VARCHAR,
+  count BIGINT,
+  dims INTEGER,
+  mean DOUBLE[],
+  components DOUBLE[],
+  explained_variance DOUBLE[],
+  explained_variance_ratio DOUBLE[],
+  range_lo DOUBLE,
+  range_hi DOUBLE,
+  created TIMESTAMP
+)`;
+
+function doubles(v: number[]): string {
+  return `[${v.map((x) => (Number.isFinite(x) ? x.toExponential(16) : 'NULL')).join(', ')}]::DOUBLE[]`;
+}
+
+/** Stores (or replaces) a named basis; the database must be open for writing. */
+export async function saveBasis(con: DuckDBConnection, stored: Omit<StoredBasis, 'created'>): Promise<void> {
+  const b = stored.basis;
+  await con.run(BASES_DDL);
+  await con.run(`DELETE FROM bases WHERE name = ${literal(stored.name)}`);
+  await con.run(
+    `INSERT INTO bases VALUES (${literal(stored.name)}, ${stored.where === null ? 'NULL' : literal(stored.where)},
+      ${b.count}, ${b.dims}, ${doubles(b.mean)}, ${doubles(b.components.flat())}, ${doubles(b.explainedVariance)},
+      ${doubles(b.explainedVarianceRatio)}, ${stored.range ? stored.range[0].toExponential(16) : 'NULL'},
+      ${stored.range ? stored.range[1].toExponential(16) : 'NULL'}, now()::TIMESTAMP)`,
+  );
+}
+
+/** Reads a named basis; a missing one is a usage error naming the stored ones. */
+export async function loadBasis(con: DuckDBConnection, name: string): Promise<StoredBasis> {
+  const exists = await queryRows(
+    con,
+    "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'bases'",
+  );
+  const rows =
+    Number(exists[0].n) > 0
+      ? await queryRows(
+          con,
+          `SELECT *, CAST(created AS VARCHAR) AS created_s FROM bases WHERE name = ${literal(name)}`,
+        )
+      : [];
+  if (rows.length === 0) {
+    const names =
+      Number(exists[0].n) > 0
+        ? (await queryRows(con, 'SELECT name FROM bases ORDER BY name')).map((r) => r.name)
+        : [];
+    throw new SelectionError(
+      `no stored basis named ${JSON.stringify(name)} (${names.length ? `stored: ${names.join(', ')}` : 'none stored; save one with `filterdb pca --save NAME`'})`,
+    );
+  }
+  const r = rows[0];
+  const dims = Number(r.dims);
+  const flat = (r.components as number[]).map(Number);
+  const basis: PcaBasis = {
+    dims,
+    count: Number(r.count),
+    mean: (r.mean as number[]).map(Number),
+    components: Array.from({ length: dims }, (_, i) => flat.slice(i * dims, (i + 1) * dims)),
+    explainedVariance: (r.explained_variance as number[]).map(Number),
+    explainedVarianceRatio: (r.explained_variance_ratio as number[]).map(Number),
+  };
+  const lo = r.range_lo;
+  const hi = r.range_hi;
+  return {
+    name,
+    where: (r.where as string | null) ?? null,
+    basis,
+    range: typeof lo === 'number' && typeof hi === 'number' ? [lo, hi] : null,
+    created: String(r.created_s),
+  };
+}
+
+// ---- the zoo report from one coefficient pass -----------------------------------------------------------
+
+export interface ZooAnalysis {
+  basis: PcaBasis;
+  range: [number, number];
+  shifts: ShiftResult[];
+  /** Fine histograms per grouping (for KDE ridges), by grouping name. */
+  fine: Map<string, GroupHistograms>;
+  density: { counts: Float64Array; total: number; outside: number; spec: DensitySpec } | null;
+  filterCount: number;
+}
+
+/**
+ * Every grouping of a zoo from three passes in all (moments, range, histograms): the histogram pass counts
+ * per cell (a layer's (model, depth decile) — every layer_info grouping is a function of the layer, and the
+ * cells of metadata/depth/model groupings are far fewer than layers), then aggregates the cells per grouping.
+ * Groupings in `ridges` also get fine histograms (KDE input), and the 2-D density comes from the same pass.
+ */
+export async function storeZooAnalysis(
+  path: string,
+  plans: SelectionPlan[],
+  options: ScanOptions & {
+    bins?: number;
+    kdeBins?: number;
+    ridges?: string[];
+    density?: DensitySpec | false;
+  } = {},
+): Promise<ZooAnalysis> {
+  if (plans.length === 0) throw new SelectionError('no groupings');
+  const bins = options.bins ?? 70;
+  const kdeBins = options.kdeBins ?? 2048;
+  const base = plans[0];
+  if (base.filterCount < 2) throw new SelectionError('the database holds fewer than 2 3x3 filters');
+  // cells: layers with the same label in every grouping
+  const cellOf = new Map<string, number>();
+  const layerCell = new Int32Array(base.layerSpan).fill(-1);
+  const labelsByLayer = new Map<number, string[]>();
+  for (const p of plans)
+    for (const l of p.layers) {
+      let a = labelsByLayer.get(l.layerId);
+      if (!a) {
+        a = [];
+        labelsByLayer.set(l.layerId, a);
+      }
+      a.push(l.group);
+    }
+  const cellLabels: string[][] = [];
+  for (const l of base.layers) {
+    const labels = labelsByLayer.get(l.layerId)!;
+    const key = JSON.stringify(labels);
+    let c = cellOf.get(key);
+    if (c === undefined) {
+      c = cellLabels.length;
+      cellOf.set(key, c);
+      cellLabels.push(labels);
+    }
+    layerCell[l.layerId] = c;
+  }
+  const scanner = new PlanScanner(path, base, options);
+  try {
+    const basis = await fitStoreBasis(scanner);
+    const range = await coefficientRange(scanner, basis);
+    const maps: HistMap[] = [{ layerGroup: layerCell, groups: cellLabels.length, bins }];
+    const ridgePlans = plans.filter((p) => options.ridges?.includes(p.by ?? '') ?? true);
+    for (const p of ridgePlans) {
+      const idx = new Map(p.groups.map((g, i) => [g, i]));
+      const lg = new Int32Array(base.layerSpan).fill(-1);
+      for (const l of p.layers) lg[l.layerId] = idx.get(l.group)!;
+      maps.push({ layerGroup: lg, groups: p.groups.length, bins: kdeBins });
+    }
+    const density = options.density === false ? undefined : (options.density ?? DEFAULT_DENSITY);
+    const r = await scanner.run(
+      { kind: 'hist', ...basisArrays(basis), lo: range[0], hi: range[1], maps, density },
+      'histograms',
+    );
+    const cells = r.hist![0];
+    const size = DIMS * bins;
+    const shifts = plans.map((p, pi) => {
+      const gh = new GroupHistograms(DIMS, bins, range[0], range[1]);
+      cellLabels.forEach((labels, c) => {
+        const n = cells.filters[c];
+        if (!(n > 0)) return;
+        const g = labels[pi];
+        const h = gh.counts.get(g);
+        const src = cells.counts.subarray(c * size, (c + 1) * size);
+        if (h) for (let i = 0; i < size; i++) h[i] += src[i];
+        else gh.counts.set(g, Float64Array.from(src));
+        gh.filters.set(g, (gh.filters.get(g) ?? 0) + n);
+      });
+      return shiftFromHistograms(p.by ?? '', gh, basis);
+    });
+    const fine = new Map<string, GroupHistograms>();
+    ridgePlans.forEach((p, i) => {
+      fine.set(p.by ?? '', toGroupHistograms(p.groups, r.hist![i + 1], kdeBins, range));
+    });
+    return {
+      basis,
+      range,
+      shifts,
+      fine,
+      density: density && r.density ? { ...r.density, spec: density } : null,
+      filterCount: r.rows,
+    };
+  } finally {
+    await scanner.close();
+  }
+}

@@ -1,0 +1,259 @@
+/** shift / pca / report --db over the store: the fixture answers reproduced from dataset.h5 imported into DuckDB. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { distributionShift } from '../src/analysis/shift.js';
+import { openDb } from '../src/store/db.js';
+import {
+  loadBasis,
+  planSelection,
+  saveBasis,
+  storeBatchSource,
+  storePca,
+  storeShift,
+} from '../src/store/filter-source.js';
+import { importDatasetH5 } from '../src/store/import-h5.js';
+import { dataPath, repoRoot } from './support/paths.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'filterdb-shift-'));
+const DB = join(tmp, 'fx.duckdb');
+const CLI = join(repoRoot, 'dist/src/cli/main.js');
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+before(async () => {
+  const db = await openDb(DB);
+  try {
+    await importDatasetH5(db, dataPath('dataset.h5'), { skipMetrics: true });
+    // one model without a Training value: a NULL grouping value
+    await db.connection.run(
+      "DELETE FROM model_meta WHERE key = 'Training' AND model_id = (SELECT model_id FROM models WHERE name = 'digits_denoiser')",
+    );
+  } finally {
+    db.close();
+  }
+});
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, FILTERDB_NO_PROGRESS: '1' },
+  });
+}
+
+interface Expected {
+  groups: string[];
+  groupFilterCounts: number[];
+  matrix: number[][];
+  explainedVarianceRatio: number[];
+  components: number[][];
+  range: [number, number];
+  filterCount: number;
+}
+
+const expected = (by: string): Expected =>
+  JSON.parse(readFileSync(dataPath(`dataset.shift.${by}.json`), 'utf8'));
+
+function assertClose(
+  actual: number[][] | number[],
+  wanted: number[][] | number[],
+  rel: number,
+  what: string,
+) {
+  const a = actual.flat();
+  const w = wanted.flat();
+  assert.equal(a.length, w.length, `${what}: length`);
+  for (let i = 0; i < a.length; i++) {
+    const tol = rel * Math.max(Math.abs(w[i]), 1e-12);
+    assert.ok(Math.abs(a[i] - w[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${w[i]}`);
+  }
+}
+
+function assertMatchesFixture(
+  r: {
+    groups: string[];
+    counts: number[];
+    matrix: number[][];
+    explainedVarianceRatio: number[];
+    components: number[][];
+    range: number[];
+    filterCount: number;
+  },
+  by: string,
+) {
+  const e = expected(by);
+  assert.deepEqual(r.groups, e.groups);
+  assert.deepEqual(r.counts, e.groupFilterCounts);
+  assert.equal(r.filterCount, e.filterCount);
+  assertClose(r.matrix, e.matrix, 1e-6, 'matrix');
+  assertClose(r.explainedVarianceRatio, e.explainedVarianceRatio, 1e-9, 'evr');
+  assertClose(r.components, e.components, 1e-6, 'components');
+  assertClose(r.range, e.range, 1e-12, 'range');
+}
+
+for (const by of ['Task', 'depth']) {
+  test(`shift --by ${by} reproduces dataset.shift.${by}.json (CLI and API, in-thread and on 2 workers)`, async () => {
+    const r = cli('shift', '--db', DB, '--by', by, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    for (const k of [
+      'by',
+      'groups',
+      'counts',
+      'matrix',
+      'explainedVarianceRatio',
+      'components',
+      'mean',
+      'range',
+      'bins',
+      'filterCount',
+      'summary',
+    ])
+      assert.ok(k in j, k);
+    assert.equal(j.by, by);
+    assert.equal(j.bins, 70);
+    assertMatchesFixture(j, by);
+    const db = await openDb(DB, { readOnly: true });
+    const plan = await planSelection(db.connection, { by });
+    db.close();
+    for (const workers of [0, 2]) assertMatchesFixture(await storeShift(DB, plan, { workers }), by);
+  });
+}
+
+test('shift --by model: symmetric, zero diagonal, equal to the in-memory distributionShift of the same filters', async () => {
+  const r = cli('shift', '--db', DB, '--by', 'model', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual(j.groups, ['digits_cnn', 'digits_cnn_adv', 'digits_denoiser', 'digits_dwsep']);
+  assert.equal(
+    j.counts.reduce((s: number, c: number) => s + c, 0),
+    8672,
+  );
+  for (let a = 0; a < j.groups.length; a++) {
+    assert.equal(j.matrix[a][a], 0);
+    for (let b = 0; b < j.groups.length; b++) assert.equal(j.matrix[a][b], j.matrix[b][a]);
+  }
+  const db = await openDb(DB, { readOnly: true });
+  const plan = await planSelection(db.connection, { by: 'model' });
+  db.close();
+  const mem = await distributionShift(storeBatchSource(DB, plan), 'model');
+  assert.deepEqual(mem.groups, j.groups);
+  assert.deepEqual(mem.counts, j.counts);
+  assertClose(j.matrix, mem.matrix, 1e-9, 'matrix');
+  assertClose(j.range, mem.range, 1e-12, 'range');
+});
+
+test('a NULL grouping value is its own (none) group; layer-kind and SQL expressions group too', async () => {
+  const r = cli('shift', '--db', DB, '--by', 'Training', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual(j.groups, ['(none)', 'adversarial', 'normal']);
+  assert.equal(j.counts[0], 800);
+  const k = JSON.parse(cli('shift', '--db', DB, '--by', 'layer-kind', '--json').stdout);
+  assert.equal(k.filterCount, 8672);
+  const e = cli(
+    'shift',
+    '--db',
+    DB,
+    '--by',
+    "CASE WHEN conv_depth_norm < 0.5 THEN 'early' ELSE 'late' END",
+    '--json',
+  );
+  assert.equal(e.status, 0, e.stderr);
+  assert.deepEqual(JSON.parse(e.stdout).groups, ['early', 'late']);
+});
+
+test('--where restricts to one model; the text table is sorted by mean drift with a drift summary', async () => {
+  const r = cli('shift', '--db', DB, '--by', 'depth', '--where', "model = 'digits_cnn'", '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  const db = await openDb(DB, { readOnly: true });
+  const n = await db.connection.runAndReadAll(
+    "SELECT sum(filter_count) FROM layer_info WHERE model = 'digits_cnn' AND filter_table = 'filters'",
+  );
+  db.close();
+  assert.equal(j.filterCount, Number(n.getRowsJS()[0][0]));
+  assert.ok(j.filterCount < 8672);
+  const t = cli('shift', '--db', DB, '--by', 'depth', '--sort', 'mean');
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /drift D over 45 pairs: min [\d.]+ +median [\d.]+ +mean [\d.]+ +max [\d.]+/);
+  const rows = t.stdout.split('\n').filter((l) => /^[[(]\d\.\d, \d\.\d\]\s/.test(l));
+  const means = rows.map((l) => Number(l.split(/\s{2,}/)[2]));
+  assert.equal(rows.length, 10);
+  for (let i = 1; i < means.length; i++) assert.ok(means[i - 1] >= means[i], `row ${i} out of order`);
+});
+
+test('pca --save stores a basis; shift --basis reuses it with identical results (one pass)', async () => {
+  const p = cli('pca', '--db', DB, '--json', '--save', 'all');
+  assert.equal(p.status, 0, p.stderr);
+  const pj = JSON.parse(p.stdout);
+  assertClose(pj.explainedVarianceRatio, expected('Task').explainedVarianceRatio, 1e-9, 'evr');
+  const fresh = JSON.parse(cli('shift', '--db', DB, '--by', 'Task', '--json').stdout);
+  const reused = JSON.parse(cli('shift', '--db', DB, '--by', 'Task', '--basis', 'all', '--json').stdout);
+  assert.deepEqual(reused, fresh);
+  const db = await openDb(DB, { readOnly: true });
+  const stored = await loadBasis(db.connection, 'all');
+  db.close();
+  assert.deepEqual(stored.basis.components, pj.components);
+  assert.deepEqual(stored.range, pj.range);
+  const missing = cli('shift', '--db', DB, '--by', 'Task', '--basis', 'nope');
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /no stored basis named "nope" \(stored: all\)/);
+  // a subset basis through the API
+  const db2 = await openDb(DB, { readOnly: true });
+  const plan = await planSelection(db2.connection, { where: "Task = 'Denoising'" });
+  db2.close();
+  const sub = await storePca(DB, plan, { range: false });
+  assert.equal(sub.basis.count, 800);
+  const w = await openDb(DB);
+  await saveBasis(w.connection, { name: 'denoising', where: plan.where, basis: sub.basis, range: null });
+  w.close();
+});
+
+test('bad --by / --where SQL is a usage error (exit 2) with a clear message', () => {
+  const a = cli('shift', '--db', DB, '--by', 'no_such_column + 1');
+  assert.equal(a.status, 2);
+  assert.match(a.stderr, /--by "no_such_column \+ 1" is neither a column of layer_info/);
+  const b = cli('shift', '--db', DB, '--by', 'Task', '--where', 'model = = 1');
+  assert.equal(b.status, 2);
+  assert.match(b.stderr, /--where "model = = 1" is not valid SQL on layer_info/);
+  const c = cli('pca', '--db', DB, '--where', 'nonexistent_col > 1');
+  assert.equal(c.status, 2);
+});
+
+test('shift --views writes KDE curves, the 2-D density and eigen-images', () => {
+  const out = join(tmp, 'views.json');
+  const r = cli('shift', '--db', DB, '--by', 'Task', '--views', out, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const v = JSON.parse(readFileSync(out, 'utf8'));
+  assert.equal(v.kde.x.length, 1024);
+  assert.equal(v.kde.curves.length, 2 * 9);
+  assert.equal(v.kde.curves[0].y.length, 1024);
+  assert.equal(v.density.nx, 512);
+  assert.equal(v.density.total + v.density.outside, 8672);
+  assert.equal(v.eigenImages.components.length, 9);
+  assert.deepEqual(JSON.parse(r.stdout).groups, ['Classification', 'Denoising']);
+});
+
+test('report --db renders the zoo report (models, basis, drift per grouping, ridges, density)', () => {
+  const out = join(tmp, 'zoo.html');
+  const r = cli('report', '--db', DB, '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  const html = readFileSync(out, 'utf8');
+  for (const h of [
+    'Models',
+    'Filter basis',
+    'Distribution shift',
+    'By Task',
+    'By depth',
+    'By model',
+    'Coefficient density',
+  ])
+    assert.ok(html.includes(`<h2>${h}`) || html.includes(`>${h}<`), h);
+  assert.ok(html.includes('digits_denoiser'));
+  assert.ok(html.includes('<svg'));
+  const both = cli('report', dataPath('digits_cnn.onnx'), '--db', DB, '--out', out);
+  assert.equal(both.status, 2);
+});

@@ -1,0 +1,40 @@
+/** Test helper: a temp filter database built from the fixtures, served on a free loopback port. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type RunningServer, type ServerOptions, startServer } from '../../src/server/server.js';
+import { openDb } from '../../src/store/db.js';
+import { ingestPaths } from '../../src/store/ingest.js';
+import { readMetaFile } from '../../src/store/meta.js';
+import { dataPath } from './paths.js';
+
+export interface FixtureServer extends RunningServer {
+  dir: string;
+  dbPath: string;
+  stop(): Promise<void>;
+}
+
+/** Builds zoo.duckdb from digits_cnn.onnx + digits_dwsep.onnx + meta.csv and starts the server on it. */
+export async function fixtureServer(options: ServerOptions = {}): Promise<FixtureServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'filterdb-web-'));
+  const dbPath = join(dir, 'zoo.duckdb');
+  const db = await openDb(dbPath);
+  try {
+    const summary = await ingestPaths(db, [dataPath('digits_cnn.onnx'), dataPath('digits_dwsep.onnx')], {
+      meta: await readMetaFile(dataPath('meta.csv')),
+    });
+    if (summary.counts.added !== 2) throw new Error(`fixture ingest: ${JSON.stringify(summary.results)}`);
+  } finally {
+    db.close();
+  }
+  const running = await startServer({ port: 0, host: '127.0.0.1', ...options, db: dbPath });
+  return {
+    ...running,
+    dir,
+    dbPath,
+    async stop() {
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,218 @@
+/** Small DOM helpers and the shared pieces of the pages (layer table, filter dialog, number formats). */
+import { filterGridSvg, rgbFilterGridSvg } from '../../src/report/svg/index.js';
+
+type Child = Node | string | null | undefined | false;
+
+/** Creates an element: `h('td', { class: 'num' }, '1.0')`. Attributes with null/false are left out. */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number | boolean | null | undefined> = {},
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c);
+  }
+  return el;
+}
+
+/** A figure holding an SVG string made by src/report/svg (our own escaped markup). */
+export function svgFigure(svg: string, caption?: string, cls = ''): HTMLElement {
+  const fig = h('figure', { class: cls || null });
+  fig.innerHTML = svg;
+  if (caption) fig.append(h('figcaption', {}, caption));
+  return fig;
+}
+
+export function fmt(v: number | null | undefined, digits = 4): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  if (Number.isInteger(v)) return v.toLocaleString('en-US');
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
+  return v.toFixed(digits);
+}
+
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '–';
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
+const FLAG_LABEL: Record<string, string> = {
+  sparse: 'sparse',
+  'low-diversity': 'low diversity',
+  'random-like': 'random-like',
+  'non-finite': 'non-finite',
+  tiny: 'tiny',
+};
+
+export function flagChips(flags: readonly { id: string; reason?: string }[]): HTMLElement[] {
+  return flags.map((f) =>
+    h(
+      'span',
+      { class: `chip ${f.id === 'tiny' ? 'info' : 'flag'}`, title: f.reason ?? '' },
+      FLAG_LABEL[f.id] ?? f.id,
+    ),
+  );
+}
+
+/** What the layer table needs of a layer (a QualityReport layer and an API LayerRow both fit). */
+export interface TableLayer {
+  name: string;
+  op: string;
+  kind: string | null;
+  shape: readonly number[] | null;
+  convDepth: number | null;
+  metrics: Record<string, number | null> | object;
+  flags: readonly { id: string; reason?: string }[];
+}
+
+/** Metric columns: key in `metrics`, header, tooltip. */
+export const METRIC_COLUMNS: [string, string, string][] = [
+  ['n', 'n', '2-D filters'],
+  ['sparsity', 'sparsity', 'share of filters whose every |value| < 0.01·max|W|'],
+  ['varianceEntropy', 'var. entropy', 'Shannon entropy (log10) of the variance along principal directions'],
+  [
+    'varianceEntropyNorm',
+    'var. entropy (norm.)',
+    'variance entropy / entropy of a random layer of n filters',
+  ],
+  ['orthogonality', 'orthogonality', '1 − mean |GGᵀ − I| of the row-normalised filters'],
+  ['normL1', 'L1', 'L1 norm of the weights'],
+  ['normL2', 'L2', 'L2 norm of the weights'],
+];
+
+/**
+ * The layer table. Every metric cell carries its exact value in `data-value` (tests compare it with the CLI's
+ * JSON); rows are clickable when `onPick` is given.
+ */
+export function layerTable(layers: readonly TableLayer[], onPick?: (index: number) => void): HTMLElement {
+  const head = h(
+    'tr',
+    {},
+    h('th', { class: 'num' }, '#'),
+    h('th', {}, 'layer'),
+    h('th', {}, 'op · kind'),
+    h('th', {}, 'shape'),
+    h('th', { class: 'num', title: 'conv depth' }, 'depth'),
+    METRIC_COLUMNS.map(([, label, title]) => h('th', { class: 'num', title }, label)),
+    h('th', {}, 'flags'),
+  );
+  const rows = layers.map((l, i) => {
+    const m = l.metrics as Record<string, number | null>;
+    const degenerated = l.flags.some((f) => f.id !== 'tiny');
+    const tr = h(
+      'tr',
+      {
+        class: `${degenerated ? 'flagged' : ''}${onPick ? ' pick' : ''}`.trim() || null,
+        'data-layer': l.name,
+        tabindex: onPick ? 0 : null,
+        title: onPick ? 'show the filters of this layer' : null,
+      },
+      h('td', { class: 'num' }, String(i + 1)),
+      h('td', { class: 'name' }, l.name),
+      h('td', { class: 'nowrap' }, `${l.op}${l.kind ? ` · ${l.kind}` : ''}`),
+      h('td', { class: 'nowrap mono' }, l.shape ? l.shape.join('×') : '–'),
+      h('td', { class: 'num' }, l.convDepth === null ? '–' : String(l.convDepth)),
+      METRIC_COLUMNS.map(([key]) =>
+        h(
+          'td',
+          {
+            class: 'num',
+            'data-key': key,
+            'data-value': m[key] === null || m[key] === undefined ? 'null' : String(m[key]),
+          },
+          fmt(m[key], key === 'normL1' || key === 'normL2' ? 2 : 4),
+        ),
+      ),
+      h('td', { class: 'flags' }, flagChips(l.flags)),
+    );
+    if (onPick) {
+      tr.addEventListener('click', () => onPick(i));
+      tr.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          e.preventDefault();
+          onPick(i);
+        }
+      });
+    }
+    return tr;
+  });
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h('table', { class: 'layers', id: 'layers' }, h('thead', {}, head), h('tbody', {}, rows)),
+  );
+}
+
+/** The filter grids of one layer (the RGB view too for 3-channel first layers). */
+export function filterFigures(
+  name: string,
+  weight: ArrayLike<number>,
+  shape: readonly number[],
+  note = '',
+  large = false,
+): HTMLElement {
+  const wrap = h('div', { class: 'figs' });
+  if (shape.length !== 4) {
+    wrap.append(
+      h(
+        'p',
+        { class: 'muted' },
+        `${name}: not a 2-D convolution (shape ${shape.join('×')}), no filter grid.`,
+      ),
+    );
+    return wrap;
+  }
+  const maxFilters = large ? 4096 : 512;
+  const pixel = large
+    ? Math.max(4, Math.min(12, Math.floor(560 / Math.max(shape[2], shape[3]) / 6)))
+    : undefined;
+  wrap.append(
+    svgFigure(
+      filterGridSvg(weight, shape, {
+        title: name,
+        subtitle: `${shape.join('×')}${note}`,
+        maxFilters,
+        embedStyle: false,
+        pixel,
+      }),
+      undefined,
+      'grid',
+    ),
+  );
+  if (shape[1] === 3)
+    wrap.append(
+      svgFigure(
+        rgbFilterGridSvg(weight, shape, { title: 'as RGB images', embedStyle: false, maxFilters }),
+        undefined,
+        'grid',
+      ),
+    );
+  return wrap;
+}
+
+const dialog = () => document.getElementById('dialog') as HTMLDialogElement;
+
+/** Opens the modal dialog with `content` (Esc or × closes it). */
+export function showDialog(title: string, content: Node | string): void {
+  const body = document.getElementById('dialog-body')!;
+  body.replaceChildren(h('h3', {}, title), typeof content === 'string' ? h('p', {}, content) : content);
+  const d = dialog();
+  if (!d.open) d.showModal();
+}
+
+export function errorBox(message: string): HTMLElement {
+  return h('div', { class: 'summary bad error', role: 'alert' }, message);
+}
+
+export function loading(text = 'Loading…'): HTMLElement {
+  return h('p', { class: 'muted loading' }, text);
+}
