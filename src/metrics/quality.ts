@@ -30,10 +30,10 @@ export function randomEntropy(n: number): number {
   return T_L / (1 + Math.exp(-T_K * (Math.log2(n) - T_X0))) + T_B;
 }
 
-/** Result of the weight scan (widening, max, norms, sparsity) — exposed for the benchmark and analysis. */
+/** Result of the weight scan (max, norms, sparsity, column sums) — exposed for the benchmark and analysis. */
 export interface WeightScan {
-  /** The weights as float64 (the input itself when it already is a Float64Array). */
-  w: Float64Array;
+  /** The weights as given (float32 or float64: the scan widens each value as it reads it, no copy). */
+  w: WeightArray;
   /** Number of non-finite weights. */
   nonFinite: number;
   /** Largest finite |w| (0 when there is none). */
@@ -47,43 +47,127 @@ export interface WeightScan {
   normL2: number;
   normL1Norm: number | null;
   normL2Norm: number | null;
+  /**
+   * Per kernel position (k values): the sum over all n filters, in row order (the numerator of the column
+   * means variance entropy centres by). Meaningless when `nonFinite > 0`.
+   */
+  columnSums: Float64Array;
 }
 
 const BIG = Number.MAX_VALUE;
 
+/** What the single pass over the weights gathers. */
+interface FirstPass {
+  /** Per filter: max |w| (NaN or ∞ when the filter holds a non-finite value; +∞ after the careful redo). */
+  rowMax: Float64Array;
+  columnSums: Float64Array;
+  maxAbs: number;
+  sum: number;
+  sumAbs: number;
+  sumSq: number;
+  nonFinite: number;
+}
+
 /**
- * Scans the weights: one pass for max |w|, sums, non-finite count and per-filter max |w| (from which the
- * sparse filters follow without touching the weights again), and a second, centred pass for the
- * standardised norms (two-pass mean/variance for accuracy).
+ * One pass over the `n × k` weights (float32 read directly, widened per value): per-filter max |w| (from which
+ * the sparse filters follow without touching the weights again), the global max, Σw, Σ|w|, Σw² (summed per
+ * filter row, then added: rounding error grows with the row count, not the weight count) and the column sums
+ * for the variance-entropy means. Non-finite values show up as a non-finite sum or max; only then is the scan
+ * redone carefully (counting and skipping them).
  */
-export function scanWeights(weight: WeightArray, n: number, k: number, eps: number): WeightScan {
-  const w = weight instanceof Float64Array ? weight : new Float64Array(weight);
-  const total = n * k;
+function firstPass(w: WeightArray, n: number, k: number): FirstPass {
   const rowMax = new Float64Array(n);
+  const columnSums = new Float64Array(k);
   let maxAbs = 0;
-  // Sums per filter row, added into the totals: rounding error grows with the row count, not the weight count.
   let sum = 0;
   let sumAbs = 0;
   let sumSq = 0;
-  for (let r = 0; r < n; r++) {
-    const o = r * k;
-    let rm = 0;
-    let bSum = 0;
-    let bAbs = 0;
-    let bSq = 0;
-    for (let j = 0; j < k; j++) {
-      const v = w[o + j];
-      const a = Math.abs(v);
-      rm = Math.max(rm, a); // NaN propagates: caught below
-      bSum += v;
-      bAbs += a;
-      bSq += v * v;
+  if (k === 9) {
+    let t0 = 0;
+    let t1 = 0;
+    let t2 = 0;
+    let t3 = 0;
+    let t4 = 0;
+    let t5 = 0;
+    let t6 = 0;
+    let t7 = 0;
+    let t8 = 0;
+    for (let r = 0, o = 0; r < n; r++, o += 9) {
+      const v0 = w[o];
+      const v1 = w[o + 1];
+      const v2 = w[o + 2];
+      const v3 = w[o + 3];
+      const v4 = w[o + 4];
+      const v5 = w[o + 5];
+      const v6 = w[o + 6];
+      const v7 = w[o + 7];
+      const v8 = w[o + 8];
+      const a0 = Math.abs(v0);
+      const a1 = Math.abs(v1);
+      const a2 = Math.abs(v2);
+      const a3 = Math.abs(v3);
+      const a4 = Math.abs(v4);
+      const a5 = Math.abs(v5);
+      const a6 = Math.abs(v6);
+      const a7 = Math.abs(v7);
+      const a8 = Math.abs(v8);
+      const rm = Math.max(a0, a1, a2, a3, a4, a5, a6, a7, a8); // NaN propagates: caught below
+      rowMax[r] = rm;
+      maxAbs = Math.max(maxAbs, rm);
+      sum += v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7 + v8;
+      sumAbs += a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8;
+      sumSq += v0 * v0 + v1 * v1 + v2 * v2 + v3 * v3 + v4 * v4 + v5 * v5 + v6 * v6 + v7 * v7 + v8 * v8;
+      t0 += v0;
+      t1 += v1;
+      t2 += v2;
+      t3 += v3;
+      t4 += v4;
+      t5 += v5;
+      t6 += v6;
+      t7 += v7;
+      t8 += v8;
     }
-    rowMax[r] = rm;
-    maxAbs = Math.max(maxAbs, rm);
-    sum += bSum;
-    sumAbs += bAbs;
-    sumSq += bSq;
+    columnSums[0] = t0;
+    columnSums[1] = t1;
+    columnSums[2] = t2;
+    columnSums[3] = t3;
+    columnSums[4] = t4;
+    columnSums[5] = t5;
+    columnSums[6] = t6;
+    columnSums[7] = t7;
+    columnSums[8] = t8;
+  } else if (k === 1) {
+    for (let r = 0; r < n; r++) {
+      const v = w[r];
+      const a = Math.abs(v);
+      rowMax[r] = a;
+      maxAbs = Math.max(maxAbs, a);
+      sum += v;
+      sumAbs += a;
+      sumSq += v * v;
+    }
+    if (n > 0) columnSums[0] = sum;
+  } else {
+    for (let r = 0, o = 0; r < n; r++, o += k) {
+      let rm = 0;
+      let bSum = 0;
+      let bAbs = 0;
+      let bSq = 0;
+      for (let j = 0; j < k; j++) {
+        const v = w[o + j];
+        const a = Math.abs(v);
+        rm = Math.max(rm, a);
+        bSum += v;
+        bAbs += a;
+        bSq += v * v;
+        columnSums[j] += v;
+      }
+      rowMax[r] = rm;
+      maxAbs = Math.max(maxAbs, rm);
+      sum += bSum;
+      sumAbs += bAbs;
+      sumSq += bSq;
+    }
   }
   let nonFinite = 0;
   // NaN and ±Infinity end up in the sums (and ∞ in the max): redo the scan carefully only then.
@@ -112,46 +196,70 @@ export function scanWeights(weight: WeightArray, n: number, k: number, eps: numb
       rowMax[r] = rm;
     }
   }
+  return { rowMax, columnSums, maxAbs, sum, sumAbs, sumSq, nonFinite };
+}
 
+/** The sparse filters: all |values| < t  ⇔  max |value| < t, with t = eps·maxAbs (1 when that is 0). */
+function sparsity(
+  rowMax: Float64Array,
+  maxAbs: number,
+  eps: number,
+): { threshold: number; keep: Uint8Array; sparseCount: number } {
+  const n = rowMax.length;
   let threshold = eps * maxAbs;
   if (threshold === 0) threshold = 1;
   const keep = new Uint8Array(n);
   let sparseCount = 0;
   for (let r = 0; r < n; r++) {
-    // All |values| < t  ⇔  max |value| < t.
     if (rowMax[r] < threshold) sparseCount++;
     else keep[r] = 1;
   }
+  return { threshold, keep, sparseCount };
+}
 
+/** Σ|w − mean| and Σ(w − mean)² over all weights (the second pass of the standardised norms). */
+function centredNorms(w: WeightArray, total: number, mean: number): { cAbs: number; cSq: number } {
+  let cAbs = 0;
+  let cSq = 0;
+  for (let b = 0; b < total; b += 4096) {
+    const e = Math.min(total, b + 4096);
+    let a0 = 0;
+    let a1 = 0;
+    let q0 = 0;
+    let q1 = 0;
+    let i = b;
+    for (; i + 1 < e; i += 2) {
+      const c0 = w[i] - mean;
+      const c1 = w[i + 1] - mean;
+      a0 += Math.abs(c0);
+      q0 += c0 * c0;
+      a1 += Math.abs(c1);
+      q1 += c1 * c1;
+    }
+    if (i < e) {
+      const c0 = w[i] - mean;
+      a0 += Math.abs(c0);
+      q0 += c0 * c0;
+    }
+    cAbs += a0 + a1;
+    cSq += q0 + q1;
+  }
+  return { cAbs, cSq };
+}
+
+/**
+ * Scans the weights: one pass for max |w|, sums, column sums, non-finite count and per-filter max |w| (from
+ * which the sparse filters follow without touching the weights again), and a second, centred pass for the
+ * standardised norms (two-pass mean/variance for accuracy).
+ */
+export function scanWeights(weight: WeightArray, n: number, k: number, eps: number): WeightScan {
+  const first = firstPass(weight, n, k);
+  const { threshold, keep, sparseCount } = sparsity(first.rowMax, first.maxAbs, eps);
+  const total = n * k;
   let normL1Norm: number | null = null;
   let normL2Norm: number | null = null;
-  if (nonFinite === 0 && total >= 2) {
-    const mean = sum / total;
-    let cAbs = 0;
-    let cSq = 0;
-    for (let b = 0; b < total; b += 4096) {
-      const e = Math.min(total, b + 4096);
-      let a0 = 0;
-      let a1 = 0;
-      let q0 = 0;
-      let q1 = 0;
-      let i = b;
-      for (; i + 1 < e; i += 2) {
-        const c0 = w[i] - mean;
-        const c1 = w[i + 1] - mean;
-        a0 += Math.abs(c0);
-        q0 += c0 * c0;
-        a1 += Math.abs(c1);
-        q1 += c1 * c1;
-      }
-      if (i < e) {
-        const c0 = w[i] - mean;
-        a0 += Math.abs(c0);
-        q0 += c0 * c0;
-      }
-      cAbs += a0 + a1;
-      cSq += q0 + q1;
-    }
+  if (first.nonFinite === 0 && total >= 2) {
+    const { cAbs, cSq } = centredNorms(weight, total, first.sum / total);
     const std = Math.sqrt(cSq / (total - 1));
     if (std > 0) {
       normL1Norm = cAbs / std;
@@ -159,16 +267,17 @@ export function scanWeights(weight: WeightArray, n: number, k: number, eps: numb
     }
   }
   return {
-    w,
-    nonFinite,
-    maxAbs,
+    w: weight,
+    nonFinite: first.nonFinite,
+    maxAbs: first.maxAbs,
     threshold,
     keep,
     sparseCount,
-    normL1: sumAbs,
-    normL2: Math.sqrt(sumSq),
+    normL1: first.sumAbs,
+    normL2: Math.sqrt(first.sumSq),
     normL1Norm,
     normL2Norm,
+    columnSums: first.columnSums,
   };
 }
 
@@ -186,9 +295,10 @@ export interface VarianceEntropy {
  * Variance entropy of the rows of the `n × k` matrix `f` (only rows with `select[r] !== 0` when given):
  * eigenvalues of the covariance CᵀC/(count−1) (= s²/(count−1) for the singular values s of the centred rows),
  * normalised to a distribution, Shannon entropy in log10. `null` when fewer than 2 rows enter.
+ * `f` may be float32 (read directly) or float64.
  */
 export function varianceEntropy(
-  f: Float64Array,
+  f: WeightArray,
   n: number,
   k: number,
   select?: Uint8Array | null,
@@ -200,9 +310,95 @@ export function varianceEntropy(
   }
   if (count < 2 || k === 0) return null;
   const mean = columnMeans(f, n, k, select);
-  const scatter = centredScatter(f, n, k, mean, select);
+  return entropyOfScatter(centredScatter(f, n, k, mean, select), k, count);
+}
+
+/**
+ * Column means from column sums (over `count` selected rows), with columnMeans' rule for constant columns:
+ * a column whose selected values are all equal gets exactly that value (so centring yields exact zeros).
+ */
+function meansFromSums(
+  f: WeightArray,
+  n: number,
+  k: number,
+  sums: Float64Array,
+  count: number,
+  select: Uint8Array | null,
+): Float64Array {
+  const mean = new Float64Array(k);
+  let firstRow = 0;
+  if (select) while (firstRow < n && !select[firstRow]) firstRow++;
+  for (let j = 0; j < k; j++) {
+    // Constant column? For real data the first differing row comes almost at once, so this costs ~nothing.
+    const x0 = f[firstRow * k + j];
+    let constant = true;
+    for (let r = firstRow + 1; r < n; r++) {
+      if (select && !select[r]) continue;
+      if (f[r * k + j] !== x0) {
+        constant = false;
+        break;
+      }
+    }
+    mean[j] = constant ? x0 : sums[j] / count;
+  }
+  return mean;
+}
+
+/** Column sums over the selected rows only, in row order. */
+function selectedColumnSums(f: WeightArray, n: number, k: number, select: Uint8Array): Float64Array {
+  const sums = new Float64Array(k);
+  if (k === 9) {
+    let t0 = 0;
+    let t1 = 0;
+    let t2 = 0;
+    let t3 = 0;
+    let t4 = 0;
+    let t5 = 0;
+    let t6 = 0;
+    let t7 = 0;
+    let t8 = 0;
+    for (let r = 0, o = 0; r < n; r++, o += 9) {
+      if (select[r] === 0) continue;
+      t0 += f[o];
+      t1 += f[o + 1];
+      t2 += f[o + 2];
+      t3 += f[o + 3];
+      t4 += f[o + 4];
+      t5 += f[o + 5];
+      t6 += f[o + 6];
+      t7 += f[o + 7];
+      t8 += f[o + 8];
+    }
+    sums.set([t0, t1, t2, t3, t4, t5, t6, t7, t8]);
+    return sums;
+  }
+  if (k === 1) {
+    // 1×1 layers often have about as many sparse as kept filters: branch-free (a skipped row adds an exact 0).
+    let t = 0;
+    for (let r = 0; r < n; r++) t += f[r] * (select[r] === 0 ? 0 : 1);
+    sums[0] = t;
+    return sums;
+  }
+  for (let r = 0, o = 0; r < n; r++, o += k) {
+    if (select[r] === 0) continue;
+    for (let j = 0; j < k; j++) sums[j] += f[o + j];
+  }
+  return sums;
+}
+
+/**
+ * 1×1 kernels: the covariance is 1×1, its one eigenvalue normalised is 1 (or the total is 0), so the entropy
+ * is exactly 0 whatever the weights — {@link entropyOfScatter} would compute the same 0 after a pass over
+ * them. measureLayer uses only `entropy` and `norm`; `variances` is left empty.
+ */
+function singleVarianceEntropy(count: number): VarianceEntropy {
+  return { count, entropy: 0, norm: 0 / randomEntropy(count), variances: new Float64Array(0) };
+}
+
+/** Entropy of the eigenvalues of scatter/(count−1) (the scatter is scaled in place). */
+function entropyOfScatter(scatter: Float64Array, k: number, count: number): VarianceEntropy {
   for (let i = 0; i < scatter.length; i++) scatter[i] /= count - 1;
-  const { values } = symmetricEigen(scatter, k);
+  const { values } = symmetricEigen(scatter, k, { vectors: false });
   let total = 0;
   for (let i = 0; i < k; i++) {
     if (values[i] < 0) values[i] = 0; // rounding in a rank-deficient scatter
@@ -251,6 +447,23 @@ export function orthogonality(
   return 1 - (diag + 2 * off) / (out * (out - 1));
 }
 
+/** Layers up to this many weights are widened into one reused buffer (32 MiB) instead of a fresh array. */
+const WIDEN_SCRATCH_MAX = 1 << 22;
+let widenScratch: Float64Array | null = null;
+
+/** `w` as float64: itself, or a copy (in a buffer reused from layer to layer when it is not huge). */
+function widened(w: WeightArray): Float64Array {
+  if (w instanceof Float64Array) return w;
+  if (w.length > WIDEN_SCRATCH_MAX) return new Float64Array(w);
+  if (!widenScratch || widenScratch.length < w.length)
+    widenScratch = new Float64Array(
+      Math.max(w.length, Math.min(WIDEN_SCRATCH_MAX, 2 * (widenScratch?.length ?? 0))),
+    );
+  const g = widenScratch.subarray(0, w.length);
+  g.set(w);
+  return g;
+}
+
 function checkShape(weight: WeightArray, shape: readonly number[]): void {
   if (shape.length !== 4) {
     throw new RangeError(
@@ -287,28 +500,62 @@ export function measureLayer(
   const [out, inpg, kh, kw] = shape;
   const n = out * inpg;
   const k = kh * kw;
-  const scan = scanWeights(weight, n, k, eps);
-  const finite = scan.nonFinite === 0;
+  const first = firstPass(weight, n, k);
+  const { keep, sparseCount } = sparsity(first.rowMax, first.maxAbs, eps);
+  const finite = first.nonFinite === 0;
+  const total = n * k;
 
-  const full = finite ? varianceEntropy(scan.w, n, k) : null;
-  // With no sparse filter the clean set is the full set: reuse the result.
-  const clean = !finite ? null : scan.sparseCount === 0 ? full : varianceEntropy(scan.w, n, k, scan.keep);
-  const orth = finite ? orthogonality(scan.w, out, inpg * k) : null;
+  let normL1Norm: number | null = null;
+  let normL2Norm: number | null = null;
+  if (finite && total >= 2) {
+    const { cAbs, cSq } = centredNorms(weight, total, first.sum / total);
+    const std = Math.sqrt(cSq / (total - 1));
+    if (std > 0) {
+      normL1Norm = cAbs / std;
+      normL2Norm = Math.sqrt(cSq) / std;
+    }
+  }
+
+  // Variance entropy: the column sums come from the first pass; one centred pass per set of rows.
+  let full: VarianceEntropy | null = null;
+  let clean: VarianceEntropy | null = null;
+  if (finite && n >= 2 && k > 0) {
+    if (k === 1) full = singleVarianceEntropy(n);
+    else {
+      const mean = meansFromSums(weight, n, k, first.columnSums, n, null);
+      full = entropyOfScatter(centredScatter(weight, n, k, mean, null), k, n);
+    }
+  }
+  const kept = n - sparseCount;
+  if (sparseCount === 0) {
+    clean = full; // no sparse filter: the clean set is the full set
+  } else if (finite && kept >= 2 && k > 0) {
+    if (k === 1) clean = singleVarianceEntropy(kept);
+    else {
+      const sums = selectedColumnSums(weight, n, k, keep);
+      const mean = meansFromSums(weight, n, k, sums, kept, keep);
+      clean = entropyOfScatter(centredScatter(weight, n, k, mean, keep), k, kept);
+    }
+  }
+
+  // Orthogonality needs the float64 Gram kernel: widen float32 weights only here (into a reused buffer).
+  let orth: number | null = null;
+  if (finite && out >= 2) orth = orthogonality(widened(weight), out, inpg * k);
 
   return {
     metrics: {
       n,
-      sparsity: n === 0 ? 0 : scan.sparseCount / n,
+      sparsity: n === 0 ? 0 : sparseCount / n,
       varianceEntropy: full?.entropy ?? null,
       varianceEntropyNorm: full?.norm ?? null,
       varianceEntropyClean: clean?.entropy ?? null,
       varianceEntropyCleanNorm: clean?.norm ?? null,
       orthogonality: orth,
-      normL1: scan.normL1,
-      normL2: scan.normL2,
-      normL1Norm: scan.normL1Norm,
-      normL2Norm: scan.normL2Norm,
+      normL1: first.sumAbs,
+      normL2: Math.sqrt(first.sumSq),
+      normL1Norm,
+      normL2Norm,
     },
-    nonFinite: scan.nonFinite,
+    nonFinite: first.nonFinite,
   };
 }

@@ -35,21 +35,40 @@ export const MAX_POOL_SIZE = 4;
  */
 export const POOL_MIN_WEIGHTS = 4_000_000;
 
-interface Request {
+interface SingleRequest {
   id: number;
   weight: WeightArray;
   shape: number[];
   options: QualityOptions;
 }
 
+/** Several layers in one message; the weights come back (transferred) with the results. */
+interface BatchRequest {
+  id: number;
+  batch: true;
+  weights: WeightArray[];
+  shapes: number[][];
+  options: QualityOptions;
+}
+
+type Request = SingleRequest | BatchRequest;
+
+/** What {@link QualityPool.measureMany} resolves to: results in input order, and the weights handed back. */
+export interface BatchMeasurement {
+  results: LayerMeasurement[];
+  weights: WeightArray[];
+}
+
 type Response =
   | { id: number; ok: true; result: LayerMeasurement }
+  | { id: number; ok: true; batch: BatchMeasurement }
   | { id: number; ok: false; name: string; message: string };
 
 interface Task {
   request: Request;
   transfer: ArrayBuffer[];
-  resolve: (r: LayerMeasurement) => void;
+  /** Resolves a LayerMeasurement (single request) or a BatchMeasurement (batch request). */
+  resolve: (r: LayerMeasurement | BatchMeasurement) => void;
   reject: (e: Error) => void;
 }
 
@@ -118,7 +137,52 @@ export class QualityPool {
       this.queue.push({
         request: { id: this.nextId++, weight: w, shape: [...shape], options: plain },
         transfer,
-        resolve,
+        resolve: resolve as Task['resolve'],
+        reject,
+      });
+      this.pump();
+    });
+  }
+
+  /**
+   * `measureLayer` on each of `items` in one message to one worker (for many small layers: one round trip
+   * instead of one per layer). The weights are transferred there and back: the arrays passed in are detached
+   * (views are copied first, see the file comment); use the ones in the result. Rejects with the first
+   * layer's error.
+   */
+  measureMany(
+    items: readonly { weight: WeightArray; shape: readonly number[] }[],
+    options: QualityOptions = {},
+  ): Promise<BatchMeasurement> {
+    if (this.closed) return Promise.reject(new Error('quality pool is closed'));
+    if (this.failure) return Promise.reject(this.failure);
+    const weights: WeightArray[] = [];
+    const transfer: ArrayBuffer[] = [];
+    for (const item of items) {
+      const t = transferable(item.weight);
+      // the same buffer twice cannot be transferred twice: copy the second one
+      if (transfer.includes(t.transfer[0])) {
+        const copy = t.weight.slice();
+        weights.push(copy);
+        transfer.push(copy.buffer as ArrayBuffer);
+      } else {
+        weights.push(t.weight);
+        transfer.push(...t.transfer);
+      }
+    }
+    const plain: QualityOptions =
+      options.sparsityEps === undefined ? {} : { sparsityEps: options.sparsityEps };
+    return new Promise((resolve, reject) => {
+      this.queue.push({
+        request: {
+          id: this.nextId++,
+          batch: true,
+          weights,
+          shapes: items.map((i) => [...i.shape]),
+          options: plain,
+        },
+        transfer,
+        resolve: resolve as Task['resolve'],
         reject,
       });
       this.pump();
@@ -185,7 +249,7 @@ export class QualityPool {
     if (!task || task.request.id !== msg.id) return;
     this.running.delete(worker);
     this.idle.push(worker);
-    if (msg.ok) task.resolve(msg.result);
+    if (msg.ok) task.resolve('batch' in msg ? msg.batch : msg.result);
     else {
       const e = msg.name === 'RangeError' ? new RangeError(msg.message) : new Error(msg.message);
       task.reject(e);
@@ -226,12 +290,19 @@ if (!isMainThread && parentPort && (workerData as { tag?: string } | null)?.tag 
   const port = parentPort;
   port.on('message', (req: Request) => {
     let msg: Response;
+    let transfer: ArrayBuffer[] = [];
     try {
-      msg = { id: req.id, ok: true, result: measureLayer(req.weight, req.shape, req.options) };
+      if ('batch' in req) {
+        const results = req.weights.map((w, i) => measureLayer(w, req.shapes[i], req.options));
+        msg = { id: req.id, ok: true, batch: { results, weights: req.weights } };
+        transfer = req.weights.map((w) => w.buffer as ArrayBuffer);
+      } else {
+        msg = { id: req.id, ok: true, result: measureLayer(req.weight, req.shape, req.options) };
+      }
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       msg = { id: req.id, ok: false, name: err.name, message: err.message };
     }
-    port.postMessage(msg);
+    port.postMessage(msg, transfer);
   });
 }

@@ -7,9 +7,11 @@
  * keeping its model_id and metadata). A failure while reading rolls that model back and the run goes on;
  * a killed process leaves every committed model intact and no half model (DuckDB's WAL + transactions).
  */
+import { availableParallelism } from 'node:os';
 import {
   BIGINT,
   type DuckDBConnection,
+  type DuckDBPreparedStatement,
   type DuckDBType,
   type DuckDBValue,
   INTEGER,
@@ -19,17 +21,19 @@ import {
 } from '@duckdb/node-api';
 import { isFilterDbError } from '../errors.js';
 import { readModel } from '../formats/detect.js';
+import type { ModelInput } from '../formats/io/source.js';
 import { flagLayer } from '../metrics/flags.js';
-import { planarShape } from '../metrics/layer-report.js';
+import { type LayerMeasurement, planarShape } from '../metrics/layer-report.js';
 import { measureLayer } from '../metrics/quality.js';
 import type { LayerFlag, LayerMetrics } from '../metrics/types.js';
-import type { Model, WeightArray } from '../model/types.js';
+import type { ConvLayer, Model, WeightArray } from '../model/types.js';
 import { openModelInput } from '../node/file-source.js';
+import { QualityPool } from '../node/parallel-quality.js';
 import { type FilterDb, mapDuckDbError, queryRows, queryValue } from './db.js';
 import { FilterWriter } from './filter-writer.js';
 import { applyMeta, type MetaReport, type MetaTable } from './meta.js';
 import { METRIC_COLUMNS } from './schema.js';
-import { discoverModels, hashModel, type ModelCandidate } from './walk.js';
+import { type BufferedModel, discoverModels, hashModel, type ModelCandidate, readBuffered } from './walk.js';
 
 export type KernelSelection = '3x3' | 'all';
 
@@ -39,11 +43,18 @@ export interface IngestOptions {
   /** Store the filters of transposed convolutions too (default false, as in CNN Filter DB). */
   includeTransposed?: boolean;
   sparsityEps?: number;
+  /**
+   * Worker threads for the layer metrics: 0 = measure on this thread; default: a pool of
+   * `defaultPoolSize()` when there is enough to measure (see {@link INGEST_POOL_MIN_BYTES}).
+   */
+  workers?: number;
   /** Do not compute layer metrics and flags (left NULL): benchmarks of the write path only. */
   skipMetrics?: boolean;
   meta?: MetaTable;
   onProgress?: (p: IngestProgress) => void;
   onResult?: (r: ModelResult) => void;
+  /** A file met in a directory walk and left out (e.g. a CNN Filter DB dataset.h5), with why. */
+  onSkip?: (s: { path: string; reason: string }) => void;
 }
 
 export interface IngestProgress {
@@ -71,6 +82,8 @@ export interface ModelResult {
 
 export interface IngestSummary {
   results: ModelResult[];
+  /** Files met in a directory walk that are not models (e.g. a dataset.h5: use import-h5). */
+  skipped: { path: string; reason: string }[];
   meta: MetaReport | null;
   seconds: number;
   /** Bytes of the models read and written (not the skipped ones). */
@@ -103,6 +116,112 @@ async function dbStep<T>(fn: () => Promise<T> | T): Promise<T> {
   }
 }
 
+/** Next free ids (models, layers, 3x3 filters, other filters). */
+export interface NextIds {
+  model: number;
+  layer: number;
+  filter3: number;
+  filterOther: number;
+}
+
+/**
+ * What an ingest run keeps in memory instead of asking the database for every model: the stored models by
+ * file and by content hash, and the next free ids. Valid while this connection is the only writer (DuckDB's
+ * file lock makes the process the only writer; within it, nothing else may write during the run). Updated
+ * only after a COMMIT succeeds, so a rolled-back model changes nothing.
+ */
+export interface IngestState {
+  byFile: Map<string, { modelId: number; hash: string }>;
+  byHash: Map<string, Set<string>>;
+  ids: NextIds;
+  /** The models-row INSERT, prepared once per run. */
+  insertModel: DuckDBPreparedStatement | null;
+}
+
+/** Reads the stored models and next ids: the two queries a run needs (instead of three per model). */
+export async function loadIngestState(con: DuckDBConnection): Promise<IngestState> {
+  const byFile: IngestState['byFile'] = new Map();
+  const byHash: IngestState['byHash'] = new Map();
+  for (const row of await queryRows(
+    con,
+    'SELECT model_id, file, content_hash FROM models ORDER BY model_id',
+  )) {
+    const file = String(row.file);
+    const hash = String(row.content_hash);
+    byFile.set(file, { modelId: Number(row.model_id), hash });
+    addToSet(byHash, hash, file);
+  }
+  return { byFile, byHash, ids: await nextIds(con), insertModel: null };
+}
+
+function addToSet(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key);
+  if (set) set.add(value);
+  else map.set(key, new Set([value]));
+}
+
+type Decision =
+  | { status: 'unchanged'; modelId: number }
+  | { status: 'duplicate'; of: string }
+  | { status: 'write'; replaceId: number | null };
+
+/** Same rules as before the in-memory state: same file and hash → unchanged; same bytes elsewhere → duplicate. */
+function decide(state: IngestState, file: string, hash: string): Decision {
+  const existing = state.byFile.get(file);
+  if (existing && existing.hash === hash) return { status: 'unchanged', modelId: existing.modelId };
+  for (const other of state.byHash.get(hash) ?? []) {
+    if (other !== file) return { status: 'duplicate', of: other };
+  }
+  return { status: 'write', replaceId: existing ? existing.modelId : null };
+}
+
+function recordCommit(state: IngestState, file: string, hash: string, modelId: number, next: NextIds): void {
+  const old = state.byFile.get(file);
+  if (old) state.byHash.get(old.hash)?.delete(file);
+  state.byFile.set(file, { modelId, hash });
+  addToSet(state.byHash, hash, file);
+  state.ids = next;
+}
+
+/**
+ * Above this many model bytes still to ingest (and with ≥ 2 cores) the layer metrics run on a worker pool
+ * (src/node/parallel-quality.ts), overlapping with reading the next model and writing the current one.
+ * A pool costs ~40–60 ms to start; measured with bench/ingest.ts.
+ */
+export const INGEST_POOL_MIN_BYTES = 8_000_000;
+
+/** Layers are sent to the workers in batches of at least this many weights (one message per batch). */
+const BATCH_WEIGHTS = 1 << 18;
+
+interface RunContext {
+  options: IngestOptions;
+  pool: QualityPool | null;
+  /** Bytes of the candidates not yet prepared (decides whether a pool pays off). */
+  bytesLeft: number;
+  poolFailed: boolean;
+}
+
+/** A 2-D (or planar-viewed) conv layer read and, once `done` settles, measured. */
+interface LoadedLayer {
+  index: number;
+  layer: ConvLayer;
+  planar: number[];
+  /**
+   * Weight and measurement (measurement null with skipMetrics); rejects when measuring fails. On the pool the
+   * work is already under way (and its rejection observed); without one it runs on this thread when called.
+   */
+  result: () => Promise<{ weight: WeightArray; measured: LayerMeasurement | null }>;
+}
+
+interface PreparedModel {
+  candidate: ModelCandidate;
+  hash?: string;
+  error?: string;
+  model?: Model;
+  layers?: LoadedLayer[];
+  skipped?: number;
+}
+
 /** Walks `inputs`, ingests every model found, then joins `options.meta` to the stored models. */
 export async function ingestPaths(
   db: FilterDb,
@@ -110,13 +229,14 @@ export async function ingestPaths(
   options: IngestOptions = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
-  const { candidates, errors } = await discoverModels(inputs);
+  const { candidates, errors, skipped } = await discoverModels(inputs);
   const results: ModelResult[] = [];
   for (const { path, error } of errors) {
     const r: ModelResult = { file: path, name: path, status: 'failed', bytes: 0, error: error.message };
     results.push(r);
     options.onResult?.(r);
   }
+  for (const s of skipped) options.onSkip?.(s);
   let bytes = 0;
   let filters = 0;
   const progress = (current?: string) =>
@@ -129,16 +249,40 @@ export async function ingestPaths(
       current,
     });
   progress();
-  for (const candidate of candidates) {
-    progress(candidate.display);
-    const r = await ingestCandidate(db, candidate, options);
-    if (r.status === 'added' || r.status === 'replaced') {
-      bytes += r.bytes;
-      filters += r.filters ?? 0;
+  const state = await stateOf(db);
+  const ctx: RunContext = {
+    options,
+    pool: null,
+    bytesLeft: candidates.reduce((a, c) => a + c.bytes, 0),
+    poolFailed: false,
+  };
+  try {
+    // Pipeline: model i+1 is hashed, read and measured (on the pool) while model i is written.
+    let next: Promise<PreparedModel> | null = candidates.length ? prepare(candidates[0], state, ctx) : null;
+    for (let i = 0; i < candidates.length; i++) {
+      const prepared = await next!;
+      next = i + 1 < candidates.length ? prepare(candidates[i + 1], state, ctx) : null;
+      progress(prepared.candidate.display);
+      let r: ModelResult;
+      try {
+        r = await commitPrepared(db, prepared, state, ctx);
+      } catch (e) {
+        // the run stops (database error): let the read-ahead settle quietly
+        next?.catch(() => {});
+        throw e;
+      }
+      if (r.status === 'added' || r.status === 'replaced') {
+        bytes += r.bytes;
+        filters += r.filters ?? 0;
+      }
+      results.push(r);
+      options.onResult?.(r);
+      progress();
     }
-    results.push(r);
-    options.onResult?.(r);
-    progress();
+  } finally {
+    state.insertModel?.destroySync();
+    state.insertModel = null;
+    await ctx.pool?.close();
   }
   const meta = options.meta ? await applyMetaMapped(db, options.meta) : null;
   const counts: Record<ModelStatus, number> = {
@@ -149,7 +293,15 @@ export async function ingestPaths(
     failed: 0,
   };
   for (const r of results) counts[r.status]++;
-  return { results, meta, seconds: (performance.now() - t0) / 1000, bytes, filters, counts };
+  return { results, skipped, meta, seconds: (performance.now() - t0) / 1000, bytes, filters, counts };
+}
+
+async function stateOf(db: FilterDb): Promise<IngestState> {
+  try {
+    return await loadIngestState(db.connection);
+  } catch (e) {
+    throw mapDuckDbError(db.path, e);
+  }
 }
 
 async function applyMetaMapped(db: FilterDb, meta: MetaTable): Promise<MetaReport> {
@@ -165,54 +317,229 @@ export async function ingestCandidate(
   db: FilterDb,
   c: ModelCandidate,
   options: IngestOptions = {},
+  state?: IngestState,
 ): Promise<ModelResult> {
-  const con = db.connection;
-  const base = { file: c.path, name: c.name, bytes: c.bytes };
+  const own = state ?? (await stateOf(db));
+  const ctx: RunContext = { options, pool: null, bytesLeft: 0, poolFailed: false };
+  try {
+    return await commitPrepared(db, await prepare(c, own, ctx), own, ctx);
+  } finally {
+    if (!state) own.insertModel?.destroySync();
+  }
+}
+
+/**
+ * Hashes the candidate (from the buffered bytes when it is small enough) and, unless the stored state says
+ * it is unchanged or a duplicate, reads it and starts measuring its layers. Never throws.
+ */
+async function prepare(c: ModelCandidate, state: IngestState, ctx: RunContext): Promise<PreparedModel> {
+  const leftBefore = ctx.bytesLeft;
+  ctx.bytesLeft -= c.bytes;
+  let buffered: BufferedModel | null = null;
   let hash: string;
   try {
-    hash = await hashModel(c);
+    buffered = await readBuffered(c);
+    hash = buffered ? buffered.hash : await hashModel(c);
   } catch (e) {
-    return { ...base, status: 'failed', error: errorText(c.display, e) };
+    return { candidate: c, error: errorText(c.display, e) };
   }
-  let existing: Record<string, unknown> | undefined;
-  let dup: Record<string, unknown> | undefined;
-  try {
-    existing = (
-      await queryRows(con, 'SELECT model_id, content_hash FROM models WHERE file = $1', [c.path])
-    )[0];
-    dup = (
-      await queryRows(con, 'SELECT file FROM models WHERE content_hash = $1 AND file <> $2 LIMIT 1', [
-        hash,
-        c.path,
-      ])
-    )[0];
-  } catch (e) {
-    throw mapDuckDbError(db.path, e);
-  }
-  if (existing && existing.content_hash === hash) {
-    return { ...base, status: 'unchanged', modelId: Number(existing.model_id) };
-  }
-  if (dup) return { ...base, status: 'duplicate', duplicateOf: String(dup.file) };
+  // A hint only (the write stage decides again, in order): skip reading what will not be written.
+  if (decide(state, c.path, hash).status !== 'write') return { candidate: c, hash };
+  return load(c, hash, buffered, ctx, leftBefore);
+}
+
+/** Reads the model, loads every planar conv weight and starts the measurements. Never throws. */
+async function load(
+  c: ModelCandidate,
+  hash: string,
+  buffered: BufferedModel | null,
+  ctx: RunContext,
+  bytesLeft: number,
+): Promise<PreparedModel> {
+  const loaded: { index: number; layer: ConvLayer; planar: number[]; weight: WeightArray }[] = [];
   let model: Model;
+  let skipped = 0;
+  let input: ModelInput | null = null;
   try {
-    model = await readModel(await openModelInput(c.path));
+    input = buffered ? await buffered.open() : await openModelInput(c.path);
+    model = await readModel(input);
+    for (const [index, layer] of model.layers.entries()) {
+      // 1-D and 3-D convs are measured on their planar view (as `quality` does); only 2-D kernels store filters
+      const planar = planarShape(layer.shape);
+      if (!planar) {
+        skipped++;
+        continue;
+      }
+      loaded.push({ index, layer, planar, weight: await layer.loadWeight() });
+    }
+  } catch (e) {
+    return { candidate: c, hash, error: errorText(c.display, e) };
+  } finally {
+    await input?.close?.().catch(() => {});
+  }
+  const { options } = ctx;
+  const eps = options.sparsityEps;
+  let layers: LoadedLayer[];
+  if (options.skipMetrics) {
+    layers = loaded.map((l) => ({
+      index: l.index,
+      layer: l.layer,
+      planar: l.planar,
+      result: async () => ({ weight: l.weight, measured: null }),
+    }));
+  } else {
+    const pool = poolFor(ctx, bytesLeft);
+    if (!pool) {
+      // measured on this thread now: this runs while the previous model's COMMIT is awaited
+      layers = [];
+      for (const l of loaded) {
+        let done: Promise<{ weight: WeightArray; measured: LayerMeasurement | null }>;
+        try {
+          const measured = measureLayer(l.weight, l.planar, { sparsityEps: eps });
+          done = Promise.resolve({ weight: l.weight, measured });
+        } catch (e) {
+          done = Promise.reject(e);
+          done.catch(() => {});
+        }
+        layers.push({ index: l.index, layer: l.layer, planar: l.planar, result: () => done });
+      }
+    } else {
+      layers = [];
+      let batch: typeof loaded = [];
+      let batchWeights = 0;
+      const flush = () => {
+        if (!batch.length) return;
+        const items = batch;
+        batch = [];
+        batchWeights = 0;
+        const sent = pool.measureMany(
+          items.map((l) => ({ weight: l.weight, shape: l.planar })),
+          { sparsityEps: eps },
+        );
+        sent.catch(() => {}); // awaited (and reported) by the write stage
+        items.forEach((l, i) => {
+          const done = sent.then((b) => ({ weight: b.weights[i], measured: b.results[i] }));
+          done.catch(() => {});
+          layers.push({ index: l.index, layer: l.layer, planar: l.planar, result: () => done });
+        });
+      };
+      // biggest first within the model, so the two workers finish together; results are matched by index
+      for (const l of [...loaded].sort((a, b) => b.weight.length - a.weight.length)) {
+        batch.push(l);
+        batchWeights += l.weight.length;
+        if (batchWeights >= BATCH_WEIGHTS) flush();
+      }
+      flush();
+      layers.sort((a, b) => a.index - b.index);
+    }
+  }
+  return { candidate: c, hash, model, layers, skipped };
+}
+
+function poolFor(ctx: RunContext, bytesLeft: number): QualityPool | null {
+  if (ctx.pool || ctx.poolFailed) return ctx.pool;
+  const workers = ctx.options.workers;
+  if (workers === 0) return null;
+  if (workers === undefined && (bytesLeft < INGEST_POOL_MIN_BYTES || availableParallelism() < 2)) return null;
+  try {
+    ctx.pool = new QualityPool(workers);
+  } catch {
+    ctx.poolFailed = true;
+  }
+  return ctx.pool;
+}
+
+/** The write stage: decides (in order, against the committed state) and writes one model. */
+async function commitPrepared(
+  db: FilterDb,
+  prepared: PreparedModel,
+  state: IngestState,
+  ctx: RunContext,
+): Promise<ModelResult> {
+  const c = prepared.candidate;
+  const base = { file: c.path, name: c.name, bytes: c.bytes };
+  if (prepared.error !== undefined || prepared.hash === undefined) {
+    return { ...base, status: 'failed', error: prepared.error ?? `${c.display}: not hashed` };
+  }
+  const hash = prepared.hash;
+  const d = decide(state, c.path, hash);
+  if (d.status === 'unchanged') {
+    return { ...base, status: 'unchanged', modelId: d.modelId };
+  }
+  if (d.status === 'duplicate') {
+    return { ...base, status: 'duplicate', duplicateOf: d.of };
+  }
+  // The hint said skip but the state changed since (the model before this one was written): read it now.
+  const ready = prepared.model ? prepared : await load(c, hash, null, ctx, 0);
+  if (ready.error !== undefined || !ready.model || !ready.layers) {
+    return { ...base, status: 'failed', error: ready.error ?? `${c.display}: not read` };
+  }
+  let measured: MeasuredLayer[];
+  try {
+    measured = await finishLayers(ready.layers, ctx.options);
   } catch (e) {
     return { ...base, status: 'failed', error: errorText(c.display, e) };
   }
-  const replaceId = existing ? Number(existing.model_id) : null;
   try {
-    const written = await writeModel(
-      con,
-      model,
+    const written = await writeMeasured(
+      db.connection,
+      ready.model,
+      measured,
+      ready.skipped ?? 0,
       { name: c.name, file: c.path, hash, bytes: c.bytes, source: 'ingest' },
-      options,
-      replaceId,
+      ctx.options,
+      d.replaceId,
+      state,
     );
-    return { ...base, status: replaceId === null ? 'added' : 'replaced', ...written };
+    recordCommit(state, c.path, hash, written.modelId, written.next);
+    return {
+      ...base,
+      status: d.replaceId === null ? 'added' : 'replaced',
+      modelId: written.modelId,
+      layers: written.layers,
+      filters: written.filters,
+    };
   } catch (e) {
     if (e instanceof StoreWriteError) throw mapDuckDbError(db.path, e.cause);
     return { ...base, status: 'failed', error: errorText(c.display, e) };
   }
+}
+
+interface MeasuredLayer {
+  index: number;
+  layer: ConvLayer;
+  planar: number[];
+  weight: WeightArray;
+  metrics: LayerMetrics | null;
+  nonFinite: number | null;
+  flags: LayerFlag[] | null;
+}
+
+/** Waits for every layer's measurement (in layer order) and adds the flags. */
+async function finishLayers(layers: LoadedLayer[], options: IngestOptions): Promise<MeasuredLayer[]> {
+  const out: MeasuredLayer[] = [];
+  let failure: unknown = null;
+  for (const l of layers) {
+    try {
+      const { weight, measured } = await l.result();
+      const flags = measured
+        ? flagLayer(measured.metrics, measured.nonFinite, l.planar, options.sparsityEps)
+        : null;
+      out.push({
+        index: l.index,
+        layer: l.layer,
+        planar: l.planar,
+        weight,
+        metrics: measured?.metrics ?? null,
+        nonFinite: measured?.nonFinite ?? null,
+        flags,
+      });
+    } catch (e) {
+      failure ??= e; // keep waiting for the rest so nothing is left running unobserved
+    }
+  }
+  if (failure !== null) throw failure;
+  return out;
 }
 
 function errorText(display: string, e: unknown): string {
@@ -244,9 +571,7 @@ export interface LayerRow {
 }
 
 /** Next free ids, read inside the writer's transaction (one writer per database file). */
-export async function nextIds(
-  con: DuckDBConnection,
-): Promise<{ model: number; layer: number; filter3: number; filterOther: number }> {
+export async function nextIds(con: DuckDBConnection): Promise<NextIds> {
   const row = (
     await queryRows(
       con,
@@ -268,6 +593,7 @@ export async function nextIds(
 /**
  * Writes one model (row, layers with metrics and flags, filters) in one transaction. With `replaceId`
  * the old rows of that model are deleted first and the model keeps its id (and so its metadata).
+ * Loads and measures the layers on this thread first (ingestPaths pipelines that instead).
  * Errors from the model's reader propagate as they are; database errors as StoreWriteError.
  */
 export async function writeModel(
@@ -277,8 +603,57 @@ export async function writeModel(
   options: IngestOptions,
   replaceId: number | null,
 ): Promise<{ modelId: number; layers: number; filters: number }> {
-  const kernelAll = options.kernel === 'all';
   const eps = options.sparsityEps;
+  const measured: MeasuredLayer[] = [];
+  let skipped = 0;
+  for (const [index, layer] of model.layers.entries()) {
+    const planar = planarShape(layer.shape);
+    if (!planar) {
+      skipped++;
+      continue;
+    }
+    const weight = await layer.loadWeight();
+    let m: LayerMeasurement | null = null;
+    if (!options.skipMetrics) m = measureLayer(weight, planar, { sparsityEps: eps });
+    measured.push({
+      index,
+      layer,
+      planar,
+      weight,
+      metrics: m?.metrics ?? null,
+      nonFinite: m?.nonFinite ?? null,
+      flags: m ? flagLayer(m.metrics, m.nonFinite, planar, eps) : null,
+    });
+  }
+  const { modelId, layers, filters } = await writeMeasured(
+    con,
+    model,
+    measured,
+    skipped,
+    record,
+    options,
+    replaceId,
+    null,
+  );
+  return { modelId, layers, filters };
+}
+
+/**
+ * The transaction: BEGIN, (delete the replaced model's rows), filters through the appender, layer rows,
+ * the model row, COMMIT. Ids come from `state` (kept in memory by ingestPaths) or, without one, are read
+ * inside the transaction. Returns the ids to use next; the caller records them only after this resolves.
+ */
+async function writeMeasured(
+  con: DuckDBConnection,
+  model: Model,
+  measured: MeasuredLayer[],
+  skipped: number,
+  record: ModelRecord,
+  options: IngestOptions,
+  replaceId: number | null,
+  state: IngestState | null,
+): Promise<{ modelId: number; layers: number; filters: number; next: NextIds }> {
+  const kernelAll = options.kernel === 'all';
   await dbStep(() => con.run('BEGIN TRANSACTION'));
   const writer = new FilterWriter(con);
   try {
@@ -289,32 +664,16 @@ export async function writeModel(
         }
       });
     }
-    const ids = await dbStep(() => nextIds(con));
+    const ids = state ? state.ids : await dbStep(() => nextIds(con));
     const modelId = replaceId ?? ids.model;
     let layerId = ids.layer;
     let next3 = ids.filter3;
     let nextOther = ids.filterOther;
     const rows: LayerRow[] = [];
     const kernelCounts = new Map<string, number>();
-    let skipped = 0;
     let stored = 0;
-    for (const [index, layer] of model.layers.entries()) {
-      // 1-D and 3-D convs are measured on their planar view (as `quality` does); only 2-D kernels store filters
-      const planar = planarShape(layer.shape);
-      if (!planar) {
-        skipped++;
-        continue;
-      }
-      const weight: WeightArray = await layer.loadWeight();
-      let metrics: LayerMetrics | null = null;
-      let nonFinite: number | null = null;
-      let flags: LayerFlag[] | null = null;
-      if (!options.skipMetrics) {
-        const measured = measureLayer(weight, planar, { sparsityEps: eps });
-        metrics = measured.metrics;
-        nonFinite = measured.nonFinite;
-        flags = flagLayer(metrics, nonFinite, planar, eps);
-      }
+    for (const m of measured) {
+      const { layer, planar, weight } = m;
       const [out, inpg, kh, kw] = planar;
       const n = out * inpg;
       const twoD = layer.shape.length === 4;
@@ -339,7 +698,7 @@ export async function writeModel(
       if (filterTable) stored += n;
       rows.push({
         layerId,
-        index,
+        index: m.index,
         name: layer.name,
         op: layer.op,
         kind: layer.kind,
@@ -349,27 +708,35 @@ export async function writeModel(
         graphDepth: layer.graphDepth,
         convDepth: layer.convDepth,
         convDepthNorm: layer.convDepthNorm,
-        metrics,
-        nonFinite,
-        flags,
+        metrics: m.metrics,
+        nonFinite: m.nonFinite,
+        flags: m.flags,
         filterTable,
         firstFilterId: first,
         filterCount: filterTable ? n : 0,
       });
       layerId++;
     }
+    const counts = { convLayers: rows.length, skipped, kernelCounts, stored };
     await dbStep(async () => {
       writer.close();
       await appendLayers(con, modelId, rows);
-      await insertModelRow(con, modelId, model, record, {
-        convLayers: rows.length,
-        skipped,
-        kernelCounts,
-        stored,
-      });
+      if (state) {
+        state.insertModel ??= await con.prepare(INSERT_MODEL_SQL);
+        state.insertModel.bind(modelRowValues(modelId, model, record, counts), listTypes);
+        await state.insertModel.run();
+      } else {
+        await insertModelRow(con, modelId, model, record, counts);
+      }
       await con.run('COMMIT');
     });
-    return { modelId, layers: rows.length, filters: stored };
+    const next: NextIds = {
+      model: Math.max(ids.model, modelId + 1),
+      layer: layerId,
+      filter3: next3,
+      filterOther: nextOther,
+    };
+    return { modelId, layers: rows.length, filters: stored, next };
   } catch (e) {
     writer.abort();
     await con.run('ROLLBACK').catch(() => {});
@@ -452,10 +819,22 @@ export async function insertModelRow(
   record: ModelRecord,
   counts: ModelCounts,
 ): Promise<void> {
+  await con.run(INSERT_MODEL_SQL, modelRowValues(modelId, model, record, counts), listTypes);
+}
+
+const INSERT_MODEL_SQL = `INSERT INTO models VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+      MAP($15::VARCHAR[], $16::BIGINT[]), $17, $18, $19::VARCHAR[], current_localtimestamp())`;
+
+function modelRowValues(
+  modelId: number,
+  model: Pick<Model, 'format' | 'producer' | 'opset' | 'graphDepthKnown' | 'graphDepthLevels' | 'warnings'>,
+  record: ModelRecord,
+  counts: ModelCounts,
+): DuckDBValue[] {
   const keys = [...counts.kernelCounts.keys()].sort();
   let total = 0;
   for (const v of counts.kernelCounts.values()) total += v;
-  const values: DuckDBValue[] = [
+  return [
     modelId,
     record.name,
     record.file,
@@ -476,12 +855,6 @@ export async function insertModelRow(
     record.source,
     listValue(model.warnings ?? []),
   ];
-  await con.run(
-    `INSERT INTO models VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-      MAP($15::VARCHAR[], $16::BIGINT[]), $17, $18, $19::VARCHAR[], current_localtimestamp())`,
-    values,
-    listTypes,
-  );
 }
 
 const listTypes = Array(19).fill(undefined) as DuckDBType[];

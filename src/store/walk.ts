@@ -7,10 +7,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { FilterDbError } from '../errors.js';
+import { bytesSource, type ModelInput, safeRelativePath } from '../formats/io/source.js';
 import { readers } from '../formats/registry.js';
+import { openModelInput } from '../node/file-source.js';
 
 export interface ModelCandidate {
   /** Absolute path of the model file, or of the folder for a folder model. */
@@ -79,6 +81,40 @@ export function modelNameOf(path: string, isDirectory = false): string {
 export interface Discovery {
   candidates: ModelCandidate[];
   errors: { path: string; error: FilterDbError }[];
+  /** Files met in a directory walk that are not models and are left out, with why (e.g. a dataset.h5). */
+  skipped: { path: string; reason: string }[];
+}
+
+/**
+ * True when `path` is a CNN Filter DB `dataset.h5` (HDF5 with a `/filters` dataset and a `/meta` group —
+ * a filter table, not a model). Only HDF5 files are opened (lazily, metadata only).
+ */
+export async function isFilterDbDataset(path: string): Promise<boolean> {
+  const head = new Uint8Array(2056);
+  try {
+    const fh = await open(path, 'r');
+    try {
+      await fh.read(head, 0, head.length, 0);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return false;
+  }
+  const { hdf5SignatureOffset, withHdf5 } = await import('../formats/io/hdf5.js');
+  if (hdf5SignatureOffset(head) < 0) return false;
+  try {
+    return await withHdf5({ path }, (f) => f.isDataset('/filters') && f.isGroup('/meta'));
+  } catch {
+    return false; // not readable as HDF5: leave it to the readers (they report it properly)
+  }
+}
+
+const HDF5_EXTENSIONS = new Set(['.h5', '.hdf5']);
+
+/** What ingest says about a dataset.h5 it will not read as a model. */
+export function datasetH5Message(display: string): string {
+  return `${display} is a CNN Filter DB dataset.h5 (a table of filters, not a model): load it with \`filterdb import-h5 ${display} --db <db>\``;
 }
 
 /** Expands file and directory arguments into model candidates (sorted by path, deduplicated). */
@@ -86,6 +122,7 @@ export async function discoverModels(inputs: string[]): Promise<Discovery> {
   const exts = modelExtensions();
   const candidates = new Map<string, ModelCandidate>();
   const errors: Discovery['errors'] = [];
+  const skipped: Discovery['skipped'] = [];
 
   const addFile = async (abs: string, display: string, size: number) => {
     if (!candidates.has(abs)) {
@@ -133,7 +170,23 @@ export async function discoverModels(inputs: string[]): Promise<Discovery> {
         await addDirectoryModel(dirname(abs), dirname(display), await readdir(dirname(abs)));
         return;
       }
-      if (explicit || exts.includes(extname(abs).toLowerCase())) await addFile(abs, display, st.size);
+      const ext = extname(abs).toLowerCase();
+      if (!explicit && !exts.includes(ext)) return;
+      if (HDF5_EXTENSIONS.has(ext) && (await isFilterDbDataset(abs))) {
+        // met in a walk: skip it and say so; named explicitly: a failure that says what to do instead
+        if (explicit)
+          errors.push({
+            path: display,
+            error: new FilterDbError(
+              'not-a-model',
+              display,
+              datasetH5Message(display).slice(display.length + 1),
+            ),
+          });
+        else skipped.push({ path: display, reason: datasetH5Message(display) });
+        return;
+      }
+      await addFile(abs, display, st.size);
       return;
     }
     if (!st.isDirectory()) return;
@@ -158,7 +211,7 @@ export async function discoverModels(inputs: string[]): Promise<Discovery> {
   };
   for (const input of inputs) await walk(resolve(input), input, true);
   const list = [...candidates.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { candidates: list, errors };
+  return { candidates: list, errors, skipped };
 }
 
 /**
@@ -186,4 +239,77 @@ async function hashFile(path: string, onBytes?: (n: number) => void): Promise<st
     throw new FilterDbError('missing-file', path, `cannot read: ${(e as Error).message}`);
   }
   return h.digest('hex');
+}
+
+/** Models up to this size are read into memory once: hashed from the buffer and parsed from it (for bigger
+ * ones positional reads of the tensors cost little, and a streamed hash keeps memory flat). */
+export const BUFFERED_MODEL_BYTES = 64 * 1024 * 1024;
+
+/** A model read into memory: its hash (as {@link hashModel} computes it) and a ModelInput over the bytes. */
+export interface BufferedModel {
+  hash: string;
+  /** Opens the model over the buffered bytes (siblings not among the model's files are opened from disk). */
+  open(): Promise<ModelInput>;
+}
+
+/**
+ * Reads a model's files into memory (one read each instead of a positional read per tensor) and hashes them
+ * from the buffers, off the main thread (WebCrypto). Returns null for models larger than
+ * {@link BUFFERED_MODEL_BYTES}: use {@link hashModel} and openModelInput for those. The hash is byte-for-byte
+ * what hashModel gives.
+ */
+export async function readBuffered(candidate: ModelCandidate): Promise<BufferedModel | null> {
+  if (candidate.bytes > BUFFERED_MODEL_BYTES) return null;
+  const buffers = new Map<string, Uint8Array>();
+  let total = 0;
+  for (const f of candidate.files) {
+    let b: Uint8Array;
+    try {
+      b = await readFile(f);
+    } catch (e) {
+      throw new FilterDbError('missing-file', f, `cannot read: ${(e as Error).message}`);
+    }
+    total += b.byteLength;
+    if (total > BUFFERED_MODEL_BYTES) return null; // grew since discovery
+    buffers.set(f, b);
+  }
+  const digests = await Promise.all(candidate.files.map((f) => sha256Hex(buffers.get(f)!)));
+  let hash: string;
+  if (candidate.files.length === 1 && !candidate.isDirectory) hash = `sha256:${digests[0]}`;
+  else {
+    const outer = createHash('sha256');
+    candidate.files.forEach((f, i) => {
+      outer.update(`${basename(f)}\0${digests[i]}\n`);
+    });
+    hash = `sha256:${outer.digest('hex')}`;
+  }
+  return {
+    hash,
+    async open() {
+      const base = await openModelInput(candidate.path);
+      const mainPath = candidate.isDirectory
+        ? join(candidate.path, basename(base.main.name))
+        : candidate.path;
+      const mainBytes = buffers.get(mainPath);
+      if (!mainBytes) return base;
+      const display = base.main.name;
+      const folder = dirname(mainPath);
+      return {
+        main: bytesSource(display, mainBytes),
+        listing: base.listing,
+        close: () => base.close?.() ?? Promise.resolve(),
+        async sibling(rel: string) {
+          const safe = safeRelativePath(display, rel);
+          const bytes = buffers.get(resolve(folder, safe));
+          if (bytes) return bytesSource(join(dirname(display), safe), bytes);
+          return base.sibling ? base.sibling(rel) : null;
+        },
+      };
+    },
+  };
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Buffer.from(digest).toString('hex');
 }

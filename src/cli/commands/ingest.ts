@@ -12,6 +12,7 @@ interface IngestCliOptions {
   kernel: string;
   transposed?: boolean;
   sparsityEps: string;
+  workers?: string;
   json?: boolean;
 }
 
@@ -27,6 +28,10 @@ export function registerIngest(program: Command): void {
     .option('--kernel <which>', 'whose filters to store: 3x3, or all 2-D kernel sizes', '3x3')
     .option('--transposed', 'also store the filters of transposed convolutions')
     .option('--sparsity-eps <E>', "sparsity threshold as a fraction of the layer's max |w|", '0.01')
+    .option(
+      '--workers <n>',
+      'worker threads for the layer metrics (0: none; default: up to 4 when there is enough to measure)',
+    )
     .option('--json', 'print the ingest summary as JSON on stdout')
     .action(async (paths: string[], opts: IngestCliOptions) => {
       if (opts.kernel !== '3x3' && opts.kernel !== 'all')
@@ -34,6 +39,9 @@ export function registerIngest(program: Command): void {
       const sparsityEps = Number(opts.sparsityEps);
       if (!(sparsityEps >= 0 && sparsityEps < 1))
         throw new UsageError(`--sparsity-eps must be in [0, 1), got ${opts.sparsityEps}`);
+      const workers = opts.workers === undefined ? undefined : Number(opts.workers);
+      if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64))
+        throw new UsageError(`--workers takes a whole number from 0 to 64, got ${opts.workers}`);
       if (paths.length === 0 && !opts.meta)
         throw new UsageError('give model files or directories, or --meta');
       const meta = opts.meta ? await readMetaFile(opts.meta) : undefined;
@@ -45,6 +53,7 @@ export function registerIngest(program: Command): void {
           kernel: opts.kernel as KernelSelection,
           includeTransposed: opts.transposed,
           sparsityEps,
+          workers,
           meta,
           onProgress(p) {
             bar ??= progressBar(
@@ -80,6 +89,7 @@ function summaryText(dbPath: string, s: IngestSummary, counts: Record<string, nu
     `${dbPath}: ${c.added} added, ${c.replaced} replaced, ${c.unchanged} unchanged, ${c.duplicate} duplicate, ${c.failed} failed` +
       ` (${s.filters} filters, ${(s.bytes / 1e6).toFixed(1)} MB in ${s.seconds.toFixed(1)} s, ${mbps.toFixed(1)} MB/s)`,
   ];
+  for (const k of s.skipped) lines.push(`  skipped: ${k.reason}`);
   for (const r of s.results) {
     if (r.status === 'duplicate')
       lines.push(`  duplicate: ${r.file} has the same bytes as ${r.duplicateOf} (skipped)`);
