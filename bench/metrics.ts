@@ -12,6 +12,7 @@ import { gram, setGramKernel } from '../src/metrics/linalg.js';
 import { measureLayer, orthogonality, scanWeights, varianceEntropy } from '../src/metrics/quality.js';
 import { wasmGramAvailable } from '../src/metrics/wasm/gram.js';
 import { MAX_POOL_SIZE, QualityPool } from '../src/node/parallel-quality.js';
+import { mulberry32 as rng } from '../test/support/random.js';
 
 /** torchvision resnet50: conv2 of each bottleneck (layer1..layer4 have 3, 4, 6, 3 blocks). */
 const SHAPES: number[][] = [
@@ -20,17 +21,6 @@ const SHAPES: number[][] = [
   ...Array.from({ length: 6 }, () => [256, 256, 3, 3]),
   ...Array.from({ length: 3 }, () => [512, 512, 3, 3]),
 ];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function layerWeights(shape: number[], seed: number): Float32Array {
   const rand = rng(seed);

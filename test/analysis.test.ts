@@ -6,18 +6,7 @@ import { binEdges, binIndex } from '../src/analysis/histogram.js';
 import { batchMoments, emptyMoments, mergeMoments, peakScale } from '../src/analysis/moments.js';
 import { pcaFromMoments, signByLargest } from '../src/analysis/pca.js';
 import { distributionShift, type FilterBatch } from '../src/analysis/shift.js';
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from './support/random.js';
 
 function randomFilters(n: number, seed: number, skew = 0): Float32Array {
   const r = rng(seed);

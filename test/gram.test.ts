@@ -14,18 +14,7 @@ import { type ConvLayer, elementCount, type Model } from '../src/model/types.js'
 import { openModelInput } from '../src/node/file-source.js';
 import { QualityPool, shouldUsePool } from '../src/node/parallel-quality.js';
 import { dataPath } from './support/paths.js';
-
-/** Seeded uniform [0, 1) generator (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from './support/random.js';
 
 function randomMatrix(rows: number, cols: number, seed: number): Float64Array {
   const rand = rng(seed);

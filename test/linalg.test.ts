@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { centredScatter, columnMeans, gram, symmetricEigen } from '../src/metrics/linalg.js';
-
-/** Seeded uniform [0, 1) generator (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from './support/random.js';
 
 /** Random orthogonal k×k (rows orthonormal) by Gram–Schmidt on a random matrix. */
 function randomOrthogonal(k: number, rand: () => number): Float64Array {

@@ -5,18 +5,7 @@ import { flagLayer } from '../src/metrics/flags.js';
 import { measureLayer, randomEntropy } from '../src/metrics/quality.js';
 import type { LayerMetrics } from '../src/metrics/types.js';
 import { dataPath } from './support/paths.js';
-
-/** Seeded uniform [0, 1) generator (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from './support/random.js';
 
 const KEYS: (keyof LayerMetrics)[] = [
   'n',

@@ -4,37 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openDb, queryRows, queryValue } from '../src/store/db.js';
 import { ingestPaths } from '../src/store/ingest.js';
+import { writeSafetensors } from './support/safetensors-writer.js';
 
 const MODELS = 20;
 const LAYERS = 8;
 const C = 128;
-
-function writeSafetensors(
-  path: string,
-  tensors: { name: string; shape: number[]; data: Float32Array }[],
-): void {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const t of tensors) {
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  while ((json.length + 8) % 8) json += ' ';
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(
-    path,
-    Buffer.concat([head, Buffer.from(json), ...tensors.map((t) => Buffer.from(t.data.buffer))]),
-  );
-}
 
 function generateModels(dir: string): void {
   let s = 7;

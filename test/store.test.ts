@@ -14,6 +14,7 @@ import { exportParquet } from '../src/store/export.js';
 import { ingestPaths } from '../src/store/ingest.js';
 import { parseMetaCsv, readMetaFile } from '../src/store/meta.js';
 import { dataPath, modulePath, repoRoot } from './support/paths.js';
+import { writeSafetensors } from './support/safetensors-writer.js';
 
 const tmpRoot = mkdtempSync(join(tmpdir(), 'filterdb-store-'));
 after(() => rmSync(tmpRoot, { recursive: true, force: true }));
@@ -23,31 +24,6 @@ const freshDir = () => {
   mkdirSync(d, { recursive: true });
   return d;
 };
-
-/** Writes a safetensors file (F32 tensors). */
-function writeSafetensors(
-  path: string,
-  tensors: { name: string; shape: number[]; data: Float32Array }[],
-): void {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const t of tensors) {
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  while ((json.length + 8) % 8) json += ' ';
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(
-    path,
-    Buffer.concat([
-      head,
-      Buffer.from(json),
-      ...tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
-    ]),
-  );
-}
 
 function randomTensor(shape: number[], seed: number): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -10,6 +10,7 @@ import { readTfjs, tfjsReader } from '../src/formats/tfjs.js';
 import type { Model } from '../src/model/types.js';
 import { openModelInput } from '../src/node/file-source.js';
 import { modulePath } from './support/paths.js';
+import { mulberry32 as rng } from './support/random.js';
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
@@ -46,17 +47,6 @@ async function expectError(p: Promise<unknown>, code: string): Promise<FilterDbE
     return e;
   }
   assert.fail(`expected a ${code} error`);
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** float16 bits of a value that is exactly representable as a normal half (or zero). */

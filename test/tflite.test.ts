@@ -5,6 +5,7 @@ import { bytesSource, type ModelInput } from '../src/formats/io/source.js';
 import { readTfjs } from '../src/formats/tfjs.js';
 import { readTflite, tfliteReader } from '../src/formats/tflite.js';
 import type { Model } from '../src/model/types.js';
+import { mulberry32 as rng } from './support/random.js';
 import {
   Builtin,
   f32Bytes,
@@ -16,17 +17,6 @@ import {
 
 // ---------------------------------------------------------------------------------------------------
 // independent helpers: a seeded PRNG, layouts written out as loops, float16 encoding of exact values
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomF32(n: number, seed: number): Float32Array {
   const r = rng(seed);

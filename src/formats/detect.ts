@@ -5,6 +5,22 @@ import type { ModelInput } from './io/source.js';
 import type { FormatReader, ReadOptions } from './reader.js';
 import { readers } from './registry.js';
 
+/**
+ * Extensions of single-file models, for picking the models out of a directory listing (multi-file models are
+ * found by their `model.json` or `*.index.json` instead).
+ */
+export const MODEL_FILE_EXTENSIONS: readonly string[] = [
+  '.onnx',
+  '.pt',
+  '.pth',
+  '.ckpt',
+  '.bin',
+  '.safetensors',
+  '.h5',
+  '.keras',
+  '.tflite',
+];
+
 export function supportedFormatsText(): string {
   return readers.map((r) => `${r.label} (${r.extensions.join(', ')})`).join('; ');
 }

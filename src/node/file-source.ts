@@ -3,6 +3,7 @@ import { readSync } from 'node:fs';
 import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { FilterDbError } from '../errors.js';
+import { MODEL_FILE_EXTENSIONS } from '../formats/detect.js';
 import { type ByteSource, checkRange, type ModelInput, safeRelativePath } from '../formats/io/source.js';
 
 /** A ByteSource that can also read synchronously (h5wasm's lazy HDF5 access needs that). */
@@ -132,20 +133,10 @@ export async function openModelInput(path: string): Promise<ModelInput> {
   };
 }
 
-const MODEL_EXTENSIONS = [
-  '.onnx',
-  '.pt',
-  '.pth',
-  '.ckpt',
-  '.bin',
-  '.safetensors',
-  '.h5',
-  '.keras',
-  '.tflite',
-];
-
 function pickDirectoryEntry(listing: string[]): string | null {
   for (const name of DIRECTORY_ENTRY_POINTS) if (listing.includes(name)) return name;
-  const candidates = listing.filter((f) => MODEL_EXTENSIONS.some((ext) => f.toLowerCase().endsWith(ext)));
+  const candidates = listing.filter((f) =>
+    MODEL_FILE_EXTENSIONS.some((ext) => f.toLowerCase().endsWith(ext)),
+  );
   return candidates.length === 1 ? candidates[0] : null;
 }

@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { FilterDbError } from '../errors.js';
+import { MODEL_FILE_EXTENSIONS } from '../formats/detect.js';
 import { bytesSource, type ModelInput, safeRelativePath } from '../formats/io/source.js';
 import { readers } from '../formats/registry.js';
 import { openModelInput } from '../node/file-source.js';
@@ -27,18 +28,6 @@ export interface ModelCandidate {
   bytes: number;
 }
 
-const DEFAULT_EXTENSIONS = [
-  '.onnx',
-  '.pt',
-  '.pth',
-  '.ckpt',
-  '.bin',
-  '.safetensors',
-  '.h5',
-  '.keras',
-  '.tflite',
-];
-
 /** Stems too generic to name a model; the folder name is used instead. */
 const GENERIC_STEMS = new Set([
   'model',
@@ -53,7 +42,7 @@ const GENERIC_STEMS = new Set([
 ]);
 
 function modelExtensions(): string[] {
-  const exts = new Set(DEFAULT_EXTENSIONS);
+  const exts = new Set(MODEL_FILE_EXTENSIONS);
   for (const r of readers)
     for (const e of r.extensions) exts.add(e.startsWith('.') ? e.toLowerCase() : `.${e.toLowerCase()}`);
   exts.delete('.json');

@@ -6,17 +6,9 @@
 import { depthDecile } from '../../src/analysis/groups.js';
 import type { BatchSource } from '../../src/analysis/shift.js';
 import type { ZooGrouping, ZooModel } from '../../src/report/zoo-report.js';
+import { mulberry32 as rng } from './random.js';
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export function gaussian(r: () => number): number {
   const u = Math.max(r(), 1e-12);
