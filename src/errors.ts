@@ -8,7 +8,9 @@ export type ErrorCode =
   | 'too-large' // a declared size exceeds the file or a sane limit
   | 'missing-file' // a manifest or index names a file that is not there
   | 'not-a-model' // a valid file of a known container type that holds no model we understand
-  | 'unsupported'; // a valid feature we do not read (yet)
+  | 'unsupported' // a valid feature we do not read (yet)
+  | 'locked' // a database another process holds open for writing
+  | 'read-only'; // a change asked of a database opened read-only
 
 export class FilterDbError extends Error {
   readonly code: ErrorCode;

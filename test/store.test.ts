@@ -466,6 +466,7 @@ describe('CLI: ingest, sql, export; locking', () => {
       });
       await assert.rejects(openDb(dbPath), (e: unknown) => {
         assert.ok(e instanceof FilterDbError);
+        assert.equal(e.code, 'locked');
         assert.match(e.message, new RegExp(`cli\\.duckdb: database is locked by .*\\(PID ${holder.pid}\\)`));
         return true;
       });

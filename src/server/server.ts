@@ -115,7 +115,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
 function toHttpError(e: unknown): HttpError {
   if (e instanceof HttpError) return e;
-  if (isFilterDbError(e)) return new HttpError(422, e.code, e.message);
+  if (isFilterDbError(e)) {
+    // The database's state, not the request, is at fault for these two.
+    const status = e.code === 'locked' ? 409 : e.code === 'read-only' ? 403 : 422;
+    return new HttpError(status, e.code, e.message);
+  }
   const msg = e instanceof Error ? e.message : String(e);
   return new HttpError(500, 'internal', `internal error: ${msg.split('\n')[0]}`);
 }

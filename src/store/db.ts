@@ -101,7 +101,7 @@ export function mapDuckDbError(path: string, e: unknown): Error {
     const holder = /Conflicting lock is held in (.+?) \(PID (\d+)\)/.exec(message);
     const who = holder ? `${holder[1]} (PID ${holder[2]})` : 'another process';
     return new FilterDbError(
-      'unsupported',
+      'locked',
       path,
       `database is locked by ${who}: one writer at a time, and no readers while a writer has it open`,
     );
@@ -111,7 +111,7 @@ export function mapDuckDbError(path: string, e: unknown): Error {
   }
   if (/read-only mode|Cannot execute statement of type .* in read-only/i.test(message)) {
     return new FilterDbError(
-      'unsupported',
+      'read-only',
       path,
       `the database is open read-only (use --write to allow changes): ${firstLine(message)}`,
     );
