@@ -8,7 +8,10 @@ import { after, before, test } from 'node:test';
 import { distributionShift } from '../src/analysis/shift.js';
 import { openDb } from '../src/store/db.js';
 import {
+  fitWithRangeGuess,
+  histogramPass,
   loadBasis,
+  PlanScanner,
   planSelection,
   saveBasis,
   storeBatchSource,
@@ -121,6 +124,38 @@ for (const by of ['Task', 'depth']) {
     for (const workers of [0, 2]) assertMatchesFixture(await storeShift(DB, plan, { workers }), by);
   });
 }
+
+test('a wrong range guess is detected by the histogram pass and the histograms redone on the exact range', async () => {
+  const db = await openDb(DB, { readOnly: true });
+  const plan = await planSelection(db.connection, { by: 'Task' });
+  db.close();
+  const scanner = new PlanScanner(DB, plan, { workers: 0 });
+  try {
+    const { basis, guess } = await fitWithRangeGuess(scanner);
+    assert.ok(guess);
+    const layerGroup = new Int32Array(plan.layerSpan).fill(-1);
+    plan.layers.forEach((l) => {
+      layerGroup[l.layerId] = plan.groups.indexOf(l.group);
+    });
+    const spec = (range: [number, number]) => ({
+      kind: 'hist' as const,
+      mean: Float64Array.from(basis.mean),
+      comps: Float64Array.from(basis.components.flat()),
+      lo: range[0],
+      hi: range[1],
+      maps: [{ layerGroup, groups: plan.groups.length, bins: 70 }],
+    });
+    const right = await histogramPass(scanner, spec, basis, null, guess);
+    assert.equal(right.passes, 1);
+    assertClose(right.range, expected('Task').range, 1e-12, 'range');
+    const wrong = await histogramPass(scanner, spec, basis, null, [guess[0] / 2, guess[1] / 2]);
+    assert.equal(wrong.passes, 2);
+    assert.deepEqual(wrong.range, right.range);
+    assert.deepEqual(wrong.result.hist, right.result.hist);
+  } finally {
+    await scanner.close();
+  }
+});
 
 test('shift --by model: symmetric, zero diagonal, equal to the in-memory distributionShift of the same filters', async () => {
   const r = cli('shift', '--db', DB, '--by', 'model', '--json');

@@ -10,6 +10,7 @@ function transferables(r: ScanResult): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   for (const h of r.hist ?? []) out.push(h.counts.buffer as ArrayBuffer, h.filters.buffer as ArrayBuffer);
   if (r.density) out.push(r.density.counts.buffer as ArrayBuffer);
+  if (r.candidates) out.push(r.candidates.buffer as ArrayBuffer);
   return out;
 }
 

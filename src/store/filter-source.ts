@@ -6,14 +6,18 @@
  * (layers are the unit of every such grouping: they own filter_ids first_filter_id .. +filter_count). NULL →
  * `(none)`; depth → depthDecile(conv_depth_norm) labels.
  *
- * The passes (moments → range → histograms, analysis/shift.ts) stream the `filters` table in DuckDB's
- * columnar chunks through filter-scan.ts. Large selections are split by filter count into two filter_id
- * parts scanned by two worker threads (each with its own read-only DuckDB instance), merged afterwards.
- * Measured alternative (10 M synthetic filters, 2 cores, one-off scripts): the passes as SQL aggregates — the
- * moments as SUM of the 45 products of peak-scaled values 2.2 s, histograms as GROUPING SETS over
- * floor((c - lo)·scale) 2.3 s (histogram() aggregate 3.3 s), and they still lack numpy's edge correction —
- * against 1.7 s (moments) and 2.0 s (histograms) for this JS scan on one thread. The two are about even, so
- * the passes stay in JS, where the arithmetic matches analysis/shift.ts bit for bit.
+ * The passes stream the `filters` table in DuckDB's columnar chunks through filter-scan.ts into the
+ * WebAssembly SIMD kernels (analysis/wasm/scan.ts): the moments pass, which also collects candidates for the
+ * extremes of the coefficients (range-candidates.ts), then the histogram pass on the candidates' range,
+ * which computes the exact range too and is repeated on it in the rare case the guess was wrong — two scans
+ * instead of three (moments → range → histograms). Large selections are split by filter count, at
+ * superblock boundaries (scan-passes.ts: the same bits for any number of workers), into two parts scanned by
+ * two worker threads (each with its own read-only DuckDB instance), merged afterwards in order.
+ *
+ * Measured alternative (10 M synthetic filters, 2 cores): the moments as SQL aggregates (SUM of the 9 values
+ * and 45 products of peak-scaled values, DuckDB on 2 threads) take 1.42 s, the streaming moments pass here
+ * 0.6–0.8 s (with the range candidates); histograms as SQL (GROUPING SETS over floor((c - lo)·scale)) took
+ * 2.3 s and lack numpy's edge correction. So the passes stay streaming, where the arithmetic is the kernels'.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -24,6 +28,7 @@ import { GroupHistograms } from '../analysis/histogram.js';
 import type { Moments } from '../analysis/moments.js';
 import { type PcaBasis, pcaFromMoments } from '../analysis/pca.js';
 import { type BatchSource, type ShiftResult, shiftFromHistograms } from '../analysis/shift.js';
+import { SCAN_BLOCK, threadScanKernels } from '../analysis/wasm/scan.js';
 import { FilterDbError } from '../errors.js';
 import { ident, literal, queryRows } from './db.js';
 import {
@@ -37,7 +42,10 @@ import {
   runScan,
   type ScanResult,
   type ScanTask,
+  superblockRows,
+  totalMoments,
 } from './filter-scan.js';
+import { candidateRange, type TrackSpec } from './range-candidates.js';
 
 /** Groupings with a meaning of their own (anything else is a layer_info column or an SQL expression). */
 export const SPECIAL_GROUPINGS = ['depth', 'model', 'layer-kind'] as const;
@@ -161,8 +169,11 @@ interface ScanPart {
   exact: boolean;
 }
 
-/** Merged filter_id intervals of the plan's layers, split into `n` parts of about equal filter counts. */
-export function splitPlan(plan: SelectionPlan, n: number): ScanPart[] {
+/**
+ * Merged filter_id intervals of the plan's layers, split into `n` parts of about equal filter counts; every
+ * part but the first starts at a multiple of `align` selected filters (the superblock, scan-passes.ts).
+ */
+export function splitPlan(plan: SelectionPlan, n: number, align = 1): ScanPart[] {
   const merged: IdRange[] = [];
   for (const l of plan.layers) {
     const last = merged[merged.length - 1];
@@ -176,7 +187,8 @@ export function splitPlan(plan: SelectionPlan, n: number): ScanPart[] {
   for (const r of merged) {
     let lo = r.lo;
     while (lo < r.hi) {
-      const room = p === n - 1 ? Number.POSITIVE_INFINITY : Math.round(target * (p + 1)) - acc;
+      const room =
+        p === n - 1 ? Number.POSITIVE_INFINITY : Math.round((target * (p + 1)) / align) * align - acc;
       if (room <= 0) {
         p++;
         continue;
@@ -212,6 +224,7 @@ export class PlanScanner {
   private nextId = 0;
   private readonly parts: ScanPart[];
   private readonly selected: Uint8Array;
+  private readonly superRows: number;
   constructor(
     readonly path: string,
     readonly plan: SelectionPlan,
@@ -219,7 +232,8 @@ export class PlanScanner {
   ) {
     const cores = Math.max(1, availableParallelism());
     const n = options.workers ?? (plan.filterCount >= 2_000_000 ? Math.min(2, cores) : 0);
-    this.parts = splitPlan(plan, Math.max(1, n));
+    this.superRows = superblockRows(plan.filterCount);
+    this.parts = splitPlan(plan, Math.max(1, n), this.superRows);
     this.selected = new Uint8Array(plan.layerSpan);
     for (const l of plan.layers) this.selected[l.layerId] = 1;
     for (let i = 0; i < n && this.parts.length > 1; i++) {
@@ -239,6 +253,7 @@ export class PlanScanner {
       ranges: p.ranges,
       selected: p.exact ? null : this.selected,
       pass,
+      superRows: this.superRows,
       threads: this.pool.length > 0 ? 1 : undefined,
     }));
     let results: ScanResult[];
@@ -260,6 +275,26 @@ export class PlanScanner {
     const out: ScanResult = { rows: 0 };
     for (const r of results) mergeScanResults(out, r);
     return out;
+  }
+
+  /**
+   * Runs one pass over `ranges` (all selected) in this thread, one query per range (a single filter_id
+   * interval prunes row groups by their zone maps; an OR of them does not) — for small samples.
+   */
+  async runInThread(ranges: IdRange[], pass: PassSpec): Promise<ScanResult> {
+    const db = await openScanDb(this.path);
+    try {
+      const out: ScanResult = { rows: 0 };
+      for (const r of ranges) {
+        const task = { path: this.path, ranges: [r], selected: null, pass, superRows: SCAN_BLOCK };
+        mergeScanResults(out, await runScan(task, undefined, db.con));
+      }
+      return out;
+    } catch (e) {
+      throw new FilterDbError('corrupt', this.path, `scan failed: ${firstLine(e)}`);
+    } finally {
+      db.close();
+    }
   }
 
   private onWorker(w: Worker, task: ScanTask, progress: (rows: number) => void): Promise<ScanResult> {
@@ -293,7 +328,7 @@ export class PlanScanner {
 }
 
 function toMoments(r: ScanResult): Moments {
-  const m = r.moments!;
+  const m = totalMoments(r);
   return { n: m.n, dims: DIMS, mean: m.mean, scatter: m.scatter };
 }
 
@@ -305,9 +340,90 @@ function basisArrays(basis: PcaBasis): { mean: Float64Array; comps: Float64Array
 
 /** Fits the PCA basis of the plan's filters (one pass). */
 export async function fitStoreBasis(scanner: PlanScanner): Promise<PcaBasis> {
+  return (await fitWithRangeGuess(scanner, false)).basis;
+}
+
+/** Range candidates kept at each end of the approximate coefficients (range-candidates.ts). */
+const RANGE_CANDIDATES = 1024;
+
+/**
+ * The moments pass, optionally (`guess`) with range candidates on an approximate basis fitted on a sample
+ * (read while the workers start): the basis, and the candidates' exact coefficient range — a guess of the
+ * range that the histogram pass verifies (see {@link histogramPass}).
+ */
+export async function fitWithRangeGuess(
+  scanner: PlanScanner,
+  guess = true,
+): Promise<{ basis: PcaBasis; guess: [number, number] | null }> {
   if (scanner.plan.filterCount < 2)
     throw new SelectionError(`PCA needs at least 2 filters, the selection has ${scanner.plan.filterCount}`);
-  return pcaFromMoments(toMoments(await scanner.run({ kind: 'moments' }, 'moments')));
+  let track: TrackSpec | undefined;
+  if (guess) {
+    const sample = toMoments(await scanner.runInThread(sampleRanges(scanner.plan), { kind: 'moments' }));
+    if (sample.n >= 2) track = { ...basisArrays(pcaFromMoments(sample)), keep: RANGE_CANDIDATES };
+  }
+  const r = await scanner.run({ kind: 'moments', track }, 'moments');
+  const basis = pcaFromMoments(toMoments(r));
+  if (!track || !r.candidates || r.candidates.length === 0) return { basis, guess: null };
+  const { mean, comps } = basisArrays(basis);
+  return { basis, guess: candidateRange(threadScanKernels(), r.candidates, mean, comps) };
+}
+
+/**
+ * `windows` runs of `size` consecutive selected filters evenly spread over the selection (all of it when
+ * smaller), as filter_id intervals: the sample of the approximate basis.
+ */
+export function sampleRanges(plan: SelectionPlan, windows = 8, size = 8192): IdRange[] {
+  const merged: IdRange[] = [];
+  for (const l of plan.layers) {
+    const last = merged[merged.length - 1];
+    if (last && last.hi === l.first) last.hi = l.first + l.count;
+    else merged.push({ lo: l.first, hi: l.first + l.count });
+  }
+  const n = plan.filterCount;
+  if (windows < 2 || n <= windows * size) return merged;
+  const out: IdRange[] = [];
+  let i = 0;
+  let before = 0; // selected filters before merged[i]
+  for (let w = 0; w < windows; w++) {
+    let pos = Math.floor((w * (n - size)) / (windows - 1));
+    let left = size;
+    while (left > 0) {
+      while (before + (merged[i].hi - merged[i].lo) <= pos) {
+        before += merged[i].hi - merged[i].lo;
+        i++;
+      }
+      const lo = merged[i].lo + (pos - before);
+      const take = Math.min(left, merged[i].hi - lo);
+      out.push({ lo, hi: lo + take });
+      left -= take;
+      pos += take;
+    }
+  }
+  return out;
+}
+
+/**
+ * The histogram pass on the exact coefficient range: `range` when known; else on the `guess` of
+ * {@link fitWithRangeGuess}, verified against the exact range the pass computes (bit-for-bit equal whenever
+ * the extreme filters were among the candidates), and repeated on the exact range when it differs; without
+ * either, after a range pass.
+ */
+export async function histogramPass(
+  scanner: PlanScanner,
+  spec: (range: [number, number]) => PassSpec,
+  basis: PcaBasis,
+  range: [number, number] | null,
+  guess: [number, number] | null,
+): Promise<{ result: ScanResult; range: [number, number]; passes: number }> {
+  const known = range ?? (guess ? null : await coefficientRange(scanner, basis));
+  if (known) return { result: await scanner.run(spec(known), 'histograms'), range: known, passes: 1 };
+  const r = await scanner.run(spec(guess!), 'histograms');
+  if (r.lo === undefined || r.hi === undefined || !(r.lo <= r.hi))
+    throw new SelectionError('no filters selected');
+  if (r.lo === guess![0] && r.hi === guess![1]) return { result: r, range: guess!, passes: 1 };
+  const exact: [number, number] = [r.lo, r.hi];
+  return { result: await scanner.run(spec(exact), 'histograms'), range: exact, passes: 2 };
 }
 
 export async function coefficientRange(scanner: PlanScanner, basis: PcaBasis): Promise<[number, number]> {
@@ -331,7 +447,10 @@ export interface StoreShiftResult extends ShiftResult {
   /** Fine per-group histograms (when views were asked for). */
   fine?: GroupHistograms;
   density?: { counts: Float64Array; total: number; outside: number; spec: DensitySpec };
-  seconds: { moments: number; range: number; histograms: number };
+  /** Seconds of the moments pass and of the histogram pass(es) (with the range pass, when one was needed). */
+  seconds: { moments: number; histograms: number };
+  /** Histogram passes run: 2 when the guessed coefficient range was not the exact one. */
+  histogramPasses: number;
 }
 
 export const DEFAULT_DENSITY: DensitySpec = { size: 512, lo: -3.3, hi: 3.3, xIndex: 0, yIndex: 1 };
@@ -349,13 +468,11 @@ export async function storeShift(
   if (plan.filterCount === 0) throw new SelectionError('no filters selected');
   const scanner = new PlanScanner(path, plan, options);
   try {
-    const seconds = { moments: 0, range: 0, histograms: 0 };
+    const seconds = { moments: 0, histograms: 0 };
     let t = performance.now();
-    const basis = options.basis ?? (await fitStoreBasis(scanner));
+    const fit = options.basis ? { basis: options.basis, guess: null } : await fitWithRangeGuess(scanner);
+    const basis = fit.basis;
     seconds.moments = (performance.now() - t) / 1000;
-    t = performance.now();
-    const range = options.range ?? (await coefficientRange(scanner, basis));
-    seconds.range = (performance.now() - t) / 1000;
     t = performance.now();
     const groupIndex = new Map(plan.groups.map((g, i) => [g, i]));
     const layerGroup = new Int32Array(plan.layerSpan).fill(-1);
@@ -367,10 +484,14 @@ export async function storeShift(
       options.views && options.views.density !== false
         ? (options.views.density ?? DEFAULT_DENSITY)
         : undefined;
-    const r = await scanner.run(
-      { kind: 'hist', ...basisArrays(basis), lo: range[0], hi: range[1], maps, density },
-      'histograms',
+    const pass = await histogramPass(
+      scanner,
+      (range) => ({ kind: 'hist', ...basisArrays(basis), lo: range[0], hi: range[1], maps, density }),
+      basis,
+      options.range ?? null,
+      fit.guess,
     );
+    const { result: r, range } = pass;
     seconds.histograms = (performance.now() - t) / 1000;
     const hist = toGroupHistograms(plan.groups, r.hist![0], bins, range);
     const result = shiftFromHistograms(plan.by, hist, basis);
@@ -380,6 +501,7 @@ export async function storeShift(
       fine: kdeBins ? toGroupHistograms(plan.groups, r.hist![1], kdeBins, range) : undefined,
       density: density && r.density ? { ...r.density, spec: density } : undefined,
       seconds,
+      histogramPasses: pass.passes,
     };
   } finally {
     await scanner.close();
@@ -620,8 +742,7 @@ export async function storeZooAnalysis(
   }
   const scanner = new PlanScanner(path, base, options);
   try {
-    const basis = await fitStoreBasis(scanner);
-    const range = await coefficientRange(scanner, basis);
+    const { basis, guess } = await fitWithRangeGuess(scanner);
     const maps: HistMap[] = [{ layerGroup: layerCell, groups: cellLabels.length, bins }];
     const ridgePlans = plans.filter((p) => options.ridges?.includes(p.by ?? '') ?? true);
     for (const p of ridgePlans) {
@@ -631,9 +752,12 @@ export async function storeZooAnalysis(
       maps.push({ layerGroup: lg, groups: p.groups.length, bins: kdeBins });
     }
     const density = options.density === false ? undefined : (options.density ?? DEFAULT_DENSITY);
-    const r = await scanner.run(
-      { kind: 'hist', ...basisArrays(basis), lo: range[0], hi: range[1], maps, density },
-      'histograms',
+    const { result: r, range } = await histogramPass(
+      scanner,
+      (range) => ({ kind: 'hist', ...basisArrays(basis), lo: range[0], hi: range[1], maps, density }),
+      basis,
+      null,
+      guess,
     );
     const cells = r.hist![0];
     const size = DIMS * bins;

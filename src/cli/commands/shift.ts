@@ -96,7 +96,8 @@ export function registerShift(program: Command): void {
           opts.db,
           `no 3x3 filters selected${plan.where ? ` by --where ${plan.where}` : ''}`,
         );
-      const passes = (basis ? 0 : 1) + (range ? 0 : 1) + 1;
+      // moments (with range candidates) + histograms; a stored basis without its range needs a range pass
+      const passes = basis && range ? 1 : 2;
       const bar = progressBar('shift', plan.filterCount * passes);
       let base = 0;
       let last = '';

@@ -1,0 +1,273 @@
+/**
+ * The three distribution-shift passes (moments → range → histograms, analysis/shift.ts) as accumulators over
+ * blocks of filters staged in the WebAssembly kernels' memory (analysis/wasm/scan.ts), and the merge of their
+ * results across scan parts.
+ *
+ * Determinism: blocks are {@link SCAN_BLOCK} filters at fixed positions of the selection, and the moments
+ * are kept per superblock (a fixed number of blocks, a function of the selection size only). A block's raw
+ * sums become centred moments, Chan-merged in order within the superblock; the caller merges the superblocks
+ * in order. Scan parts start at superblock boundaries, so the result is the same bits whatever the number of
+ * workers. Histograms are integer counts and the range is a min/max: order-free.
+ */
+import { SCAN_BLOCK, type ScanKernels, type WasmHistogram } from '../analysis/wasm/scan.js';
+import { RangeCandidates, type TrackSpec } from './range-candidates.js';
+
+export const DIMS = 9;
+
+export interface HistMap {
+  /** layer_id → group index (-1: not counted). */
+  layerGroup: Int32Array;
+  groups: number;
+  bins: number;
+}
+
+export interface DensitySpec {
+  size: number;
+  lo: number;
+  hi: number;
+  xIndex: number;
+  yIndex: number;
+}
+
+export type PassSpec =
+  | { kind: 'moments'; track?: TrackSpec }
+  | { kind: 'range'; mean: Float64Array; comps: Float64Array }
+  | {
+      kind: 'hist';
+      mean: Float64Array;
+      comps: Float64Array;
+      lo: number;
+      hi: number;
+      maps: HistMap[];
+      density?: DensitySpec;
+    };
+
+export interface MomentSums {
+  n: number;
+  mean: Float64Array;
+  scatter: Float64Array;
+}
+
+export interface ScanResult {
+  rows: number;
+  /** Moments per superblock, in selection order. */
+  moments?: MomentSums[];
+  /** Range candidates of the moments pass (range-candidates.ts): raw filters, row-major × 9. */
+  candidates?: Float32Array;
+  /** Coefficient range (range and hist passes). */
+  lo?: number;
+  hi?: number;
+  hist?: { counts: Float64Array; filters: Float64Array }[];
+  density?: { counts: Float64Array; total: number; outside: number };
+}
+
+/** Superblock size (filters) of a selection: 2048 · clamp(⌊n / 32768⌋, 1, 128). */
+export function superblockRows(filterCount: number): number {
+  return SCAN_BLOCK * Math.min(128, Math.max(1, Math.floor(filterCount / (SCAN_BLOCK * 16))));
+}
+
+export function emptySums(): MomentSums {
+  return { n: 0, mean: new Float64Array(DIMS), scatter: new Float64Array(DIMS * DIMS) };
+}
+
+/** Chan et al. merge of moments (a ← a ∪ b). */
+export function mergeMomentSums(a: MomentSums, b: MomentSums): void {
+  if (b.n === 0) return;
+  if (a.n === 0) {
+    a.n = b.n;
+    a.mean.set(b.mean);
+    a.scatter.set(b.scatter);
+    return;
+  }
+  const n = a.n + b.n;
+  const f = (a.n * b.n) / n;
+  const d = new Float64Array(DIMS);
+  for (let j = 0; j < DIMS; j++) d[j] = b.mean[j] - a.mean[j];
+  for (let i = 0; i < DIMS; i++)
+    for (let j = 0; j < DIMS; j++) a.scatter[i * DIMS + j] += b.scatter[i * DIMS + j] + d[i] * d[j] * f;
+  for (let j = 0; j < DIMS; j++) a.mean[j] += (d[j] * b.n) / n;
+  a.n = n;
+}
+
+/** Merges the result of the next part (in selection order) into `into`. */
+export function mergeScanResults(into: ScanResult, r: ScanResult): ScanResult {
+  into.rows += r.rows;
+  if (r.moments) into.moments = [...(into.moments ?? []), ...r.moments];
+  if (r.candidates) {
+    const a = into.candidates ?? new Float32Array(0);
+    const c = new Float32Array(a.length + r.candidates.length);
+    c.set(a);
+    c.set(r.candidates, a.length);
+    into.candidates = c;
+  }
+  if (r.lo !== undefined && r.hi !== undefined && r.rows > 0) {
+    into.lo = into.lo === undefined || r.lo < into.lo ? r.lo : into.lo;
+    into.hi = into.hi === undefined || r.hi > into.hi ? r.hi : into.hi;
+  }
+  if (r.hist) {
+    if (!into.hist) into.hist = r.hist;
+    else
+      r.hist.forEach((h, m) => {
+        const t = into.hist![m];
+        for (let i = 0; i < h.counts.length; i++) t.counts[i] += h.counts[i];
+        for (let i = 0; i < h.filters.length; i++) t.filters[i] += h.filters[i];
+      });
+  }
+  if (r.density) {
+    if (!into.density) into.density = r.density;
+    else {
+      const t = into.density;
+      for (let i = 0; i < t.counts.length; i++) t.counts[i] += r.density.counts[i];
+      t.total += r.density.total;
+      t.outside += r.density.outside;
+    }
+  }
+  return into;
+}
+
+/** The moments of all superblocks, merged in order. */
+export function totalMoments(r: ScanResult): MomentSums {
+  const total = emptySums();
+  for (const m of r.moments ?? []) mergeMomentSums(total, m);
+  return total;
+}
+
+/**
+ * A pass over staged blocks: `block(n, layers)` is called with the kernels' columns holding rows [0, n) of the
+ * next block (layer ids in `layers`, when the pass asked for them).
+ */
+export interface BlockPass {
+  readonly needLayers: boolean;
+  block(n: number, layers: Int32Array): void;
+  result(): ScanResult;
+}
+
+function momentsPass(k: ScanKernels, superRows: number, track?: TrackSpec): BlockPass {
+  const cands = track ? new RangeCandidates(track) : null;
+  const blocksPerSuper = superRows / SCAN_BLOCK;
+  const supers: MomentSums[] = [];
+  let acc = emptySums();
+  let blocks = 0;
+  let rows = 0;
+  const part = emptySums();
+  return {
+    needLayers: false,
+    block(n) {
+      if (n % 2 === 1) k.zeroRow(n);
+      const s = k.moments(n + (n % 2));
+      // raw sums of one block → centred moments (keeps float64 accuracy at 1e9 rows)
+      part.n = n;
+      for (let i = 0; i < DIMS; i++) part.mean[i] = s[i] / n;
+      let q = DIMS;
+      for (let i = 0; i < DIMS; i++)
+        for (let j = i; j < DIMS; j++, q++) {
+          const v = s[q] - n * part.mean[i] * part.mean[j];
+          part.scatter[i * DIMS + j] = v;
+          part.scatter[j * DIMS + i] = v;
+        }
+      mergeMomentSums(acc, part);
+      cands?.block(k, n);
+      rows += n;
+      if (++blocks === blocksPerSuper) {
+        supers.push(acc);
+        acc = emptySums();
+        blocks = 0;
+      }
+    },
+    result() {
+      if (acc.n > 0) supers.push(acc);
+      return { rows, moments: supers, candidates: cands?.result() };
+    },
+  };
+}
+
+function rangePass(k: ScanKernels, mean: Float64Array, comps: Float64Array): BlockPass {
+  k.setBasis(mean, comps);
+  k.resetRange();
+  let rows = 0;
+  return {
+    needLayers: false,
+    block(n) {
+      k.project(n, false);
+      rows += n;
+    },
+    result() {
+      const [lo, hi] = k.range();
+      return { rows, lo, hi };
+    },
+  };
+}
+
+function histPass(k: ScanKernels, spec: Extract<PassSpec, { kind: 'hist' }>): BlockPass {
+  k.setBasis(spec.mean, spec.comps);
+  k.resetRange();
+  const hists: WasmHistogram[] = spec.maps.map((m) => k.allocHistogram(m.groups, m.bins, spec.lo, spec.hi));
+  const totals = spec.maps.map((m) => ({
+    counts: new Float64Array(m.groups * DIMS * m.bins),
+    filters: new Float64Array(m.groups),
+  }));
+  const d = spec.density;
+  const dens = d ? new Float64Array(d.size * d.size) : null;
+  const dScale = d ? d.size / (d.hi - d.lo) : 0;
+  let dTotal = 0;
+  let dOutside = 0;
+  let rows = 0;
+  let pending = 0;
+  const drain = () => {
+    hists.forEach((h, m) => {
+      k.drain(h, totals[m].counts, totals[m].filters);
+    });
+    pending = 0;
+  };
+  return {
+    needLayers: true,
+    block(n, layers) {
+      k.project(n, true);
+      rows += n;
+      const g = k.groups;
+      spec.maps.forEach((m, mi) => {
+        const lg = m.layerGroup;
+        for (let r = 0; r < n; r++) g[r] = lg[layers[r]];
+        k.bin(n, hists[mi]);
+      });
+      if (dens !== null && d) {
+        const first = spec.maps[0].layerGroup;
+        const xs = k.coef[d.xIndex];
+        const ys = k.coef[d.yIndex];
+        for (let r = 0; r < n; r++) {
+          if (first[layers[r]] < 0) continue;
+          const x = xs[r];
+          const y = ys[r];
+          if (!(x >= d.lo && x <= d.hi && y >= d.lo && y <= d.hi)) dOutside++;
+          else {
+            const ix = Math.min(d.size - 1, Math.floor((x - d.lo) * dScale));
+            const iy = Math.min(d.size - 1, Math.floor((y - d.lo) * dScale));
+            dens[iy * d.size + ix]++;
+            dTotal++;
+          }
+        }
+      }
+      pending += n;
+      if (pending >= 1 << 30) drain();
+    },
+    result() {
+      drain();
+      const [lo, hi] = k.range();
+      return {
+        rows,
+        lo,
+        hi,
+        hist: totals,
+        density: dens ? { counts: dens, total: dTotal, outside: dOutside } : undefined,
+      };
+    },
+  };
+}
+
+/** The block pass of `spec` on the kernels `k`. */
+export function makePass(k: ScanKernels, spec: PassSpec, superRows: number): BlockPass {
+  k.resetHeap();
+  if (spec.kind === 'moments') return momentsPass(k, superRows, spec.track);
+  if (spec.kind === 'range') return rangePass(k, spec.mean, spec.comps);
+  return histPass(k, spec);
+}
