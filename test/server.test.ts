@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { distributionShift, type FilterBatch } from '../src/analysis/shift.js';
 import { readModel } from '../src/formats/detect.js';
 import { qualityReport } from '../src/metrics/layer-report.js';
 import { openModelInput } from '../src/node/file-source.js';
@@ -141,6 +142,36 @@ describe('server API: answers', () => {
     assert.deepEqual(sel.body.groups, ['early', 'late']);
   });
 
+  it('POST /api/compare streams the same numbers as the in-memory analysis of the model files', async () => {
+    // independent path: the core readers and analysis/shift.ts on the files, grouped as meta.csv says
+    const groupOf = new Map([
+      ['digits_cnn.onnx', 'DigitsCNN'],
+      ['digits_dwsep.onnx', 'DigitsDWSep'],
+    ]);
+    const batches: FilterBatch[] = [];
+    for (const [file, group] of groupOf) {
+      const model = await readModel(await openModelInput(dataPath(file)));
+      for (const layer of model.layers) {
+        if (layer.op !== 'Conv' || layer.shape[2] !== 3 || layer.shape[3] !== 3) continue;
+        const w = await layer.loadWeight();
+        batches.push({ group, filters: w, count: w.length / 9 });
+      }
+    }
+    const expected = await distributionShift(async function* () {
+      yield* batches;
+    }, 'Architecture');
+    const r = await post('/api/compare', { by: 'Architecture' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.groups, expected.groups);
+    assert.deepEqual(r.body.counts, expected.counts);
+    for (let i = 0; i < expected.matrix.length; i++)
+      for (let j = 0; j < expected.matrix.length; j++)
+        assert.ok(
+          Math.abs(r.body.matrix[i][j] - expected.matrix[i][j]) <= 1e-9 * Math.max(1, expected.matrix[i][j]),
+          `matrix[${i}][${j}] ${r.body.matrix[i][j]} vs ${expected.matrix[i][j]}`,
+        );
+  });
+
   it('POST /api/sql runs one SELECT', async () => {
     const r = await post('/api/sql', {
       sql: 'SELECT model, count(*) AS n FROM layer_info GROUP BY 1 ORDER BY 1',
@@ -170,6 +201,14 @@ describe('server API: answers', () => {
       body: readFileSync(dataPath('digits_dwsep.onnx')),
     });
     assert.equal(dup.body.status, 'duplicate');
+    // the compare scans read the file through instances of their own: they see the upload
+    const byModel = await post('/api/compare', { by: 'model' });
+    assert.equal(byModel.status, 200, JSON.stringify(byModel.body));
+    assert.equal(byModel.body.groups.length, 2); // the upload is a third digits_cnn, named like the first
+    assert.equal(
+      byModel.body.filterCount,
+      list.body.models.reduce((a: number, m: Json) => a + m.filters3x3, 0),
+    );
   });
 });
 
@@ -223,6 +262,17 @@ describe('server API: bad requests → 4xx with a clear message', () => {
       'bad-sql',
     );
     assertError(await post('/api/compare', {}), 400, 'bad-request', /either "by"/);
+    assertError(
+      await post('/api/compare', {
+        selections: [
+          { label: 'all', where: 'true' },
+          { label: 'cnn', where: "model = 'digits_cnn'" },
+        ],
+      }),
+      400,
+      'bad-request',
+      /"all" and "cnn" overlap/,
+    );
     assertError(
       await post('/api/compare', { by: 'Task', where: "model = 'nobody'" }),
       400,

@@ -1,16 +1,24 @@
 /**
  * Node-only: the compare endpoint — distribution shift between groups of stored 3×3 filters (a grouping
- * column, `depth`, `model`, or two or more SQL selections), with ridge-plot KDEs and the eigen-images of the
- * basis. The selected filters are read once into memory per group (bounded by `maxFilters`) and the
- * analysis (analysis/shift.ts via report/zoo-report.ts's `zooReportData`) runs its passes over them.
+ * column, `depth`, `model`, `layer-kind`, or two or more disjoint SQL selections), with ridge-plot KDEs and
+ * the basis. User SQL is checked like the SQL endpoint's (one SELECT, on the server's locked-down
+ * connection) before it selects layers; the filters themselves are streamed from the file by filter_id.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { depthDecile, NONE_GROUP } from '../analysis/groups.js';
-import type { BatchSource, FilterBatch } from '../analysis/shift.js';
-import { zooReportData } from '../report/zoo-report.js';
-import { ident } from '../store/db.js';
+import { compareCodePoints } from '../analysis/groups.js';
+import { groupKdes } from '../analysis/kde.js';
+import {
+  type LayerPlan,
+  planSelection,
+  SelectionError,
+  type SelectionPlan,
+  SPECIAL_GROUPINGS,
+  type StoreShiftResult,
+  storeShift,
+} from '../store/filter-source.js';
 import { HttpError } from './http.js';
-import { checkSelect, layerInfoColumns, sqlMessage } from './queries.js';
+import { checkSelect, layerInfoColumns } from './queries.js';
+import { serial } from './serial.js';
 
 export interface CompareRequest {
   /** A layer_info column (e.g. "Task"), "depth" (conv_depth_norm deciles) or "model". */
@@ -37,22 +45,6 @@ export interface CompareAnswer {
   /** KDE curves per coefficient, one curve per group (x, y rounded to 5 significant digits). */
   ridges: { index: number; curves: { label: string; x: number[]; y: number[]; n?: number }[] }[];
   seconds: number;
-}
-
-/** Growable per-group filter store. */
-class GroupBuffer {
-  data = new Float32Array(9 * 4096);
-  count = 0;
-  push(row: readonly unknown[], from: number): void {
-    if ((this.count + 1) * 9 > this.data.length) {
-      const next = new Float32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    const o = this.count * 9;
-    for (let i = 0; i < 9; i++) this.data[o + i] = Number(row[from + i]);
-    this.count++;
-  }
 }
 
 function round(values: ArrayLike<number>): number[] {
@@ -99,103 +91,123 @@ function validBody(body: Record<string, unknown>): CompareRequest {
   return req;
 }
 
+/** Checks user SQL (a condition on layer_info) with the SQL endpoint's rules before anything runs it. */
+async function checkCondition(con: DuckDBConnection, where: string, what: string): Promise<void> {
+  await checkSelect(con, `SELECT 1 FROM layer_info WHERE (${where})`, what);
+}
+
+async function plan(
+  con: DuckDBConnection,
+  options: { where?: string; by?: string },
+  what: string,
+): Promise<SelectionPlan> {
+  try {
+    return await planSelection(con, options);
+  } catch (e) {
+    if (e instanceof SelectionError) throw new HttpError(400, 'bad-sql', `${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** A grouping: a layer_info column (any case), depth, model or layer-kind. */
+async function groupingPlan(con: DuckDBConnection, by: string, where?: string): Promise<SelectionPlan> {
+  if (where) await checkCondition(con, where, 'where');
+  let column = by;
+  if (!(SPECIAL_GROUPINGS as readonly string[]).includes(by)) {
+    const columns = await layerInfoColumns(con);
+    const found = columns.find((c) => c === by) ?? columns.find((c) => c.toLowerCase() === by.toLowerCase());
+    if (!found)
+      throw new HttpError(
+        400,
+        'unknown-column',
+        `cannot group by ${JSON.stringify(by)}: not a column of layer_info (try depth, model, layer-kind, or a metadata column)`,
+      );
+    column = found;
+  }
+  return plan(con, { where, by: column }, 'where');
+}
+
+/**
+ * Named selections as the groups of one plan. The scan gives each layer one group, so the selections must
+ * not share layers (a filter in two groups would also count twice in the common basis).
+ */
+async function selectionsPlan(
+  con: DuckDBConnection,
+  selections: { label: string; where: string }[],
+): Promise<SelectionPlan> {
+  const owner = new Map<number, string>();
+  const layers: LayerPlan[] = [];
+  let filterCount = 0;
+  let layerSpan = 0;
+  for (const s of selections) {
+    const what = `selection "${s.label}"`;
+    await checkCondition(con, s.where, what);
+    const p = await plan(con, { where: s.where }, what);
+    if (p.filterCount === 0) throw new HttpError(400, 'empty-selection', `${what} holds no 3×3 filters`);
+    for (const l of p.layers) {
+      const other = owner.get(l.layerId);
+      if (other !== undefined)
+        throw new HttpError(
+          400,
+          'bad-request',
+          `selections "${other}" and "${s.label}" overlap (layer ${l.layerId} is in both); make the conditions disjoint`,
+        );
+      owner.set(l.layerId, s.label);
+      layers.push({ ...l, group: s.label });
+    }
+    filterCount += p.filterCount;
+    layerSpan = Math.max(layerSpan, p.layerSpan);
+  }
+  layers.sort((a, b) => a.first - b.first);
+  const groups = selections.map((s) => s.label).sort(compareCodePoints);
+  return { where: null, by: 'selection', layers, groups, filterCount, layerSpan };
+}
+
+/**
+ * Streams the selection from the database file in two scans (store/filter-source.ts, as `filterdb shift`):
+ * memory stays bounded whatever the selection's size. `dbPath` is the file behind `con`.
+ */
 export async function compare(
   con: DuckDBConnection,
+  dbPath: string,
   body: Record<string, unknown>,
-  maxFilters: number,
 ): Promise<CompareAnswer> {
   const t0 = performance.now();
   const req = validBody(body);
-  const groups = new Map<string, GroupBuffer>();
-  const W = 'f.w0, f.w1, f.w2, f.w3, f.w4, f.w5, f.w6, f.w7, f.w8';
-  let total = 0;
-  const collect = async (sql: string, what: string, label: (row: unknown[]) => string) => {
-    await checkSelect(con, sql, what);
-    let result: Awaited<ReturnType<DuckDBConnection['stream']>>;
-    try {
-      result = await con.stream(sql);
-      for await (const rows of result.yieldRowsJs()) {
-        for (const row of rows) {
-          if (++total > maxFilters)
-            throw new HttpError(
-              413,
-              'too-many-filters',
-              `the selection holds more than ${maxFilters.toLocaleString('en-US')} filters; narrow it with a "where" condition`,
-            );
-          const g = label(row);
-          let buf = groups.get(g);
-          if (!buf) {
-            buf = new GroupBuffer();
-            groups.set(g, buf);
-          }
-          buf.push(row, 1);
-        }
-      }
-    } catch (e) {
-      if (e instanceof HttpError) throw e;
-      throw new HttpError(400, 'bad-sql', `SQL error in ${what}: ${sqlMessage(e)}`);
-    }
-  };
-  const from = (where: string | undefined) =>
-    `FROM (SELECT * FROM layer_info ${where ? `WHERE (${where})` : ''}) l JOIN filters f ON f.layer_id = l.layer_id`;
-  let by: string;
-  if (req.selections) {
-    by = 'selection';
-    for (const s of req.selections) {
-      await collect(`SELECT NULL AS g, ${W} ${from(s.where)}`, `selection "${s.label}"`, () => s.label);
-    }
-  } else {
-    by = req.by!;
-    if (by === 'depth') {
-      await collect(`SELECT l.conv_depth_norm AS g, ${W} ${from(req.where)}`, 'where', (r) =>
-        r[0] === null ? NONE_GROUP : (depthDecile(Number(r[0])) ?? NONE_GROUP),
-      );
-    } else {
-      const columns = await layerInfoColumns(con);
-      const column =
-        columns.find((c) => c === by) ?? columns.find((c) => c.toLowerCase() === by.toLowerCase());
-      if (!column)
-        throw new HttpError(
-          400,
-          'unknown-column',
-          `cannot group by ${JSON.stringify(by)}: not a column of layer_info (try depth, model, or a metadata column)`,
-        );
-      by = column;
-      await collect(`SELECT l.${ident(column)} AS g, ${W} ${from(req.where)}`, 'where', (r) =>
-        r[0] === null || r[0] === undefined ? NONE_GROUP : String(r[0]),
-      );
-    }
+  const selection = req.selections
+    ? await selectionsPlan(con, req.selections)
+    : await groupingPlan(con, req.by!, req.where);
+  if (selection.filterCount === 0)
+    throw new HttpError(400, 'empty-selection', 'the selection holds no 3×3 filters');
+  let shift: StoreShiftResult;
+  try {
+    shift = await serial(() =>
+      storeShift(dbPath, selection, { bins: req.bins ?? 70, views: { kdeBins: 1024, density: false } }),
+    );
+  } catch (e) {
+    if (e instanceof SelectionError) throw new HttpError(400, 'bad-request', e.message);
+    throw e;
   }
-  if (total === 0) throw new HttpError(400, 'empty-selection', 'the selection holds no 3×3 filters');
-  const source: BatchSource = async function* () {
-    for (const [group, buf] of groups) {
-      // batches of 64k filters keep the scratch buffers of the analysis small
-      for (let i = 0; i < buf.count; i += 65536) {
-        const n = Math.min(65536, buf.count - i);
-        const batch: FilterBatch = { group, filters: buf.data.subarray(i * 9, (i + n) * 9), count: n };
-        yield batch;
-      }
-    }
-  };
-  const data = await zooReportData(
-    { models: [], groupings: [{ by, source }] },
-    { bins: req.bins ?? 70, density: false, kdeBins: 1024, kdePoints: 256 },
-  );
-  const shift = data.shifts[0];
+  const fine = shift.fine!;
   return {
-    by,
+    by: shift.by,
     groups: shift.groups,
     counts: shift.counts,
     matrix: shift.matrix,
     explainedVarianceRatio: shift.explainedVarianceRatio,
     components: shift.components,
-    range: shift.range ?? null,
-    bins: shift.bins ?? null,
+    range: shift.range,
+    bins: shift.bins,
     filterCount: shift.filterCount,
-    summary: shift.summary ?? null,
-    ridges: (data.ridges?.[0]?.coefficients ?? []).map((c) => ({
-      index: c.index,
-      curves: c.curves.map((k) => ({ label: k.label, x: round(k.x), y: round(k.y), n: k.n })),
+    summary: shift.summary,
+    ridges: Array.from({ length: shift.components.length }, (_, index) => ({
+      index,
+      curves: groupKdes(fine, index, { groups: shift.groups, points: 256 }).map((k) => ({
+        label: k.group,
+        x: round(k.x),
+        y: round(k.y),
+        n: k.n,
+      })),
     })),
     seconds: (performance.now() - t0) / 1000,
   };

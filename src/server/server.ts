@@ -35,8 +35,6 @@ export interface ServerOptions {
   host?: string;
   /** Largest model upload in bytes (default 1 GiB). */
   maxUpload?: number;
-  /** Most filters a compare request may select (default 20 M, ≈ 720 MB in memory). */
-  maxCompareFilters?: number;
   /** Most rows the SQL endpoint returns (default 10 000). */
   maxSqlRows?: number;
   /** SQL endpoint timeout (default 30 s). */
@@ -232,7 +230,7 @@ function makeHandler(o: Options, db: FilterDb | null) {
       const body = await readJson(req);
       const con = await d.instance.connect();
       try {
-        return sendJson(res, 200, await compare(con, body, o.maxCompareFilters ?? 20_000_000));
+        return sendJson(res, 200, await compare(con, d.path, body));
       } finally {
         con.closeSync();
       }

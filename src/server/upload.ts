@@ -11,6 +11,7 @@ import { safeRelativePath } from '../formats/io/source.js';
 import type { FilterDb } from '../store/db.js';
 import { ingestPaths, type ModelResult } from '../store/ingest.js';
 import { HttpError } from './http.js';
+import { serial } from './serial.js';
 
 /** A file name as the client sent it, reduced to something safe to write (no folders, no control chars). */
 export function safeFileName(name: string | null): string {
@@ -29,15 +30,6 @@ export interface UploadAnswer {
   filters?: number;
   duplicateOf?: string;
   message: string;
-}
-
-let queue: Promise<unknown> = Promise.resolve();
-
-/** Runs uploads one after the other. */
-function serial<T>(fn: () => Promise<T>): Promise<T> {
-  const next = queue.then(fn, fn);
-  queue = next.catch(() => {});
-  return next;
 }
 
 /**
