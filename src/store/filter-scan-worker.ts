@@ -1,10 +1,14 @@
 /**
- * Node-only worker: runs filter-scan passes on its own read-only DuckDB instance (one DuckDB thread) and
- * posts the accumulators back. Messages in: `{ id, task }`; out: `{ id, progress }` and `{ id, result }` or
- * `{ id, error }`.
+ * Node-only worker: runs filter-scan passes on its own read-only DuckDB instance (one DuckDB thread, opened
+ * on `prepare` or the first task and kept for the next passes) and posts the accumulators back. Messages
+ * in: `{ prepare: path }`, `{ id, task }` and `{ close: true }`, handled one after the other; out:
+ * `{ id, progress }` and `{ id, result }` or `{ id, error }`, and `{ closed: true }`.
  */
 import { parentPort } from 'node:worker_threads';
-import { runScan, type ScanResult, type ScanTask } from './filter-scan.js';
+import { threadScanKernels } from '../analysis/wasm/scan.js';
+import { openScanDb, runScan, type ScanResult, type ScanTask } from './filter-scan.js';
+
+type Message = { prepare: string } | { id: number; task: ScanTask } | { close: true };
 
 function transferables(r: ScanResult): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
@@ -14,11 +18,52 @@ function transferables(r: ScanResult): ArrayBuffer[] {
   return out;
 }
 
-parentPort!.on('message', async (msg: { id: number; task: ScanTask }) => {
+/** Scan workers use one DuckDB thread each: the worker's own thread runs the queries (batch-read.ts). */
+const THREADS = 1;
+let db: { path: string; open: ReturnType<typeof openScanDb> } | null = null;
+
+async function closeDb(): Promise<void> {
+  const d = db;
+  db = null;
+  if (!d) return;
   try {
-    const result = await runScan(msg.task, (rows) => parentPort!.postMessage({ id: msg.id, progress: rows }));
-    parentPort!.postMessage({ id: msg.id, result }, transferables(result));
-  } catch (e) {
-    parentPort!.postMessage({ id: msg.id, error: e instanceof Error ? e.message : String(e) });
+    (await d.open).close();
+  } catch {
+    // never opened: nothing to close
   }
+}
+
+async function connection(path: string) {
+  if (db?.path !== path) {
+    await closeDb();
+    db = { path, open: openScanDb(path, THREADS) };
+  }
+  return (await db.open).con;
+}
+
+async function handle(msg: Message): Promise<void> {
+  if ('close' in msg) {
+    await closeDb();
+    parentPort!.postMessage({ closed: true });
+  } else if ('prepare' in msg) {
+    threadScanKernels();
+    await connection(msg.prepare).catch(() => undefined); // a failure shows on the first task
+  } else {
+    try {
+      const con = await connection(msg.task.path);
+      const result = await runScan(
+        msg.task,
+        (rows) => parentPort!.postMessage({ id: msg.id, progress: rows }),
+        con,
+      );
+      parentPort!.postMessage({ id: msg.id, result }, transferables(result));
+    } catch (e) {
+      parentPort!.postMessage({ id: msg.id, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+parentPort!.on('message', (msg: Message) => {
+  queue = queue.then(() => handle(msg));
 });

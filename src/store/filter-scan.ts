@@ -1,12 +1,14 @@
 /**
  * Node-only: one scan of the `filters` table for a distribution-shift pass. DuckDB's columnar chunks (w0..w8
- * FLOAT, layer_id INTEGER — never row objects) are copied into the WebAssembly kernels' block buffers
+ * FLOAT, layer_id INTEGER — never row objects), read in filter_id batches (batch-read.ts), are copied into
+ * the WebAssembly kernels' block buffers
  * (analysis/wasm/scan.ts) and each full block of 2048 selected filters goes through the pass
  * (scan-passes.ts). Runs in the calling thread or in a worker (filter-scan-worker.ts); results are mergeable,
  * so N workers each scanning a part of the selection are merged by the caller (in part order).
  */
 import duckdb from '@duckdb/node-bindings';
 import { SCAN_BLOCK, threadScanKernels } from '../analysis/wasm/scan.js';
+import { BatchReader, batchEnd } from './batch-read.js';
 import { DIMS, makePass, type PassSpec, type ScanResult } from './scan-passes.js';
 
 export {
@@ -39,12 +41,6 @@ export interface ScanTask {
   superRows: number;
   /** DuckDB threads of this scanner's instance. */
   threads?: number;
-}
-
-/** SQL predicate of a set of filter_id intervals. */
-export function rangePredicate(ranges: IdRange[]): string {
-  if (ranges.length === 0) return 'false';
-  return ranges.map((r) => `(filter_id >= ${r.lo} AND filter_id < ${r.hi})`).join(' OR ');
 }
 
 function f32(v: Uint8Array, size: number): Float32Array {
@@ -81,8 +77,8 @@ export async function openScanDb(
 }
 
 /**
- * Runs one pass over `task.ranges`, chunk by chunk (the next chunk is fetched while the current one is
- * processed). Memory: one or two DuckDB chunks, one block and the accumulators.
+ * Runs one pass over `task.ranges`, in filter_id batches read synchronously (batch-read.ts), each chunk
+ * staged into the kernels' blocks. Memory: one materialized batch, one block and the accumulators.
  */
 export async function runScan(
   task: ScanTask,
@@ -95,30 +91,17 @@ export async function runScan(
   const needLayer = task.selected !== null || pass.needLayers;
   const selected = task.selected;
   const own = con ? null : await openScanDb(task.path, task.threads);
-  const c = con ?? own!.con;
+  const weights = Array.from({ length: DIMS }, (_, j) => `w${j}`);
+  const reader = new BatchReader(con ?? own!.con, needLayer ? ['layer_id', ...weights] : weights);
   try {
-    const cols = `${needLayer ? 'layer_id, ' : ''}w0, w1, w2, w3, w4, w5, w6, w7, w8`;
-    const prep = await duckdb.prepare(c, `SELECT ${cols} FROM filters WHERE ${rangePredicate(task.ranges)}`);
-    const res = await duckdb.execute_prepared_streaming(prep);
     const off = needLayer ? 1 : 0;
     const layers = new Int32Array(SCAN_BLOCK);
+    const kc = k.cols;
+    const w: Float32Array[] = new Array(DIMS);
     let fill = 0;
-    let seen = 0;
-    let reported = 0;
-    let next = duckdb.fetch_chunk(res);
-    for (;;) {
-      const chunk = await next;
-      if (!chunk) break;
-      const size = duckdb.data_chunk_get_size(chunk);
-      if (size === 0) break;
-      next = duckdb.fetch_chunk(res);
-      const layer = needLayer
-        ? i32(duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, 0), size * 4), size)
-        : null;
-      const w: Float32Array[] = new Array(DIMS);
-      for (let j = 0; j < DIMS; j++)
-        w[j] = f32(duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, j + off), size * 4), size);
-      const kc = k.cols;
+    const sink = (size: number, v: Uint8Array[]) => {
+      const layer = needLayer ? i32(v[0], size) : null;
+      for (let j = 0; j < DIMS; j++) w[j] = f32(v[j + off], size);
       if (selected === null) {
         // every row: contiguous copies into the block
         let r = 0;
@@ -145,17 +128,25 @@ export async function runScan(
           }
         }
       }
-      seen += size;
-      if (onRows && seen - reported >= 1 << 20) {
-        onRows(seen - reported);
-        reported = seen;
+    };
+    let seen = 0;
+    let reported = 0;
+    for (const range of task.ranges) {
+      for (let lo = range.lo; lo < range.hi; ) {
+        const hi = batchEnd(lo, range.hi);
+        seen += await reader.read(lo, hi, sink);
+        lo = hi;
+        if (onRows && seen - reported >= 1 << 20) {
+          onRows(seen - reported);
+          reported = seen;
+        }
       }
     }
     if (fill > 0) pass.block(fill, layers);
     if (onRows && seen > reported) onRows(seen - reported);
-    duckdb.destroy_prepare_sync(prep);
     return pass.result();
   } finally {
+    reader.close();
     own?.close();
   }
 }

@@ -20,7 +20,7 @@
  * 2.3 s and lack numpy's edge correction. So the passes stay streaming, where the arithmetic is the kernels'.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import { compareCodePoints, depthDecile, NONE_GROUP } from '../analysis/groups.js';
@@ -46,6 +46,7 @@ import {
   totalMoments,
 } from './filter-scan.js';
 import { candidateRange, type TrackSpec } from './range-candidates.js';
+import { closeScanWorkers, takeScanWorkers } from './scan-workers.js';
 
 /** Groupings with a meaning of their own (anything else is a layer_info column or an SQL expression). */
 export const SPECIAL_GROUPINGS = ['depth', 'model', 'layer-kind'] as const;
@@ -236,10 +237,7 @@ export class PlanScanner {
     this.parts = splitPlan(plan, Math.max(1, n), this.superRows);
     this.selected = new Uint8Array(plan.layerSpan);
     for (const l of plan.layers) this.selected[l.layerId] = 1;
-    for (let i = 0; i < n && this.parts.length > 1; i++) {
-      if (i >= this.parts.length) break;
-      this.pool.push(new Worker(new URL('./filter-scan-worker.js', import.meta.url)));
-    }
+    if (this.parts.length > 1) this.pool = takeScanWorkers(path, Math.min(n, this.parts.length));
   }
 
   async run(pass: PassSpec, label: string): Promise<ScanResult> {
@@ -278,23 +276,38 @@ export class PlanScanner {
   }
 
   /**
-   * Runs one pass over `ranges` (all selected) in this thread, one query per range (a single filter_id
-   * interval prunes row groups by their zone maps; an OR of them does not) — for small samples.
+   * Runs one pass over each of `ranges` (all selected), one query per range (a single filter_id interval
+   * prunes row groups by their zone maps; an OR of them does not), merged in order — for small samples. On
+   * the workers when there are any (their instances are open already), contiguous runs of ranges each.
    */
-  async runInThread(ranges: IdRange[], pass: PassSpec): Promise<ScanResult> {
-    const db = await openScanDb(this.path);
-    try {
-      const out: ScanResult = { rows: 0 };
-      for (const r of ranges) {
-        const task = { path: this.path, ranges: [r], selected: null, pass, superRows: SCAN_BLOCK };
-        mergeScanResults(out, await runScan(task, undefined, db.con));
+  async runSample(ranges: IdRange[], pass: PassSpec): Promise<ScanResult> {
+    const tasks: ScanTask[] = ranges.map((r) => ({
+      path: this.path,
+      ranges: [r],
+      selected: null,
+      pass,
+      superRows: SCAN_BLOCK,
+    }));
+    let results: ScanResult[];
+    if (this.pool.length > 0) {
+      const k = this.pool.length;
+      results = await Promise.all(
+        tasks.map((t, i) => this.onWorker(this.pool[Math.floor((i * k) / tasks.length)], t, () => {})),
+      );
+    } else {
+      const db = await openScanDb(this.path);
+      try {
+        results = [];
+        for (const t of tasks) results.push(await runScan(t, undefined, db.con));
+      } catch (e) {
+        throw new FilterDbError('corrupt', this.path, `scan failed: ${firstLine(e)}`);
+      } finally {
+        db.close();
       }
-      return out;
-    } catch (e) {
-      throw new FilterDbError('corrupt', this.path, `scan failed: ${firstLine(e)}`);
-    } finally {
-      db.close();
     }
+    const out: ScanResult = { rows: 0 };
+    for (const r of results) mergeScanResults(out, r);
+    return out;
   }
 
   private onWorker(w: Worker, task: ScanTask, progress: (rows: number) => void): Promise<ScanResult> {
@@ -321,8 +334,9 @@ export class PlanScanner {
     });
   }
 
+  /** Closes the workers' DuckDB instances, then the workers. */
   async close(): Promise<void> {
-    await Promise.all(this.pool.map((w) => w.terminate()));
+    await closeScanWorkers(this.pool);
     this.pool = [];
   }
 }
@@ -359,7 +373,7 @@ export async function fitWithRangeGuess(
     throw new SelectionError(`PCA needs at least 2 filters, the selection has ${scanner.plan.filterCount}`);
   let track: TrackSpec | undefined;
   if (guess) {
-    const sample = toMoments(await scanner.runInThread(sampleRanges(scanner.plan), { kind: 'moments' }));
+    const sample = toMoments(await scanner.runSample(sampleRanges(scanner.plan), { kind: 'moments' }));
     if (sample.n >= 2) track = { ...basisArrays(pcaFromMoments(sample)), keep: RANGE_CANDIDATES };
   }
   const r = await scanner.run({ kind: 'moments', track }, 'moments');

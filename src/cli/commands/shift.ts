@@ -8,14 +8,8 @@ import type { Command } from 'commander';
 import { kdeFromHistogram, linspace } from '../../analysis/kde.js';
 import type { PcaBasis } from '../../analysis/pca.js';
 import { FilterDbError } from '../../errors.js';
-import { openDb } from '../../store/db.js';
-import {
-  DEFAULT_DENSITY,
-  loadBasis,
-  planSelection,
-  type StoreShiftResult,
-  storeShift,
-} from '../../store/filter-source.js';
+import type { SelectionPlan, StoreShiftResult } from '../../store/filter-source.js';
+import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../store/scan-workers.js';
 import { UsageError, writeOut } from '../context.js';
 import { progressBar } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
@@ -73,59 +67,77 @@ export function registerShift(program: Command): void {
       if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0))
         throw new UsageError(`--workers must be a whole number`);
       const t0 = performance.now();
-      let plan: Awaited<ReturnType<typeof planSelection>>;
-      let basis: PcaBasis | undefined;
-      let range: [number, number] | undefined;
-      {
-        const db = await openDb(opts.db, { readOnly: true });
-        try {
-          plan = await planSelection(db.connection, { where: opts.where, by: opts.by });
-          if (opts.basis !== undefined) {
-            const stored = await loadBasis(db.connection, opts.basis);
-            basis = stored.basis;
-            // the stored range is this selection's only when the basis was fitted on the same selection
-            if (stored.range && stored.where === plan.where) range = stored.range;
-          }
-        } finally {
-          db.close();
-        }
+      // the scan workers start (DuckDB instance, kernels) while this thread loads @duckdb/node-api and plans
+      prewarmScanWorkers(opts.db, workers ?? scanWorkersFor(opts.db));
+      try {
+        await runShift(opts, { bins, kdeBins, densitySize, workers, t0 });
+      } finally {
+        await releaseScanWorkers();
       }
-      if (plan.filterCount === 0)
-        throw new FilterDbError(
-          'unsupported',
-          opts.db,
-          `no 3x3 filters selected${plan.where ? ` by --where ${plan.where}` : ''}`,
-        );
-      // moments (with range candidates) + histograms; a stored basis without its range needs a range pass
-      const passes = basis && range ? 1 : 2;
-      const bar = progressBar('shift', plan.filterCount * passes);
-      let base = 0;
-      let last = '';
-      const result = await storeShift(opts.db, plan, {
-        bins,
-        basis,
-        range,
-        workers,
-        views: opts.views
-          ? { kdeBins, density: densitySize > 0 ? { ...DEFAULT_DENSITY, size: densitySize } : false }
-          : undefined,
-        onProgress: (n, pass) => {
-          if (pass !== last) {
-            if (last) base += plan.filterCount;
-            last = pass;
-          }
-          bar.update(base + n);
-        },
-      });
-      bar.stop();
-      const seconds = (performance.now() - t0) / 1000;
-      if (opts.views) await writeViews(opts.views, result);
-      if (opts.json) {
-        await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
-        return;
-      }
-      await writeOut(`${renderShiftText(result, opts.sort as 'mean' | 'name', seconds)}\n`);
     });
+}
+
+async function runShift(
+  opts: ShiftCliOptions,
+  o: { bins: number; kdeBins: number; densitySize: number; workers: number | undefined; t0: number },
+): Promise<void> {
+  const { bins, kdeBins, densitySize, workers, t0 } = o;
+  const { openDb } = await import('../../store/db.js');
+  const { DEFAULT_DENSITY, loadBasis, planSelection, storeShift } = await import(
+    '../../store/filter-source.js'
+  );
+  let plan: SelectionPlan;
+  let basis: PcaBasis | undefined;
+  let range: [number, number] | undefined;
+  {
+    const db = await openDb(opts.db, { readOnly: true });
+    try {
+      plan = await planSelection(db.connection, { where: opts.where, by: opts.by });
+      if (opts.basis !== undefined) {
+        const stored = await loadBasis(db.connection, opts.basis);
+        basis = stored.basis;
+        // the stored range is this selection's only when the basis was fitted on the same selection
+        if (stored.range && stored.where === plan.where) range = stored.range;
+      }
+    } finally {
+      db.close();
+    }
+  }
+  if (plan.filterCount === 0)
+    throw new FilterDbError(
+      'unsupported',
+      opts.db,
+      `no 3x3 filters selected${plan.where ? ` by --where ${plan.where}` : ''}`,
+    );
+  // moments (with range candidates) + histograms; a stored basis without its range needs a range pass
+  const passes = basis && range ? 1 : 2;
+  const bar = progressBar('shift', plan.filterCount * passes);
+  let base = 0;
+  let last = '';
+  const result = await storeShift(opts.db, plan, {
+    bins,
+    basis,
+    range,
+    workers,
+    views: opts.views
+      ? { kdeBins, density: densitySize > 0 ? { ...DEFAULT_DENSITY, size: densitySize } : false }
+      : undefined,
+    onProgress: (n, pass) => {
+      if (pass !== last) {
+        if (last) base += plan.filterCount;
+        last = pass;
+      }
+      bar.update(base + n);
+    },
+  });
+  bar.stop();
+  const seconds = (performance.now() - t0) / 1000;
+  if (opts.views) await writeViews(opts.views, result);
+  if (opts.json) {
+    await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
+    return;
+  }
+  await writeOut(`${renderShiftText(result, opts.sort as 'mean' | 'name', seconds)}\n`);
 }
 
 /** The `shift --json` object (DESIGN.md contract, plus `summary`). */
