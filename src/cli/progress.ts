@@ -31,3 +31,27 @@ export function progressBar(label: string, total: number, format?: string): Prog
     },
   };
 }
+
+/**
+ * One bar over several scans of `filters` filters each: `onProgress(n, pass)` reports `n` filters of the
+ * named pass (store/filter-source.ts); a new pass name moves the bar's base on by a whole scan.
+ */
+export function scanProgress(
+  label: string,
+  filters: number,
+  passes: number,
+): { onProgress: (n: number, pass: string) => void; stop(): void } {
+  const bar = progressBar(label, filters * passes);
+  let base = 0;
+  let last = '';
+  return {
+    onProgress(n, pass) {
+      if (pass !== last) {
+        if (last) base += filters;
+        last = pass;
+      }
+      bar.update(base + n);
+    },
+    stop: () => bar.stop(),
+  };
+}

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { openDb } from '../../store/db.js';
 import { planSelection, saveBasis, storePca } from '../../store/filter-source.js';
 import { writeOut } from '../context.js';
-import { progressBar } from '../progress.js';
+import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
 
 interface PcaCliOptions {
@@ -40,18 +40,10 @@ export function registerPca(program: Command): void {
           db.close();
         }
       }
-      const bar = progressBar('pca', plan.filterCount * (opts.save ? 2 : 1));
-      let base = 0;
-      let last = '';
+      const bar = scanProgress('pca', plan.filterCount, opts.save ? 2 : 1);
       const { basis, range } = await storePca(opts.db, plan, {
         range: Boolean(opts.save),
-        onProgress: (n, pass) => {
-          if (pass !== last) {
-            if (last) base += plan.filterCount;
-            last = pass;
-          }
-          bar.update(base + n);
-        },
+        onProgress: bar.onProgress,
       });
       bar.stop();
       if (opts.save) {

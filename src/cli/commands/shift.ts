@@ -11,7 +11,7 @@ import { FilterDbError } from '../../errors.js';
 import type { SelectionPlan, StoreShiftResult } from '../../store/filter-source.js';
 import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../store/scan-workers.js';
 import { UsageError, writeOut } from '../context.js';
-import { progressBar } from '../progress.js';
+import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
 
 interface ShiftCliOptions {
@@ -111,9 +111,7 @@ async function runShift(
     );
   // moments (with range candidates) + histograms; a stored basis without its range needs a range pass
   const passes = basis && range ? 1 : 2;
-  const bar = progressBar('shift', plan.filterCount * passes);
-  let base = 0;
-  let last = '';
+  const bar = scanProgress('shift', plan.filterCount, passes);
   const result = await storeShift(opts.db, plan, {
     bins,
     basis,
@@ -122,13 +120,7 @@ async function runShift(
     views: opts.views
       ? { kdeBins, density: densitySize > 0 ? { ...DEFAULT_DENSITY, size: densitySize } : false }
       : undefined,
-    onProgress: (n, pass) => {
-      if (pass !== last) {
-        if (last) base += plan.filterCount;
-        last = pass;
-      }
-      bar.update(base + n);
-    },
+    onProgress: bar.onProgress,
   });
   bar.stop();
   const seconds = (performance.now() - t0) / 1000;
