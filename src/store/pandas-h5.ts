@@ -8,6 +8,7 @@
 import { FilterDbError } from '../errors.js';
 import type { Hdf5File } from '../formats/io/hdf5.js';
 import { basicGlobals, type PickleHandler, unpickle } from '../formats/io/pickle.js';
+import { readPandasTable } from './pandas-table-h5.js';
 
 export type Cell = string | number | boolean | null;
 
@@ -15,7 +16,7 @@ export interface PandasFrame {
   columns: string[];
   /** Index level names (MultiIndex) or ["index"]. */
   indexNames: string[];
-  /** Per row: index values then the column values, by name. */
+  /** Per row: index values then the column values, by name, in `columns` order (whatever the storage). */
   rows: { index: Cell[]; values: Map<string, Cell> }[];
 }
 
@@ -73,21 +74,30 @@ function asCells(file: Hdf5File, path: string): Cell[] {
   return [toCell(v)];
 }
 
-/** Reads the DataFrame at `key` (e.g. "/meta"). */
+/** PyTables stores a Python None attribute as the pickle "N."; such a level / index name means "unnamed". */
+function indexName(file: Hdf5File, path: string, fallback: string): string {
+  const name = file.attrString(path, 'name');
+  return name === null || name === 'N.' ? fallback : name;
+}
+
+/**
+ * Reads the DataFrame at `key` (e.g. "/meta"), written by `to_hdf` in the "fixed" format (pandas_type
+ * "frame") or the "table" format (pandas_type "frame_table", see pandas-table-h5.ts). Both give the same
+ * frame for the same DataFrame.
+ */
 export function readPandasFrame(file: Hdf5File, key: string): PandasFrame {
   const fail = (detail: string): never => {
     throw new FilterDbError('corrupt', file.name, `pandas table ${key}: ${detail}`);
   };
   if (!file.isGroup(key)) fail('not found');
   const pandasType = file.attrString(key, 'pandas_type');
-  if (pandasType === 'frame_table') {
-    throw new FilterDbError(
-      'unsupported',
-      file.name,
-      `pandas table ${key} is in "table" format; only the default "fixed" format is read`,
-    );
-  }
-  if (pandasType !== 'frame') fail(`pandas_type ${JSON.stringify(pandasType)} is not "frame"`);
+  if (pandasType === 'frame_table') return readPandasTable(file, key);
+  if (pandasType !== 'frame')
+    fail(`pandas_type ${JSON.stringify(pandasType)} is not "frame" (fixed) or "frame_table" (table)`);
+  return readFixedFrame(file, key, fail);
+}
+
+function readFixedFrame(file: Hdf5File, key: string, fail: (detail: string) => never): PandasFrame {
   const columns = asStrings(file, `${key}/axis0`);
 
   // index
@@ -99,7 +109,7 @@ export function readPandasFrame(file: Hdf5File, key: string): PandasFrame {
     for (let i = 0; i < nlevels; i++) {
       const levels = asCells(file, `${key}/axis1_level${i}`);
       const codes = asCells(file, `${key}/axis1_label${i}`);
-      indexNames.push(file.attrString(`${key}/axis1_level${i}`, 'name') ?? `level_${i}`);
+      indexNames.push(indexName(file, `${key}/axis1_level${i}`, `level_${i}`));
       indexColumns.push(
         codes.map((c) => (typeof c === 'number' && c >= 0 && c < levels.length ? levels[c] : null)),
       );
@@ -107,7 +117,7 @@ export function readPandasFrame(file: Hdf5File, key: string): PandasFrame {
     }
   } else {
     const idx = asCells(file, `${key}/axis1`);
-    indexNames.push(file.attrString(`${key}/axis1`, 'name') ?? 'index');
+    indexNames.push(indexName(file, `${key}/axis1`, 'index'));
     indexColumns.push(idx);
     rowCount = idx.length;
   }
@@ -153,5 +163,12 @@ export function readPandasFrame(file: Hdf5File, key: string): PandasFrame {
   }
   for (const c of columns)
     if (rows.length && !rows[0].values.has(c)) fail(`column ${JSON.stringify(c)} is in no block`);
+  // blocks group columns by dtype in whatever order the DataFrame held them: use the column order instead
+  for (const row of rows) {
+    const ordered = new Map<string, Cell>();
+    for (const c of columns) ordered.set(c, row.values.get(c) ?? null);
+    for (const [k, v] of row.values) if (!ordered.has(k)) ordered.set(k, v);
+    row.values = ordered;
+  }
   return { columns, indexNames, rows };
 }

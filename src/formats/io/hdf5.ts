@@ -94,6 +94,20 @@ export interface Hdf5DatasetInfo {
   chunks: number[] | null;
 }
 
+/** One field of a compound (struct) datatype, as laid out in the rows `readCompound` returns. */
+export interface Hdf5CompoundField {
+  name: string;
+  /** Byte offset of the field inside a row. */
+  offset: number;
+  /** Bytes of the whole field (`count * elementSize`). */
+  size: number;
+  /** Type of one element; `string` is a fixed-length byte string of `elementSize` bytes. */
+  dtype: Hdf5Dtype;
+  elementSize: number;
+  /** Elements in the field: 1 for a scalar field, the product of the dims for an array field. */
+  count: number;
+}
+
 export type Hdf5NodeKind = 'group' | 'dataset' | 'datatype' | 'link' | 'missing';
 
 /** Per-dimension `[start, end)` ranges (numpy `start:end`); missing trailing dims mean "all". */
@@ -113,6 +127,8 @@ interface H5Metadata {
   shape: number[] | null;
   total_size: number;
   chunks: number[] | null;
+  compound_type?: { members: (H5Metadata & { name: string; offset: number })[] };
+  array_type?: H5Metadata;
 }
 interface EmFsNode {
   contents: unknown;
@@ -133,6 +149,8 @@ const H5O_TYPE_DATATYPE = 2;
 const H5T_INTEGER = 0;
 const H5T_FLOAT = 1;
 const H5T_STRING = 3;
+const H5T_COMPOUND = 6;
+const H5T_ARRAY = 10;
 const EIO = 29; // Emscripten errno
 const MOUNT_DIR = '/filterdb-hdf5';
 
@@ -644,6 +662,127 @@ export class Hdf5File {
           `HDF5 dataset ${info.path} is ${info.dtype}, not floating point`,
         );
     }
+  }
+
+  /** IDs of the filters (compression, shuffle, …) a dataset's chunks pass through; [] for plain storage. */
+  filterIds(path: string): number[] {
+    const info = this.datasetInfo(path);
+    return this.guard(`filters of ${info.path}`, () =>
+      this.module.get_dataset_filters(this.fileId, info.path).map((f) => Number(f.id)),
+    );
+  }
+
+  /**
+   * Rows `[start, end)` (default all) of a one-dimensional compound dataset as raw little-endian bytes
+   * (`rowSize` bytes per row, fields at their `offset`), plus the field layout. Fields must be numeric or
+   * fixed-length strings, scalars or arrays of them; anything else (variable-length, nested compounds,
+   * references, big-endian members) is `unsupported`. Every field is checked to lie inside the row.
+   */
+  readCompound(
+    path: string,
+    rows?: readonly [number, number],
+  ): { bytes: Uint8Array; rowSize: number; rows: number; fields: Hdf5CompoundField[] } {
+    const meta = this.metadata(path);
+    const where = joinPath(path);
+    const unsupported = (detail: string): never => {
+      throw new FilterDbError('unsupported', this.name, `HDF5 dataset ${where}: ${detail}`);
+    };
+    if (meta.type !== H5T_COMPOUND || !meta.compound_type) unsupported('is not a compound dataset');
+    const shape = meta.shape ?? [];
+    if (shape.length !== 1) unsupported(`has rank ${shape.length}, expected a 1-D table`);
+    const rowSize = meta.size;
+    const fields: Hdf5CompoundField[] = [];
+    for (const m of meta.compound_type?.members ?? []) {
+      let elem: H5Metadata = m;
+      let count = 1;
+      if (m.type === H5T_ARRAY && m.array_type) {
+        elem = m.array_type;
+        count = (elem.shape ?? []).reduce((a, b) => a * b, 1);
+      }
+      const dtype = dtypeOf(elem);
+      if (elem.vlen || dtype === 'other')
+        unsupported(`field ${JSON.stringify(m.name)} has an unsupported type`);
+      if (elem.size > 1 && !elem.littleEndian && dtype !== 'string')
+        unsupported(`field ${JSON.stringify(m.name)} is big-endian`);
+      const size = count * elem.size;
+      if (!Number.isSafeInteger(m.offset) || m.offset < 0 || size !== m.size || m.offset + size > rowSize) {
+        throw new FilterDbError(
+          'corrupt',
+          this.name,
+          `HDF5 dataset ${where}: field ${JSON.stringify(m.name)} lies outside its ${rowSize}-byte row`,
+        );
+      }
+      fields.push({ name: m.name, offset: m.offset, size, dtype, elementSize: elem.size, count });
+    }
+    const total = shape[0];
+    const [a, b] = rows ?? [0, total];
+    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || a < 0 || b < a || b > total) {
+      throw new FilterDbError('corrupt', this.name, `rows ${a}:${b} out of range 0:${total} on ${where}`);
+    }
+    const nbytes = (b - a) * rowSize;
+    const maxMemory = (this.module as unknown as { MAXIMUM_MEMORY: number }).MAXIMUM_MEMORY;
+    if (nbytes > Math.min(maxMemory / 2, 2 ** 30)) {
+      throw new FilterDbError(
+        'too-large',
+        this.name,
+        `reading ${nbytes} bytes of ${where} at once is too much; read it in slices`,
+      );
+    }
+    if (nbytes === 0) return { bytes: new Uint8Array(0), rowSize, rows: 0, fields };
+    return this.guard(`read of ${where}`, () => {
+      const ptr = this.module._malloc(nbytes);
+      if (!ptr)
+        throw new FilterDbError('too-large', this.name, `cannot allocate ${nbytes} bytes for ${where}`);
+      try {
+        const status = this.module.get_dataset_data(
+          this.fileId,
+          where,
+          [BigInt(b - a)],
+          [BigInt(a)],
+          [1n],
+          BigInt(ptr),
+        );
+        if (status < 0) throw new Error(`H5Dread failed with status ${status}`);
+        return { bytes: this.module.HEAPU8.slice(ptr, ptr + nbytes), rowSize, rows: b - a, fields };
+      } finally {
+        this.module._free(ptr);
+      }
+    });
+  }
+
+  /**
+   * The raw bytes of a scalar string attribute (fixed-length: exactly as stored, trailing NULs included;
+   * variable-length: its text as UTF-8), or null when absent or not a scalar string. PyTables stores pickled
+   * Python attributes (lists, tuples, None) this way.
+   */
+  attrBytes(path: string, name: string): Uint8Array | null {
+    if (!this.hasAttribute(path, name)) return null;
+    const where = joinPath(path);
+    const meta = this.guard(
+      `attribute ${where}@${name}`,
+      () => this.module.get_attribute_metadata(this.fileId, where, name) as unknown as H5Metadata,
+    );
+    if (meta.type !== H5T_STRING || meta.total_size !== 1) return null;
+    if (meta.vlen) {
+      const s = this.attrString(path, name);
+      return s === null ? null : new TextEncoder().encode(s);
+    }
+    const nbytes = meta.size;
+    if (!Number.isSafeInteger(nbytes) || nbytes < 0 || nbytes > 2 ** 26) {
+      throw new FilterDbError('corrupt', this.name, `attribute ${where}@${name} of ${nbytes} bytes`);
+    }
+    if (nbytes === 0) return new Uint8Array(0);
+    return this.guard(`attribute ${where}@${name}`, () => {
+      const ptr = this.module._malloc(nbytes);
+      if (!ptr) throw new FilterDbError('too-large', this.name, `cannot allocate ${nbytes} bytes`);
+      try {
+        const status = this.module.get_attribute_data(this.fileId, where, name, BigInt(ptr));
+        if (status < 0) throw new Error(`H5Aread failed with status ${status}`);
+        return this.module.HEAPU8.slice(ptr, ptr + nbytes);
+      } finally {
+        this.module._free(ptr);
+      }
+    });
   }
 
   /** A dataset's value as h5wasm decodes it (strings, numbers, typed arrays); for small, non-float data. */
