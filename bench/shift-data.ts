@@ -209,7 +209,7 @@ export async function exportNpy(
   const files = [`${base}.filters.npy`, `${base}.groups.npy`];
   const groups = [...TASKS].sort();
   if (files.every(existsSync)) return { files, groups };
-  const scan = await openScanDb(dbPath);
+  const scan = await openScanDb(dbPath, undefined, 1024); // ORDER BY filter_id
   const con = scan.con;
   const countRes = await duckdb.query(con, 'SELECT count(*) FROM filters');
   const countChunk = (await duckdb.fetch_chunk(countRes))!;

@@ -222,6 +222,8 @@ export interface ScanOptions {
 /** Runs one pass over the plan in parallel parts and merges the results. */
 export class PlanScanner {
   private pool: Worker[] = [];
+  /** The in-thread instance (no workers), opened on the first pass. */
+  private local: ReturnType<typeof openScanDb> | null = null;
   private nextId = 0;
   private readonly parts: ScanPart[];
   private readonly selected: Uint8Array;
@@ -255,17 +257,8 @@ export class PlanScanner {
       threads: this.pool.length > 0 ? 1 : undefined,
     }));
     let results: ScanResult[];
-    if (this.pool.length === 0) {
-      const db = await openScanDb(this.path);
-      try {
-        results = [];
-        for (const t of tasks) results.push(await runScan(t, progress, db.con));
-      } catch (e) {
-        throw new FilterDbError('corrupt', this.path, `scan failed: ${firstLine(e)}`);
-      } finally {
-        db.close();
-      }
-    } else {
+    if (this.pool.length === 0) results = await this.inThread(tasks, progress);
+    else {
       results = await Promise.all(
         tasks.map((t, i) => this.onWorker(this.pool[i % this.pool.length], t, progress)),
       );
@@ -294,20 +287,26 @@ export class PlanScanner {
       results = await Promise.all(
         tasks.map((t, i) => this.onWorker(this.pool[Math.floor((i * k) / tasks.length)], t, () => {})),
       );
-    } else {
-      const db = await openScanDb(this.path);
-      try {
-        results = [];
-        for (const t of tasks) results.push(await runScan(t, undefined, db.con));
-      } catch (e) {
-        throw new FilterDbError('corrupt', this.path, `scan failed: ${firstLine(e)}`);
-      } finally {
-        db.close();
-      }
-    }
+    } else results = await this.inThread(tasks);
     const out: ScanResult = { rows: 0 };
     for (const r of results) mergeScanResults(out, r);
     return out;
+  }
+
+  /**
+   * Runs tasks one after the other in this thread, on one DuckDB instance kept for every pass of this
+   * scanner: a fresh instance per pass would warm up its buffer pool (page faults) each time.
+   */
+  private async inThread(tasks: ScanTask[], progress?: (rows: number) => void): Promise<ScanResult[]> {
+    try {
+      this.local ??= openScanDb(this.path);
+      const { con } = await this.local;
+      const results: ScanResult[] = [];
+      for (const t of tasks) results.push(await runScan(t, progress, con));
+      return results;
+    } catch (e) {
+      throw new FilterDbError('corrupt', this.path, `scan failed: ${firstLine(e)}`);
+    }
   }
 
   private onWorker(w: Worker, task: ScanTask, progress: (rows: number) => void): Promise<ScanResult> {
@@ -338,6 +337,9 @@ export class PlanScanner {
   async close(): Promise<void> {
     await closeScanWorkers(this.pool);
     this.pool = [];
+    const local = this.local;
+    this.local = null;
+    if (local) (await local.catch(() => null))?.close();
   }
 }
 
@@ -564,7 +566,7 @@ export function storeBatchSource(path: string, plan: SelectionPlan): BatchSource
   const groupOf = new Map(plan.layers.map((l) => [l.layerId, l.group]));
   const parts = splitPlan(plan, 1);
   return async function* () {
-    const db = await openScanDb(path);
+    const db = await openScanDb(path, undefined, 256); // ORDER BY over OR-ed ranges
     try {
       for (const part of parts) {
         const prep = await duckdb.prepare(
