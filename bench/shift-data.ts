@@ -6,7 +6,7 @@
  * not trivially zero. Also exports the same filters as float16 .npy (plus an int8 group-code .npy) for the
  * Python reference.
  */
-import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import duckdb from '@duckdb/node-bindings';
 import type { ConvLayer, Model } from '../src/model/types.js';
 import { openDb } from '../src/store/db.js';
@@ -237,8 +237,9 @@ export async function exportNpy(
       for (let i = 0; i < size; i++) codeOf.set(ids[i], codes[i]);
     }
   }
-  const fd = openSync(files[0], 'w');
-  const gd = openSync(files[1], 'w');
+  // written under .part names and renamed when complete: an interrupted export is never taken for a done one
+  const fd = openSync(`${files[0]}.part`, 'w');
+  const gd = openSync(`${files[1]}.part`, 'w');
   writeSync(fd, npyHeader('<f2', [n, 3, 3]));
   writeSync(gd, npyHeader('|i1', [n]));
   const prep = await duckdb.prepare(
@@ -273,5 +274,6 @@ export async function exportNpy(
   closeSync(fd);
   closeSync(gd);
   scan.close();
+  for (const f of files) renameSync(`${f}.part`, f);
   return { files, groups };
 }
