@@ -78,8 +78,7 @@ async function main() {
     all.push(timed(process.execPath, [cli, 'shift', '--db', dbPath, '--by', 'Task', '--json', ...extra]));
   all.sort((a, b) => a.seconds - b.seconds);
   const ours = all[Math.floor((all.length - 1) / 2)];
-  if (all.length > 1)
-    log(`runs: ${all.map((r) => r.seconds.toFixed(2)).join(', ')} s (median taken)`);
+  if (all.length > 1) log(`runs: ${all.map((r) => r.seconds.toFixed(2)).join(', ')} s (median taken)`);
   const shift = JSON.parse(ours.stdout) as { groups: string[]; matrix: number[][]; filterCount: number };
   const oursRate = shift.filterCount / ours.seconds;
   log(
