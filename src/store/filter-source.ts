@@ -298,9 +298,9 @@ export class PlanScanner {
    * scanner: a fresh instance per pass would warm up its buffer pool (page faults) each time.
    */
   private async inThread(tasks: ScanTask[], progress?: (rows: number) => void): Promise<ScanResult[]> {
+    this.local ??= openScanDb(this.path);
+    const { con } = await this.local; // failing to open is not a failed scan: its error goes out as it is
     try {
-      this.local ??= openScanDb(this.path);
-      const { con } = await this.local;
       const results: ScanResult[] = [];
       for (const t of tasks) results.push(await runScan(t, progress, con));
       return results;
