@@ -6,7 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { threadScanKernels } from '../analysis/wasm/scan.js';
-import { openScanDb, runScan, type ScanResult, type ScanTask } from './filter-scan.js';
+import { openScanSource, runScan, type ScanResult, type ScanTask } from './filter-scan.js';
 
 type Message = { prepare: string } | { id: number; task: ScanTask } | { close: true };
 
@@ -18,9 +18,9 @@ function transferables(r: ScanResult): ArrayBuffer[] {
   return out;
 }
 
-/** Scan workers use one DuckDB thread each: the worker's own thread runs the queries (batch-read.ts). */
+/** Scan workers use one DuckDB thread each: the worker's own thread runs the queries. */
 const THREADS = 1;
-let db: { path: string; open: ReturnType<typeof openScanDb> } | null = null;
+let db: { path: string; open: ReturnType<typeof openScanSource> } | null = null;
 
 async function closeDb(): Promise<void> {
   const d = db;
@@ -33,12 +33,12 @@ async function closeDb(): Promise<void> {
   }
 }
 
-async function connection(path: string) {
+async function source(path: string) {
   if (db?.path !== path) {
     await closeDb();
-    db = { path, open: openScanDb(path, THREADS) };
+    db = { path, open: openScanSource(path, THREADS) };
   }
-  return (await db.open).con;
+  return db.open;
 }
 
 async function handle(msg: Message): Promise<void> {
@@ -47,14 +47,14 @@ async function handle(msg: Message): Promise<void> {
     parentPort!.postMessage({ closed: true });
   } else if ('prepare' in msg) {
     threadScanKernels();
-    await connection(msg.prepare).catch(() => undefined); // a failure shows on the first task
+    await source(msg.prepare).catch(() => undefined); // a failure shows on the first task
   } else {
     try {
-      const con = await connection(msg.task.path);
+      const src = await source(msg.task.path);
       const result = await runScan(
         msg.task,
         (rows) => parentPort!.postMessage({ id: msg.id, progress: rows }),
-        con,
+        src,
       );
       parentPort!.postMessage({ id: msg.id, result }, transferables(result));
     } catch (e) {

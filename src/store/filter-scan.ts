@@ -9,7 +9,8 @@
 import duckdb from '@duckdb/node-bindings';
 import { SCAN_BLOCK, threadScanKernels } from '../analysis/wasm/scan.js';
 import { BatchReader, batchEnd } from './batch-read.js';
-import { DIMS, makePass, type PassSpec, type ScanResult } from './scan-passes.js';
+import { type NativeDb, type NativeScanReader, nativeScanReader } from './native-scan.js';
+import { type BlockPass, DIMS, makePass, type PassSpec, type ScanResult } from './scan-passes.js';
 
 export {
   type DensitySpec,
@@ -99,22 +100,111 @@ export async function openScanDb(
 }
 
 /**
- * Runs one pass over `task.ranges`, in filter_id batches read synchronously (batch-read.ts), each chunk
- * staged into the kernels' blocks. Memory: one materialized batch, one block and the accumulators.
+ * Where a scan reads rows: the native reader (native-scan.ts) when it is built, else a node-bindings
+ * connection read in batches (batch-read.ts).
+ */
+export type ScanSource =
+  | { native: { reader: NativeScanReader; db: NativeDb }; con?: undefined; close(): void }
+  | { native?: undefined; con: duckdb.Connection; close(): void };
+
+/** Opens the scan source of `path` (see {@link openScanDb} for `threads` and `memoryMB`). */
+export async function openScanSource(
+  path: string,
+  threads?: number,
+  memoryMB = SCAN_MEMORY_MB,
+): Promise<ScanSource> {
+  const reader = nativeScanReader();
+  if (reader) {
+    const db = reader.open(path, threads ?? 0, memoryMB);
+    return { native: { reader, db }, close: () => reader.close(db) };
+  }
+  return openScanDb(path, threads, memoryMB);
+}
+
+/**
+ * Runs one pass over `task.ranges` from `source` (opened for the task when not given), each full block of
+ * selected rows going through the pass. Memory: one block and the accumulators (plus, on node-bindings, one
+ * materialized batch).
  */
 export async function runScan(
   task: ScanTask,
   onRows?: (rows: number) => void,
-  con?: duckdb.Connection,
+  source?: ScanSource,
 ): Promise<ScanResult> {
   const k = threadScanKernels();
   const pass = makePass(k, task.pass, task.superRows);
   if (task.ranges.length === 0) return pass.result();
+  const own = source ? null : await openScanSource(task.path, task.threads);
+  const src = source ?? own!;
+  try {
+    if (src.native) scanNative(task, pass, src.native, onRows);
+    else await scanBatches(task, pass, src.con, onRows);
+    return pass.result();
+  } finally {
+    own?.close();
+  }
+}
+
+function scanColumns(needLayer: boolean): string[] {
+  const weights = Array.from({ length: DIMS }, (_, j) => `w${j}`);
+  return needLayer ? ['layer_id', ...weights] : weights;
+}
+
+/** The native reader fills the kernels' block columns directly (and drops unselected rows itself). */
+function scanNative(
+  task: ScanTask,
+  pass: BlockPass,
+  native: { reader: NativeScanReader; db: NativeDb },
+  onRows?: (rows: number) => void,
+): void {
+  const { reader, db } = native;
+  const k = threadScanKernels();
+  const needLayer = task.selected !== null || pass.needLayers;
+  const layers = new Int32Array(SCAN_BLOCK);
+  const dests: (Float32Array | Int32Array)[] = needLayer ? [layers, ...k.cols] : [...k.cols];
+  const columns = scanColumns(needLayer).join(', ');
+  let fill = 0;
+  let reported = 0;
+  let before = 0;
+  for (const range of task.ranges) {
+    const scan = reader.query(
+      db,
+      `SELECT ${columns} FROM filters WHERE filter_id >= ${range.lo} AND filter_id < ${range.hi}`,
+    );
+    try {
+      for (;;) {
+        fill = reader.fill(scan, dests, fill, SCAN_BLOCK, task.selected);
+        if (fill < SCAN_BLOCK) break; // the result has ended
+        pass.block(fill, layers);
+        fill = 0;
+        if (onRows) {
+          const seen = before + reader.seen(scan);
+          if (seen - reported >= 1 << 20) {
+            onRows(seen - reported);
+            reported = seen;
+          }
+        }
+      }
+      before += reader.seen(scan);
+    } finally {
+      reader.closeScan(scan);
+    }
+  }
+  if (fill > 0) pass.block(fill, layers);
+  if (onRows && before > reported) onRows(before - reported);
+}
+
+/** node-bindings: filter_id batches, each chunk copied into the block (batch-read.ts). */
+async function scanBatches(
+  task: ScanTask,
+  pass: BlockPass,
+  con: duckdb.Connection,
+  onRows?: (rows: number) => void,
+): Promise<void> {
+  const k = threadScanKernels();
   const needLayer = task.selected !== null || pass.needLayers;
   const selected = task.selected;
-  const own = con ? null : await openScanDb(task.path, task.threads);
-  const weights = Array.from({ length: DIMS }, (_, j) => `w${j}`);
-  const reader = new BatchReader(con ?? own!.con, needLayer ? ['layer_id', ...weights] : weights);
+  const reader = new BatchReader(con, scanColumns(needLayer));
   try {
     const off = needLayer ? 1 : 0;
     const layers = new Int32Array(SCAN_BLOCK);
@@ -166,9 +256,7 @@ export async function runScan(
     }
     if (fill > 0) pass.block(fill, layers);
     if (onRows && seen > reported) onRows(seen - reported);
-    return pass.result();
   } finally {
     reader.close();
-    own?.close();
   }
 }

@@ -38,6 +38,7 @@ import {
   type IdRange,
   mergeScanResults,
   openScanDb,
+  openScanSource,
   type PassSpec,
   runScan,
   type ScanResult,
@@ -223,7 +224,7 @@ export interface ScanOptions {
 export class PlanScanner {
   private pool: Worker[] = [];
   /** The in-thread instance (no workers), opened on the first pass. */
-  private local: ReturnType<typeof openScanDb> | null = null;
+  private local: ReturnType<typeof openScanSource> | null = null;
   private nextId = 0;
   private readonly parts: ScanPart[];
   private readonly selected: Uint8Array;
@@ -298,11 +299,11 @@ export class PlanScanner {
    * scanner: a fresh instance per pass would warm up its buffer pool (page faults) each time.
    */
   private async inThread(tasks: ScanTask[], progress?: (rows: number) => void): Promise<ScanResult[]> {
-    this.local ??= openScanDb(this.path);
-    const { con } = await this.local; // failing to open is not a failed scan: its error goes out as it is
+    this.local ??= openScanSource(this.path);
+    const source = await this.local; // failing to open is not a failed scan: its error goes out as it is
     try {
       const results: ScanResult[] = [];
-      for (const t of tasks) results.push(await runScan(t, progress, con));
+      for (const t of tasks) results.push(await runScan(t, progress, source));
       return results;
     } catch (e) {
       throw new FilterDbError('corrupt', this.path, `scan failed: ${firstLine(e)}`);
