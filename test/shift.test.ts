@@ -97,7 +97,7 @@ function assertMatchesFixture(
 }
 
 for (const by of ['Task', 'depth']) {
-  test(`shift --by ${by} reproduces dataset.shift.${by}.json (CLI and API, in-thread and on 2 workers)`, async () => {
+  test(`shift --by ${by} reproduces dataset.shift.${by}.json (CLI and API, in-thread, on 2 workers, and shared with this thread)`, async () => {
     const r = cli('shift', '--db', DB, '--by', by, '--json');
     assert.equal(r.status, 0, r.stderr);
     const j = JSON.parse(r.stdout);
@@ -122,6 +122,10 @@ for (const by of ['Task', 'depth']) {
     const plan = await planSelection(db.connection, { by });
     db.close();
     for (const workers of [0, 2]) assertMatchesFixture(await storeShift(DB, plan, { workers }), by);
+    // this thread as one of the two scan threads (the CLI's way): the same bits as two workers
+    const { seconds: _a, ...shared } = await storeShift(DB, plan, { workers: 2, shareThisThread: true });
+    const { seconds: _b, ...pooled } = await storeShift(DB, plan, { workers: 2 });
+    assert.deepEqual(shared, pooled);
   });
 }
 

@@ -137,7 +137,7 @@ export async function runScan(
   const own = source ? null : await openScanSource(task.path, task.threads);
   const src = source ?? own!;
   try {
-    if (src.native) scanNative(task, pass, src.native, onRows);
+    if (src.native) await scanNative(task, pass, src.native, onRows);
     else await scanBatches(task, pass, src.con, onRows);
     return pass.result();
   } finally {
@@ -150,13 +150,16 @@ function scanColumns(needLayer: boolean): string[] {
   return needLayer ? ['layer_id', ...weights] : weights;
 }
 
+/** Blocks between turns given to the event loop (~1 M rows): a scan on a main thread keeps it responsive. */
+const YIELD_BLOCKS = 512;
+
 /** The native reader fills the kernels' block columns directly (and drops unselected rows itself). */
-function scanNative(
+async function scanNative(
   task: ScanTask,
   pass: BlockPass,
   native: { reader: NativeScanReader; db: NativeDb },
   onRows?: (rows: number) => void,
-): void {
+): Promise<void> {
   const { reader, db } = native;
   const k = threadScanKernels();
   const needLayer = task.selected !== null || pass.needLayers;
@@ -166,6 +169,7 @@ function scanNative(
   let fill = 0;
   let reported = 0;
   let before = 0;
+  let blocks = 0;
   for (const range of task.ranges) {
     const scan = reader.query(
       db,
@@ -177,6 +181,7 @@ function scanNative(
         if (fill < SCAN_BLOCK) break; // the result has ended
         pass.block(fill, layers);
         fill = 0;
+        if (++blocks % YIELD_BLOCKS === 0) await new Promise((resolve) => setImmediate(resolve));
         if (onRows) {
           const seen = before + reader.seen(scan);
           if (seen - reported >= 1 << 20) {

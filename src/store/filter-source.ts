@@ -215,8 +215,16 @@ export function splitPlan(plan: SelectionPlan, n: number, align = 1): ScanPart[]
 }
 
 export interface ScanOptions {
-  /** Worker threads (default: 2 on ≥ 2 cores when the selection holds ≥ 2 M filters, else in-thread). */
+  /**
+   * Scan threads (default: 2 on ≥ 2 cores when the selection holds ≥ 2 M filters, else in-thread). Worker
+   * threads, or with `shareThisThread`, this thread and one worker less.
+   */
   workers?: number;
+  /**
+   * This thread scans one of the parts itself (yielding to its event loop every ~1 M rows): a command line
+   * with nothing else to do saves starting a worker (~150 ms of CPU on 2 cores). A server leaves it unset.
+   */
+  shareThisThread?: boolean;
   onProgress?: (filters: number, pass: string) => void;
 }
 
@@ -240,7 +248,31 @@ export class PlanScanner {
     this.parts = splitPlan(plan, Math.max(1, n), this.superRows);
     this.selected = new Uint8Array(plan.layerSpan);
     for (const l of plan.layers) this.selected[l.layerId] = 1;
-    if (this.parts.length > 1) this.pool = takeScanWorkers(path, Math.min(n, this.parts.length));
+    this.share = options.shareThisThread === true;
+    const workers = Math.min(n, this.parts.length) - (this.share ? 1 : 0);
+    if (this.parts.length > 1 && workers > 0) this.pool = takeScanWorkers(path, workers);
+  }
+
+  private readonly share: boolean;
+
+  /**
+   * Runs `tasks` (in order) on this thread and the workers, contiguous runs of them each: this thread takes
+   * the first run when it shares the work, else everything runs here when there are no workers.
+   */
+  private async distribute(tasks: ScanTask[], progress: (rows: number) => void): Promise<ScanResult[]> {
+    if (this.pool.length === 0) return this.inThread(tasks, progress);
+    const lanes = this.pool.length + (this.share ? 1 : 0);
+    const runs: ScanTask[][] = Array.from({ length: lanes }, () => []);
+    tasks.forEach((t, i) => {
+      runs[Math.floor((i * lanes) / tasks.length)].push(t);
+    });
+    const local = this.share ? runs.shift()! : [];
+    // post to the workers first, then scan here
+    const remote = runs.map((run, w) =>
+      Promise.all(run.map((t) => this.onWorker(this.pool[w], t, progress))),
+    );
+    const here = local.length > 0 ? await this.inThread(local, progress) : [];
+    return [...here, ...(await Promise.all(remote)).flat()];
   }
 
   async run(pass: PassSpec, label: string): Promise<ScanResult> {
@@ -257,13 +289,7 @@ export class PlanScanner {
       superRows: this.superRows,
       threads: this.pool.length > 0 ? 1 : undefined,
     }));
-    let results: ScanResult[];
-    if (this.pool.length === 0) results = await this.inThread(tasks, progress);
-    else {
-      results = await Promise.all(
-        tasks.map((t, i) => this.onWorker(this.pool[i % this.pool.length], t, progress)),
-      );
-    }
+    const results = await this.distribute(tasks, progress);
     const out: ScanResult = { rows: 0 };
     for (const r of results) mergeScanResults(out, r);
     return out;
@@ -272,7 +298,7 @@ export class PlanScanner {
   /**
    * Runs one pass over each of `ranges` (all selected), one query per range (a single filter_id interval
    * prunes row groups by their zone maps; an OR of them does not), merged in order — for small samples. On
-   * the workers when there are any (their instances are open already), contiguous runs of ranges each.
+   * the scan threads as the parts are ({@link distribute}), contiguous runs of ranges each.
    */
   async runSample(ranges: IdRange[], pass: PassSpec): Promise<ScanResult> {
     const tasks: ScanTask[] = ranges.map((r) => ({
@@ -282,13 +308,7 @@ export class PlanScanner {
       pass,
       superRows: SCAN_BLOCK,
     }));
-    let results: ScanResult[];
-    if (this.pool.length > 0) {
-      const k = this.pool.length;
-      results = await Promise.all(
-        tasks.map((t, i) => this.onWorker(this.pool[Math.floor((i * k) / tasks.length)], t, () => {})),
-      );
-    } else results = await this.inThread(tasks);
+    const results = await this.distribute(tasks, () => {});
     const out: ScanResult = { rows: 0 };
     for (const r of results) mergeScanResults(out, r);
     return out;
@@ -299,7 +319,8 @@ export class PlanScanner {
    * scanner: a fresh instance per pass would warm up its buffer pool (page faults) each time.
    */
   private async inThread(tasks: ScanTask[], progress?: (rows: number) => void): Promise<ScanResult[]> {
-    this.local ??= openScanSource(this.path);
+    // beside workers, one DuckDB thread: the other cores are theirs
+    this.local ??= openScanSource(this.path, this.pool.length > 0 ? 1 : undefined);
     const source = await this.local; // failing to open is not a failed scan: its error goes out as it is
     try {
       const results: ScanResult[] = [];

@@ -43,6 +43,7 @@ export function registerPca(program: Command): void {
       const bar = scanProgress('pca', plan.filterCount, opts.save ? 2 : 1);
       const { basis, range } = await storePca(opts.db, plan, {
         range: Boolean(opts.save),
+        shareThisThread: true,
         onProgress: bar.onProgress,
       });
       bar.stop();

@@ -117,6 +117,7 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
   const ridgeable = plans.filter((p) => p.by !== 'model' || p.groups.length <= 12).map((p) => p.by!);
   const a = await storeZooAnalysis(dbPath, plans, {
     ridges: ridgeable,
+    shareThisThread: true,
     onProgress: (n, pass) => {
       if (pass !== last) {
         if (last) base += plans[0].filterCount;

@@ -50,7 +50,10 @@ export function registerShift(program: Command): void {
     )
     .option('--kde-bins <n>', 'fine histogram bins behind the KDE curves', '2048')
     .option('--density <size>', '2-D density grid size over [-3.3, 3.3]² (0: none)', '512')
-    .option('--workers <n>', 'scan threads (default: 2 for large selections)')
+    .option(
+      '--workers <n>',
+      'scan threads, this one included (default: 2 for large selections; 0 or 1: this thread only)',
+    )
     .action(async (opts: ShiftCliOptions) => {
       const bins = Number(opts.bins);
       if (!(Number.isInteger(bins) && bins >= 1))
@@ -67,8 +70,9 @@ export function registerShift(program: Command): void {
       if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0))
         throw new UsageError(`--workers must be a whole number`);
       const t0 = performance.now();
-      // the scan workers start (DuckDB instance, kernels) while this thread loads @duckdb/node-api and plans
-      prewarmScanWorkers(opts.db, workers ?? scanWorkersFor(opts.db));
+      // the scan workers start (DuckDB instance, kernels) while this thread loads @duckdb/node-api and plans;
+      // this thread is one of the scan threads
+      prewarmScanWorkers(opts.db, Math.max(0, (workers ?? scanWorkersFor(opts.db)) - 1));
       try {
         await runShift(opts, { bins, kdeBins, densitySize, workers, t0 });
       } finally {
@@ -117,6 +121,7 @@ async function runShift(
     basis,
     range,
     workers,
+    shareThisThread: true,
     views: opts.views
       ? { kdeBins, density: densitySize > 0 ? { ...DEFAULT_DENSITY, size: densitySize } : false }
       : undefined,
