@@ -4,8 +4,9 @@
  * may read while nothing writes.
  */
 import { existsSync } from 'node:fs';
-import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { FilterDbError } from '../errors.js';
+import { DuckDBInstance } from './duckdb-api.js';
 import { createSchema, readSchemaVersion, SCHEMA_VERSION } from './schema.js';
 
 export interface OpenOptions {

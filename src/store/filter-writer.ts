@@ -3,17 +3,9 @@
  * column vectors are filled with single memcpy-style copies (`copy_data_to_vector`) from typed arrays:
  * measured ~10x faster than per-value appends, and no SQL is parsed per row.
  */
-import {
-  BIGINT,
-  type DuckDBAppender,
-  type DuckDBConnection,
-  DuckDBDataChunk,
-  FLOAT,
-  INTEGER,
-  LIST,
-  SMALLINT,
-} from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
+import { BIGINT, DuckDBDataChunk, FLOAT, INTEGER, LIST, SMALLINT } from './duckdb-api.js';
 
 /** Rows per DuckDB data chunk (the engine's vector size, 2048). */
 export const CHUNK_ROWS = duckdb.vector_size();

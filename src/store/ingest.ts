@@ -8,17 +8,7 @@
  * a killed process leaves every committed model intact and no half model (DuckDB's WAL + transactions).
  */
 import { availableParallelism } from 'node:os';
-import {
-  BIGINT,
-  type DuckDBConnection,
-  type DuckDBPreparedStatement,
-  type DuckDBType,
-  type DuckDBValue,
-  INTEGER,
-  LIST,
-  listValue,
-  VARCHAR,
-} from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { isFilterDbError } from '../errors.js';
 import { readModel } from '../formats/detect.js';
 import type { ModelInput } from '../formats/io/source.js';
@@ -30,6 +20,7 @@ import type { ConvLayer, Model, WeightArray } from '../model/types.js';
 import { openModelInput } from '../node/file-source.js';
 import { QualityPool } from '../node/parallel-quality.js';
 import { type FilterDb, mapDuckDbError, queryRows, queryValue } from './db.js';
+import { BIGINT, INTEGER, LIST, listValue, VARCHAR } from './duckdb-api.js';
 import { FilterWriter } from './filter-writer.js';
 import { applyMeta, type MetaReport, type MetaTable } from './meta.js';
 import { METRIC_COLUMNS } from './schema.js';
