@@ -271,15 +271,20 @@ static napi_value js_query(napi_env env, napi_callback_info info) {
     return throw_error(env, "native scan reader: out of memory", NULL);
   }
   duckdb_state st = duckdb_execute_pending(pending, &s->result);
-  duckdb_destroy_pending(&pending);
-  duckdb_destroy_prepare(&prep);
   s->has_result = 1;
   if (st != 0) {
-    napi_value r = throw_error(env, duckdb_result_error(&s->result), NULL);
+    /* an error raised while the query started (e.g. a block it could not pin) is the pending result's;
+       the result's own message only says that the pending result had failed */
+    const char *e = duckdb_pending_error(pending);
+    napi_value r = throw_error(env, e && *e ? e : duckdb_result_error(&s->result), NULL);
+    duckdb_destroy_pending(&pending);
+    duckdb_destroy_prepare(&prep);
     scan_release(s);
     free(s);
     return r;
   }
+  duckdb_destroy_pending(&pending);
+  duckdb_destroy_prepare(&prep);
   s->cols = duckdb_column_count(&s->result);
   if (s->cols == 0 || s->cols > MAX_COLS) {
     scan_release(s);

@@ -6,6 +6,7 @@
  * (scan-passes.ts). Runs in the calling thread or in a worker (filter-scan-worker.ts); results are mergeable,
  * so N workers each scanning a part of the selection are merged by the caller (in part order).
  */
+import { availableParallelism } from 'node:os';
 import duckdb from '@duckdb/node-bindings';
 import { SCAN_BLOCK, threadScanKernels } from '../analysis/wasm/scan.js';
 import { BatchReader, batchEnd } from './batch-read.js';
@@ -64,6 +65,16 @@ function i32(v: Uint8Array, size: number): Int32Array {
 export const SCAN_MEMORY_MB = 16;
 
 /**
+ * The native reader's pool per DuckDB thread of its instance: a streaming scan pins one 256 KiB block per
+ * column it reads (11 with the filter_id predicate, twice at segment ends ≈ 5.5 MB at worst) and nothing is
+ * materialized. A pool this small stays in the CPU's caches: DuckDB's own scan of the 10 M bench's columns on
+ * 2 threads took 0.175 s at 6 MB in all, 0.235 s at 20 MB, 0.85 s at 400 MB (bench in C on the C API,
+ * 2026-12-04); the whole 10 M shift went 1.20–1.24 → 1.16–1.19 s and 168 → 145 MB RSS. At 2 MB a thread,
+ * scans failed to pin their blocks.
+ */
+export const NATIVE_SCAN_MB_PER_THREAD = 6;
+
+/**
  * Opens a read-only DuckDB instance (node-bindings) for scanning, its memory limited to what opening took
  * (replaying a write-ahead log left by a writer holds the replayed rows in memory) plus `memoryMB`. Queries
  * that sort or join need more than the passes' default.
@@ -107,18 +118,18 @@ export type ScanSource =
   | { native: { reader: NativeScanReader; db: NativeDb }; con?: undefined; close(): void }
   | { native?: undefined; con: duckdb.Connection; close(): void };
 
-/** Opens the scan source of `path` (see {@link openScanDb} for `threads` and `memoryMB`). */
-export async function openScanSource(
-  path: string,
-  threads?: number,
-  memoryMB = SCAN_MEMORY_MB,
-): Promise<ScanSource> {
+/**
+ * Opens the scan source of `path` (see {@link openScanDb} for `threads` and `memoryMB`; by default the
+ * native reader gets {@link NATIVE_SCAN_MB_PER_THREAD} per DuckDB thread, node-bindings {@link SCAN_MEMORY_MB}).
+ */
+export async function openScanSource(path: string, threads?: number, memoryMB?: number): Promise<ScanSource> {
   const reader = nativeScanReader();
   if (reader) {
-    const db = reader.open(path, threads ?? 0, memoryMB);
+    const mb = memoryMB ?? NATIVE_SCAN_MB_PER_THREAD * (threads || availableParallelism());
+    const db = reader.open(path, threads ?? 0, mb);
     return { native: { reader, db }, close: () => reader.close(db) };
   }
-  return openScanDb(path, threads, memoryMB);
+  return openScanDb(path, threads, memoryMB ?? SCAN_MEMORY_MB);
 }
 
 /**
