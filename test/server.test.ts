@@ -209,6 +209,7 @@ describe('server API: answers', () => {
       byModel.body.filterCount,
       list.body.models.reduce((a: number, m: Json) => a + m.filters3x3, 0),
     );
+    assert.deepEqual(byModel.body.nonFinite, { layers: 0, filters: 0 });
   });
 });
 

@@ -11,6 +11,7 @@ import {
   fitWithRangeGuess,
   histogramPass,
   loadBasis,
+  nonFiniteNote,
   PlanScanner,
   planSelection,
   saveBasis,
@@ -19,7 +20,10 @@ import {
   storeShift,
 } from '../src/store/filter-source.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
+import { ingestPaths } from '../src/store/ingest.js';
 import { dataPath, repoRoot } from './support/paths.js';
+import { mulberry32 } from './support/random.js';
+import { writeSafetensors } from './support/safetensors-writer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-shift-'));
 const DB = join(tmp, 'fx.duckdb');
@@ -295,4 +299,49 @@ test('report --db renders the zoo report (models, basis, drift per grouping, rid
   assert.ok(html.includes('<svg'));
   const both = cli('report', dataPath('digits_cnn.onnx'), '--db', DB, '--out', out);
   assert.equal(both.status, 2);
+});
+
+test('layers with NaN or infinite weights are left out of shift/pca and named; uncounted ones give a clear error', async () => {
+  const dir = mkdtempSync(join(tmp, 'nonfinite-'));
+  const rand = mulberry32(5);
+  const conv = (out: number, inp: number, bad: boolean) => {
+    const data = Float32Array.from({ length: out * inp * 9 }, () => rand() - 0.5);
+    if (bad)
+      [data[5], data[100], data[200]] = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    return data;
+  };
+  for (const [name, bad] of [
+    ['bad', true],
+    ['good', false],
+  ] as const)
+    writeSafetensors(join(dir, `${name}.safetensors`), [
+      { name: 'conv1.weight', shape: [16, 3, 3, 3], data: conv(16, 3, false) },
+      { name: 'conv2.weight', shape: [16, 16, 3, 3], data: conv(16, 16, bad) },
+    ]);
+  const path = join(dir, 'z.duckdb');
+  const db = await openDb(path);
+  try {
+    await ingestPaths(db, [dir]);
+    const plan = await planSelection(db.connection, { by: 'model' });
+    assert.deepEqual(plan.nonFinite, { layers: 1, filters: 256 });
+    assert.equal(plan.filterCount, 48 + 48 + 256);
+    assert.deepEqual(plan.groups, ['bad', 'good']);
+    assert.match(
+      nonFiniteNote(plan) ?? '',
+      /left out 1 layer \(256 filters\) whose weights hold NaN or infinite/,
+    );
+    const r = await storeShift(path, plan);
+    assert.deepEqual(r.counts, [48, 304]);
+    assert.ok(r.matrix.flat().every(Number.isFinite));
+    // a layer whose non_finite count is unknown (as imported ones) fails with a message, not a NaN basis
+    await db.connection.run('UPDATE layers SET non_finite = NULL');
+    const unknown = await planSelection(db.connection, { by: 'model' });
+    assert.equal(unknown.nonFinite.layers, 0);
+    await assert.rejects(storePca(path, unknown), /hold NaN or infinite weights/);
+  } finally {
+    db.close();
+  }
+  const out = cli('shift', '--db', path, '--by', 'model');
+  assert.equal(out.status, 2, out.stderr);
+  assert.match(out.stderr, /NaN or infinite/);
 });

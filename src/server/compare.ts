@@ -41,6 +41,8 @@ export interface CompareAnswer {
   range: [number, number] | null;
   bins: number | null;
   filterCount: number;
+  /** Selected layers left out because their weights hold NaN or infinite values (and their filters). */
+  nonFinite: { layers: number; filters: number };
   summary: unknown;
   /** KDE curves per coefficient, one curve per group (x, y rounded to 5 significant digits). */
   ridges: { index: number; curves: { label: string; x: number[]; y: number[]; n?: number }[] }[];
@@ -139,6 +141,7 @@ async function selectionsPlan(
   const layers: LayerPlan[] = [];
   let filterCount = 0;
   let layerSpan = 0;
+  const nonFinite = { layers: 0, filters: 0 };
   for (const s of selections) {
     const what = `selection "${s.label}"`;
     await checkCondition(con, s.where, what);
@@ -157,10 +160,12 @@ async function selectionsPlan(
     }
     filterCount += p.filterCount;
     layerSpan = Math.max(layerSpan, p.layerSpan);
+    nonFinite.layers += p.nonFinite.layers;
+    nonFinite.filters += p.nonFinite.filters;
   }
   layers.sort((a, b) => a.first - b.first);
   const groups = selections.map((s) => s.label).sort(compareCodePoints);
-  return { where: null, by: 'selection', layers, groups, filterCount, layerSpan };
+  return { where: null, by: 'selection', layers, groups, filterCount, layerSpan, nonFinite };
 }
 
 /**
@@ -199,6 +204,7 @@ export async function compare(
     range: shift.range,
     bins: shift.bins,
     filterCount: shift.filterCount,
+    nonFinite: selection.nonFinite,
     summary: shift.summary,
     ridges: Array.from({ length: shift.components.length }, (_, index) => ({
       index,

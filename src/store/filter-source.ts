@@ -70,6 +70,11 @@ export interface SelectionPlan {
   filterCount: number;
   /** Largest layer_id + 1. */
   layerSpan: number;
+  /**
+   * Layers of the selection left out because their weights hold NaN or infinite values (`non_finite` > 0,
+   * counted at ingest): such filters cannot be peak-scaled, and one of them would make every moment NaN.
+   */
+  nonFinite: { layers: number; filters: number };
 }
 
 /** A bad --where / --by (exit 2 in the CLI). */
@@ -128,7 +133,8 @@ export async function planSelection(
   try {
     rows = await queryRows(
       con,
-      `SELECT layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g
+      `SELECT layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g,
+              coalesce(non_finite, 0) > 0 AS non_finite
        FROM layer_info
        WHERE filter_table = 'filters' AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'
          ${where !== null ? `AND (${where})` : ''}
@@ -141,7 +147,13 @@ export async function planSelection(
   const groups = new Set<string>();
   let filterCount = 0;
   let layerSpan = 0;
+  const nonFinite = { layers: 0, filters: 0 };
   for (const r of rows) {
+    if (r.non_finite === true) {
+      nonFinite.layers++;
+      nonFinite.filters += Number(r.filter_count);
+      continue;
+    }
     let group = '';
     if (by !== null) {
       const g = r.g;
@@ -160,7 +172,15 @@ export async function planSelection(
     layerSpan = Math.max(layerSpan, layer.layerId + 1);
     layers.push(layer);
   }
-  return { where, by, layers, groups: [...groups].sort(compareCodePoints), filterCount, layerSpan };
+  return {
+    where,
+    by,
+    layers,
+    groups: [...groups].sort(compareCodePoints),
+    filterCount,
+    layerSpan,
+    nonFinite,
+  };
 }
 
 interface ScanPart {
@@ -367,7 +387,19 @@ export class PlanScanner {
 
 function toMoments(r: ScanResult): Moments {
   const m = totalMoments(r);
+  // layers counted at ingest are planned out when they hold NaN/inf; others (imported) are caught here
+  if (!m.mean.every(Number.isFinite) || !m.scatter.every(Number.isFinite))
+    throw new SelectionError(
+      'the selected filters hold NaN or infinite weights (in layers without a non_finite count, such as imported ones), so they have no PCA basis; leave those layers out with --where',
+    );
   return { n: m.n, dims: DIMS, mean: m.mean, scatter: m.scatter };
+}
+
+/** A note on the layers a plan left out for NaN or infinite weights, or null when there were none. */
+export function nonFiniteNote(plan: SelectionPlan): string | null {
+  const { layers, filters } = plan.nonFinite;
+  if (layers === 0) return null;
+  return `left out ${layers} layer${layers === 1 ? '' : 's'} (${filters.toLocaleString('en-US')} filters) whose weights hold NaN or infinite values (layer_info.non_finite > 0): they cannot be peak-scaled`;
 }
 
 function basisArrays(basis: PcaBasis): { mean: Float64Array; comps: Float64Array } {

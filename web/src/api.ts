@@ -73,6 +73,8 @@ export interface CompareAnswer {
   explainedVarianceRatio: number[];
   components: number[][];
   filterCount: number;
+  /** Layers (and their filters) left out because their weights hold NaN or infinite values. */
+  nonFinite?: { layers: number; filters: number };
   ridges: { index: number; curves: { label: string; x: number[]; y: number[]; n?: number }[] }[];
   seconds: number;
 }

@@ -319,6 +319,13 @@ function renderCompare(out: HTMLElement, r: CompareAnswer): void {
       { class: 'summary' },
       `${r.filterCount.toLocaleString('en-US')} filters in ${r.groups.length} groups by ${r.by} · ${r.seconds.toFixed(2)} s`,
     ),
+    r.nonFinite && r.nonFinite.layers > 0
+      ? h(
+          'p',
+          { class: 'summary bad' },
+          `Left out ${r.nonFinite.layers} layer(s) (${r.nonFinite.filters.toLocaleString('en-US')} filters) whose weights hold NaN or infinite values: they cannot be peak-scaled.`,
+        )
+      : '',
     h(
       'div',
       { class: 'figs' },

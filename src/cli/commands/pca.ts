@@ -1,7 +1,7 @@
 /** `filterdb pca --db zoo.duckdb [--where SQL] [--json] [--save NAME]`: the PCA basis of a filter selection. */
 import type { Command } from 'commander';
 import { openDb } from '../../store/db.js';
-import { planSelection, saveBasis, storePca } from '../../store/filter-source.js';
+import { nonFiniteNote, planSelection, saveBasis, storePca } from '../../store/filter-source.js';
 import { writeOut } from '../context.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
@@ -40,6 +40,8 @@ export function registerPca(program: Command): void {
           db.close();
         }
       }
+      const note = nonFiniteNote(plan);
+      if (note) process.stderr.write(`filterdb: ${note}\n`);
       const bar = scanProgress('pca', plan.filterCount, opts.save ? 2 : 1);
       const { basis, range } = await storePca(opts.db, plan, {
         range: Boolean(opts.save),

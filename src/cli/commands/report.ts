@@ -13,7 +13,12 @@ import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
 import { renderZooReport, type ZooModel, type ZooRidges } from '../../report/zoo-report.js';
 import { openDb, queryRows } from '../../store/db.js';
-import { planSelection, type SelectionPlan, storeZooAnalysis } from '../../store/filter-source.js';
+import {
+  nonFiniteNote,
+  planSelection,
+  type SelectionPlan,
+  storeZooAnalysis,
+} from '../../store/filter-source.js';
 import { UsageError } from '../context.js';
 import { progressBar } from '../progress.js';
 
@@ -109,6 +114,8 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
   } finally {
     db.close();
   }
+  const note = nonFiniteNote(plans[0]);
+  if (note) process.stderr.write(`filterdb: ${note}\n`);
   if (plans[0].filterCount < 2)
     throw new FilterDbError('unsupported', dbPath, 'holds fewer than 2 3x3 filters: nothing to analyse');
   const bar = progressBar('zoo report', plans[0].filterCount * 3);

@@ -87,7 +87,7 @@ async function runShift(
 ): Promise<void> {
   const { bins, kdeBins, densitySize, workers, t0 } = o;
   const { openDb } = await import('../../store/db.js');
-  const { DEFAULT_DENSITY, loadBasis, planSelection, storeShift } = await import(
+  const { DEFAULT_DENSITY, loadBasis, nonFiniteNote, planSelection, storeShift } = await import(
     '../../store/filter-source.js'
   );
   let plan: SelectionPlan;
@@ -107,6 +107,8 @@ async function runShift(
       db.close();
     }
   }
+  const note = nonFiniteNote(plan);
+  if (note) process.stderr.write(`filterdb: ${note}\n`);
   if (plan.filterCount === 0)
     throw new FilterDbError(
       'unsupported',
