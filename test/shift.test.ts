@@ -18,6 +18,7 @@ import {
   storeBatchSource,
   storePca,
   storeShift,
+  TooManyGroupsError,
 } from '../src/store/filter-source.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
 import { ingestPaths } from '../src/store/ingest.js';
@@ -344,4 +345,20 @@ test('layers with NaN or infinite weights are left out of shift/pca and named; u
   const out = cli('shift', '--db', path, '--by', 'model');
   assert.equal(out.status, 2, out.stderr);
   assert.match(out.stderr, /NaN or infinite/);
+});
+
+test('a grouping into more groups than can be compared is refused before any scan, with a clear message', async () => {
+  const db = await openDb(DB, { readOnly: true });
+  try {
+    const plan = await planSelection(db.connection, { by: 'model', maxGroups: 4 });
+    assert.equal(plan.groups.length, 4);
+    await assert.rejects(
+      planSelection(db.connection, { by: 'model', maxGroups: 3 }),
+      (e: unknown) =>
+        e instanceof TooManyGroupsError &&
+        /grouping by model gives 4 groups; at most 3 can be compared/.test(e.message),
+    );
+  } finally {
+    db.close();
+  }
 });

@@ -11,6 +11,7 @@ import {
   type LayerPlan,
   planSelection,
   SelectionError,
+  TooManyGroupsError,
   type SelectionPlan,
   SPECIAL_GROUPINGS,
   type StoreShiftResult,
@@ -106,6 +107,7 @@ async function plan(
   try {
     return await planSelection(con, options);
   } catch (e) {
+    if (e instanceof TooManyGroupsError) throw new HttpError(400, 'too-many-groups', e.message);
     if (e instanceof SelectionError) throw new HttpError(400, 'bad-sql', `${what}: ${e.message}`);
     throw e;
   }

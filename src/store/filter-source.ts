@@ -80,6 +80,17 @@ export interface SelectionPlan {
 /** A bad --where / --by (exit 2 in the CLI). */
 export class SelectionError extends RangeError {}
 
+/** A grouping into more than {@link MAX_GROUPS} groups. */
+export class TooManyGroupsError extends SelectionError {}
+
+/**
+ * Most groups one shift compares: the drift matrix and its KL sums grow with the square of the count (4096
+ * groups: 16.8 M pairs, 134 MB of matrix, ~10 G multiply-adds), the per-group histograms linearly. Every
+ * grouping of the paper has far fewer (the published zoo has ~1,500 models); past this a grouping is a
+ * mistake such as `--by layer_id` on a large database, refused before anything is allocated.
+ */
+export const MAX_GROUPS = 4096;
+
 /** The SQL expression (over layer_info) of a grouping, or 'depth'. */
 async function groupingExpression(con: DuckDBConnection, by: string): Promise<string> {
   if (by === 'depth') return 'conv_depth_norm';
@@ -104,8 +115,9 @@ function firstLine(e: unknown): string {
  */
 export async function planSelection(
   con: DuckDBConnection,
-  options: { where?: string | null; by?: string | null },
+  options: { where?: string | null; by?: string | null; maxGroups?: number },
 ): Promise<SelectionPlan> {
+  const maxGroups = options.maxGroups ?? MAX_GROUPS;
   const where = options.where?.trim() || null;
   const by = options.by?.trim() || null;
   let groupSql = 'NULL';
@@ -172,6 +184,10 @@ export async function planSelection(
     layerSpan = Math.max(layerSpan, layer.layerId + 1);
     layers.push(layer);
   }
+  if (groups.size > maxGroups)
+    throw new TooManyGroupsError(
+      `grouping by ${by} gives ${groups.size.toLocaleString('en-US')} groups; at most ${maxGroups.toLocaleString('en-US')} can be compared (the drift matrix grows with their square): group more coarsely or narrow the selection`,
+    );
   return {
     where,
     by,

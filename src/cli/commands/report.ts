@@ -18,6 +18,7 @@ import {
   planSelection,
   type SelectionPlan,
   storeZooAnalysis,
+  TooManyGroupsError,
 } from '../../store/filter-source.js';
 import { UsageError } from '../context.js';
 import { progressBar } from '../progress.js';
@@ -109,8 +110,15 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
       meta: Object.fromEntries(metaColumns.map((c) => [c, r[c] as string | number | null])),
     }));
     plans = [];
-    for (const by of [...metaColumns, 'depth', 'model'])
-      plans.push(await planSelection(db.connection, { by }));
+    for (const by of [...metaColumns, 'depth', 'model']) {
+      try {
+        plans.push(await planSelection(db.connection, { by }));
+      } catch (e) {
+        // a column with a value per layer (say, a file hash) is no grouping: the report goes on without it
+        if (!(e instanceof TooManyGroupsError)) throw e;
+        process.stderr.write(`filterdb: report: no drift section by ${by}: ${e.message}\n`);
+      }
+    }
   } finally {
     db.close();
   }
