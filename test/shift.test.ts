@@ -362,3 +362,24 @@ test('a grouping into more groups than can be compared is refused before any sca
     db.close();
   }
 });
+
+test('bins, KDE bins or a density raster too large to hold are refused before any scan', async () => {
+  const db = await openDb(DB, { readOnly: true });
+  let plan: Awaited<ReturnType<typeof planSelection>>;
+  try {
+    plan = await planSelection(db.connection, { by: 'Task' });
+  } finally {
+    db.close();
+  }
+  await assert.rejects(storeShift(DB, plan, { bins: 5_000_000 }), /90,000,000 histogram cells, more than/);
+  await assert.rejects(
+    storeShift(DB, plan, { views: { kdeBins: 2_000_000 } }),
+    /\(70 \+ 2000000 for the KDE curves\)/,
+  );
+  await assert.rejects(
+    storeShift(DB, plan, { views: { density: { size: 5000, lo: -3, hi: 3, xIndex: 0, yIndex: 1 } } }),
+    /5000² density raster is larger than 4096²/,
+  );
+  const ok = await storeShift(DB, plan, { bins: 1000 });
+  assert.equal(ok.bins, 1000);
+});

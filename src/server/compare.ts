@@ -11,11 +11,11 @@ import {
   type LayerPlan,
   planSelection,
   SelectionError,
-  TooManyGroupsError,
   type SelectionPlan,
   SPECIAL_GROUPINGS,
   type StoreShiftResult,
   storeShift,
+  TooManyGroupsError,
 } from '../store/filter-source.js';
 import { HttpError } from './http.js';
 import { checkSelect, layerInfoColumns } from './queries.js';

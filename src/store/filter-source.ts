@@ -541,6 +541,29 @@ export interface StoreShiftResult extends ShiftResult {
 
 export const DEFAULT_DENSITY: DensitySpec = { size: 512, lo: -3.3, hi: 3.3, xIndex: 0, yIndex: 1 };
 
+/**
+ * Histogram cells (group × coefficient × bin, drift and KDE histograms together) one shift may count: each
+ * scan thread holds them as uint32 counts plus float64 sums, 12 bytes a cell (2^25 cells ≈ 400 MB).
+ */
+export const MAX_HISTOGRAM_CELLS = 2 ** 25;
+/** Largest side of the 2-D density raster (float64 counts per scan thread: 4096² = 128 MB). */
+export const MAX_DENSITY_SIZE = 4096;
+
+/** Refuses bins, KDE bins and density sizes whose counts would not fit the bounds above, before any scan. */
+function checkHistogramSize(groups: number, bins: number, views: StoreShiftOptions['views']): void {
+  const kdeBins = views ? (views.kdeBins ?? 2048) : 0;
+  const cells = groups * DIMS * (bins + kdeBins);
+  if (cells > MAX_HISTOGRAM_CELLS)
+    throw new SelectionError(
+      `${groups} groups × ${DIMS} coefficients × ${bins + kdeBins} bins${kdeBins ? ` (${bins} + ${kdeBins} for the KDE curves)` : ''} are ${cells.toLocaleString('en-US')} histogram cells, more than the ${MAX_HISTOGRAM_CELLS.toLocaleString('en-US')} a shift may hold (~400 MB a scan thread): use fewer bins or groups`,
+    );
+  const size = views?.density ? views.density.size : 0;
+  if (size > MAX_DENSITY_SIZE)
+    throw new SelectionError(
+      `a ${size}² density raster is larger than ${MAX_DENSITY_SIZE}² (~128 MB a scan thread): use a smaller --density`,
+    );
+}
+
 /** The distribution shift of a planned selection and grouping, streamed from the store. */
 export async function storeShift(
   path: string,
@@ -552,6 +575,7 @@ export async function storeShift(
     throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
   if (plan.by === null) throw new SelectionError('a grouping (--by) is required');
   if (plan.filterCount === 0) throw new SelectionError('no filters selected');
+  checkHistogramSize(plan.groups.length, bins, options.views);
   const scanner = new PlanScanner(path, plan, options);
   try {
     const seconds = { moments: 0, histograms: 0 };

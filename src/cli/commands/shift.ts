@@ -67,8 +67,8 @@ export function registerShift(program: Command): void {
       if (!(Number.isInteger(densitySize) && densitySize >= 0))
         throw new UsageError(`--density must be a whole number`);
       const workers = opts.workers === undefined ? undefined : Number(opts.workers);
-      if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0))
-        throw new UsageError(`--workers must be a whole number`);
+      if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64))
+        throw new UsageError(`--workers takes a whole number from 0 to 64, got ${opts.workers}`);
       const t0 = performance.now();
       // the scan workers start (DuckDB instance, kernels) while this thread loads @duckdb/node-api and plans;
       // this thread is one of the scan threads
