@@ -550,14 +550,18 @@ export const MAX_HISTOGRAM_CELLS = 2 ** 25;
 export const MAX_DENSITY_SIZE = 4096;
 
 /** Refuses bins, KDE bins and density sizes whose counts would not fit the bounds above, before any scan. */
-function checkHistogramSize(groups: number, bins: number, views: StoreShiftOptions['views']): void {
-  const kdeBins = views ? (views.kdeBins ?? 2048) : 0;
+function checkHistogramSize(
+  groups: number,
+  bins: number,
+  kdeBins: number,
+  density: DensitySpec | undefined,
+): void {
   const cells = groups * DIMS * (bins + kdeBins);
   if (cells > MAX_HISTOGRAM_CELLS)
     throw new SelectionError(
       `${groups} groups × ${DIMS} coefficients × ${bins + kdeBins} bins${kdeBins ? ` (${bins} + ${kdeBins} for the KDE curves)` : ''} are ${cells.toLocaleString('en-US')} histogram cells, more than the ${MAX_HISTOGRAM_CELLS.toLocaleString('en-US')} a shift may hold (~400 MB a scan thread): use fewer bins or groups`,
     );
-  const size = views?.density ? views.density.size : 0;
+  const size = density?.size ?? 0;
   if (size > MAX_DENSITY_SIZE)
     throw new SelectionError(
       `a ${size}² density raster is larger than ${MAX_DENSITY_SIZE}² (~128 MB a scan thread): use a smaller --density`,
@@ -575,7 +579,10 @@ export async function storeShift(
     throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
   if (plan.by === null) throw new SelectionError('a grouping (--by) is required');
   if (plan.filterCount === 0) throw new SelectionError('no filters selected');
-  checkHistogramSize(plan.groups.length, bins, options.views);
+  const kdeBins = options.views ? (options.views.kdeBins ?? 2048) : 0;
+  const density =
+    options.views && options.views.density !== false ? (options.views.density ?? DEFAULT_DENSITY) : undefined;
+  checkHistogramSize(plan.groups.length, bins, kdeBins, density);
   const scanner = new PlanScanner(path, plan, options);
   try {
     const seconds = { moments: 0, histograms: 0 };
@@ -588,12 +595,7 @@ export async function storeShift(
     const layerGroup = new Int32Array(plan.layerSpan).fill(-1);
     for (const l of plan.layers) layerGroup[l.layerId] = groupIndex.get(l.group)!;
     const maps: HistMap[] = [{ layerGroup, groups: plan.groups.length, bins }];
-    const kdeBins = options.views ? (options.views.kdeBins ?? 2048) : 0;
     if (kdeBins) maps.push({ layerGroup, groups: plan.groups.length, bins: kdeBins });
-    const density =
-      options.views && options.views.density !== false
-        ? (options.views.density ?? DEFAULT_DENSITY)
-        : undefined;
     const pass = await histogramPass(
       scanner,
       (range) => ({ kind: 'hist', ...basisArrays(basis), lo: range[0], hi: range[1], maps, density }),
