@@ -17,6 +17,11 @@ export function reportAndExit(e: unknown): never {
   process.exit(70);
 }
 
+/** A note for the user on stderr (after `filterdb: `), when there is one. */
+export function writeNote(text: string | null): void {
+  if (text) process.stderr.write(`filterdb: ${text}\n`);
+}
+
 /** Writes to stdout and resolves when flushed (large JSON to a pipe must not be cut by process.exit). */
 export function writeOut(text: string): Promise<void> {
   return new Promise((resolve, reject) =>

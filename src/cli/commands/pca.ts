@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { openDb } from '../../store/db.js';
 import { nonFiniteNote, planSelection, saveBasis, storePca } from '../../store/filter-source.js';
-import { writeOut } from '../context.js';
+import { writeNote, writeOut } from '../context.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
 
@@ -40,8 +40,7 @@ export function registerPca(program: Command): void {
           db.close();
         }
       }
-      const note = nonFiniteNote(plan);
-      if (note) process.stderr.write(`filterdb: ${note}\n`);
+      writeNote(nonFiniteNote(plan));
       const bar = scanProgress('pca', plan.filterCount, opts.save ? 2 : 1);
       const { basis, range } = await storePca(opts.db, plan, {
         range: Boolean(opts.save),

@@ -20,7 +20,7 @@ import {
   storeZooAnalysis,
   TooManyGroupsError,
 } from '../../store/filter-source.js';
-import { UsageError } from '../context.js';
+import { UsageError, writeNote } from '../context.js';
 import { progressBar } from '../progress.js';
 
 interface ReportCliOptions {
@@ -116,14 +116,13 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
       } catch (e) {
         // a column with a value per layer (say, a file hash) is no grouping: the report goes on without it
         if (!(e instanceof TooManyGroupsError)) throw e;
-        process.stderr.write(`filterdb: report: no drift section by ${by}: ${e.message}\n`);
+        writeNote(`report: no drift section by ${by}: ${e.message}`);
       }
     }
   } finally {
     db.close();
   }
-  const note = nonFiniteNote(plans[0]);
-  if (note) process.stderr.write(`filterdb: ${note}\n`);
+  writeNote(nonFiniteNote(plans[0]));
   if (plans[0].filterCount < 2)
     throw new FilterDbError('unsupported', dbPath, 'holds fewer than 2 3x3 filters: nothing to analyse');
   const bar = progressBar('zoo report', plans[0].filterCount * 3);

@@ -10,7 +10,7 @@ import type { PcaBasis } from '../../analysis/pca.js';
 import { FilterDbError } from '../../errors.js';
 import type { SelectionPlan, StoreShiftResult } from '../../store/filter-source.js';
 import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../store/scan-workers.js';
-import { UsageError, writeOut } from '../context.js';
+import { UsageError, writeNote, writeOut } from '../context.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
 
@@ -107,8 +107,7 @@ async function runShift(
       db.close();
     }
   }
-  const note = nonFiniteNote(plan);
-  if (note) process.stderr.write(`filterdb: ${note}\n`);
+  writeNote(nonFiniteNote(plan));
   if (plan.filterCount === 0)
     throw new FilterDbError(
       'unsupported',
