@@ -67,10 +67,10 @@ export const SCAN_MEMORY_MB = 16;
 /**
  * The native reader's pool per DuckDB thread of its instance: a streaming scan pins one 256 KiB block per
  * column it reads (11 with the filter_id predicate, twice at segment ends ≈ 5.5 MB at worst) and nothing is
- * materialized. A pool this small stays in the CPU's caches: DuckDB's own scan of the 10 M bench's columns on
- * 2 threads took 0.175 s at 6 MB in all, 0.235 s at 20 MB, 0.85 s at 400 MB (bench in C on the C API,
- * 2026-12-04); the whole 10 M shift went 1.20–1.24 → 1.16–1.19 s and 168 → 145 MB RSS. At 2 MB a thread,
- * scans failed to pin their blocks.
+ * materialized. A pool this small stays in the CPU's caches: bench/scan-read (the reader alone on the 10 M
+ * bench's filters, 2 threads) read them in 0.21 s with 6 MB a thread, 0.28 s with 16, 0.71 s with 100 MB; in
+ * bench/shift the 10 M shift went 1.35 s, 165 MB (16 MB in all, earlier the same day) → 1.18 s, 145 MB. At
+ * 2 MB a thread, scans failed to pin their blocks.
  */
 export const NATIVE_SCAN_MB_PER_THREAD = 6;
 
