@@ -791,6 +791,7 @@ function graphModel(
   for (let u = 0; u < nodes.length; u++) {
     if (ops[u] === 'Placeholder' || ops[u] === 'PlaceholderWithDefault') successors[u] = [];
   }
+  unrollWhileLoops(ops, inputs, index, successors);
 
   const candidates: Candidate[] = [];
   const seen = new Set<WeightSpec>();
@@ -836,8 +837,67 @@ function graphModel(
       node: i,
     });
   });
-  const depth = longestPathDepths(nodes.length, successors, [...starts]);
+  const depth = longestPathDepths(successors.length, successors, [...starts]);
   const levels = new Set<number>();
-  for (const d of depth) if (d >= 0) levels.add(d);
+  for (let u = 0; u < nodes.length; u++) if (depth[u] >= 0) levels.add(depth[u]);
   return { candidates, depth, levels: levels.size };
+}
+
+const NEXT_ITERATION = new Set(['NextIteration', 'RefNextIteration']);
+
+/**
+ * A TF1 while loop is a cycle: Enter -> Merge -> Switch -:1-> body -> NextIteration -> Merge, and
+ * Switch -:0-> Exit when the condition fails. Depth treats it as run once: the NextIteration -> Merge
+ * back edge goes instead to a copy of the Merge (appended as a new node), which feeds copies of its
+ * Switches, which feed the Switches' Exit side. So what follows the loop lies deeper than its body, the
+ * graph stays a DAG, and a path from the inputs that runs through the body (the loop's accumulator)
+ * still reaches the rest of the model.
+ */
+function unrollWhileLoops(
+  ops: readonly string[],
+  inputs: readonly string[][],
+  index: ReadonlyMap<string, number>,
+  successors: number[][],
+): void {
+  const port = (input: string): { node: number | undefined; port: number } => {
+    const [name, p] = input.split(':');
+    return {
+      node: input.startsWith('^') ? undefined : index.get(name),
+      port: p === undefined ? 0 : Number(p),
+    };
+  };
+  const mergeCopy = new Map<number, number>();
+  const newNode = (): number => successors.push([]) - 1;
+  inputs.forEach((list, m) => {
+    if (ops[m] !== 'Merge' && ops[m] !== 'RefMerge') return;
+    for (const input of list) {
+      const n = port(input).node;
+      if (n === undefined || !NEXT_ITERATION.has(ops[n])) continue;
+      let copy = mergeCopy.get(m);
+      if (copy === undefined) {
+        copy = newNode();
+        mergeCopy.set(m, copy);
+      }
+      successors[n] = successors[n].filter((v) => v !== m);
+      successors[n].push(copy);
+    }
+  });
+  if (mergeCopy.size === 0) return;
+  const switchCopy = new Map<number, number>();
+  inputs.forEach((list, s) => {
+    if (ops[s] !== 'Switch' && ops[s] !== 'RefSwitch') return;
+    const m = list[0] === undefined ? undefined : port(list[0]).node;
+    const mCopy = m === undefined ? undefined : mergeCopy.get(m);
+    if (mCopy === undefined) return;
+    const copy = newNode();
+    successors[mCopy].push(copy);
+    switchCopy.set(s, copy);
+  });
+  inputs.forEach((list, v) => {
+    for (const input of list) {
+      const { node: s, port: p } = port(input);
+      const copy = s === undefined ? undefined : switchCopy.get(s);
+      if (copy !== undefined && p === 0) successors[copy].push(v);
+    }
+  });
 }
