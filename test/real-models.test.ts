@@ -1,0 +1,111 @@
+/**
+ * Real pretrained models from npm packages (devDependencies) that the readers must read whole: every conv,
+ * graph depths where the file has a graph, and no warning that is not true.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { readModel } from '../src/formats/detect.js';
+import { longestPathDepths } from '../src/model/depth.js';
+import type { Model } from '../src/model/types.js';
+import { openModelInput } from '../src/node/file-source.js';
+import { modulePath } from './support/paths.js';
+
+async function read(rel: string): Promise<Model> {
+  return readModel(await openModelInput(modulePath(rel)));
+}
+
+/** Every layer's weight loads, has the shape's element count and holds only finite values. */
+async function assertWeightsLoad(m: Model): Promise<void> {
+  for (const l of m.layers) {
+    const w = await l.loadWeight();
+    assert.equal(
+      w.length,
+      l.shape.reduce((a, b) => a * b, 1),
+      l.name,
+    );
+    assert.ok(
+      w.every((v) => Number.isFinite(v)),
+      `${l.name} holds a non-finite value`,
+    );
+  }
+}
+
+function count<T>(xs: readonly T[], key: (x: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
+  return out;
+}
+
+describe('graph depth with loops', () => {
+  test('a cycle does not stop the longest-path pass: its back edge is dropped', () => {
+    // 0 -> 1 -> 2 -> 3 -> 1 (loop), 2 -> 4 -> 5
+    const succ = [[1], [2], [3, 4], [1], [5], []];
+    assert.deepEqual(Array.from(longestPathDepths(6, succ, [0])), [0, 1, 2, 3, 3, 4]);
+    // unreachable nodes stay -1; a start that is also reached later takes its longest path
+    assert.deepEqual(Array.from(longestPathDepths(4, [[1], [2], [], [2]], [0, 1])), [0, 1, 2, -1]);
+  });
+
+  test('handtrack.json (@vladmandic/human): 123 convs after a TF while loop, depths from the graph', async () => {
+    const m = await read('@vladmandic/human/models/handtrack.json');
+    assert.deepEqual(m.warnings, []);
+    assert.equal(m.layers.length, 123);
+    assert.deepEqual(
+      count(m.layers, (l) => l.op),
+      {
+        _FusedConv2D: 72,
+        FusedDepthwiseConv2dNative: 17,
+        DepthwiseConv2dNative: 34,
+      },
+    );
+    assert.equal(m.graphDepthKnown, true);
+    assert.ok(m.layers.every((l) => l.graphDepth !== null && l.graphDepth >= 0));
+    // the convs follow the map/while loop that resizes the input: the first lies past the loop body
+    assert.equal(m.layers[0].graphDepth, 21);
+    assert.equal(Math.max(...m.layers.map((l) => l.convDepth)), 74);
+    assert.equal(m.layers.at(-1)!.convDepthNorm, 1);
+  });
+
+  test('the other @vladmandic/human graph models keep graph depths and read without warnings', async () => {
+    for (const [file, convs] of [
+      ['blazeface.json', 69],
+      ['centernet.json', 89],
+      ['movenet-lightning.json', 74],
+    ] as const) {
+      const m = await read(`@vladmandic/human/models/${file}`);
+      assert.deepEqual([m.layers.length, m.graphDepthKnown, m.warnings], [convs, true, []], file);
+    }
+  });
+});
+
+describe('TFLite from @mediapipe', () => {
+  test('face_detection_full_range_sparse.tflite: all 91 convs, 46 of them densified', async () => {
+    const m = await read('@mediapipe/face_detection/face_detection_full_range_sparse.tflite');
+    assert.deepEqual(m.warnings, []);
+    assert.equal(m.layers.length, 91);
+    assert.equal(m.graphDepthKnown, true);
+    assert.ok(m.layers.every((l) => l.graphDepth !== null));
+    await assertWeightsLoad(m);
+    // the sparse weights are the pointwise convs behind DENSIFY -> DEQUANTIZE, pruned to 70 % zeros
+    const sparse = m.layers.filter((l) => l.name.endsWith('Conv2D_dequantize'));
+    assert.equal(sparse.length, 46);
+    for (const l of sparse) {
+      const w = await l.loadWeight();
+      const zeros = w.filter((v) => v === 0).length / w.length;
+      assert.ok(zeros > 0.69 && zeros < 0.71, `${l.name}: ${zeros} zeros`);
+    }
+  });
+
+  test('selfie_segmentation.tflite: Convolution2DTransposeBias is the 55th conv, transposed', async () => {
+    for (const file of ['selfie_segmentation.tflite', 'selfie_segmentation_landscape.tflite']) {
+      const m = await read(`@mediapipe/selfie_segmentation/${file}`);
+      assert.deepEqual(m.warnings, [], file);
+      assert.equal(m.layers.length, 55, file);
+      const t = m.layers.filter((l) => l.op === 'Convolution2DTransposeBias');
+      assert.equal(t.length, 1);
+      assert.deepEqual([t[0].kind, t[0].shape, t[0].groups], ['transposed', [16, 1, 2, 2], 1]);
+      // the upsampling to the mask is the model's last conv
+      assert.equal(t[0].convDepthNorm, 1);
+      await assertWeightsLoad(m);
+    }
+  });
+});
