@@ -109,3 +109,53 @@ describe('TFLite from @mediapipe', () => {
     }
   });
 });
+
+describe('ONNX control flow from @ricky0123/vad-web', () => {
+  test('silero_vad_v5.onnx: the 12 convs of both If branches (16 kHz and 8 kHz models)', async () => {
+    const m = await read('@ricky0123/vad-web/dist/silero_vad_v5.onnx');
+    assert.deepEqual(m.warnings, []);
+    assert.equal(m.layers.length, 12);
+    assert.deepEqual(
+      count(m.layers, (l) => l.name.split('/').slice(0, 2).join('/')),
+      {
+        'If_0/then_branch': 6,
+        'If_0/else_branch': 6,
+      },
+    );
+    assert.equal(m.graphDepthKnown, true);
+    // depth = the If node's depth plus the depth inside the branch: the STFT conv first, the decoder last
+    const then = m.layers.filter((l) => l.name.startsWith('If_0/then_branch/'));
+    assert.ok(then[0].name.endsWith('stft.forward_basis_buffer'));
+    assert.deepEqual(
+      then.map((l) => l.graphDepth),
+      [3, 11, 13, 15, 17, 27],
+    );
+    assert.deepEqual(
+      then.map((l) => l.shape),
+      [
+        [258, 1, 256],
+        [128, 129, 3],
+        [64, 128, 3],
+        [64, 64, 3],
+        [128, 64, 3],
+        [1, 128, 1],
+      ],
+    );
+    await assertWeightsLoad(m);
+  });
+
+  test('silero_vad_legacy.onnx: 36 convs in If_25, 18 a branch, none outside', async () => {
+    const m = await read('@ricky0123/vad-web/dist/silero_vad_legacy.onnx');
+    assert.deepEqual(m.warnings, []);
+    assert.equal(m.layers.length, 36);
+    assert.deepEqual(
+      count(m.layers, (l) => l.name.split('/').slice(0, 2).join('/')),
+      {
+        'If_25/then_branch': 18,
+        'If_25/else_branch': 18,
+      },
+    );
+    assert.ok(m.layers.every((l) => l.graphDepth !== null && l.graphDepth >= 12));
+    await assertWeightsLoad(m);
+  });
+});
