@@ -3,11 +3,13 @@
  * graph depths where the file has a graph, and no warning that is not true.
  */
 import assert from 'node:assert/strict';
+import { basename } from 'node:path';
 import { describe, test } from 'node:test';
 import { readModel } from '../src/formats/detect.js';
 import { longestPathDepths } from '../src/model/depth.js';
 import type { Model } from '../src/model/types.js';
 import { openModelInput } from '../src/node/file-source.js';
+import { discoverModels } from '../src/store/walk.js';
 import { modulePath } from './support/paths.js';
 
 async function read(rel: string): Promise<Model> {
@@ -157,5 +159,48 @@ describe('ONNX control flow from @ricky0123/vad-web', () => {
     );
     assert.ok(m.layers.every((l) => l.graphDepth !== null && l.graphDepth >= 12));
     await assertWeightsLoad(m);
+  });
+});
+
+describe('face-api.js weights manifests from @vladmandic/face-api', () => {
+  const dir = '@vladmandic/face-api/model';
+  const expected: [string, number, number][] = [
+    // model, convs, depthwise convs
+    ['age_gender_model', 30, 13],
+    ['face_expression_model', 31, 15],
+    ['face_landmark_68_model', 31, 15],
+    ['face_landmark_68_tiny_model', 17, 8],
+    ['face_recognition_model', 29, 0],
+    ['ssd_mobilenetv1_model', 47, 13],
+    ['tiny_face_detector_model', 12, 5],
+  ];
+
+  test('each *-weights_manifest.json reads as a TF.js weights-only model', async () => {
+    for (const [name, convs, depthwise] of expected) {
+      const m = await read(`${dir}/${name}-weights_manifest.json`);
+      assert.equal(m.format, 'tfjs', name);
+      assert.deepEqual(m.warnings, [], name);
+      assert.equal(m.layers.length, convs, name);
+      assert.equal(m.layers.filter((l) => l.kind === 'depthwise').length, depthwise, name);
+      assert.ok(
+        m.layers.filter((l) => l.kind === 'depthwise').every((l) => /depthwise/.test(l.name)),
+        name,
+      );
+      assert.equal(m.graphDepthKnown, false);
+      assert.deepEqual(
+        m.layers.map((l) => l.convDepth),
+        m.layers.map((_, i) => i),
+      );
+      await assertWeightsLoad(m);
+    }
+  });
+
+  test('a directory walk finds the 7 manifests as models with their shards, not the shards alone', async () => {
+    const { candidates, errors } = await discoverModels([modulePath(dir)]);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(
+      candidates.map((c) => [c.name, c.files.map((f) => basename(f))]),
+      expected.map(([name]) => [name, [`${name}-weights_manifest.json`, `${name}.bin`]]),
+    );
   });
 });

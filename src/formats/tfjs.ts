@@ -100,7 +100,9 @@ export function sniffTfjs(ctx: SniffContext): SniffScore {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(ctx.head);
   if (/^\s*\{/.test(text) && (text.includes('"modelTopology"') || text.includes('"weightsManifest"')))
     return 2;
-  return ctx.name === 'model.json' ? 1 : 0;
+  // a bare weights manifest (face-api.js `*-weights_manifest.json`): an array of { paths, weights }
+  if (/^\s*\[\s*\{/.test(text) && text.includes('"paths"') && text.includes('"weights"')) return 2;
+  return ctx.name === 'model.json' || ctx.name.endsWith('weights_manifest.json') ? 1 : 0;
 }
 
 export const tfjsReader: FormatReader = {
@@ -128,6 +130,7 @@ export async function readTfjs(input: ModelInput, options?: ReadOptions): Promis
     if (e instanceof FilterDbError) throw e;
     throw new FilterDbError('corrupt', file, `model.json is not valid JSON: ${(e as Error).message}`);
   }
+  if (Array.isArray(json)) return readWeightsManifest(input, json);
   if (!isObject(json)) throw new FilterDbError('not-a-model', file, 'model.json is not a JSON object');
   const manifest = get(json, 'weightsManifest');
   if (!Array.isArray(manifest))
@@ -168,6 +171,37 @@ export async function readTfjs(input: ModelInput, options?: ReadOptions): Promis
   if (graphKnown) model.graphDepthLevels = found.levels;
   options?.onProgress?.(main.size, main.size);
   return model;
+}
+
+/**
+ * A weights manifest without a topology (face-api.js ships every model so: `*-weights_manifest.json` beside
+ * its `.bin`): every 4-D weight is a conv kernel `[kh, kw, in, out]`, depthwise `[kh, kw, C, 1]` where the
+ * name says depthwise or the shape has one output over several inputs; depth from storage order.
+ */
+async function readWeightsManifest(input: ModelInput, manifest: Json[]): Promise<Model> {
+  const { specs, groups, warnings } = await loadManifest(input, manifest);
+  const candidates: Candidate[] = [];
+  for (const spec of specs) {
+    const s = spec.shape;
+    if (s.length !== 4) continue;
+    const depthwise =
+      /depthwise/i.test(spec.name) || (s[3] === 1 && s[2] > 1 && !/pointwise/i.test(spec.name));
+    const op = depthwise ? 'DepthwiseConv2D' : 'Conv2D';
+    if (!usable(spec, 2, op, warnings)) continue;
+    candidates.push({
+      spec,
+      op,
+      transform: depthwise ? 'depthwise' : 'conv',
+      spatial: 2,
+      groups: 1,
+      node: -1,
+    });
+  }
+  const depths = convDepthsFromOrder(candidates.length);
+  const layers = candidates.map((c, i) =>
+    makeLayer(c, groups[c.spec.group].source, null, depths.convDepth[i], depths.convDepthNorm[i]),
+  );
+  return { format: 'tfjs', source: input.main.name, graphDepthKnown: false, layers, warnings };
 }
 
 // ---------------------------------------------------------------------------------------------------
