@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { distributionShift } from '../src/analysis/shift.js';
-import { openDb } from '../src/store/db.js';
 import {
   fitWithRangeGuess,
   histogramPass,
@@ -19,7 +18,8 @@ import {
   storePca,
   storeShift,
   TooManyGroupsError,
-} from '../src/store/filter-source.js';
+} from '../src/scan/filter-source.js';
+import { openDb } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
 import { ingestPaths } from '../src/store/ingest.js';
 import { dataPath, repoRoot } from './support/paths.js';

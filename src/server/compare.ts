@@ -16,7 +16,7 @@ import {
   type StoreShiftResult,
   storeShift,
   TooManyGroupsError,
-} from '../store/filter-source.js';
+} from '../scan/filter-source.js';
 import { HttpError } from './http.js';
 import { checkSelect, layerInfoColumns } from './queries.js';
 import { serial } from './serial.js';
@@ -171,7 +171,7 @@ async function selectionsPlan(
 }
 
 /**
- * Streams the selection from the database file in two scans (store/filter-source.ts, as `filterdb shift`):
+ * Streams the selection from the database file in two scans (scan/filter-source.ts, as `filterdb shift`):
  * memory stays bounded whatever the selection's size. `dbPath` is the file behind `con`.
  */
 export async function compare(

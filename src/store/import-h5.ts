@@ -16,13 +16,13 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FilterDbError } from '../errors.js';
+import { type Cell, readPandasFrame } from '../formats/dataset-h5/pandas-h5.js';
 import { type Hdf5File, openHdf5 } from '../formats/io/hdf5.js';
 import { measureLayer } from '../metrics/quality.js';
 import type { LayerMetrics } from '../metrics/types.js';
 import { type FilterDb, mapDuckDbError, queryRows } from './db.js';
 import { FilterWriter } from './filter-writer.js';
 import { appendLayers, insertModelRow, type LayerRow, nextIds } from './ingest.js';
-import { type Cell, readPandasFrame } from './pandas-h5.js';
 import { refreshViews } from './schema.js';
 
 export interface ImportH5Options {

@@ -1,7 +1,7 @@
 /** `filterdb pca --db zoo.duckdb [--where SQL] [--json] [--save NAME]`: the PCA basis of a filter selection. */
 import type { Command } from 'commander';
+import { nonFiniteNote, planSelection, saveBasis, storePca } from '../../scan/filter-source.js';
 import { openDb } from '../../store/db.js';
-import { nonFiniteNote, planSelection, saveBasis, storePca } from '../../store/filter-source.js';
 import { writeNote, writeOut } from '../context.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';

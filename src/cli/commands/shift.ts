@@ -8,8 +8,8 @@ import type { Command } from 'commander';
 import { kdeFromHistogram, linspace } from '../../analysis/kde.js';
 import type { PcaBasis } from '../../analysis/pca.js';
 import { FilterDbError } from '../../errors.js';
-import type { SelectionPlan, StoreShiftResult } from '../../store/filter-source.js';
-import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../store/scan-workers.js';
+import type { SelectionPlan, StoreShiftResult } from '../../scan/filter-source.js';
+import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../scan/scan-workers.js';
 import { UsageError, writeNote, writeOut } from '../context.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
@@ -88,7 +88,7 @@ async function runShift(
   const { bins, kdeBins, densitySize, workers, t0 } = o;
   const { openDb } = await import('../../store/db.js');
   const { DEFAULT_DENSITY, loadBasis, nonFiniteNote, planSelection, storeShift } = await import(
-    '../../store/filter-source.js'
+    '../../scan/filter-source.js'
   );
   let plan: SelectionPlan;
   let basis: PcaBasis | undefined;

@@ -5,9 +5,9 @@
  * (rows, items); object blocks are a PyTables VLArray whose single row is a pickled numpy object array,
  * decoded by the allow-list pickle VM (only numpy's `_reconstruct`, `ndarray` and `dtype` are resolved).
  */
-import { FilterDbError } from '../errors.js';
-import type { Hdf5File } from '../formats/io/hdf5.js';
-import { basicGlobals, type PickleHandler, unpickle } from '../formats/io/pickle.js';
+import { FilterDbError } from '../../errors.js';
+import type { Hdf5File } from '../io/hdf5.js';
+import { basicGlobals, type PickleHandler, unpickle } from '../io/pickle.js';
 import { readPandasTable } from './pandas-table-h5.js';
 
 export type Cell = string | number | boolean | null;

@@ -30,7 +30,7 @@ import { type PcaBasis, pcaFromMoments } from '../analysis/pca.js';
 import { type BatchSource, type ShiftResult, shiftFromHistograms } from '../analysis/shift.js';
 import { SCAN_BLOCK, threadScanKernels } from '../analysis/wasm/scan.js';
 import { FilterDbError } from '../errors.js';
-import { ident, literal, queryRows } from './db.js';
+import { ident, literal, queryRows } from '../store/db.js';
 import {
   type DensitySpec,
   DIMS,
