@@ -19,8 +19,8 @@ import {
   type ScanTask,
   totalMoments,
 } from '../src/scan/filter-scan.js';
-import { planSelection, type SelectionPlan } from '../src/scan/filter-source.js';
 import { nativeScanReader, nativeScanUnavailable } from '../src/scan/native-scan.js';
+import { planSelection, type SelectionPlan } from '../src/scan/selection.js';
 import { openDb } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
 import { dataPath, repoRoot } from './support/paths.js';
