@@ -29,7 +29,13 @@ export interface ModelSummary {
   filters3x3: number | null;
   storedFilters: number | null;
   meta: Record<string, string | null>;
-  health: { layers: number; degenerated: number; flags: Record<string, number> };
+  health: {
+    layers: number;
+    degenerated: number;
+    notAssessed: number;
+    orthogonalityNotMeasured: number;
+    flags: Record<string, number>;
+  };
 }
 
 export interface LayerRow {
@@ -48,6 +54,8 @@ export interface LayerRow {
     orthogonality: number | null;
   } & Record<string, number | null>;
   flags: Flag[];
+  /** What was not measured for the layer ("orthogonality", "metrics and flags"); empty when nothing. */
+  notMeasured: string[];
   storedFilters: number;
 }
 

@@ -20,6 +20,7 @@ import {
   storeZooAnalysis,
   TooManyGroupsError,
 } from '../../store/filter-source.js';
+import { modelHealth, type StoredModelHealth } from '../../store/health.js';
 import { UsageError, writeNote } from '../context.js';
 import { progressBar } from '../progress.js';
 
@@ -78,6 +79,18 @@ export function registerReport(program: Command): void {
     });
 }
 
+/** A model's verdict counts for the zoo report (`degenerated` null when no layer was assessed). */
+function zooHealth(
+  h: StoredModelHealth | undefined,
+): Pick<ZooModel, 'degenerated' | 'notAssessed' | 'orthogonalityNotMeasured'> {
+  if (!h) return { degenerated: null, notAssessed: 0, orthogonalityNotMeasured: 0 };
+  return {
+    degenerated: h.notAssessed === h.layers ? null : h.degenerated,
+    notAssessed: h.notAssessed,
+    orthogonalityNotMeasured: h.orthogonalityNotMeasured,
+  };
+}
+
 async function writeZooReport(dbPath: string, out: string): Promise<void> {
   const t0 = performance.now();
   const db = await openDb(dbPath, { readOnly: true });
@@ -93,20 +106,20 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
     metaColumns = cols.map((r) => String(r.column_name)).filter((c) => !base.has(c));
     const rows = await queryRows(
       db.connection,
-      `SELECT mi.*, coalesce(l.layers, 0) AS n_layers, coalesce(l.filters, 0) AS n_filters, l.degenerated AS n_degenerated
+      `SELECT mi.*, coalesce(l.layers, 0) AS n_layers, coalesce(l.filters, 0) AS n_filters
        FROM model_info mi LEFT JOIN (
          SELECT model_id, count(*) AS layers,
-           sum(CASE WHEN filter_table = 'filters' AND coalesce(kind, '') <> 'transposed' THEN filter_count ELSE 0 END) AS filters,
-           sum(CASE WHEN flags IS NULL THEN NULL WHEN len(flags) > 0 THEN 1 ELSE 0 END) AS degenerated
+           sum(CASE WHEN filter_table = 'filters' AND coalesce(kind, '') <> 'transposed' THEN filter_count ELSE 0 END) AS filters
          FROM layers GROUP BY model_id) l USING (model_id)
        ORDER BY mi.model_id`,
     );
+    const health = await modelHealth(db.connection);
     models = rows.map((r) => ({
       name: String(r.model),
       format: (r.format as string | null) ?? null,
       layers: Number(r.n_layers),
       filters: Number(r.n_filters),
-      degenerated: r.n_degenerated === null ? null : Number(r.n_degenerated),
+      ...zooHealth(health.get(Number(r.model_id))),
       meta: Object.fromEntries(metaColumns.map((c) => [c, r[c] as string | number | null])),
     }));
     plans = [];
