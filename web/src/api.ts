@@ -11,6 +11,8 @@ export interface ApiInfo {
   metaColumns?: string[];
   /** Distinct values per metadata key. */
   metaDistinct?: Record<string, number>;
+  /** Whether every value of a metadata key is a number. */
+  metaNumeric?: Record<string, boolean>;
   layerColumns?: string[];
 }
 

@@ -1,4 +1,5 @@
 /** The database pages: models list, one model, compare. */
+import { defaultGrouping } from '../../src/analysis/groups.js';
 import { isDegenerated, isDegenerationFlag, modelVerdict } from '../../src/metrics/flags.js';
 import {
   coefficientTitle,
@@ -296,8 +297,11 @@ export async function comparePage(root: HTMLElement): Promise<void> {
       run.disabled = false;
     }
   });
-  // the first metadata column that splits the models, else per model
-  by.value = meta.find((k) => (i.metaDistinct?.[k] ?? 0) >= 2) ?? 'model';
+  // a categorical metadata column that splits the models (never an id or count column), else per model
+  by.value = defaultGrouping(
+    meta.map((k) => ({ name: k, distinct: i.metaDistinct?.[k] ?? 0, numeric: i.metaNumeric?.[k] })),
+    i.counts?.models ?? 0,
+  );
   root.replaceChildren(
     h('h1', {}, 'Compare filter distributions'),
     h(

@@ -3,11 +3,11 @@
  * `filterdb report --db zoo.duckdb --out zoo.html`: the zoo report of a filter database (models table, basis,
  * drift matrices for every metadata column + depth + model, ridges, 2-D density) from three streamed passes.
  */
-import { writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { groupKdes } from '../../analysis/kde.js';
-import { FilterDbError } from '../../errors.js';
+import { FilterDbError, fsErrorText } from '../../errors.js';
 import { readModel } from '../../formats/detect.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
@@ -70,11 +70,7 @@ export function registerReport(program: Command): void {
         onLayer: (done, total) => bar.update(done, total),
       });
       bar.stop();
-      try {
-        await writeFile(out, html);
-      } catch (e) {
-        throw new FilterDbError('missing-file', out, `cannot write the report: ${(e as Error).message}`);
-      }
+      await writeReport(out, html);
       process.stderr.write(`wrote ${out} (${Math.round(Buffer.byteLength(html) / 1024)} kB)\n`);
     });
 }
@@ -191,12 +187,18 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
         }
       : undefined,
   });
-  try {
-    await writeFile(out, html);
-  } catch (e) {
-    throw new FilterDbError('missing-file', out, `cannot write the report: ${(e as Error).message}`);
-  }
+  await writeReport(out, html);
   process.stderr.write(
     `wrote ${out} (${Math.round(Buffer.byteLength(html) / 1024)} kB; ${models.length} models, ${a.filterCount.toLocaleString('en-US')} filters, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
+}
+
+/** Writes a report, creating missing parent folders (as `export` does). */
+async function writeReport(out: string, html: string): Promise<void> {
+  try {
+    await mkdir(dirname(resolve(out)), { recursive: true });
+    await writeFile(out, html);
+  } catch (e) {
+    throw new FilterDbError('missing-file', out, `cannot write the report: ${fsErrorText(e)}`);
+  }
 }

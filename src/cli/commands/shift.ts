@@ -5,9 +5,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { displayOrder } from '../../analysis/groups.js';
 import { kdeFromHistogram, linspace } from '../../analysis/kde.js';
 import type { PcaBasis } from '../../analysis/pca.js';
-import { FilterDbError } from '../../errors.js';
+import { FilterDbError, fsErrorText } from '../../errors.js';
 import type { SelectionPlan, StoreShiftResult } from '../../store/filter-source.js';
 import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../store/scan-workers.js';
 import { UsageError, writeNote, writeOut } from '../context.js';
@@ -163,7 +164,8 @@ export function meanDrift(matrix: number[][]): number[] {
 
 export function renderShiftText(r: StoreShiftResult, sort: 'mean' | 'name', seconds?: number): string {
   const means = meanDrift(r.matrix);
-  const order = r.groups.map((_, i) => i);
+  // by name: depth bins by depth, other groups as the JSON sorts them
+  const order = displayOrder(r.groups);
   if (sort === 'mean') order.sort((a, b) => means[b] - means[a] || a - b);
   const width = 8;
   const short = (g: string) => (g.length > width + 6 ? `${g.slice(0, width + 5)}…` : g);
@@ -247,7 +249,7 @@ async function writeViews(path: string, r: StoreShiftResult): Promise<void> {
   try {
     await writeFile(path, JSON.stringify(shiftViews(r)));
   } catch (e) {
-    throw new FilterDbError('missing-file', path, `cannot write the views: ${(e as Error).message}`);
+    throw new FilterDbError('missing-file', path, `cannot write the views: ${fsErrorText(e)}`);
   }
   process.stderr.write(`wrote ${path}\n`);
 }
