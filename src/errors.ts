@@ -58,3 +58,11 @@ export function fsErrorText(e: unknown): string {
     .replace(/, \w+ '.*$/, '')
     .split('\n')[0];
 }
+
+/** {@link fsErrorText} for creating a folder: there EEXIST means a file stands where a folder should be. */
+export function mkdirErrorText(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'EEXIST' || code === 'ENOTDIR'
+    ? 'a part of the path is a file, not a folder'
+    : fsErrorText(e);
+}

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { FilterDbError, fsErrorText } from '../errors.js';
+import { FilterDbError, mkdirErrorText } from '../errors.js';
 import { DuckDBInstance } from './duckdb-api.js';
 import { createSchema, readSchemaVersion, SCHEMA_VERSION } from './schema.js';
 
@@ -42,7 +42,11 @@ export async function openDb(path: string, options: OpenOptions = {}): Promise<F
     try {
       mkdirSync(dirname(resolve(path)), { recursive: true });
     } catch (e) {
-      throw new FilterDbError('missing-file', path, `cannot create the database's folder: ${fsErrorText(e)}`);
+      throw new FilterDbError(
+        'missing-file',
+        path,
+        `cannot create the database's folder: ${mkdirErrorText(e)}`,
+      );
     }
   }
   const config: Record<string, string> = {

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { groupKdes } from '../../analysis/kde.js';
-import { FilterDbError, fsErrorText } from '../../errors.js';
+import { FilterDbError, fsErrorText, mkdirErrorText } from '../../errors.js';
 import { readModel } from '../../formats/detect.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
@@ -197,6 +197,10 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
 async function writeReport(out: string, html: string): Promise<void> {
   try {
     await mkdir(dirname(resolve(out)), { recursive: true });
+  } catch (e) {
+    throw new FilterDbError('missing-file', out, `cannot write the report: ${mkdirErrorText(e)}`);
+  }
+  try {
     await writeFile(out, html);
   } catch (e) {
     throw new FilterDbError('missing-file', out, `cannot write the report: ${fsErrorText(e)}`);
