@@ -22,7 +22,7 @@ interface ShiftCliOptions {
   bins: string;
   basis?: string;
   json?: boolean;
-  sort: string;
+  sort?: string;
   views?: string;
   kdeBins: string;
   density: string;
@@ -44,7 +44,10 @@ export function registerShift(program: Command): void {
     .option('--bins <n>', 'histogram bins per coefficient', '70')
     .option('--basis <name>', 'use a basis stored with `pca --save` instead of fitting one')
     .option('--json', 'print the JSON result (groups sorted as strings)')
-    .option('--sort <order>', 'row order of the text table: mean (mean drift, descending) or name', 'mean')
+    .option(
+      '--sort <order>',
+      'row order of the text table: mean (mean drift, descending) or name (depth bins by depth); default: name for --by depth, else mean',
+    )
     .option(
       '--views <out.json>',
       'also write KDE curves per group × coefficient, the 2-D density and eigen-images',
@@ -59,7 +62,7 @@ export function registerShift(program: Command): void {
       const bins = Number(opts.bins);
       if (!(Number.isInteger(bins) && bins >= 1))
         throw new UsageError(`--bins must be a positive integer, got ${opts.bins}`);
-      if (opts.sort !== 'mean' && opts.sort !== 'name')
+      if (opts.sort !== undefined && opts.sort !== 'mean' && opts.sort !== 'name')
         throw new UsageError(`--sort takes mean or name, not ${opts.sort}`);
       const kdeBins = Number(opts.kdeBins);
       if (!(Number.isInteger(kdeBins) && kdeBins >= 2))
@@ -136,7 +139,8 @@ async function runShift(
     await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
     return;
   }
-  await writeOut(`${renderShiftText(result, opts.sort as 'mean' | 'name', seconds)}\n`);
+  const sort = (opts.sort ?? (opts.by === 'depth' ? 'name' : 'mean')) as 'mean' | 'name';
+  await writeOut(`${renderShiftText(result, sort, seconds)}\n`);
 }
 
 /** The `shift --json` object (DESIGN.md contract, plus `summary`). */
