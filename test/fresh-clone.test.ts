@@ -2,8 +2,8 @@
  * The README's promise (issue 12, item 14): in a fresh clone, right after the install command (`npm ci`), the
  * command line is `npx filterdb`. This clones the repository's committed HEAD (uncommitted changes are not in
  * the clone), runs a real `npm ci` there (`--prefer-offline`: packages come from npm's cache, which the
- * install of this checkout filled) and `npx filterdb --version`. Slow by nature (an install and a build:
- * about 30–40 s on an idle 2-core machine).
+ * install of this checkout filled) and `npx filterdb --version`. Slow by nature (an install and a build: 217 s
+ * on the shared 2-core machine at a load average of about 19).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
