@@ -3,27 +3,20 @@
  * words with the fix where there is one, missing folders created, malformed metadata located by line and column.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { FilterDbError } from '../src/errors.js';
 import { parseMetaCsv } from '../src/store/meta.js';
+import { cliPath as cli, runCli } from './support/cli.js';
 import { pseudoRandom, writeOnnx } from './support/onnx-writer.js';
-import { dataPath, repoRoot } from './support/paths.js';
+import { dataPath } from './support/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-messages-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const cli = join(repoRoot, 'dist/src/cli/main.js');
-
-function run(args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, FILTERDB_NO_PROGRESS: '1' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = runCli;
 
 describe('quality: warnings and what was not measured (item 10)', () => {
   // a 3x3 conv, a 1x1 conv, and a conv whose weight is computed at run time (a reader warning)

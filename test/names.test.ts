@@ -4,7 +4,6 @@
  * column.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,19 +14,12 @@ import { ridgePlotSvg } from '../src/report/svg/ridge.js';
 import { startServer } from '../src/server/server.js';
 import { openDb } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
-import { dataPath, repoRoot } from './support/paths.js';
+import { runCli } from './support/cli.js';
+import { dataPath } from './support/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-names-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const cli = join(repoRoot, 'dist/src/cli/main.js');
-
-function run(args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, FILTERDB_NO_PROGRESS: '1' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = runCli;
 
 describe('--by model groups by model id (item 11)', () => {
   const db = join(tmp, 'twins.duckdb');

@@ -4,7 +4,6 @@
  * report --db and the server/app; metric plots mark a layer only on its own metric's panel.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,19 +14,12 @@ import { getModel, listModels } from '../src/server/queries.js';
 import { openDb, queryRows } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
 import { ingestPaths } from '../src/store/ingest.js';
-import { dataPath, modulePath, repoRoot } from './support/paths.js';
+import { runCli } from './support/cli.js';
+import { dataPath, modulePath } from './support/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-verdicts-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const cli = join(repoRoot, 'dist/src/cli/main.js');
-
-function run(args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, FILTERDB_NO_PROGRESS: '1' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = runCli;
 
 describe('import-h5 verdicts (item 1)', () => {
   test('imported layers get the shape-free flags of the one flag definition, as the same model ingested', async () => {
