@@ -339,6 +339,99 @@ async function prepare(c: ModelCandidate, state: IngestState, ctx: RunContext): 
   return load(c, hash, buffered, ctx, leftBefore);
 }
 
+/**
+ * A model hashed, read and measured away from the database (the server analyses uploads in a worker thread):
+ * plain, structured-cloneable data holding everything the write stage needs.
+ */
+export interface AnalysedModel {
+  candidate: ModelCandidate;
+  hash: string;
+  model: Omit<Model, 'layers'>;
+  layers: {
+    index: number;
+    layer: Omit<ConvLayer, 'loadWeight'>;
+    planar: number[];
+    weight: WeightArray;
+    measured: LayerMeasurement | null;
+  }[];
+  skipped: number;
+}
+
+/** Hashes, reads and measures one candidate on this thread; a bad model file gives `{ error }` (never throws). */
+export async function analyseCandidate(
+  c: ModelCandidate,
+  options: IngestOptions = {},
+): Promise<AnalysedModel | { error: string }> {
+  const ctx: RunContext = {
+    options: { ...options, workers: 0 },
+    pool: null,
+    bytesLeft: 0,
+    poolFailed: false,
+  };
+  let buffered: BufferedModel | null = null;
+  let hash: string;
+  try {
+    buffered = await readBuffered(c);
+    hash = buffered ? buffered.hash : await hashModel(c);
+  } catch (e) {
+    return { error: errorText(c.display, e) };
+  }
+  const p = await load(c, hash, buffered, ctx, 0);
+  if (p.error !== undefined || !p.model || !p.layers) return { error: p.error ?? `${c.display}: not read` };
+  const layers: AnalysedModel['layers'] = [];
+  for (const l of p.layers) {
+    try {
+      const { weight, measured } = await l.result();
+      const { name, op, kind, shape, groups, dtype, graphDepth, convDepth, convDepthNorm, attributes } =
+        l.layer;
+      const layer = {
+        name,
+        op,
+        kind,
+        shape,
+        groups,
+        dtype,
+        graphDepth,
+        convDepth,
+        convDepthNorm,
+        attributes,
+      };
+      layers.push({ index: l.index, layer, planar: l.planar, weight, measured });
+    } catch (e) {
+      return { error: errorText(c.display, e) };
+    }
+  }
+  const { format, source, producer, opset, graphDepthKnown, graphDepthLevels, warnings } = p.model;
+  const model = { format, source, producer, opset, graphDepthKnown, graphDepthLevels, warnings };
+  return { candidate: c, hash, model, layers, skipped: p.skipped ?? 0 };
+}
+
+/** Writes a model {@link analyseCandidate} prepared, with ingest's rules (unchanged, duplicate, replaced). */
+export async function ingestAnalysed(
+  db: FilterDb,
+  a: AnalysedModel,
+  options: IngestOptions = {},
+): Promise<ModelResult> {
+  const state = await stateOf(db);
+  const ctx: RunContext = { options, pool: null, bytesLeft: 0, poolFailed: false };
+  const layers: LoadedLayer[] = a.layers.map((l) => {
+    const done = Promise.resolve({ weight: l.weight, measured: l.measured });
+    const layer: ConvLayer = { ...l.layer, loadWeight: async () => l.weight };
+    return { index: l.index, layer, planar: l.planar, result: () => done };
+  });
+  const model: Model = { ...a.model, layers: layers.map((l) => l.layer) };
+  try {
+    return await commitPrepared(
+      db,
+      { candidate: a.candidate, hash: a.hash, model, layers, skipped: a.skipped },
+      state,
+      ctx,
+    );
+  } finally {
+    state.insertModel?.destroySync();
+  }
+}
+
 /** Reads the model, loads every planar conv weight and starts the measurements. Never throws. */
 async function load(
   c: ModelCandidate,
