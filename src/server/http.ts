@@ -134,7 +134,12 @@ export function receiveBody(
       }
       if (result) {
         req.pause();
-        writing = writing.then(() => result);
+        // the request stays paused until this write settles, so there is one at a time; its error is
+        // reported through finish below
+        writing = result.then(
+          () => {},
+          () => {},
+        );
         result.then(
           () => {
             last = Date.now();

@@ -4,7 +4,7 @@
  * listening and runs until killed. From a test: {@link startChildServer}.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ServerOptions } from '../../src/server/server.js';
 import { fixtureServer } from './web-server.js';
@@ -15,6 +15,8 @@ export interface ChildServer {
   child: ChildProcess;
   /** The child's resident memory now and at its peak (bytes), from /proc. */
   memory(): { rss: number; peak: number };
+  /** Starts a new peak (Linux: "5" into /proc/PID/clear_refs resets VmHWM). */
+  resetPeak(): void;
   /** CPU seconds the child has used (user + system, all threads), from /proc. */
   cpuSeconds(): number;
   stop(): Promise<void>;
@@ -55,6 +57,9 @@ export async function startChildServer(options: ServerOptions = {}): Promise<Chi
     memory() {
       const s = status();
       return { rss: kb(s, 'VmRSS'), peak: kb(s, 'VmHWM') };
+    },
+    resetPeak() {
+      writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
     },
     cpuSeconds() {
       // fields 14 and 15 of /proc/PID/stat (after the parenthesised name): utime, stime in clock ticks
