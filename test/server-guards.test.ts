@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { zipSync } from 'fflate';
+import { storeShift } from '../src/scan/analyses.js';
+import { planSelection } from '../src/scan/selection.js';
 import { dataPath } from './support/paths.js';
 import { type FixtureServer, fixtureServer } from './support/web-server.js';
 
@@ -288,6 +290,35 @@ describe('server guards: a client that leaves', () => {
       await assertStopped(busy, path);
       assert.ok((await infoLatency(srv)) < 1000);
     }
+  });
+});
+
+describe('server guards: scans stop on the request signal', () => {
+  let srv: FixtureServer;
+  before(async () => {
+    srv = await fixtureServer();
+  });
+  after(() => srv?.stop());
+
+  it('a compare scan rejects with the abort reason, before it starts and while workers run', async () => {
+    const con = await srv.db!.instance.connect();
+    const plan = await planSelection(con, { by: 'model' });
+    con.closeSync();
+    const reason = new Error('client gone');
+    for (const workers of [0, 2]) {
+      await assert.rejects(
+        storeShift(srv.dbPath, plan, { workers, signal: AbortSignal.abort(reason) }),
+        (e) => e === reason,
+      );
+    }
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const running = storeShift(srv.dbPath, plan, { workers: 2, signal: controller.signal });
+      setImmediate(() => controller.abort(reason));
+      await assert.rejects(running, (e) => e === reason);
+    }
+    // and without an abort the same scan completes
+    assert.equal((await storeShift(srv.dbPath, plan, { workers: 2 })).filterCount, plan.filterCount);
   });
 });
 
