@@ -319,6 +319,18 @@ export async function ingestCandidate(
   }
 }
 
+/** The candidate's hash, from its bytes read into memory when it is small enough (then kept for reading). */
+async function hashCandidate(
+  c: ModelCandidate,
+): Promise<{ buffered: BufferedModel | null; hash: string } | { error: string }> {
+  try {
+    const buffered = await readBuffered(c);
+    return { buffered, hash: buffered ? buffered.hash : await hashModel(c) };
+  } catch (e) {
+    return { error: errorText(c.display, e) };
+  }
+}
+
 /**
  * Hashes the candidate (from the buffered bytes when it is small enough) and, unless the stored state says
  * it is unchanged or a duplicate, reads it and starts measuring its layers. Never throws.
@@ -326,14 +338,9 @@ export async function ingestCandidate(
 async function prepare(c: ModelCandidate, state: IngestState, ctx: RunContext): Promise<PreparedModel> {
   const leftBefore = ctx.bytesLeft;
   ctx.bytesLeft -= c.bytes;
-  let buffered: BufferedModel | null = null;
-  let hash: string;
-  try {
-    buffered = await readBuffered(c);
-    hash = buffered ? buffered.hash : await hashModel(c);
-  } catch (e) {
-    return { candidate: c, error: errorText(c.display, e) };
-  }
+  const hashed = await hashCandidate(c);
+  if ('error' in hashed) return { candidate: c, error: hashed.error };
+  const { buffered, hash } = hashed;
   // A hint only (the write stage decides again, in order): skip reading what will not be written.
   if (decide(state, c.path, hash).status !== 'write') return { candidate: c, hash };
   return load(c, hash, buffered, ctx, leftBefore);
@@ -368,14 +375,9 @@ export async function analyseCandidate(
     bytesLeft: 0,
     poolFailed: false,
   };
-  let buffered: BufferedModel | null = null;
-  let hash: string;
-  try {
-    buffered = await readBuffered(c);
-    hash = buffered ? buffered.hash : await hashModel(c);
-  } catch (e) {
-    return { error: errorText(c.display, e) };
-  }
+  const hashed = await hashCandidate(c);
+  if ('error' in hashed) return hashed;
+  const { buffered, hash } = hashed;
   const p = await load(c, hash, buffered, ctx, 0);
   if (p.error !== undefined || !p.model || !p.layers) return { error: p.error ?? `${c.display}: not read` };
   const layers: AnalysedModel['layers'] = [];
