@@ -340,6 +340,8 @@ describe('server guards: uploads', () => {
     const old = new Date(Date.now() - 2 * 86400_000);
     mkdirSync(join(uploadDir, `filterdb-upload-${process.pid}-old`));
     utimesSync(join(uploadDir, `filterdb-upload-${process.pid}-old`), old, old);
+    utimesSync(join(uploadDir, 'filterdb-upload-Xy12Zq'), old, old);
+    mkdirSync(join(uploadDir, 'filterdb-upload-Fresh1')); // an older server's, maybe still in use
     srv = await fixtureServer({
       uploadDir,
       maxUpload: 1 << 20,
@@ -352,12 +354,13 @@ describe('server guards: uploads', () => {
     rmSync(uploadDir, { recursive: true, force: true });
   });
 
-  it('removes stale upload folders at start, keeps live and unrelated ones', () => {
+  it('removes stale upload folders at start, keeps live, recent and unrelated ones', () => {
     assert.ok(!existsSync(join(uploadDir, `filterdb-upload-${dead}-abc`)));
     assert.ok(!existsSync(join(uploadDir, 'filterdb-upload-Xy12Zq')));
     assert.ok(!existsSync(join(uploadDir, `filterdb-upload-${process.pid}-old`)));
     assert.ok(existsSync(join(uploadDir, `filterdb-upload-${process.pid}-live`)));
     assert.ok(existsSync(join(uploadDir, 'unrelated')));
+    assert.ok(existsSync(join(uploadDir, 'filterdb-upload-Fresh1')));
   });
 
   it('names the stored model in a duplicate upload, never a path on the server', async () => {

@@ -74,7 +74,8 @@ const PREFIX = 'filterdb-upload-';
 
 /**
  * Removes upload temp directories a killed server left in `root`: those whose PID is no longer running,
- * those named before PIDs were part of the name, and any older than a day (a PID reused since).
+ * those named before PIDs were part of the name once they are an hour old, and any older than a day (a PID
+ * reused since).
  * Returns how many were removed.
  */
 export async function cleanStaleUploads(root: string): Promise<number> {
@@ -89,11 +90,11 @@ export async function cleanStaleUploads(root: string): Promise<number> {
     if (!name.startsWith(PREFIX)) continue;
     const path = join(root, name);
     const pid = /^(\d+)-/.exec(name.slice(PREFIX.length))?.[1];
-    let stale = pid === undefined || !processAlive(Number(pid));
-    if (!stale) {
-      const st = await stat(path).catch(() => null);
-      stale = st !== null && Date.now() - st.mtimeMs > 24 * 3600_000;
-    }
+    const st = await stat(path).catch(() => null);
+    if (!st) continue;
+    const age = Date.now() - st.mtimeMs;
+    // a folder of an older server (no PID in its name) may still be in use for a while
+    const stale = pid === undefined ? age > 3600_000 : !processAlive(Number(pid)) || age > 24 * 3600_000;
     if (stale) {
       await rm(path, { recursive: true, force: true }).catch(() => {});
       removed++;
