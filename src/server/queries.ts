@@ -280,7 +280,11 @@ async function checkNoFileAccess(con: DuckDBConnection, sql: string, what: strin
   const tree = JSON.parse(String(reader.getRowsJS()[0][0])) as { error?: boolean; error_message?: string };
   if (tree.error) {
     if (/Only SELECT statements/i.test(tree.error_message ?? '')) return false;
-    throw new HttpError(400, 'bad-sql', `malformed SQL in ${what}: ${tree.error_message}`);
+    throw new HttpError(
+      400,
+      'bad-sql',
+      `${what} cannot be checked for file access (DuckDB cannot serialise its parse tree: ${tree.error_message}); write it another way`,
+    );
   }
   const refuse = (thing: string): never => {
     throw new HttpError(
