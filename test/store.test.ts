@@ -442,8 +442,8 @@ describe('CLI: ingest, sql, export; locking', () => {
     const table = runCli(['sql', '--db', dbPath, 'SELECT count(*) AS n FROM filters']);
     assert.match(table.stdout, /^\s*n\n-+\n\s*\d+\n\(1 rows\)\n$/);
     const write = runCli(['sql', '--db', dbPath, 'DELETE FROM models']);
-    assert.equal(write.code, 1);
-    assert.match(write.stderr, /read-only.*--write/);
+    assert.equal(write.code, 2, 'a change without --write is bad usage');
+    assert.match(write.stderr, /read-only.*add --write/);
     const bad = runCli(['sql', '--db', dbPath, 'SELEC 1']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /SQL error/);

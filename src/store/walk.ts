@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { FilterDbError } from '../errors.js';
+import { FilterDbError, fsErrorText } from '../errors.js';
 import { MODEL_FILE_EXTENSIONS } from '../formats/detect.js';
 import { bytesSource, type ModelInput, safeRelativePath } from '../formats/io/source.js';
 import { readers } from '../formats/registry.js';
@@ -171,11 +171,7 @@ export async function discoverModels(inputs: string[]): Promise<Discovery> {
     } catch (e) {
       errors.push({
         path: display,
-        error: new FilterDbError(
-          'missing-file',
-          display,
-          `cannot open: ${(e as NodeJS.ErrnoException).code ?? e}`,
-        ),
+        error: new FilterDbError('missing-file', display, `cannot open: ${fsErrorText(e)}`),
       });
       return;
     }
@@ -216,7 +212,7 @@ export async function discoverModels(inputs: string[]): Promise<Discovery> {
     } catch (e) {
       errors.push({
         path: display,
-        error: new FilterDbError('missing-file', display, `cannot list: ${(e as Error).message}`),
+        error: new FilterDbError('missing-file', display, `cannot list: ${fsErrorText(e)}`),
       });
       return;
     }
@@ -259,7 +255,7 @@ async function hashFile(path: string, onBytes?: (n: number) => void): Promise<st
       onBytes?.((chunk as Buffer).length);
     }
   } catch (e) {
-    throw new FilterDbError('missing-file', path, `cannot read: ${(e as Error).message}`);
+    throw new FilterDbError('missing-file', path, `cannot read: ${fsErrorText(e)}`);
   }
   return h.digest('hex');
 }
@@ -290,7 +286,7 @@ export async function readBuffered(candidate: ModelCandidate): Promise<BufferedM
     try {
       b = await readFile(f);
     } catch (e) {
-      throw new FilterDbError('missing-file', f, `cannot read: ${(e as Error).message}`);
+      throw new FilterDbError('missing-file', f, `cannot read: ${fsErrorText(e)}`);
     }
     total += b.byteLength;
     if (total > BUFFERED_MODEL_BYTES) return null; // grew since discovery
