@@ -46,11 +46,11 @@ export const INIT_METRIC_KEYS = [
 ] as const satisfies readonly (keyof LayerMetrics)[];
 export type InitMetricKey = (typeof INIT_METRIC_KEYS)[number];
 
-export const DEFAULT_INIT_DRAWS = 200;
+export const DEFAULT_INIT_DRAWS = 1000;
 /** Fewer draws for big layers (each draw measures a whole layer); never fewer than this. */
-export const MIN_INIT_DRAWS = 50;
+export const MIN_INIT_DRAWS = 64;
 /** Weights simulated per shape at most (draws × weights), before the MIN_INIT_DRAWS floor. */
-const DRAW_BUDGET = 20_000_000;
+const DRAW_BUDGET = 50_000_000;
 export const DEFAULT_INIT_SEED = 20260415;
 
 /** The rule a format's files were most likely initialised with (PyTorch-exported formats vs Keras/TF ones). */

@@ -40,7 +40,7 @@ export function registerQuality(program: Command): void {
     )
     .option(
       '--init-draws <N>',
-      'simulated random layers per shape for --init (default: 200, fewer for big layers)',
+      'simulated random layers per shape for --init (default: 1000, fewer for big layers)',
     )
     .action(async (file: string, opts: QualityCliOptions) => {
       if (opts.json && opts.csv) throw new UsageError('choose one of --json and --csv');
