@@ -2,8 +2,10 @@
  * Node-only: the read side of the server's JSON API over a filter database — model list with health summary,
  * one model's layers, a layer's filters, and guarded read-only SQL.
  */
+
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type FilterDb, plain, queryRows } from '../store/db.js';
+import { readDiagnostics } from '../store/layer-diagnostics.js';
 import { METRIC_COLUMNS } from '../store/schema.js';
 import { HttpError } from './http.js';
 
@@ -54,6 +56,13 @@ export interface LayerRow {
   /** Filters stored for this layer (0 when its kernel size was not stored). */
   storedFilters: number;
   filterTable: string | null;
+  /** Spectral metrics (null values when not computed at ingest) and why they are missing. */
+  spectral: Record<string, number | null>;
+  spectralReason: string | null;
+  /** WeightWatcher's over-/under-trained warnings (apart from `flags`). */
+  trainingFlags: { id: string; reason: string }[];
+  /** Distance from random initialisation (null when not computed at ingest). */
+  init: ReturnType<typeof readDiagnostics>['init'];
 }
 
 function num(v: unknown): number | null {
@@ -192,6 +201,7 @@ export async function modelLayers(con: DuckDBConnection, id: number): Promise<La
       flags: ids.map((f, i) => ({ id: String(f), reason: String(reasons[i] ?? '') })),
       storedFilters: num(r.filter_count) ?? 0,
       filterTable: str(r.filter_table),
+      ...readDiagnostics(r),
     };
   });
 }

@@ -1,7 +1,8 @@
 /**
  * The `layers` columns of the layer diagnostics beyond the CNN Filter DB metrics (issue 15): the
  * WeightWatcher-style spectral metrics and the distance from random initialisation. They sit after the
- * original columns (appended in this order by appendLayers), are NULL where not computed (`ingest` without
+ * original columns (appended in this order by appendLayers; per init metric its z-score, percentile and the
+ * 1st/99th percentiles of the random layers — the band the plots draw), are NULL where not computed (`ingest` without
  * `--spectral` / `--init`, import-h5 rows), and are added to schema-1 databases by {@link migrateLayerDiagnostics}.
  */
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
@@ -44,7 +45,12 @@ export const DIAGNOSTIC_COLUMN_DEFS: readonly string[] = [
   'init_threshold DOUBLE',
   'near_init BOOLEAN',
   'init_reason VARCHAR',
-  ...INIT_COLUMNS.flatMap(([, c]) => [`${c}_init_z DOUBLE`, `${c}_init_pct DOUBLE`]),
+  ...INIT_COLUMNS.flatMap(([, c]) => [
+    `${c}_init_z DOUBLE`,
+    `${c}_init_pct DOUBLE`,
+    `${c}_init_p1 DOUBLE`,
+    `${c}_init_p99 DOUBLE`,
+  ]),
 ];
 
 export interface LayerDiagnostics {
@@ -94,6 +100,8 @@ export function appendDiagnostics(app: DuckDBAppender, d: LayerDiagnostics | und
     // ±∞ z-scores (a metric with no spread in the null) are stored as ±1e308 so the sign survives
     dbl(m ? (Number.isFinite(m.z) ? m.z : Math.sign(m.z) * 1e308) : null);
     dbl(m?.percentile);
+    dbl(m?.p1);
+    dbl(m?.p99);
   }
 }
 
@@ -114,7 +122,10 @@ export function readDiagnostics(r: Record<string, unknown>): {
     threshold: number | null;
     nearInit: boolean;
     reason: string | null;
-    metrics: Record<string, { z: number | null; percentile: number | null }>;
+    metrics: Record<
+      string,
+      { z: number | null; percentile: number | null; p1: number | null; p99: number | null }
+    >;
   } | null;
 } {
   const num = (v: unknown) =>
@@ -126,9 +137,17 @@ export function readDiagnostics(r: Record<string, unknown>): {
   const rule = r.init_rule;
   let init = null;
   if (rule !== null && rule !== undefined) {
-    const metrics: Record<string, { z: number | null; percentile: number | null }> = {};
+    const metrics: Record<
+      string,
+      { z: number | null; percentile: number | null; p1: number | null; p99: number | null }
+    > = {};
     for (const [key, col] of INIT_COLUMNS)
-      metrics[key] = { z: num(r[`${col}_init_z`]), percentile: num(r[`${col}_init_pct`]) };
+      metrics[key] = {
+        z: num(r[`${col}_init_z`]),
+        percentile: num(r[`${col}_init_pct`]),
+        p1: num(r[`${col}_init_p1`]),
+        p99: num(r[`${col}_init_p99`]),
+      };
     init = {
       rule: String(rule),
       draws: num(r.init_draws),

@@ -49,6 +49,23 @@ export interface LayerRow {
   } & Record<string, number | null>;
   flags: Flag[];
   storedFilters: number;
+  /** WeightWatcher-style spectral metrics (all null when not computed at ingest). */
+  spectral: Record<string, number | null>;
+  spectralReason: string | null;
+  trainingFlags: Flag[];
+  /** Distance from random initialisation (null when not computed at ingest). */
+  init: {
+    rule: string;
+    draws: number | null;
+    score: number | null;
+    threshold: number | null;
+    nearInit: boolean;
+    reason: string | null;
+    metrics: Record<
+      string,
+      { z: number | null; percentile: number | null; p1: number | null; p99: number | null }
+    >;
+  } | null;
 }
 
 export interface ModelDetail extends ModelSummary {

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { groupKdes } from '../../analysis/kde.js';
 import { FilterDbError } from '../../errors.js';
 import { readModel } from '../../formats/detect.js';
+import { INIT_RULES, type InitRule } from '../../metrics/init-distance.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
 import { renderZooReport, type ZooModel, type ZooRidges } from '../../report/zoo-report.js';
@@ -29,6 +30,9 @@ interface ReportCliOptions {
   sparsityEps: string;
   maxFilters: string;
   degenerated: string;
+  spectral?: boolean;
+  init?: boolean;
+  initRule?: string;
 }
 
 export function registerReport(program: Command): void {
@@ -43,6 +47,12 @@ export function registerReport(program: Command): void {
     .option('--sparsity-eps <E>', "sparsity threshold as a fraction of the layer's max |w|", '0.01')
     .option('--max-filters <N>', 'most 2-D filters drawn per layer grid', '256')
     .option('--degenerated <N>', 'filter grids for this many of the most degenerated layers', '3')
+    .option('--no-spectral', 'leave out the WeightWatcher-style spectral metrics (alpha over depth)')
+    .option('--init', 'distance from random initialisation: init score column and bands on the metric plots')
+    .option(
+      '--init-rule <rule>',
+      `initialisation rule for --init: ${INIT_RULES.join(' or ')} (implies --init)`,
+    )
     .action(async (file: string | undefined, opts: ReportCliOptions) => {
       if (opts.db !== undefined) {
         if (file !== undefined) throw new UsageError('give either a model file or --db, not both');
@@ -59,6 +69,8 @@ export function registerReport(program: Command): void {
       const degeneratedGrids = Number(opts.degenerated);
       if (!(Number.isInteger(degeneratedGrids) && degeneratedGrids >= 0))
         throw new UsageError(`--degenerated must be a whole number, got ${opts.degenerated}`);
+      if (opts.initRule !== undefined && !INIT_RULES.includes(opts.initRule as InitRule))
+        throw new UsageError(`--init-rule must be one of ${INIT_RULES.join(', ')}, got ${opts.initRule}`);
       const out = opts.out!;
       const model = await readModel(await openModelInput(file));
       const bar = progressBar('measuring', model.layers.length);
@@ -66,6 +78,11 @@ export function registerReport(program: Command): void {
         sparsityEps,
         maxFilters,
         degeneratedGrids,
+        spectral: opts.spectral !== false,
+        init:
+          opts.init || opts.initRule !== undefined
+            ? { rule: (opts.initRule as InitRule | undefined) ?? 'auto' }
+            : undefined,
         onLayer: (done, total) => bar.update(done, total),
       });
       bar.stop();
