@@ -9,7 +9,8 @@
  * Recipes' tred2 order), so every Householder vector is a contiguous row. Each step's rank-2 update of the
  * trailing block is fused with the next step's symmetric matrix–vector product (the next vector is the last
  * row of the block, updated first): one pass over the trailing triangle per step instead of two. That pass is
- * a WebAssembly SIMD kernel (wasm/tridiag.wat) where the engine has SIMD, the same loop in JS otherwise.
+ * a WebAssembly SIMD kernel (wasm/tridiag.wat, two rows at a time) where the engine has SIMD, the same loop in
+ * JS otherwise.
  */
 import { TRIDIAG_WASM_BASE64 } from './wasm/tridiag-wasm.js';
 
@@ -25,7 +26,17 @@ interface Workspace {
 
 interface TridiagExports {
   memory: WebAssembly.Memory;
-  update_product(a: number, n: number, m: number, u: number, q: number, v: number, p: number): void;
+  update_product(
+    a: number,
+    n: number,
+    j0: number,
+    m: number,
+    u: number,
+    q: number,
+    v: number,
+    p: number,
+  ): void;
+  update_product2(a: number, n: number, m: number, u: number, q: number, v: number, p: number): void;
 }
 
 let wasm: TridiagExports | null | undefined;
@@ -63,7 +74,10 @@ function warmUp(k: TridiagExports): void {
   const m = new Float64Array(k.memory.buffer, 0, n * n + 4 * n);
   for (let i = 0; i < m.length; i++) m[i] = ((i * 7) % 13) / 13 - 0.5;
   const vec = n * n * 8;
-  for (let r = 0; r < 40; r++) k.update_product(0, n, n, vec, vec + n * 8, vec + 2 * n * 8, vec + 3 * n * 8);
+  for (let r = 0; r < 40; r++) {
+    k.update_product(0, n, 0, n, vec, vec + n * 8, vec + 2 * n * 8, vec + 3 * n * 8);
+    k.update_product2(0, n, n, vec, vec + n * 8, vec + 2 * n * 8, vec + 3 * n * 8);
+  }
 }
 
 /** Forces the JS kernel (`false`) or allows the wasm one (`true`, default) — for tests and benchmarks. */
@@ -100,7 +114,12 @@ function wasmWorkspace(n: number): Workspace | null {
     q: new Float64Array(buf, offQ, n),
     v: new Float64Array(buf, offV, n),
     p: new Float64Array(buf, offP, n),
-    updateProduct: (m) => k.update_product(0, n, m, offU, offQ, offV, offP),
+    updateProduct: (m) => {
+      // rows in pairs (each column of u, q, v, p loaded once for two rows), an odd last row alone
+      const even = m & ~1;
+      if (even > 0) k.update_product2(0, n, even, offU, offQ, offV, offP);
+      if (even < m) k.update_product(0, n, even, m, offU, offQ, offV, offP);
+    },
   };
 }
 
