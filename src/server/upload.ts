@@ -81,7 +81,7 @@ export async function ingestUpload(
       } else {
         await writeFile(main, body);
       }
-      const summary = await ingestPaths(db, [main], {});
+      const summary = await ingestPaths(db, [main], { spectral: true });
       const r = summary.results.find((x) => x.file === main) ?? summary.results[0];
       if (!r) throw new HttpError(422, 'not-a-model', `${name}: no model found`);
       if (r.status === 'failed')

@@ -36,7 +36,7 @@ export function registerIngest(program: Command): void {
       '--workers <n>',
       'worker threads for the layer metrics (0: none; default: up to 4 when there is enough to measure)',
     )
-    .option('--spectral', 'also store the WeightWatcher-style spectral metrics of every layer')
+    .option('--no-spectral', 'do not compute the WeightWatcher-style spectral metrics (faster on big models)')
     .option('--init', "also store the distance from random initialisation (rule by the file's format)")
     .option(
       '--init-rule <rule>',
@@ -67,7 +67,7 @@ export function registerIngest(program: Command): void {
           sparsityEps,
           workers,
           meta,
-          spectral: opts.spectral === true,
+          spectral: opts.spectral !== false,
           init:
             opts.init || opts.initRule !== undefined
               ? { rule: (opts.initRule as InitRule | undefined) ?? 'auto' }
