@@ -108,13 +108,28 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
     );
     const base = new Set(['model_id', 'model', 'file', 'format', 'producer']);
     metaColumns = cols.map((r) => String(r.column_name)).filter((c) => !base.has(c));
+    // schema-1 files opened read-only lack the layer diagnostics columns
+    const diag =
+      (
+        await queryRows(
+          db.connection,
+          "SELECT 1 FROM information_schema.columns WHERE table_name = 'layers' AND column_name = 'near_init'",
+        )
+      ).length > 0;
     const rows = await queryRows(
       db.connection,
       `SELECT mi.*, coalesce(l.layers, 0) AS n_layers, coalesce(l.filters, 0) AS n_filters, l.degenerated AS n_degenerated
+         ${diag ? ', l.training AS n_training, l.near AS n_near' : ''}
        FROM model_info mi LEFT JOIN (
          SELECT model_id, count(*) AS layers,
            sum(CASE WHEN filter_table = 'filters' AND coalesce(kind, '') <> 'transposed' THEN filter_count ELSE 0 END) AS filters,
            sum(CASE WHEN flags IS NULL THEN NULL WHEN len(flags) > 0 THEN 1 ELSE 0 END) AS degenerated
+           ${
+             diag
+               ? `, sum(CASE WHEN training_flags IS NULL THEN NULL WHEN len(training_flags) > 0 THEN 1 ELSE 0 END) AS training,
+           sum(CASE WHEN near_init IS NULL THEN NULL WHEN near_init THEN 1 ELSE 0 END) AS near`
+               : ''
+           }
          FROM layers GROUP BY model_id) l USING (model_id)
        ORDER BY mi.model_id`,
     );
@@ -124,6 +139,8 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
       layers: Number(r.n_layers),
       filters: Number(r.n_filters),
       degenerated: r.n_degenerated === null ? null : Number(r.n_degenerated),
+      trainingWarnings: r.n_training === null || r.n_training === undefined ? null : Number(r.n_training),
+      nearInit: r.n_near === null || r.n_near === undefined ? null : Number(r.n_near),
       meta: Object.fromEntries(metaColumns.map((c) => [c, r[c] as string | number | null])),
     }));
     plans = [];
