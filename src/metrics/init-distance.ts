@@ -26,6 +26,7 @@
  */
 import type { WeightArray } from '../model/types.js';
 import { measureLayer } from './quality.js';
+import { mulberry32 } from './random.js';
 import type { LayerMetrics } from './types.js';
 
 export type InitRule = 'kaiming-uniform' | 'glorot-uniform';
@@ -119,23 +120,25 @@ export interface InitDistance {
   reason: string;
 }
 
+/** An init distance as the database stores it (and the API serves it): per metric z, percentile and band. */
+export interface StoredInitDistance {
+  rule: string;
+  draws: number | null;
+  score: number | null;
+  threshold: number | null;
+  nearInit: boolean;
+  reason: string | null;
+  metrics: Record<
+    string,
+    { z: number | null; percentile: number | null; p1: number | null; p99: number | null }
+  >;
+}
+
 export interface InitOptions {
   rule: InitRule;
   draws?: number;
   seed?: number;
   sparsityEps?: number;
-}
-
-/** mulberry32: a small seeded uniform [0, 1) generator (deterministic across machines). */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function hashString(s: string): number {

@@ -12,6 +12,7 @@
  * a WebAssembly SIMD kernel (wasm/tridiag.wat, two rows at a time) where the engine has SIMD, the same loop in
  * JS otherwise.
  */
+import { decodeBase64 } from './wasm/gram.js';
 import { TRIDIAG_WASM_BASE64 } from './wasm/tridiag-wasm.js';
 
 /** The per-step pass: rank-2 update of rows 0..m-1 with (u, q), and p += S·v with the updated values. */
@@ -41,13 +42,6 @@ interface TridiagExports {
 
 let wasm: TridiagExports | null | undefined;
 let useWasm = true;
-
-function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(s);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return bytes;
-}
 
 function loadWasm(): TridiagExports | null {
   if (wasm !== undefined) return wasm;

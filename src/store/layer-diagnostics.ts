@@ -6,7 +6,7 @@
  * `--spectral` / `--init`, import-h5 rows), and are added to schema-1 databases by {@link migrateLayerDiagnostics}.
  */
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
-import { INIT_METRIC_KEYS, type InitDistance } from '../metrics/init-distance.js';
+import { INIT_METRIC_KEYS, type InitDistance, type StoredInitDistance } from '../metrics/init-distance.js';
 import { type SPECTRAL_KEYS, type SpectralResult, trainingFlags } from '../metrics/spectral.js';
 import { LIST, VARCHAR } from './duckdb-api.js';
 
@@ -115,18 +115,7 @@ export function readDiagnostics(r: Record<string, unknown>): {
   spectral: Record<string, number | null>;
   spectralReason: string | null;
   trainingFlags: { id: string; reason: string }[];
-  init: {
-    rule: string;
-    draws: number | null;
-    score: number | null;
-    threshold: number | null;
-    nearInit: boolean;
-    reason: string | null;
-    metrics: Record<
-      string,
-      { z: number | null; percentile: number | null; p1: number | null; p99: number | null }
-    >;
-  } | null;
+  init: StoredInitDistance | null;
 } {
   const num = (v: unknown) =>
     v === null || v === undefined || !Number.isFinite(Number(v)) ? null : Number(v);
@@ -137,10 +126,7 @@ export function readDiagnostics(r: Record<string, unknown>): {
   const rule = r.init_rule;
   let init = null;
   if (rule !== null && rule !== undefined) {
-    const metrics: Record<
-      string,
-      { z: number | null; percentile: number | null; p1: number | null; p99: number | null }
-    > = {};
+    const metrics: StoredInitDistance['metrics'] = {};
     for (const [key, col] of INIT_COLUMNS)
       metrics[key] = {
         z: num(r[`${col}_init_z`]),

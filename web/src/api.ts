@@ -1,4 +1,5 @@
 /** The server's JSON API (docs/API.md), typed for the pages. */
+import type { StoredInitDistance } from '../../src/metrics/init-distance.js';
 
 export interface ApiInfo {
   name: string;
@@ -54,18 +55,7 @@ export interface LayerRow {
   spectralReason: string | null;
   trainingFlags: Flag[];
   /** Distance from random initialisation (null when not computed at ingest). */
-  init: {
-    rule: string;
-    draws: number | null;
-    score: number | null;
-    threshold: number | null;
-    nearInit: boolean;
-    reason: string | null;
-    metrics: Record<
-      string,
-      { z: number | null; percentile: number | null; p1: number | null; p99: number | null }
-    >;
-  } | null;
+  init: StoredInitDistance | null;
 }
 
 export interface ModelDetail extends ModelSummary {

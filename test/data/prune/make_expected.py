@@ -12,13 +12,15 @@ Run once:
 """
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 from scipy.spatial.distance import cdist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.dirname(HERE)
+sys.path.insert(0, DATA)
+from safetensors_np import read_conv_weights  # noqa: E402
 
 
 def scores(W):
@@ -31,23 +33,9 @@ def scores(W):
     }
 
 
-def safetensors(path):
-    with open(path, 'rb') as f:
-        raw = f.read()
-    (n,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == '__metadata__' or len(info['shape']) != 4:
-            continue
-        a, b = info['data_offsets']
-        out[name] = np.frombuffer(raw[8 + n + a : 8 + n + b], dtype='<f4').reshape(info['shape'])
-    return out
-
-
 def main():
     cases = {}
-    for name, w in safetensors(os.path.join(DATA, 'digits_cnn.safetensors')).items():
+    for name, w in read_conv_weights(os.path.join(DATA, 'digits_cnn.safetensors')).items():
         cases['digits_cnn.safetensors:' + name] = {'shape': list(w.shape), **scores(w)}
     folder = os.path.join(DATA, 'metrics')
     for f in sorted(os.listdir(folder)):

@@ -17,12 +17,14 @@ channels (rank loss 4 in each of its 9 matrices). Run once:
 """
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.dirname(HERE)
+sys.path.insert(0, DATA)
+from safetensors_np import read_conv_weights  # noqa: E402
 MIN_EVALS, MAX_EVALS, MAX_N, EVALS_THRESH = 10, 15000, 50000, 0.00001
 
 
@@ -92,21 +94,6 @@ def spectral(W):
     }
 
 
-def safetensors(path):
-    with open(path, 'rb') as f:
-        raw = f.read()
-    (n,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == '__metadata__' or len(info['shape']) != 4:
-            continue
-        a, b = info['data_offsets']
-        assert info['dtype'] == 'F32'
-        out[name] = np.frombuffer(raw[8 + n + a : 8 + n + b], dtype='<f4').reshape(info['shape'])
-    return out
-
-
 def main():
     rng = np.random.default_rng(15)
     gen = {
@@ -118,7 +105,7 @@ def main():
     for name, w in gen.items():
         w.astype('<f4').tofile(os.path.join(HERE, name + '.bin'))
     cases = {}
-    for name, w in safetensors(os.path.join(DATA, 'digits_cnn.safetensors')).items():
+    for name, w in read_conv_weights(os.path.join(DATA, 'digits_cnn.safetensors')).items():
         cases['digits_cnn.safetensors:' + name] = {'shape': list(w.shape), 'spectral': spectral(w)}
     bins = [(os.path.join(DATA, 'metrics'), f) for f in sorted(os.listdir(os.path.join(DATA, 'metrics')))]
     bins += [(HERE, n + '.bin') for n in gen]
