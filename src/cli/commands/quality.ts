@@ -213,10 +213,16 @@ function qualityText(report: QualityReport): string {
     lines.push(
       `spectral (WeightWatcher conventions): ${warned.length} layer${warned.length === 1 ? '' : 's'} outside 2 ≤ alpha ≤ 6`,
     );
+    const reasons = new Map<string, string[]>();
     for (const l of report.layers) {
       for (const f of l.trainingFlags ?? []) lines.push(`  ${l.name}: ${f.id}: ${f.reason}`);
-      if (l.spectralReason) lines.push(`  ${l.name}: no spectral metrics: ${l.spectralReason}`);
+      if (l.spectralReason) reasons.set(l.spectralReason, [...(reasons.get(l.spectralReason) ?? []), l.name]);
     }
+    // one line per reason (a depthwise model has dozens of layers skipped for the same one)
+    for (const [reason, names] of reasons)
+      lines.push(
+        `  no spectral metrics for ${names.length === 1 ? names[0] : `${names.length} layers (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''})`}: ${reason}`,
+      );
   }
   if (init) {
     const near = report.layers.filter((l) => l.init?.nearInit);
