@@ -3,7 +3,7 @@
  * method with Wilkinson shifts on the tridiagonal matrix (eigenvalues only, no vectors). O(4/3·n³) for the
  * reduction, O(n²) for QL — the cyclic Jacobi solver in linalg.ts is O(n³) per sweep with ~10 sweeps and is
  * kept for the small k×k scatter matrices; this one is for the M×M Gram matrices of the spectral metrics (M up
- * to a few thousand).
+ * to a few thousand) and, through linalg.ts's `symmetricEigenvaluesQL`, the scatter of wide kernels.
  *
  * The reduction works on the lower triangle, row-major, and processes rows from the last one up (Numerical
  * Recipes' tred2 order), so every Householder vector is a contiguous row. Each step's rank-2 update of the
@@ -162,6 +162,13 @@ function updateProductJs(
  * unchanged), sorted ascending. Throws a RangeError on non-finite input.
  */
 export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
+  const d = symmetricEigenvaluesOrNull(a, n);
+  if (!d) throw new Error('symmetricEigenvalues: QL did not converge');
+  return d;
+}
+
+/** {@link symmetricEigenvalues}, or null when QL does not converge (the caller falls back to Jacobi). */
+export function symmetricEigenvaluesOrNull(a: Float64Array, n: number): Float64Array | null {
   if (a.length < n * n) throw new RangeError(`symmetricEigenvalues: need ${n * n} values, got ${a.length}`);
   for (let i = 0; i < n; i++) {
     const o = i * n;
@@ -174,7 +181,7 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   tridiagonalize(ws, n, d, e);
-  tridiagonalQl(d, e, n);
+  if (!tridiagonalQl(d, e, n)) return null;
   d.sort();
   return d;
 }
@@ -262,8 +269,9 @@ function tridiagonalize(ws: Workspace, n: number, d: Float64Array, e: Float64Arr
 /**
  * Implicit QL with Wilkinson shifts on the symmetric tridiagonal matrix (diagonal `d`, sub-diagonal `e[i]` =
  * element (i, i−1)); on return `d` holds the eigenvalues (unsorted). Numerical Recipes' tqli without vectors.
+ * False when an eigenvalue needs more than 60 steps.
  */
-function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): void {
+function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   if (n > 0) e[n - 1] = 0;
   for (let l = 0; l < n; l++) {
@@ -275,7 +283,7 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): void {
         if (Math.abs(e[m]) <= Number.EPSILON * dd) break;
       }
       if (m === l) break;
-      if (++iter > 60) throw new Error('symmetricEigenvalues: QL did not converge');
+      if (++iter > 60) return false;
       let g = (d[l + 1] - d[l]) / (2 * e[l]);
       let r = Math.hypot(g, 1);
       g = d[m] - d[l] + e[l] / (g + (g >= 0 ? Math.abs(r) : -Math.abs(r)));
@@ -310,4 +318,5 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): void {
       e[m] = 0;
     }
   }
+  return true;
 }
