@@ -10,7 +10,7 @@
  *   covariance numerator used by variance entropy and PCA).
  */
 
-import { gramWasm } from './wasm/gram.js';
+import { crossGramWasm, gramWasm } from './wasm/gram.js';
 
 export interface SymmetricEigen {
   /** Eigenvalues, sorted descending. */
@@ -588,4 +588,36 @@ function centredScatter9(
   }
   for (let i = 1; i < 9; i++) for (let j = 0; j < i; j++) s[i * 9 + j] = s[j * 9 + i];
   return s;
+}
+
+/** Below this row length {@link crossGram} stays in JS. */
+const CROSS_WASM_MIN_COLS = 16;
+
+/**
+ * `X·Yᵀ` for row-major float64 `rowsX × cols` and `rowsY × cols` matrices, into `out` (`rowsX × rowsY`,
+ * row-major; overwritten). Uses the WebAssembly SIMD kernel of {@link gram} when it is available and allowed
+ * (see {@link setGramKernel}), else plain dot products. The orthogonality of layers too large for one Gram
+ * matrix is summed from these blocks.
+ */
+export function crossGram(
+  x: Float64Array,
+  rowsX: number,
+  y: Float64Array,
+  rowsY: number,
+  cols: number,
+  out: Float64Array,
+): Float64Array {
+  // Short rows: copying into wasm memory and padding to 4 columns costs more than the dot products.
+  if (defaultKernel === 'auto' && cols >= CROSS_WASM_MIN_COLS && crossGramWasm(x, rowsX, y, rowsY, cols, out))
+    return out;
+  for (let i = 0; i < rowsX; i++) {
+    const o = i * cols;
+    for (let j = 0; j < rowsY; j++) {
+      const p = j * cols;
+      let s = 0;
+      for (let d = 0; d < cols; d++) s += x[o + d] * y[p + d];
+      out[i * rowsY + j] = s;
+    }
+  }
+  return out;
 }

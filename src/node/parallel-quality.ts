@@ -18,7 +18,7 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { LayerMeasurement, MeasureJob } from '../metrics/layer-report.js';
-import { measureLayer } from '../metrics/quality.js';
+import { MetricLimitError, measureLayer } from '../metrics/quality.js';
 import type { QualityOptions } from '../metrics/types.js';
 import { elementCount, type WeightArray } from '../model/types.js';
 
@@ -251,7 +251,12 @@ export class QualityPool {
     this.idle.push(worker);
     if (msg.ok) task.resolve('batch' in msg ? msg.batch : msg.result);
     else {
-      const e = msg.name === 'RangeError' ? new RangeError(msg.message) : new Error(msg.message);
+      const e =
+        msg.name === 'MetricLimitError'
+          ? new MetricLimitError(msg.message)
+          : msg.name === 'RangeError'
+            ? new RangeError(msg.message)
+            : new Error(msg.message);
       task.reject(e);
     }
     this.pump();
@@ -301,7 +306,10 @@ if (!isMainThread && parentPort && (workerData as { tag?: string } | null)?.tag 
       }
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      msg = { id: req.id, ok: false, name: err.name, message: err.message };
+      msg =
+        e instanceof MetricLimitError
+          ? { id: req.id, ok: false, name: 'MetricLimitError', message: e.detail }
+          : { id: req.id, ok: false, name: err.name, message: err.message };
     }
     port.postMessage(msg, transfer);
   });

@@ -13,7 +13,7 @@ import { isFilterDbError } from '../errors.js';
 import { readModel } from '../formats/detect.js';
 import type { ModelInput } from '../formats/io/source.js';
 import { flagLayer } from '../metrics/flags.js';
-import { type LayerMeasurement, planarShape } from '../metrics/layer-report.js';
+import { checkLayerWork, type LayerMeasurement, planarShape } from '../metrics/layer-report.js';
 import { measureLayer } from '../metrics/quality.js';
 import type { LayerFlag, LayerMetrics } from '../metrics/types.js';
 import type { ConvLayer, Model, WeightArray } from '../model/types.js';
@@ -361,6 +361,7 @@ async function load(
         skipped++;
         continue;
       }
+      if (!ctx.options.skipMetrics) checkLayerWork(model.source, layer, planar);
       loaded.push({ index, layer, planar, weight: await layer.loadWeight() });
     }
   } catch (e) {
@@ -603,6 +604,7 @@ export async function writeModel(
       skipped++;
       continue;
     }
+    if (!options.skipMetrics) checkLayerWork(model.source, layer, planar);
     const weight = await layer.loadWeight();
     let m: LayerMeasurement | null = null;
     if (!options.skipMetrics) m = measureLayer(weight, planar, { sparsityEps: eps });
