@@ -4,12 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FilterDbError } from '../src/errors.js';
+import { readModel } from '../src/formats/detect.js';
 import { pytorchReader } from '../src/formats/pytorch.js';
 import { qualityReport } from '../src/metrics/layer-report.js';
 import { openModelInput } from '../src/node/file-source.js';
-import { dataPath, repoRoot } from './support/paths.js';
+import { convChain, writeOnnx } from './support/onnx-writer.js';
+import { dataPath, modulePath, repoRoot } from './support/paths.js';
 
 const cli = `${repoRoot}/dist/src/cli/main.js`;
 
@@ -60,5 +65,63 @@ describe('PyTorch blow-ups (items 2 and 3)', () => {
       r.stderr,
       /inflated\.pt: layer conv\.weight: 16777216 output filters .* orthogonality needs/,
     );
+  });
+});
+
+describe('symlinks that leave the model folder (item 9)', () => {
+  async function readAndLoad(path: string): Promise<number> {
+    const model = await readModel(await openModelInput(path));
+    let n = 0;
+    for (const layer of model.layers) n += (await layer.loadWeight()).length;
+    return n;
+  }
+
+  it('ONNX external data: a link inside the folder is read, one to a file outside is refused', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'filterdb-links-'));
+    const values = Array.from({ length: 2 * 3 * 3 * 3 }, (_, i) => (i % 7) - 3);
+    const weight = {
+      name: 'w',
+      dims: [2, 3, 3, 3],
+      values,
+      storage: 'external' as const,
+      location: 'model.data',
+    };
+    const written = writeOnnx(convChain([{ weight }]));
+    const dir = join(root, 'model');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'model.onnx'), written.bytes);
+    writeFileSync(join(dir, 'real.data'), written.external.get('model.data')!);
+    symlinkSync('real.data', join(dir, 'model.data'));
+    assert.equal(await readAndLoad(join(dir, 'model.onnx')), values.length);
+
+    const outside = join(root, 'secret.bin');
+    writeFileSync(outside, written.external.get('model.data')!);
+    const evil = join(root, 'evil');
+    mkdirSync(evil);
+    writeFileSync(join(evil, 'model.onnx'), written.bytes);
+    symlinkSync(outside, join(evil, 'model.data'));
+    const e = await rejectsWith(readAndLoad(join(evil, 'model.onnx')), 'unsafe');
+    assert.match(e.message, /model\.data.*outside the model folder/);
+  });
+
+  it('TF.js: a shard linked to /etc/passwd is refused; a link farm (Hugging Face cache layout) is read', async () => {
+    const src = modulePath('@upscalerjs/default-model/models');
+    const root = mkdtempSync(join(tmpdir(), 'filterdb-links-'));
+    const evil = join(root, 'evil');
+    mkdirSync(evil);
+    copyFileSync(join(src, 'model.json'), join(evil, 'model.json'));
+    symlinkSync('/etc/passwd', join(evil, 'group1-shard1of1.bin'));
+    await rejectsWith(readAndLoad(evil), 'unsafe');
+
+    // snapshots/rev/{model.json, shard} → ../../blobs/<hash>: the main file's own folder is the blobs folder.
+    const blobs = join(root, 'blobs');
+    const snap = join(root, 'snapshots', 'rev');
+    mkdirSync(blobs);
+    mkdirSync(snap, { recursive: true });
+    copyFileSync(join(src, 'model.json'), join(blobs, 'aaa'));
+    copyFileSync(join(src, 'group1-shard1of1.bin'), join(blobs, 'bbb'));
+    symlinkSync('../../blobs/aaa', join(snap, 'model.json'));
+    symlinkSync('../../blobs/bbb', join(snap, 'group1-shard1of1.bin'));
+    assert.ok((await readAndLoad(join(snap, 'model.json'))) > 0);
   });
 });
