@@ -5,10 +5,14 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { FilterDbError } from '../errors.js';
 import { MODEL_FILE_EXTENSIONS } from '../formats/detect.js';
 import { type ByteSource, checkRange, type ModelInput, safeRelativePath } from '../formats/io/source.js';
+// HDF5 files opened from here on run in a worker with a deadline (a corrupt file can make libhdf5 loop).
+import './hdf5-remote.js';
 
 /** A ByteSource that can also read synchronously (h5wasm's lazy HDF5 access needs that). */
 export interface FileByteSource extends ByteSource {
   readSync(offset: number, target: Uint8Array): number;
+  /** The file on disk (the HDF5 worker opens it by path rather than receiving its bytes). */
+  readonly path: string;
 }
 
 /** A source that reads slices with positional reads on one shared descriptor. */
@@ -26,6 +30,7 @@ export async function fileSource(path: string, displayName = path): Promise<File
   let closed = false;
   const source: FileByteSource = {
     name: displayName,
+    path,
     size,
     async read(offset: number, length: number) {
       checkRange(displayName, size, offset, length);

@@ -17,6 +17,7 @@ import { resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FilterDbError } from '../errors.js';
 import { type Hdf5File, openHdf5 } from '../formats/io/hdf5.js';
+import '../node/hdf5-remote.js'; // HDF5 reads in a worker with a deadline
 import { measureLayer } from '../metrics/quality.js';
 import type { LayerMetrics } from '../metrics/types.js';
 import { type FilterDb, mapDuckDbError, queryRows } from './db.js';
