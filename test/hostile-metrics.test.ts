@@ -17,7 +17,7 @@ import {
   measureLayer,
   orthogonality,
 } from '../src/metrics/quality.js';
-import { repoRoot } from './support/paths.js';
+import { dataPath, repoRoot } from './support/paths.js';
 import { mulberry32 as rng } from './support/random.js';
 import { writeSafetensors } from './support/safetensors-writer.js';
 
@@ -131,5 +131,21 @@ describe('orthogonality without the out×out matrix (item 2)', () => {
       () => measureLayer(new Float32Array(out * d), [out, d, 1, 1]),
       (e: unknown) => isFilterDbError(e) && e.code === 'too-large' && /orthogonality/.test(e.message),
     );
+  });
+});
+
+describe('fuzz findings', () => {
+  it('weights spanning 1e-231…1e247 in one layer: the eigen-solver converges (was: no convergence after 100 sweeps)', () => {
+    // test/data/fuzz-repro/eigen-no-convergence.safetensors: npm run fuzz -- --format safetensors --seed 1, input 16263
+    const r = spawnSync(
+      process.execPath,
+      [cli, 'quality', '--json', dataPath('fuzz-repro/eigen-no-convergence.safetensors')],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const d = JSON.parse(r.stdout).layers.find((l: { name: string }) => l.name === 'd.weight');
+    assert.ok(Number.isFinite(d.metrics.varianceEntropy), JSON.stringify(d.metrics));
   });
 });

@@ -35,6 +35,9 @@ export interface EigenOptions {
   vectors?: boolean;
 }
 
+/** Off-diagonal elements below this (~1e-271) are dropped after the first sweeps: far below any real scatter. */
+const NEGLIGIBLE = 2 ** -900;
+
 /**
  * Eigen-decomposition of a symmetric k×k matrix `a` (row-major; only the upper triangle is read) by the cyclic
  * Jacobi method with Rutishauser's refinements (threshold sweeps, accumulated diagonal updates, dropping
@@ -80,8 +83,12 @@ export function symmetricEigen(a: ArrayLike<number>, k: number, options: EigenOp
       for (let q = p + 1; q < k; q++) {
         const apq = m[p * k + q];
         const g = 100 * Math.abs(apq);
-        if (sweep > 4 && Math.abs(d[p]) + g === Math.abs(d[p]) && Math.abs(d[q]) + g === Math.abs(d[q])) {
-          // Too small to change either diagonal element: drop it.
+        if (
+          sweep > 4 &&
+          ((Math.abs(d[p]) + g === Math.abs(d[p]) && Math.abs(d[q]) + g === Math.abs(d[q])) || g < NEGLIGIBLE)
+        ) {
+          // Too small to change either diagonal element (or so small that rotations only shuffle subnormal
+          // rounding debris between elements, never reaching 0 — seen with weights spanning 1e-231…1e247): drop it.
           m[p * k + q] = 0;
           continue;
         }
