@@ -149,3 +149,29 @@ describe('fuzz findings', () => {
     assert.ok(Number.isFinite(d.metrics.varianceEntropy), JSON.stringify(d.metrics));
   });
 });
+
+describe('ingest of a float64 layer holding 1e200 (item 1)', () => {
+  it('counts the values float32 storage turns into Infinity as non_finite, so scans leave the layer out', async () => {
+    const { openDb, queryRows } = await import('../src/store/db.js');
+    const { ingestPaths } = await import('../src/store/ingest.js');
+    const dir = mkdtempSync(join(tmpdir(), 'filterdb-huge-ingest-'));
+    const file = join(dir, 'huge.safetensors');
+    const data = randomWeights(36, 5);
+    data[0] = 1e200;
+    data[1] = -1e300;
+    writeSafetensors(file, [{ name: 'conv.weight', shape: [4, 1, 3, 3], data }]);
+    const db = await openDb(join(dir, 'db.duckdb'));
+    try {
+      await ingestPaths(db, [file]);
+      const [layer] = await queryRows(
+        db.connection,
+        'SELECT non_finite, norm_l2, variance_entropy FROM layers',
+      );
+      assert.equal(layer.non_finite, 2);
+      assert.ok(Number.isFinite(layer.variance_entropy as number));
+      assert.ok((layer.norm_l2 as number) > 1e299);
+    } finally {
+      db.close();
+    }
+  });
+});

@@ -507,6 +507,20 @@ interface MeasuredLayer {
   flags: LayerFlag[] | null;
 }
 
+/**
+ * The layer's non-finite weights as the filters table holds them (float32): float64 weights beyond ±3.4e38
+ * (a 1e200 in a float64 safetensors) are stored as ±Infinity, so scans must leave the layer out like a NaN one.
+ */
+function storedNonFinite(weight: WeightArray, nonFinite: number): number {
+  if (!(weight instanceof Float64Array)) return nonFinite;
+  let overflow = 0;
+  for (let i = 0; i < weight.length; i++) {
+    const v = weight[i];
+    if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) overflow++;
+  }
+  return nonFinite + overflow;
+}
+
 /** Waits for every layer's measurement (in layer order) and adds the flags. */
 async function finishLayers(layers: LoadedLayer[], options: IngestOptions): Promise<MeasuredLayer[]> {
   const out: MeasuredLayer[] = [];
@@ -523,7 +537,7 @@ async function finishLayers(layers: LoadedLayer[], options: IngestOptions): Prom
         planar: l.planar,
         weight,
         metrics: measured?.metrics ?? null,
-        nonFinite: measured?.nonFinite ?? null,
+        nonFinite: measured ? storedNonFinite(weight, measured.nonFinite) : null,
         flags,
       });
     } catch (e) {
@@ -614,7 +628,7 @@ export async function writeModel(
       planar,
       weight,
       metrics: m?.metrics ?? null,
-      nonFinite: m?.nonFinite ?? null,
+      nonFinite: m ? storedNonFinite(weight, m.nonFinite) : null,
       flags: m ? flagLayer(m.metrics, m.nonFinite, planar, eps) : null,
     });
   }
