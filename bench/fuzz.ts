@@ -21,6 +21,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../test/support/random.js';
 import type { FuzzAnswer, FuzzJob } from './fuzz-child.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -76,17 +77,6 @@ export interface FuzzSummary {
   maxRssMb: number;
   seconds: number;
   findings: { index: number; outcome: Outcome; detail: string; saved: string }[];
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const BOUNDARY = [0x00, 0xff, 0x7f, 0x80, 0x01, 0xfe];

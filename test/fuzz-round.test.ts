@@ -8,7 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FORMATS, fuzz, mulberry32, mutate } from '../bench/fuzz.js';
+import { FORMATS, fuzz, mutate } from '../bench/fuzz.js';
+import { mulberry32 } from './support/random.js';
 
 /** Inputs per format: ~30 s for all seven on a busy 2-core machine. */
 const COUNT: Record<string, number> = { keras: 300, 'dataset-h5': 300 };

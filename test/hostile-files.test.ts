@@ -8,26 +8,15 @@ import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FilterDbError } from '../src/errors.js';
 import { readModel } from '../src/formats/detect.js';
 import { pytorchReader } from '../src/formats/pytorch.js';
 import { qualityReport } from '../src/metrics/layer-report.js';
 import { openModelInput } from '../src/node/file-source.js';
+import { rejectsWith } from './support/errors.js';
 import { convChain, writeOnnx } from './support/onnx-writer.js';
 import { dataPath, modulePath, repoRoot } from './support/paths.js';
 
 const cli = `${repoRoot}/dist/src/cli/main.js`;
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<FilterDbError> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(e instanceof FilterDbError, `expected a FilterDbError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return e;
-  }
-  assert.fail(`expected a '${code}' error`);
-}
 
 describe('PyTorch blow-ups (items 2 and 3)', () => {
   it('dag60.pt: 60 levels of shared references are walked once each (was: never finished)', async () => {

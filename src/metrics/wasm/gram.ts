@@ -112,6 +112,34 @@ function copyRows(m: Float64Array, at: number, a: Float64Array, rows: number, co
   }
 }
 
+/**
+ * Copies the row blocks into the kernel's memory one after the other, each padded with zero rows to a multiple
+ * of 4 and every row with zero columns to `stride` (a multiple of 4), and zeroes the `rp × rp` output after
+ * them. Null when the memory cannot grow that far.
+ */
+function stage(
+  k: GramExports,
+  blocks: [Float64Array, number][],
+  cols: number,
+): { rp: number; stride: number; aBytes: number; cm: Float64Array } | null {
+  const rp = blocks.reduce((sum, [, rows]) => sum + ((rows + 3) & ~3), 0);
+  const stride = (cols + 3) & ~3;
+  const aBytes = rp * stride * 8;
+  if (!reserve(k, aBytes + rp * rp * 8)) return null;
+  const buf = k.memory.buffer;
+  const m = new Float64Array(buf, 0, rp * stride);
+  let at = 0;
+  for (const [a, rows] of blocks) {
+    copyRows(m, at, a, rows, cols, stride);
+    const padded = (rows + 3) & ~3;
+    m.fill(0, (at + rows) * stride, (at + padded) * stride);
+    at += padded;
+  }
+  const cm = new Float64Array(buf, aBytes, rp * rp);
+  cm.fill(0);
+  return { rp, stride, aBytes, cm };
+}
+
 /** Runs gram_cols over all column chunks. */
 function runChunks(
   k: GramExports,
@@ -141,16 +169,9 @@ export function gramWasm(
 ): boolean {
   const k = load();
   if (!k) return false;
-  const rp = (rows + 3) & ~3;
-  const stride = (cols + 3) & ~3;
-  const aBytes = rp * stride * 8;
-  if (!reserve(k, aBytes + rp * rp * 8)) return false;
-  const buf = k.memory.buffer;
-  const m = new Float64Array(buf, 0, rp * stride);
-  copyRows(m, 0, a, rows, cols, stride);
-  m.fill(0, rows * stride, rp * stride);
-  const cm = new Float64Array(buf, aBytes, rp * rp);
-  cm.fill(0);
+  const staged = stage(k, [[a, rows]], cols);
+  if (!staged) return false;
+  const { rp, stride, aBytes, cm } = staged;
   runChunks(k, rp, stride, aBytes, blockCols, rp, 0);
   for (let i = 0; i < rows; i++) {
     c.set(cm.subarray(i * rp + i, i * rp + rows), i * rows + i);
@@ -177,19 +198,17 @@ export function crossGramWasm(
 ): boolean {
   const k = load();
   if (!k || rowsX === 0 || rowsY === 0) return false;
+  const staged = stage(
+    k,
+    [
+      [x, rowsX],
+      [y, rowsY],
+    ],
+    cols,
+  );
+  if (!staged) return false;
+  const { rp, stride, aBytes, cm } = staged;
   const px = (rowsX + 3) & ~3;
-  const rp = px + ((rowsY + 3) & ~3);
-  const stride = (cols + 3) & ~3;
-  const aBytes = rp * stride * 8;
-  if (!reserve(k, aBytes + rp * rp * 8)) return false;
-  const buf = k.memory.buffer;
-  const m = new Float64Array(buf, 0, rp * stride);
-  copyRows(m, 0, x, rowsX, cols, stride);
-  m.fill(0, rowsX * stride, px * stride);
-  copyRows(m, px, y, rowsY, cols, stride);
-  m.fill(0, (px + rowsY) * stride, rp * stride);
-  const cm = new Float64Array(buf, aBytes, rp * rp);
-  cm.fill(0);
   runChunks(k, rp, stride, aBytes, WASM_GRAM_BLOCK_COLS, px, px);
   for (let i = 0; i < rowsX; i++) c.set(cm.subarray(i * rp + px, i * rp + px + rowsY), i * rowsY);
   return true;
