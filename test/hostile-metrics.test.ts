@@ -124,6 +124,13 @@ describe('orthogonality without the out×out matrix (item 2)', () => {
     assert.ok(grown < 200 * 2 ** 20, `RSS grew ${grown} bytes`);
   });
 
+  it('a spectrum over its limit (3000 filters of 1×3000): typed too-large before any work', () => {
+    assert.throws(
+      () => measureLayer(new Float32Array(3000 * 3000), [3000, 1, 1, 3000]),
+      (e: unknown) => isFilterDbError(e) && e.code === 'too-large' && /variance entropy/.test(e.message),
+    );
+  });
+
   it('over the work limit: a typed too-large error before any work', () => {
     const out = 70000;
     const d = Math.ceil((2 * MAX_ORTHOGONALITY_MACS) / (out * out));

@@ -10,7 +10,7 @@ import {
   type WeightArray,
 } from '../model/types.js';
 import { flagLayer } from './flags.js';
-import { checkOrthogonalityWork, MetricLimitError, measureLayer } from './quality.js';
+import { checkOrthogonalityWork, checkSpectrumWork, MetricLimitError, measureLayer } from './quality.js';
 import type { LayerFlag, LayerMetrics, QualityOptions } from './types.js';
 
 export interface LayerQuality {
@@ -108,6 +108,7 @@ export function checkLayerWork(file: string, layer: { name: string }, planar: re
     );
   try {
     checkOrthogonalityWork(planar[0], planar[1] * planar[2] * planar[3]);
+    checkSpectrumWork(planar[0] * planar[1], planar[2] * planar[3]);
   } catch (e) {
     if (e instanceof MetricLimitError)
       throw new FilterDbError('too-large', file, `layer ${layer.name}: ${e.detail}`);
