@@ -17,6 +17,7 @@ import { pytorchReader } from '../src/formats/pytorch.js';
 import { safetensorsReader } from '../src/formats/safetensors.js';
 import type { Model } from '../src/model/types.js';
 import { openModelInput } from '../src/node/file-source.js';
+import { rejectsWith } from './support/errors.js';
 import { peakArrayBufferGrowth } from './support/memory.js';
 import { dataPath } from './support/paths.js';
 
@@ -46,17 +47,6 @@ async function readAndLoad(input: ModelInput): Promise<Model> {
   const model = await pytorchReader.read(input);
   for (const layer of model.layers) await layer.loadWeight();
   return model;
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<FilterDbError> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(e instanceof FilterDbError, `expected a FilterDbError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return e;
-  }
-  assert.fail(`expected a '${code}' error`);
 }
 
 async function checkAgainstExpected(model: Model, file: string): Promise<void> {

@@ -23,6 +23,7 @@ import {
   type MeasureOptions as QualityOptions,
 } from '../metrics/layer-measure.js';
 import type { LayerMeasurement, MeasureJob } from '../metrics/layer-report.js';
+import { MetricLimitError } from '../metrics/quality.js';
 import { elementCount, type WeightArray } from '../model/types.js';
 
 const WORKER_TAG = 'filterdb:quality-worker';
@@ -276,7 +277,12 @@ export class QualityPool {
     this.idle.push(worker);
     if (msg.ok) task.resolve('batch' in msg ? msg.batch : msg.result);
     else {
-      const e = msg.name === 'RangeError' ? new RangeError(msg.message) : new Error(msg.message);
+      const e =
+        msg.name === 'MetricLimitError'
+          ? new MetricLimitError(msg.message)
+          : msg.name === 'RangeError'
+            ? new RangeError(msg.message)
+            : new Error(msg.message);
       task.reject(e);
     }
     this.pump();
@@ -330,7 +336,10 @@ if (!isMainThread && parentPort && (workerData as { tag?: string } | null)?.tag 
       }
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      msg = { id: req.id, ok: false, name: err.name, message: err.message };
+      msg =
+        e instanceof MetricLimitError
+          ? { id: req.id, ok: false, name: 'MetricLimitError', message: e.detail }
+          : { id: req.id, ok: false, name: err.name, message: err.message };
     }
     port.postMessage(msg, transfer);
   });
