@@ -168,35 +168,68 @@ test('a wrong range guess is detected by the histogram pass and the histograms r
   }
 });
 
-test('shift --by model: symmetric, zero diagonal, equal to the in-memory distributionShift of the same filters', async () => {
+/** The numpy script's answers for the model, Training and layer-kind groupings (make_dataset_expected.py). */
+const groupings = JSON.parse(readFileSync(dataPath('dataset.shift.groupings.json'), 'utf8')) as Record<
+  string,
+  Expected & { counts: number[] }
+>;
+
+/** Σᵢ evrᵢ·(KL(Pᵢ‖Qᵢ) + KL(Qᵢ‖Pᵢ)) of every pair, diagonal included, from the answer's own histograms. */
+function matrixFromHistograms(r: {
+  histograms?: number[][][];
+  explainedVarianceRatio: number[];
+}): number[][] {
+  const h = r.histograms!;
+  const kl = (p: number[], q: number[]) => p.reduce((s, v, b) => s + v * Math.log(v / q[b]), 0);
+  return h.map((p) =>
+    h.map((q) => r.explainedVarianceRatio.reduce((s, w, i) => s + w * (kl(p[i], q[i]) + kl(q[i], p[i])), 0)),
+  );
+}
+
+async function storeShiftOf(path: string, by: string) {
+  const db = await openDb(path, { readOnly: true });
+  const plan = await planSelection(db.connection, { by });
+  db.close();
+  return storeShift(path, plan, { workers: 0 });
+}
+
+function assertMatchesGrouping(
+  j: {
+    groups: string[];
+    counts: number[];
+    matrix: number[][];
+    explainedVarianceRatio: number[];
+    range: number[];
+  },
+  by: string,
+) {
+  const e = groupings[by];
+  assert.deepEqual(j.groups, e.groups);
+  assert.deepEqual(j.counts, e.counts);
+  assertClose(j.matrix, e.matrix, 1e-12, `${by} matrix`);
+  assertClose(j.explainedVarianceRatio, e.explainedVarianceRatio, 1e-12, `${by} evr`);
+  assertClose(j.range, e.range, 1e-12, `${by} range`);
+}
+
+test('shift --by model matches numpy (make_dataset_expected.py); the matrix, diagonal included, follows from the histograms', async () => {
   const r = cli('shift', '--db', DB, '--by', 'model', '--json');
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  assert.deepEqual(j.groups, ['digits_cnn', 'digits_cnn_adv', 'digits_denoiser', 'digits_dwsep']);
-  assert.equal(
-    j.counts.reduce((s: number, c: number) => s + c, 0),
-    8672,
-  );
-  for (let a = 0; a < j.groups.length; a++) {
-    assert.equal(j.matrix[a][a], 0);
-    for (let b = 0; b < j.groups.length; b++) assert.equal(j.matrix[a][b], j.matrix[b][a]);
-  }
+  assertMatchesGrouping(j, 'model');
+  const store = await storeShiftOf(DB, 'model');
+  assertClose(store.matrix, matrixFromHistograms(store), 1e-12, 'matrix from the histograms', 1e-300);
+  // the in-memory analysis (JS binning) of the same filters
   const db = await openDb(DB, { readOnly: true });
   const plan = await planSelection(db.connection, { by: 'model' });
   db.close();
   const mem = await distributionShift(storeBatchSource(DB, plan), 'model');
-  assert.deepEqual(mem.groups, j.groups);
-  assert.deepEqual(mem.counts, j.counts);
-  assertClose(j.matrix, mem.matrix, 1e-12, 'matrix');
-  assertClose(j.range, mem.range, 1e-12, 'range');
+  assertMatchesGrouping(mem, 'model');
 });
 
-test('a NULL grouping value is its own (none) group; layer-kind and SQL expressions group too', async () => {
+test('a NULL grouping value is its own (none) group (Training matches numpy); layer-kind and SQL expressions group too', async () => {
   const r = cli('shift', '--db', DB, '--by', 'Training', '--json');
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout);
-  assert.deepEqual(j.groups, ['(none)', 'adversarial', 'normal']);
-  assert.equal(j.counts[0], 800);
+  assertMatchesGrouping(JSON.parse(r.stdout), 'Training');
   const k = JSON.parse(cli('shift', '--db', DB, '--by', 'layer-kind', '--json').stdout);
   assert.equal(k.filterCount, 8672);
   const e = cli(
@@ -209,6 +242,27 @@ test('a NULL grouping value is its own (none) group; layer-kind and SQL expressi
   );
   assert.equal(e.status, 0, e.stderr);
   assert.deepEqual(JSON.parse(e.stdout).groups, ['early', 'late']);
+});
+
+test('shift --by layer-kind on the ingested ONNX fixtures matches numpy (plain vs depthwise)', async () => {
+  const path = join(tmp, 'kinds.duckdb');
+  const db = await openDb(path);
+  try {
+    await ingestPaths(db, [dataPath('digits_cnn.onnx'), dataPath('digits_dwsep.onnx')]);
+  } finally {
+    db.close();
+  }
+  const r = cli('shift', '--db', path, '--by', 'layer-kind', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assertMatchesGrouping(j, 'layer-kind');
+  assertClose(
+    j.matrix,
+    matrixFromHistograms(await storeShiftOf(path, 'layer-kind')),
+    1e-12,
+    'from histograms',
+    1e-300,
+  );
 });
 
 test('--where restricts to one model; the text table is sorted by mean drift with a drift summary', async () => {
