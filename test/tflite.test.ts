@@ -442,7 +442,7 @@ describe('tflite reader on hostile files', () => {
     await expectError(readTflite(bytesSource('cut.tflite', ext.subarray(0, ext.length - 64))), 'truncated');
   });
 
-  test('truncated files and random damage end in FilterDbError, quickly', async () => {
+  test('8 truncations and 400 random damages each end in a model or a FilterDbError, all within 5 s', async () => {
     const t0 = performance.now();
     for (const cut of [0, 4, 7, 8, 16, 100, good.bytes.length >> 1, good.bytes.length - 1]) {
       try {

@@ -206,7 +206,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     assert.match(String(await page.locator('#drop-result .error').textContent()), /not a model file/);
   });
 
-  it('performance: drop-analysis of the PaddleOCR det model (target < 2 s)', async () => {
+  it('dropping the PaddleOCR det model renders the table qualityReport gives, in under 6 s (a regression guard; it prints the time)', async () => {
     const q = await qualityReport(await readModel(await openModelInput(DET_MODEL)));
     const runs: { wallMs: number; appMs: number }[] = [];
     for (let i = 0; i < 2; i++) runs.push(await dropAndWait(DET_MODEL));
