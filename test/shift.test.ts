@@ -25,6 +25,12 @@ import { ingestPaths } from '../src/store/ingest.js';
 import { dataPath, repoRoot } from './support/paths.js';
 import { mulberry32 } from './support/random.js';
 import { writeSafetensors } from './support/safetensors-writer.js';
+import {
+  assertClose,
+  assertMatchesExpected,
+  expectedShift,
+  matrixFromHistograms,
+} from './support/shift-expected.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-shift-'));
 const DB = join(tmp, 'fx.duckdb');
@@ -51,58 +57,6 @@ function cli(...args: string[]) {
   });
 }
 
-interface Expected {
-  groups: string[];
-  groupFilterCounts: number[];
-  matrix: number[][];
-  explainedVarianceRatio: number[];
-  components: number[][];
-  range: [number, number];
-  filterCount: number;
-}
-
-const expected = (by: string): Expected =>
-  JSON.parse(readFileSync(dataPath(`dataset.shift.${by}.json`), 'utf8'));
-
-function assertClose(
-  actual: number[][] | number[],
-  wanted: number[][] | number[],
-  rel: number,
-  what: string,
-  floor = 1e-12,
-) {
-  const a = actual.flat();
-  const w = wanted.flat();
-  assert.equal(a.length, w.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    const tol = rel * Math.max(Math.abs(w[i]), floor);
-    assert.ok(Math.abs(a[i] - w[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${w[i]}`);
-  }
-}
-
-function assertMatchesFixture(
-  r: {
-    groups: string[];
-    counts: number[];
-    matrix: number[][];
-    explainedVarianceRatio: number[];
-    components: number[][];
-    range: number[];
-    filterCount: number;
-  },
-  by: string,
-) {
-  const e = expected(by);
-  assert.deepEqual(r.groups, e.groups);
-  assert.deepEqual(r.counts, e.groupFilterCounts);
-  assert.equal(r.filterCount, e.filterCount);
-  // the README's claim: matrices and EVR to 1e-12 relative, components (unit vectors) to 1e-12 absolute
-  assertClose(r.matrix, e.matrix, 1e-12, 'matrix');
-  assertClose(r.explainedVarianceRatio, e.explainedVarianceRatio, 1e-12, 'evr');
-  assertClose(r.components, e.components, 1e-12, 'components', 1);
-  assertClose(r.range, e.range, 1e-12, 'range');
-}
-
 for (const by of ['Task', 'depth']) {
   test(`shift --by ${by} reproduces dataset.shift.${by}.json (CLI and API, in-thread, on 2 workers, and shared with this thread)`, async () => {
     const r = cli('shift', '--db', DB, '--by', by, '--json');
@@ -124,11 +78,12 @@ for (const by of ['Task', 'depth']) {
       assert.ok(k in j, k);
     assert.equal(j.by, by);
     assert.equal(j.bins, 70);
-    assertMatchesFixture(j, by);
+    assertMatchesExpected(j, by);
+    assert.equal(j.filterCount, 8672);
     const db = await openDb(DB, { readOnly: true });
     const plan = await planSelection(db.connection, { by });
     db.close();
-    for (const workers of [0, 2]) assertMatchesFixture(await storeShift(DB, plan, { workers }), by);
+    for (const workers of [0, 2]) assertMatchesExpected(await storeShift(DB, plan, { workers }), by);
     // this thread as one of the two scan threads (the CLI's way): the same bits as two workers
     const { seconds: _a, ...shared } = await storeShift(DB, plan, { workers: 2, shareThisThread: true });
     const { seconds: _b, ...pooled } = await storeShift(DB, plan, { workers: 2 });
@@ -158,7 +113,7 @@ test('a wrong range guess is detected by the histogram pass and the histograms r
     });
     const right = await histogramPass(scanner, spec, basis, null, guess);
     assert.equal(right.passes, 1);
-    assertClose(right.range, expected('Task').range, 1e-12, 'range');
+    assertClose(right.range, expectedShift('Task').range, 1e-12, 'range');
     const wrong = await histogramPass(scanner, spec, basis, null, [guess[0] / 2, guess[1] / 2]);
     assert.equal(wrong.passes, 2);
     assert.deepEqual(wrong.range, right.range);
@@ -168,24 +123,6 @@ test('a wrong range guess is detected by the histogram pass and the histograms r
   }
 });
 
-/** The numpy script's answers for the model, Training and layer-kind groupings (make_dataset_expected.py). */
-const groupings = JSON.parse(readFileSync(dataPath('dataset.shift.groupings.json'), 'utf8')) as Record<
-  string,
-  Expected & { counts: number[] }
->;
-
-/** Σᵢ evrᵢ·(KL(Pᵢ‖Qᵢ) + KL(Qᵢ‖Pᵢ)) of every pair, diagonal included, from the answer's own histograms. */
-function matrixFromHistograms(r: {
-  histograms?: number[][][];
-  explainedVarianceRatio: number[];
-}): number[][] {
-  const h = r.histograms!;
-  const kl = (p: number[], q: number[]) => p.reduce((s, v, b) => s + v * Math.log(v / q[b]), 0);
-  return h.map((p) =>
-    h.map((q) => r.explainedVarianceRatio.reduce((s, w, i) => s + w * (kl(p[i], q[i]) + kl(q[i], p[i])), 0)),
-  );
-}
-
 async function storeShiftOf(path: string, by: string) {
   const db = await openDb(path, { readOnly: true });
   const plan = await planSelection(db.connection, { by });
@@ -193,29 +130,11 @@ async function storeShiftOf(path: string, by: string) {
   return storeShift(path, plan, { workers: 0 });
 }
 
-function assertMatchesGrouping(
-  j: {
-    groups: string[];
-    counts: number[];
-    matrix: number[][];
-    explainedVarianceRatio: number[];
-    range: number[];
-  },
-  by: string,
-) {
-  const e = groupings[by];
-  assert.deepEqual(j.groups, e.groups);
-  assert.deepEqual(j.counts, e.counts);
-  assertClose(j.matrix, e.matrix, 1e-12, `${by} matrix`);
-  assertClose(j.explainedVarianceRatio, e.explainedVarianceRatio, 1e-12, `${by} evr`);
-  assertClose(j.range, e.range, 1e-12, `${by} range`);
-}
-
 test('shift --by model matches numpy (make_dataset_expected.py); the matrix, diagonal included, follows from the histograms', async () => {
   const r = cli('shift', '--db', DB, '--by', 'model', '--json');
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  assertMatchesGrouping(j, 'model');
+  assertMatchesExpected(j, 'model');
   const store = await storeShiftOf(DB, 'model');
   assertClose(store.matrix, matrixFromHistograms(store), 1e-12, 'matrix from the histograms', 1e-300);
   // the in-memory analysis (JS binning) of the same filters
@@ -223,13 +142,13 @@ test('shift --by model matches numpy (make_dataset_expected.py); the matrix, dia
   const plan = await planSelection(db.connection, { by: 'model' });
   db.close();
   const mem = await distributionShift(storeBatchSource(DB, plan), 'model');
-  assertMatchesGrouping(mem, 'model');
+  assertMatchesExpected(mem, 'model');
 });
 
 test('a NULL grouping value is its own (none) group (Training matches numpy); layer-kind and SQL expressions group too', async () => {
   const r = cli('shift', '--db', DB, '--by', 'Training', '--json');
   assert.equal(r.status, 0, r.stderr);
-  assertMatchesGrouping(JSON.parse(r.stdout), 'Training');
+  assertMatchesExpected(JSON.parse(r.stdout), 'Training');
   const k = JSON.parse(cli('shift', '--db', DB, '--by', 'layer-kind', '--json').stdout);
   assert.equal(k.filterCount, 8672);
   const e = cli(
@@ -255,7 +174,7 @@ test('shift --by layer-kind on the ingested ONNX fixtures matches numpy (plain v
   const r = cli('shift', '--db', path, '--by', 'layer-kind', '--json');
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  assertMatchesGrouping(j, 'layer-kind');
+  assertMatchesExpected(j, 'layer-kind');
   assertClose(
     j.matrix,
     matrixFromHistograms(await storeShiftOf(path, 'layer-kind')),
@@ -289,7 +208,7 @@ test('pca --save stores a basis; shift --basis reuses it with identical results 
   const p = cli('pca', '--db', DB, '--json', '--save', 'all');
   assert.equal(p.status, 0, p.stderr);
   const pj = JSON.parse(p.stdout);
-  assertClose(pj.explainedVarianceRatio, expected('Task').explainedVarianceRatio, 1e-12, 'evr');
+  assertClose(pj.explainedVarianceRatio, expectedShift('Task').explainedVarianceRatio, 1e-12, 'evr');
   const fresh = JSON.parse(cli('shift', '--db', DB, '--by', 'Task', '--json').stdout);
   const reused = JSON.parse(cli('shift', '--db', DB, '--by', 'Task', '--basis', 'all', '--json').stdout);
   assert.deepEqual(reused, fresh);
