@@ -9,20 +9,16 @@ floor, symmetric KL in numpy, explained-variance weighted.
 
 Prints one JSON line: seconds (total and per step), peak RSS (ru_maxrss), groups, counts, matrix.
 """
-import json
-import resource
-import sys
 import time
 
 import numpy as np
+from shift_anchor import arguments, report
 
 EPS = float(np.finfo(np.float32).eps)
 
 
 def main():
-    filters_path, groups_path, labels_json = sys.argv[1:4]
-    bins = int(sys.argv[4]) if len(sys.argv) > 4 else 70
-    labels = json.loads(labels_json)
+    filters_path, groups_path, labels, bins = arguments()
     t = {}
     t0 = time.perf_counter()
     x = np.load(filters_path).reshape(-1, 9)
@@ -67,24 +63,7 @@ def main():
             d = float(evr @ ((p * np.log(p / q)).sum(axis=1) + (q * np.log(q / p)).sum(axis=1)))
             matrix[a][b] = matrix[b][a] = d
     t["kl"] = time.perf_counter() - t1
-    total = time.perf_counter() - t0
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps(
-            {
-                "seconds": total,
-                "steps": t,
-                "peakRssMB": rss_kb / 1024,
-                "filters": int(c.shape[0]),
-                "groups": [labels[k] for k in present],
-                "counts": [int(np.sum(g == k)) for k in present],
-                "range": [lo, hi],
-                "explainedVarianceRatio": [float(v) for v in evr],
-                "matrix": matrix,
-            }
-        )
-    )
-
+    report(t0, t, c, g, labels, present, lo, hi, evr, matrix)
 
 if __name__ == "__main__":
     main()

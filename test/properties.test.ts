@@ -59,6 +59,9 @@ const closeTo = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol * 
 /** Enough filters in enough directions for a PCA (n ≥ 2 with some spread). */
 const usable = (z: Zoo) => z.flat(2).filter((f) => f.some((v) => v !== 0)).length >= 4;
 
+/** Sort keys of a shuffle (see shuffled). */
+const shuffleKeys = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1 });
+
 /** The rank of every element of xs under a seeded shuffle. */
 function shuffled<T>(xs: T[], keys: number[]): T[] {
   return xs
@@ -70,24 +73,20 @@ function shuffled<T>(xs: T[], keys: number[]): T[] {
 describe('distribution shift properties', () => {
   it('permuting the filters within layers and the order of layers changes no count and no matrix entry beyond 1e-9', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        zoo,
-        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1 }),
-        async (z, keys) => {
-          fc.pre(usable(z));
-          const a = await shiftOf(batches(z));
-          const permuted = shuffled(
-            z.flatMap((layers, g) => layers.map((fs) => [g, shuffled(fs, keys)] as const)),
-            keys,
-          ).map(([g, fs]) => ({ group: `g${g}`, filters: Float32Array.from(fs.flat()), count: fs.length }));
-          const b = await shiftOf(permuted);
-          assert.deepEqual(b.groups, a.groups);
-          assert.deepEqual(b.counts, a.counts);
-          a.matrix.flat().forEach((v, i) => {
-            assert.ok(closeTo(b.matrix.flat()[i], v, 1e-9), `matrix ${i}: ${b.matrix.flat()[i]} vs ${v}`);
-          });
-        },
-      ),
+      fc.asyncProperty(zoo, shuffleKeys, async (z, keys) => {
+        fc.pre(usable(z));
+        const a = await shiftOf(batches(z));
+        const permuted = shuffled(
+          z.flatMap((layers, g) => layers.map((fs) => [g, shuffled(fs, keys)] as const)),
+          keys,
+        ).map(([g, fs]) => ({ group: `g${g}`, filters: Float32Array.from(fs.flat()), count: fs.length }));
+        const b = await shiftOf(permuted);
+        assert.deepEqual(b.groups, a.groups);
+        assert.deepEqual(b.counts, a.counts);
+        a.matrix.flat().forEach((v, i) => {
+          assert.ok(closeTo(b.matrix.flat()[i], v, 1e-9), `matrix ${i}: ${b.matrix.flat()[i]} vs ${v}`);
+        });
+      }),
       params(60),
     );
   });
@@ -141,25 +140,21 @@ describe('distribution shift properties', () => {
 
   it('a group compared with a copy of itself (filters in any order) is exactly 0', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        zoo,
-        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1 }),
-        async (z, keys) => {
-          fc.pre(usable(z));
-          const filters = z.flat(2);
-          const copy = shuffled(filters, keys);
-          const r = await shiftOf([
-            ...batches(z),
-            { group: 'copy', filters: Float32Array.from(copy.flat()), count: copy.length },
-            { group: 'zz', filters: Float32Array.from(filters.flat()), count: filters.length },
-          ]);
-          const a = r.groups.indexOf('copy');
-          const b = r.groups.indexOf('zz');
-          assert.equal(r.matrix[a][b], 0);
-          assert.equal(r.matrix[b][a], 0);
-          for (let g = 0; g < r.groups.length; g++) assert.equal(r.matrix[g][g], 0);
-        },
-      ),
+      fc.asyncProperty(zoo, shuffleKeys, async (z, keys) => {
+        fc.pre(usable(z));
+        const filters = z.flat(2);
+        const copy = shuffled(filters, keys);
+        const r = await shiftOf([
+          ...batches(z),
+          { group: 'copy', filters: Float32Array.from(copy.flat()), count: copy.length },
+          { group: 'zz', filters: Float32Array.from(filters.flat()), count: filters.length },
+        ]);
+        const a = r.groups.indexOf('copy');
+        const b = r.groups.indexOf('zz');
+        assert.equal(r.matrix[a][b], 0);
+        assert.equal(r.matrix[b][a], 0);
+        for (let g = 0; g < r.groups.length; g++) assert.equal(r.matrix[g][g], 0);
+      }),
       params(40),
     );
   });
@@ -205,7 +200,7 @@ describe('quality metric properties', () => {
         fc.integer({ min: 2, max: 6 }),
         fc.integer({ min: 1, max: 4 }),
         fc.array(fc.float({ min: -1, max: 1, noNaN: true }), { minLength: 6 * 4 * 9, maxLength: 6 * 4 * 9 }),
-        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1 }),
+        shuffleKeys,
         (out, inp, values, keys) => {
           const w = Float32Array.from(values.slice(0, out * inp * 9));
           const shape = [out, inp, 3, 3];

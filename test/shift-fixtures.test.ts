@@ -17,9 +17,12 @@ import {
   storeBatchSource,
   storeShift,
 } from '../src/store/filter-source.js';
-import { importDatasetH5 } from '../src/store/import-h5.js';
-import { dataPath } from './support/paths.js';
-import { assertClose, assertMatchesExpected, matrixFromHistograms } from './support/shift-expected.js';
+import {
+  assertClose,
+  assertMatchesExpected,
+  importAnswerDataset,
+  matrixFromHistograms,
+} from './support/shift-expected.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-shift-fx-'));
 const DB = join(tmp, 'fx.duckdb');
@@ -28,13 +31,9 @@ const GROUPINGS = ['Task', 'depth', 'model', 'Training'];
 const plans = new Map<string, SelectionPlan>();
 
 before(async () => {
-  const db = await openDb(DB);
+  await importAnswerDataset(DB);
+  const db = await openDb(DB, { readOnly: true });
   try {
-    await importDatasetH5(db, dataPath('dataset.h5'), { skipMetrics: true });
-    // digits_denoiser without a Training value: its filters form the (none) group, as the numpy script has it
-    await db.connection.run(
-      "DELETE FROM model_meta WHERE key = 'Training' AND model_id = (SELECT model_id FROM models WHERE name = 'digits_denoiser')",
-    );
     for (const by of GROUPINGS) plans.set(by, await planSelection(db.connection, { by }));
   } finally {
     db.close();

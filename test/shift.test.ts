@@ -20,7 +20,6 @@ import {
   storeShift,
   TooManyGroupsError,
 } from '../src/store/filter-source.js';
-import { importDatasetH5 } from '../src/store/import-h5.js';
 import { ingestPaths } from '../src/store/ingest.js';
 import { dataPath, repoRoot } from './support/paths.js';
 import { mulberry32 } from './support/random.js';
@@ -29,6 +28,7 @@ import {
   assertClose,
   assertMatchesExpected,
   expectedShift,
+  importAnswerDataset,
   matrixFromHistograms,
 } from './support/shift-expected.js';
 
@@ -37,18 +37,7 @@ const DB = join(tmp, 'fx.duckdb');
 const CLI = join(repoRoot, 'dist/src/cli/main.js');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-before(async () => {
-  const db = await openDb(DB);
-  try {
-    await importDatasetH5(db, dataPath('dataset.h5'), { skipMetrics: true });
-    // one model without a Training value: a NULL grouping value
-    await db.connection.run(
-      "DELETE FROM model_meta WHERE key = 'Training' AND model_id = (SELECT model_id FROM models WHERE name = 'digits_denoiser')",
-    );
-  } finally {
-    db.close();
-  }
-});
+before(() => importAnswerDataset(DB));
 
 function cli(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], {

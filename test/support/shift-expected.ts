@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { openDb } from '../../src/store/db.js';
+import { importDatasetH5 } from '../../src/store/import-h5.js';
 import { dataPath } from './paths.js';
 
 export interface ShiftAnswer {
@@ -69,4 +71,20 @@ export function matrixFromHistograms(r: {
   return h.map((p) =>
     h.map((q) => r.explainedVarianceRatio.reduce((s, w, i) => s + w * (kl(p[i], q[i]) + kl(q[i], p[i])), 0)),
   );
+}
+
+/**
+ * A database of dataset.h5 as the answers assume it: imported without metrics, and digits_denoiser without a
+ * Training value (a NULL grouping value: its filters form the "(none)" group).
+ */
+export async function importAnswerDataset(path: string): Promise<void> {
+  const db = await openDb(path);
+  try {
+    await importDatasetH5(db, dataPath('dataset.h5'), { skipMetrics: true });
+    await db.connection.run(
+      "DELETE FROM model_meta WHERE key = 'Training' AND model_id = (SELECT model_id FROM models WHERE name = 'digits_denoiser')",
+    );
+  } finally {
+    db.close();
+  }
 }
