@@ -18,22 +18,19 @@ import { GroupHistograms } from '../src/analysis/histogram.js';
 import type { PcaBasis } from '../src/analysis/pca.js';
 import { distributionShift } from '../src/analysis/shift.js';
 import { ScanKernels } from '../src/analysis/wasm/scan.js';
-import { openDb } from '../src/store/db.js';
+import { storeShift } from '../src/scan/analyses.js';
 import {
   openScanDb,
   openScanSource,
   type PassSpec,
   runScan,
   type ScanSource,
-} from '../src/store/filter-scan.js';
-import {
-  planSelection,
-  type SelectionPlan,
-  storeBatchSource,
-  storeShift,
-} from '../src/store/filter-source.js';
+} from '../src/scan/filter-scan.js';
+import { nativeScanReader, nativeScanUnavailable } from '../src/scan/native-scan.js';
+import { storeBatchSource } from '../src/scan/plan-scanner.js';
+import { planSelection, type SelectionPlan } from '../src/scan/selection.js';
+import { openDb } from '../src/store/db.js';
 import { ingestPaths } from '../src/store/ingest.js';
-import { nativeScanReader, nativeScanUnavailable } from '../src/store/native-scan.js';
 import { writeSafetensors } from './support/safetensors-writer.js';
 
 const LO = -1.7;

@@ -10,13 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { distributionShift } from '../src/analysis/shift.js';
+import { storeShift } from '../src/scan/analyses.js';
+import { storeBatchSource } from '../src/scan/plan-scanner.js';
+import { planSelection, type SelectionPlan } from '../src/scan/selection.js';
 import { openDb } from '../src/store/db.js';
-import {
-  planSelection,
-  type SelectionPlan,
-  storeBatchSource,
-  storeShift,
-} from '../src/store/filter-source.js';
 import {
   assertClose,
   assertMatchesExpected,

@@ -12,14 +12,14 @@ import { readModel } from '../../formats/detect.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
 import { renderZooReport, type ZooModel, type ZooRidges } from '../../report/zoo-report.js';
-import { openDb, queryRows } from '../../store/db.js';
+import { storeZooAnalysis } from '../../scan/analyses.js';
 import {
   nonFiniteNote,
   planSelection,
   type SelectionPlan,
-  storeZooAnalysis,
   TooManyGroupsError,
-} from '../../store/filter-source.js';
+} from '../../scan/selection.js';
+import { openDb, queryRows } from '../../store/db.js';
 import { UsageError, writeNote } from '../context.js';
 import { progressBar } from '../progress.js';
 
