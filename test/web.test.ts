@@ -9,17 +9,17 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { readModel } from '../src/formats/detect.js';
 import { type QualityReport, qualityReport } from '../src/metrics/layer-report.js';
 import { openModelInput } from '../src/node/file-source.js';
 import { DEFAULT_WEB_ROOT, startServer } from '../src/server/server.js';
 import { openDb } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
+import { CHROMIUM, launchChromium } from './support/chromium.js';
 import { dataPath, modulePath, repoRoot } from './support/paths.js';
 import { type FixtureServer, fixtureServer } from './support/web-server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   process.stderr.write(
@@ -46,21 +46,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     mkdirSync(shots, { recursive: true });
     srv = await fixtureServer();
     profile = mkdtempSync(join(tmpdir(), 'filterdb-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchChromium(profile);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
@@ -249,7 +235,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     assert.match(String(await page.locator('#drop-result .error').textContent()), /not a model file/);
   });
 
-  it('performance: drop-analysis of the PaddleOCR det model (target < 2 s)', async () => {
+  it('dropping the PaddleOCR det model renders the table qualityReport gives, in under 6 s (a regression guard; it prints the time)', async () => {
     const q = await qualityReport(await readModel(await openModelInput(DET_MODEL)));
     const runs: { wallMs: number; appMs: number }[] = [];
     for (let i = 0; i < 2; i++) runs.push(await dropAndWait(DET_MODEL));
