@@ -6,12 +6,14 @@
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import type { CohortsResult } from '../../analysis/cohorts.js';
 import { groupKdes } from '../../analysis/kde.js';
 import { FilterDbError } from '../../errors.js';
 import { readModel } from '../../formats/detect.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
 import { renderZooReport, type ZooModel, type ZooRidges } from '../../report/zoo-report.js';
+import { type CohortPlan, planCohorts, storeCohorts } from '../../store/cohort-scan.js';
 import { openDb, queryRows } from '../../store/db.js';
 import {
   nonFiniteNote,
@@ -21,7 +23,8 @@ import {
   TooManyGroupsError,
 } from '../../store/filter-source.js';
 import { UsageError, writeNote } from '../context.js';
-import { progressBar } from '../progress.js';
+import { progressBar, scanProgress } from '../progress.js';
+import { cohortNotes } from './cohorts.js';
 
 interface ReportCliOptions {
   out?: string;
@@ -29,6 +32,8 @@ interface ReportCliOptions {
   sparsityEps: string;
   maxFilters: string;
   degenerated: string;
+  cohorts?: string;
+  correlate?: string;
 }
 
 export function registerReport(program: Command): void {
@@ -43,13 +48,19 @@ export function registerReport(program: Command): void {
     .option('--sparsity-eps <E>', "sparsity threshold as a fraction of the layer's max |w|", '0.01')
     .option('--max-filters <N>', 'most 2-D filters drawn per layer grid', '256')
     .option('--degenerated <N>', 'filter grids for this many of the most degenerated layers', '3')
+    .option(
+      '--cohorts <column>',
+      'with --db: add a cohort study by this column (boxplots by depth, divergence by depth; see `filterdb cohorts`)',
+    )
+    .option('--correlate <column>', 'with --cohorts: numeric column to correlate the metrics with')
     .action(async (file: string | undefined, opts: ReportCliOptions) => {
       if (opts.db !== undefined) {
         if (file !== undefined) throw new UsageError('give either a model file or --db, not both');
-        await writeZooReport(opts.db, opts.out!);
+        await writeZooReport(opts.db, opts.out!, opts.cohorts, opts.correlate);
         return;
       }
       if (file === undefined) throw new UsageError('report needs a model file or --db <database>');
+      if (opts.cohorts !== undefined) throw new UsageError('--cohorts needs --db');
       const sparsityEps = Number(opts.sparsityEps);
       if (!(sparsityEps >= 0 && sparsityEps < 1))
         throw new UsageError(`--sparsity-eps must be in [0, 1), got ${opts.sparsityEps}`);
@@ -78,9 +89,15 @@ export function registerReport(program: Command): void {
     });
 }
 
-async function writeZooReport(dbPath: string, out: string): Promise<void> {
+async function writeZooReport(
+  dbPath: string,
+  out: string,
+  cohortsBy?: string,
+  correlate?: string,
+): Promise<void> {
   const t0 = performance.now();
   const db = await openDb(dbPath, { readOnly: true });
+  let cohortPlan: CohortPlan | null = null;
   let models: ZooModel[];
   let metaColumns: string[];
   let plans: SelectionPlan[];
@@ -119,6 +136,8 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
         writeNote(`report: no drift section by ${by}: ${e.message}`);
       }
     }
+    if (cohortsBy !== undefined)
+      cohortPlan = await planCohorts(db.connection, { by: cohortsBy, correlate: correlate ?? null });
   } finally {
     db.close();
   }
@@ -141,6 +160,13 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
     },
   });
   bar.stop();
+  let cohorts: CohortsResult | undefined;
+  if (cohortPlan) {
+    writeNote(cohortNotes(cohortPlan));
+    const cbar = scanProgress('cohorts', cohortPlan.filterCount, 3);
+    cohorts = await storeCohorts(dbPath, cohortPlan, { onProgress: cbar.onProgress });
+    cbar.stop();
+  }
   const ridges: ZooRidges[] = [];
   for (const [by, hist] of a.fine) {
     const groups = a.shifts.find((s) => s.by === by)?.groups;
@@ -164,6 +190,7 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
     metaColumns,
     shifts: a.shifts.map(({ histograms: _h, ...s }) => s),
     ridges,
+    cohorts,
     density: a.density
       ? {
           counts: a.density.counts,
