@@ -13,11 +13,11 @@ import {
   averageRanks,
   COHORT_BINS,
   cohortBin,
+  cohortsJson,
   keptFilters,
   measureCohortLayer,
   spearman,
 } from '../src/analysis/cohorts.js';
-import { cohortsJson } from '../src/cli/commands/cohorts.js';
 import { planCohorts, storeCohorts } from '../src/store/cohort-scan.js';
 import { openDb } from '../src/store/db.js';
 import { writeCohortZoo } from './support/cohort-zoo.js';

@@ -418,3 +418,44 @@ export interface CohortsResult {
   divergence: CohortDivergence | null;
   correlation?: CohortCorrelation;
 }
+
+/** The `cohorts --json` object (the contract of issue #13, keys in its order; also the API's answer). */
+export function cohortsJson(r: CohortsResult): CohortsResult {
+  const out: CohortsResult = {
+    by: r.by,
+    bins: r.bins,
+    groups: r.groups,
+    models: r.models.map((m) => ({
+      model: m.model,
+      group: m.group,
+      sparsity: m.sparsity,
+      varianceEntropy: m.varianceEntropy,
+      orthogonality: m.orthogonality,
+      whole: m.whole,
+    })),
+    divergence: r.divergence,
+  };
+  if (r.correlation) out.correlation = r.correlation;
+  return out;
+}
+
+function csvCell(v: string | number | null): string {
+  if (v === null) return '';
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * The per-model table as CSV: model, cohort, then per metric its whole-model value and one column per bin
+ * (`sparsity`, `sparsity first`, `sparsity (0.0, 0.1]`, …); empty cells for null.
+ */
+export function cohortsCsv(r: CohortsResult): string {
+  const header = ['model', r.by];
+  for (const m of COHORT_METRICS) header.push(m, ...r.bins.map((b) => `${m} ${b}`));
+  const rows = r.models.map((row) => {
+    const cells: (string | number | null)[] = [row.model, row.group];
+    for (const m of COHORT_METRICS) cells.push(row.whole[m], ...row[m]);
+    return cells;
+  });
+  return [header, ...rows].map((cells) => cells.map(csvCell).join(',')).join('\r\n') + '\r\n';
+}

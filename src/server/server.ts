@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { isFilterDbError } from '../errors.js';
 import { type FilterDb, openDb } from '../store/db.js';
 import { databaseCounts } from '../store/ingest.js';
+import { cohorts } from './cohorts.js';
 import { compare } from './compare.js';
 import { formatBytes, HttpError, readBody, readJson, sendError, sendJson } from './http.js';
 import {
@@ -231,6 +232,18 @@ function makeHandler(o: Options, db: FilterDb | null) {
       const con = await d.instance.connect();
       try {
         return sendJson(res, 200, await compare(con, d.path, body));
+      } finally {
+        con.closeSync();
+      }
+    }
+
+    if (route === 'cohorts') {
+      allow('POST');
+      const d = needDb();
+      const body = await readJson(req);
+      const con = await d.instance.connect();
+      try {
+        return sendJson(res, 200, await cohorts(con, d.path, body));
       } finally {
         con.closeSync();
       }

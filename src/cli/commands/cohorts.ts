@@ -4,7 +4,12 @@
  * between cohorts by depth, and correlations with a numeric column (analysis/cohorts.ts).
  */
 import type { Command } from 'commander';
-import { COHORT_METRICS, type CohortMetric, type CohortsResult } from '../../analysis/cohorts.js';
+import {
+  COHORT_METRICS,
+  type CohortMetric,
+  type CohortsResult,
+  cohortsJson,
+} from '../../analysis/cohorts.js';
 import { boxStats } from '../../report/svg/drift.js';
 import type { CohortPlan } from '../../store/cohort-scan.js';
 import { writeNote, writeOut } from '../context.js';
@@ -86,26 +91,6 @@ export function cohortNotes(plan: CohortPlan): string | null {
       `${without} model${without === 1 ? ' has' : 's have'} no selected 3x3 layer (all values null)`,
     );
   return notes.length ? notes.join('; ') : null;
-}
-
-/** The `cohorts --json` object (the contract of issue #13, keys in its order). */
-export function cohortsJson(r: CohortsResult) {
-  const out: Record<string, unknown> = {
-    by: r.by,
-    bins: r.bins,
-    groups: r.groups,
-    models: r.models.map((m) => ({
-      model: m.model,
-      group: m.group,
-      sparsity: m.sparsity,
-      varianceEntropy: m.varianceEntropy,
-      orthogonality: m.orthogonality,
-      whole: m.whole,
-    })),
-    divergence: r.divergence,
-  };
-  if (r.correlation) out.correlation = r.correlation;
-  return out;
 }
 
 const METRIC_TITLES: Record<CohortMetric, string> = {
