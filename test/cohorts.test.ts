@@ -18,6 +18,7 @@ import {
   measureCohortLayer,
   spearman,
 } from '../src/analysis/cohorts.js';
+import { startServer } from '../src/server/server.js';
 import { planCohorts, storeCohorts } from '../src/store/cohort-scan.js';
 import { openDb } from '../src/store/db.js';
 import { writeCohortZoo } from './support/cohort-zoo.js';
@@ -174,6 +175,57 @@ test('cohorts --basis uses a stored basis: its EVR and range, one scan', async (
   const missing = cli(['cohorts', '--db', DB, '--by', 'Training', '--basis', 'nope']);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /no stored basis named "nope"/);
+});
+
+test('POST /api/cohorts answers the same contract; bad columns and SQL are 400', async () => {
+  const srv = await startServer({ port: 0, host: '127.0.0.1', db: DB, readOnly: true });
+  try {
+    const post = (body: unknown) =>
+      fetch(new URL('/api/cohorts', srv.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const res = await post({ by: 'training', correlate: 'Robust Accuracy' });
+    assert.equal(res.status, 200);
+    const { nonFinite, seconds, ...contract } = await res.json();
+    assert.deepEqual(nonFinite, { layers: 0, filters: 0 });
+    assert.ok(seconds >= 0);
+    assertClose(contract, expected, tolerance);
+    const bad = await post({ by: 'nope' });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, 'unknown-column');
+    const sql = await post({ by: 'Training', where: '1 = 1; DROP TABLE layers' });
+    assert.equal(sql.status, 400);
+    const files = await post({ by: 'Training', where: "model IN (SELECT * FROM read_csv('/etc/passwd'))" });
+    assert.equal(files.status, 400);
+    const get = await fetch(new URL('/api/cohorts', srv.url));
+    assert.equal(get.status, 405);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('imported dataset.h5 layers have no shape: orthogonality null, the rest as from the ONNX file', () => {
+  const h5 = join(tmp, 'h5.duckdb');
+  assert.equal(cli(['import-h5', dataPath('dataset.h5'), '--db', h5]).status, 0);
+  const onnx = join(tmp, 'onnx.duckdb');
+  assert.equal(cli(['ingest', dataPath('digits_cnn.onnx'), '--db', onnx, '--meta', dataPath('meta.csv')]).status, 0);
+  const a = JSON.parse(cli(['cohorts', '--db', h5, '--by', 'Training', '--json']).stdout);
+  assert.deepEqual(a.groups, ['adversarial', 'normal']);
+  assert.equal(a.models.length, 4);
+  for (const m of a.models) {
+    assert.ok(m.orthogonality.every((v: number | null) => v === null));
+    assert.equal(m.whole.orthogonality, null);
+    assert.equal(typeof m.whole.varianceEntropy, 'number');
+  }
+  // dataset.h5 holds digits_cnn.onnx's 3x3 filters: the same sparsity and entropy in every bin
+  const b = JSON.parse(cli(['cohorts', '--db', onnx, '--by', 'Training', '--json']).stdout);
+  const fromH5 = a.models.find((m: { model: string }) => m.model === 'digits_cnn');
+  const fromOnnx = b.models[0];
+  assertClose(fromH5.sparsity, fromOnnx.sparsity, () => 1e-12);
+  assertClose(fromH5.varianceEntropy, fromOnnx.varianceEntropy, () => 1e-12);
+  assert.ok(fromOnnx.orthogonality.some((v: number | null) => v !== null));
 });
 
 test('cohort bins: "first", then right-closed intervals on numpy.linspace(0, 1, 11)', () => {
