@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { SCAN_BLOCK } from '../src/analysis/wasm/scan.js';
-import { nativeScanReader } from '../src/store/native-scan.js';
+import { nativeScanReader } from '../src/scan/native-scan.js';
 
 interface Job {
   path: string;

@@ -9,8 +9,8 @@
 import { closeSync, existsSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import duckdb from '@duckdb/node-bindings';
 import type { ConvLayer, Model } from '../src/model/types.js';
+import { openScanDb } from '../src/scan/filter-scan.js';
 import { openDb } from '../src/store/db.js';
-import { openScanDb } from '../src/store/filter-scan.js';
 import { writeModel } from '../src/store/ingest.js';
 import { refreshViews } from '../src/store/schema.js';
 

@@ -4,7 +4,7 @@
  * node-gyp, against the libduckdb.so that @duckdb/node-bindings ships. Run by `npm install`/`npm ci` and by
  * `npm run build` (skipped when the addon is newer than its sources).
  *
- * The addon only makes shift/pca scans faster (src/store/native-scan.ts); without a C compiler the build
+ * The addon only makes shift/pca scans faster (src/scan/native-scan.ts); without a C compiler the build
  * prints why and the scans use @duckdb/node-bindings. FILTERDB_REQUIRE_NATIVE=1 (CI) makes a failed build an
  * error instead.
  */

@@ -18,8 +18,8 @@ import {
   measureCohortLayer,
   spearman,
 } from '../src/analysis/cohorts.js';
+import { planCohorts, storeCohorts } from '../src/scan/cohort-scan.js';
 import { startServer } from '../src/server/server.js';
-import { planCohorts, storeCohorts } from '../src/store/cohort-scan.js';
 import { openDb } from '../src/store/db.js';
 import { writeCohortZoo } from './support/cohort-zoo.js';
 import { dataPath, repoRoot } from './support/paths.js';
@@ -210,7 +210,10 @@ test('imported dataset.h5 layers have no shape: orthogonality null, the rest as 
   const h5 = join(tmp, 'h5.duckdb');
   assert.equal(cli(['import-h5', dataPath('dataset.h5'), '--db', h5]).status, 0);
   const onnx = join(tmp, 'onnx.duckdb');
-  assert.equal(cli(['ingest', dataPath('digits_cnn.onnx'), '--db', onnx, '--meta', dataPath('meta.csv')]).status, 0);
+  assert.equal(
+    cli(['ingest', dataPath('digits_cnn.onnx'), '--db', onnx, '--meta', dataPath('meta.csv')]).status,
+    0,
+  );
   const a = JSON.parse(cli(['cohorts', '--db', h5, '--by', 'Training', '--json']).stdout);
   assert.deepEqual(a.groups, ['adversarial', 'normal']);
   assert.equal(a.models.length, 4);

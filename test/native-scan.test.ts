@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pcaFromMoments } from '../src/analysis/pca.js';
-import { openDb } from '../src/store/db.js';
 import {
   openScanDb,
   openScanSource,
@@ -19,10 +18,11 @@ import {
   type ScanSource,
   type ScanTask,
   totalMoments,
-} from '../src/store/filter-scan.js';
-import { planSelection, type SelectionPlan } from '../src/store/filter-source.js';
+} from '../src/scan/filter-scan.js';
+import { nativeScanReader, nativeScanUnavailable } from '../src/scan/native-scan.js';
+import { planSelection, type SelectionPlan } from '../src/scan/selection.js';
+import { openDb } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
-import { nativeScanReader, nativeScanUnavailable } from '../src/store/native-scan.js';
 import { dataPath, repoRoot } from './support/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-native-'));

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SCAN_BLOCK, ScanKernels } from '../src/analysis/wasm/scan.js';
-import { candidateRange, RangeCandidates } from '../src/store/range-candidates.js';
+import { candidateRange, RangeCandidates } from '../src/scan/range-candidates.js';
 
 function block(n: number, seed: number): Float32Array[] {
   let s = seed;

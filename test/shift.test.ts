@@ -6,20 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { distributionShift } from '../src/analysis/shift.js';
+import { fitWithRangeGuess, histogramPass, storePca, storeShift } from '../src/scan/analyses.js';
+import { loadBasis, saveBasis } from '../src/scan/bases.js';
+import { PlanScanner, storeBatchSource } from '../src/scan/plan-scanner.js';
+import { nonFiniteNote, planSelection, TooManyGroupsError } from '../src/scan/selection.js';
 import { openDb } from '../src/store/db.js';
-import {
-  fitWithRangeGuess,
-  histogramPass,
-  loadBasis,
-  nonFiniteNote,
-  PlanScanner,
-  planSelection,
-  saveBasis,
-  storeBatchSource,
-  storePca,
-  storeShift,
-  TooManyGroupsError,
-} from '../src/store/filter-source.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
 import { ingestPaths } from '../src/store/ingest.js';
 import { dataPath, repoRoot } from './support/paths.js';

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { FilterDbError } from '../src/errors.js';
+import { readPandasFrame } from '../src/formats/dataset-h5/pandas-h5.js';
 import { openHdf5 } from '../src/formats/io/hdf5.js';
 import { type FilterDb, openDb, queryRows, queryValue } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
-import { readPandasFrame } from '../src/store/pandas-h5.js';
 import { dataPath } from './support/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-h5t-'));

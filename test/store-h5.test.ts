@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { FilterDbError } from '../src/errors.js';
+import { readPandasFrame } from '../src/formats/dataset-h5/pandas-h5.js';
 import { openHdf5 } from '../src/formats/io/hdf5.js';
 import { openDb, queryRows, queryValue } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
 import { ingestPaths } from '../src/store/ingest.js';
-import { readPandasFrame } from '../src/store/pandas-h5.js';
 import { dataPath, repoRoot } from './support/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-h5-'));

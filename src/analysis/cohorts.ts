@@ -3,7 +3,7 @@
  * 2022; the definitions of issue #13, after the paper's notebooks): per model and depth bin, the sparsity,
  * variance entropy and orthogonality of its 3x3 layers; the distribution shift between cohorts bin by bin; and
  * Spearman correlations of the models' whole-model metrics with a numeric column. Pure: the store's scan
- * (store/cohort-scan.ts) hands layers in one at a time, the browser can do the same.
+ * (scan/cohort-scan.ts) hands layers in one at a time, the browser can do the same.
  */
 import { orthogonality, varianceEntropy } from '../metrics/quality.js';
 import { driftMatrix, floorAndNormalise } from './drift.js';

@@ -34,7 +34,7 @@ export function progressBar(label: string, total: number, format?: string): Prog
 
 /**
  * One bar over several scans of `filters` filters each: `onProgress(n, pass)` reports `n` filters of the
- * named pass (store/filter-source.ts); a new pass name moves the bar's base on by a whole scan.
+ * named pass (scan/analyses.ts); a new pass name moves the bar's base on by a whole scan.
  */
 export function scanProgress(
   label: string,

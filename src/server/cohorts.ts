@@ -6,8 +6,8 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type CohortsResult, cohortsJson } from '../analysis/cohorts.js';
-import { type CohortPlan, planCohorts, storeCohorts } from '../store/cohort-scan.js';
-import { SelectionError, TooManyGroupsError } from '../store/filter-source.js';
+import { type CohortPlan, planCohorts, storeCohorts } from '../scan/cohort-scan.js';
+import { SelectionError, TooManyGroupsError } from '../scan/selection.js';
 import { HttpError } from './http.js';
 import { checkSelect, layerInfoColumns } from './queries.js';
 import { serial } from './serial.js';

@@ -7,16 +7,15 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { compareCodePoints } from '../analysis/groups.js';
 import { groupKdes } from '../analysis/kde.js';
+import { type StoreShiftResult, storeShift } from '../scan/analyses.js';
 import {
   type LayerPlan,
   planSelection,
   SelectionError,
   type SelectionPlan,
   SPECIAL_GROUPINGS,
-  type StoreShiftResult,
-  storeShift,
   TooManyGroupsError,
-} from '../store/filter-source.js';
+} from '../scan/selection.js';
 import { HttpError } from './http.js';
 import { checkSelect, layerInfoColumns } from './queries.js';
 import { serial } from './serial.js';
@@ -171,7 +170,7 @@ async function selectionsPlan(
 }
 
 /**
- * Streams the selection from the database file in two scans (store/filter-source.ts, as `filterdb shift`):
+ * Streams the selection from the database file in two scans (scan/analyses.ts, as `filterdb shift`):
  * memory stays bounded whatever the selection's size. `dbPath` is the file behind `con`.
  */
 export async function compare(

@@ -1,6 +1,6 @@
 /**
  * One database job at a time for the server: uploads write through the server's DuckDB instance while
- * compare scans read the file through instances of their own (store/filter-scan.ts), which must never see a
+ * compare scans read the file through instances of their own (scan/filter-scan.ts), which must never see a
  * write half done. Both run through {@link serial}.
  */
 let queue: Promise<unknown> = Promise.resolve();

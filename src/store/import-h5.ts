@@ -1,6 +1,7 @@
 /**
  * Node-only: importing a CNN Filter DB `dataset.h5` (HDF5 `/filters` N x 3 x 3 or N x 9 float32, plus the
- * pandas table `/meta` with one row per 3x3 conv layer; see fixtures README) into the filter database.
+ * pandas table `/meta` with one row per 3x3 conv layer; see fixtures README) into the filter database. The
+ * file's layout and its block reads are the reader's (formats/dataset-h5/layout.ts); this is the writing.
  *
  * The file is read lazily through h5wasm (only the byte ranges asked for), filters are streamed per
  * layer in blocks of at most 1 M rows, and each model is written in one transaction, like `ingest`.
@@ -16,13 +17,13 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FilterDbError } from '../errors.js';
-import { type Hdf5File, openHdf5 } from '../formats/io/hdf5.js';
+import { BlockReader, type ModelSpec, readLayout } from '../formats/dataset-h5/layout.js';
+import { openHdf5 } from '../formats/io/hdf5.js';
 import { measureLayer } from '../metrics/quality.js';
 import type { LayerMetrics } from '../metrics/types.js';
 import { type FilterDb, mapDuckDbError, queryRows } from './db.js';
 import { FilterWriter } from './filter-writer.js';
 import { appendLayers, insertModelRow, type LayerRow, nextIds } from './ingest.js';
-import { type Cell, readPandasFrame } from './pandas-h5.js';
 import { refreshViews } from './schema.js';
 
 export interface ImportH5Options {
@@ -41,22 +42,6 @@ export interface ImportH5Summary {
   /** Rows of /filters that no meta row references (not imported). */
   unreferencedFilters: number;
   seconds: number;
-}
-
-interface LayerSpec {
-  row: number;
-  convDepth: number | null;
-  convDepthNorm: number | null;
-  start: number;
-  end: number; // exclusive
-}
-
-interface ModelSpec {
-  key: string;
-  modelIdInFile: Cell;
-  name: string;
-  layers: LayerSpec[];
-  values: Map<string, Cell>;
 }
 
 /** Columns of /meta that become `models` columns or structure rather than metadata. */
@@ -144,95 +129,6 @@ export async function importDatasetH5(
     return summary;
   } finally {
     file.close();
-  }
-}
-
-function readLayout(file: Hdf5File, path: string): { models: ModelSpec[]; rowCount: number } {
-  if (!file.isDataset('/filters') || !file.isGroup('/meta')) {
-    throw new FilterDbError(
-      'not-a-model',
-      path,
-      'is not a CNN Filter DB dataset.h5 (needs a /filters dataset and a /meta table)',
-    );
-  }
-  const info = file.datasetInfo('/filters');
-  const shapeOk =
-    (info.shape.length === 3 && info.shape[1] === 3 && info.shape[2] === 3) ||
-    (info.shape.length === 2 && info.shape[1] === 9);
-  if (!shapeOk)
-    throw new FilterDbError(
-      'corrupt',
-      path,
-      `/filters has shape ${info.shape.join('x')}, expected N x 3 x 3 or N x 9`,
-    );
-  if (!['float32', 'float16', 'float64', 'bfloat16'].includes(info.dtype)) {
-    throw new FilterDbError('unsupported', path, `/filters holds ${info.dtype}, expected floating point`);
-  }
-  const rowCount = info.shape[0];
-  const frame = readPandasFrame(file, '/meta');
-  if (!frame.columns.includes('filter_ids'))
-    throw new FilterDbError('corrupt', path, '/meta has no filter_ids column');
-  const level = (name: string) => frame.indexNames.indexOf(name);
-  const iModel = level('model_id');
-  const iDepth = level('conv_depth');
-  const iNorm = level('conv_depth_norm');
-  const byKey = new Map<string, ModelSpec>();
-  frame.rows.forEach((row, r) => {
-    const ids = row.values.get('filter_ids');
-    const m = typeof ids === 'string' ? /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(ids) : null;
-    if (!m)
-      throw new FilterDbError(
-        'corrupt',
-        path,
-        `/meta row ${r}: filter_ids ${JSON.stringify(ids)} is not "start:end"`,
-      );
-    const start = Number(m[1]);
-    const end = Number(m[2]) + 1; // inclusive end in the file
-    if (end <= start || end > rowCount) {
-      throw new FilterDbError(
-        'corrupt',
-        path,
-        `/meta row ${r}: filter_ids ${ids} outside /filters (${rowCount} rows)`,
-      );
-    }
-    const modelId = iModel >= 0 ? row.index[iModel] : null;
-    const name = row.values.get('model');
-    const key = modelId !== null ? `model_id=${modelId}` : `model=${name}`;
-    let spec = byKey.get(key);
-    if (!spec) {
-      spec = {
-        key,
-        modelIdInFile: modelId,
-        name: name === null || name === undefined ? key : String(name),
-        layers: [],
-        values: row.values,
-      };
-      byKey.set(key, spec);
-    }
-    const num = (i: number) => (i >= 0 && typeof row.index[i] === 'number' ? (row.index[i] as number) : null);
-    spec.layers.push({ row: r, convDepth: num(iDepth), convDepthNorm: num(iNorm), start, end });
-  });
-  return { models: [...byKey.values()], rowCount };
-}
-
-/** Serves row ranges of /filters from blocks of up to `blockRows` rows, as row-major 9-value filters. */
-class BlockReader {
-  private start = 0;
-  private end = 0;
-  private data: Float32Array | Float64Array = new Float32Array(0);
-  constructor(
-    private readonly file: Hdf5File,
-    private readonly blockRows: number,
-    private readonly rowCount: number,
-  ) {}
-  rows(a: number, b: number): Float32Array | Float64Array {
-    if (a < this.start || b > this.end) {
-      const e = Math.min(this.rowCount, Math.max(b, a + this.blockRows));
-      this.data = this.file.readFloats('/filters', [[a, e]]).data;
-      this.start = a;
-      this.end = e;
-    }
-    return this.data.subarray((a - this.start) * 9, (b - this.start) * 9);
   }
 }
 

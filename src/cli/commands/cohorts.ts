@@ -11,7 +11,7 @@ import {
   cohortsJson,
 } from '../../analysis/cohorts.js';
 import { boxStats } from '../../report/svg/drift.js';
-import type { CohortPlan } from '../../store/cohort-scan.js';
+import type { CohortPlan } from '../../scan/cohort-scan.js';
 import { writeNote, writeOut } from '../context.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
@@ -43,8 +43,8 @@ export function registerCohorts(program: Command): void {
     .action(async (opts: CohortsCliOptions) => {
       const t0 = performance.now();
       const { openDb } = await import('../../store/db.js');
-      const { planCohorts, storeCohorts } = await import('../../store/cohort-scan.js');
-      const { loadBasis } = await import('../../store/filter-source.js');
+      const { planCohorts, storeCohorts } = await import('../../scan/cohort-scan.js');
+      const { loadBasis } = await import('../../scan/bases.js');
       let plan: CohortPlan;
       let basis: Awaited<ReturnType<typeof loadBasis>> | undefined;
       {

@@ -1,7 +1,9 @@
 /** `filterdb pca --db zoo.duckdb [--where SQL] [--json] [--save NAME]`: the PCA basis of a filter selection. */
 import type { Command } from 'commander';
+import { storePca } from '../../scan/analyses.js';
+import { saveBasis } from '../../scan/bases.js';
+import { nonFiniteNote, planSelection } from '../../scan/selection.js';
 import { openDb } from '../../store/db.js';
-import { nonFiniteNote, planSelection, saveBasis, storePca } from '../../store/filter-source.js';
 import { writeNote, writeOut } from '../context.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';

@@ -13,15 +13,15 @@ import { readModel } from '../../formats/detect.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
 import { renderZooReport, type ZooModel, type ZooRidges } from '../../report/zoo-report.js';
-import { type CohortPlan, planCohorts, storeCohorts } from '../../store/cohort-scan.js';
-import { openDb, queryRows } from '../../store/db.js';
+import { storeZooAnalysis } from '../../scan/analyses.js';
+import { type CohortPlan, planCohorts, storeCohorts } from '../../scan/cohort-scan.js';
 import {
   nonFiniteNote,
   planSelection,
   type SelectionPlan,
-  storeZooAnalysis,
   TooManyGroupsError,
-} from '../../store/filter-source.js';
+} from '../../scan/selection.js';
+import { openDb, queryRows } from '../../store/db.js';
 import { UsageError, writeNote } from '../context.js';
 import { progressBar, scanProgress } from '../progress.js';
 import { cohortNotes } from './cohorts.js';

@@ -8,8 +8,9 @@ import type { Command } from 'commander';
 import { kdeFromHistogram, linspace } from '../../analysis/kde.js';
 import type { PcaBasis } from '../../analysis/pca.js';
 import { FilterDbError } from '../../errors.js';
-import type { SelectionPlan, StoreShiftResult } from '../../store/filter-source.js';
-import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../store/scan-workers.js';
+import type { StoreShiftResult } from '../../scan/analyses.js';
+import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../scan/scan-workers.js';
+import type { SelectionPlan } from '../../scan/selection.js';
 import { UsageError, writeNote, writeOut } from '../context.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
@@ -87,9 +88,9 @@ async function runShift(
 ): Promise<void> {
   const { bins, kdeBins, densitySize, workers, t0 } = o;
   const { openDb } = await import('../../store/db.js');
-  const { DEFAULT_DENSITY, loadBasis, nonFiniteNote, planSelection, storeShift } = await import(
-    '../../store/filter-source.js'
-  );
+  const { DEFAULT_DENSITY, storeShift } = await import('../../scan/analyses.js');
+  const { loadBasis } = await import('../../scan/bases.js');
+  const { nonFiniteNote, planSelection } = await import('../../scan/selection.js');
   let plan: SelectionPlan;
   let basis: PcaBasis | undefined;
   let range: [number, number] | undefined;

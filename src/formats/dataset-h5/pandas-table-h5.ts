@@ -13,11 +13,11 @@
  * The result is the same `PandasFrame` the fixed-format reader gives: row values in frame column order,
  * int64 as numbers, NaN and missing strings as null.
  */
-import { FilterDbError } from '../errors.js';
-import type { Hdf5CompoundField, Hdf5File } from '../formats/io/hdf5.js';
-import { decodeFloat16 } from '../formats/io/numeric.js';
-import { unpickle } from '../formats/io/pickle.js';
-import type { Cell, PandasFrame } from './pandas-h5.js';
+import { FilterDbError } from '../../errors.js';
+import type { Hdf5CompoundField, Hdf5File } from '../io/hdf5.js';
+import { decodeFloat16 } from '../io/numeric.js';
+import { unpickle } from '../io/pickle.js';
+import type { Cell, PandasFrame } from './pandas-frame.js';
 
 /** Rows decoded per read of the table (bounds the wasm heap; the meta table has one row per layer). */
 const ROWS_PER_READ = 1 << 16;

@@ -48,7 +48,7 @@ export function nativeScanReader(): NativeScanReader | null {
     return loaded;
   }
   try {
-    // dist/src/store/native-scan.js → <package>/build/Release
+    // dist/src/scan/native-scan.js → <package>/build/Release
     const require = createRequire(import.meta.url);
     loaded = require('../../../build/Release/filterdb_scan.node') as NativeScanReader;
   } catch (e) {

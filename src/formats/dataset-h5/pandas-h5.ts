@@ -5,20 +5,11 @@
  * (rows, items); object blocks are a PyTables VLArray whose single row is a pickled numpy object array,
  * decoded by the allow-list pickle VM (only numpy's `_reconstruct`, `ndarray` and `dtype` are resolved).
  */
-import { FilterDbError } from '../errors.js';
-import type { Hdf5File } from '../formats/io/hdf5.js';
-import { basicGlobals, type PickleHandler, unpickle } from '../formats/io/pickle.js';
+import { FilterDbError } from '../../errors.js';
+import type { Hdf5File } from '../io/hdf5.js';
+import { basicGlobals, type PickleHandler, unpickle } from '../io/pickle.js';
+import type { Cell, PandasFrame } from './pandas-frame.js';
 import { readPandasTable } from './pandas-table-h5.js';
-
-export type Cell = string | number | boolean | null;
-
-export interface PandasFrame {
-  columns: string[];
-  /** Index level names (MultiIndex) or ["index"]. */
-  indexNames: string[];
-  /** Per row: index values then the column values, by name, in `columns` order (whatever the storage). */
-  rows: { index: Cell[]; values: Map<string, Cell> }[];
-}
 
 interface NdArray {
   shape: number[];

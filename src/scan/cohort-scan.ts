@@ -32,10 +32,16 @@ import { compareCodePoints, NONE_GROUP } from '../analysis/groups.js';
 import { batchMoments, emptyMoments, mergeMoments } from '../analysis/moments.js';
 import { flatComponents, type PcaBasis, pcaFromMoments } from '../analysis/pca.js';
 import { FilterDbError } from '../errors.js';
+import { queryRows } from '../store/db.js';
 import { BatchReader } from './batch-read.js';
-import { ident, queryRows } from './db.js';
 import { openScanSource, type ScanSource } from './filter-scan.js';
-import { MAX_GROUPS, SelectionError, TooManyGroupsError } from './filter-source.js';
+import {
+  firstLine,
+  groupingExpression,
+  MAX_GROUPS,
+  SelectionError,
+  TooManyGroupsError,
+} from './selection.js';
 
 export interface CohortLayer {
   layerId: number;
@@ -71,19 +77,9 @@ export interface CohortPlan {
   nonFinite: { layers: number; filters: number };
 }
 
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
-}
-
-/** A layer_info column (exact, then case-insensitive name) or else an SQL expression on layer_info. */
+/** A column or SQL expression on layer_info as `shift --by` reads it ({@link groupingExpression}), checked. */
 async function layerInfoExpression(con: DuckDBConnection, text: string, option: string): Promise<string> {
-  const cols = await queryRows(
-    con,
-    "SELECT column_name FROM information_schema.columns WHERE table_name = 'layer_info' ORDER BY ordinal_position",
-  );
-  const names = cols.map((r) => String(r.column_name));
-  const exact = names.find((c) => c === text) ?? names.find((c) => c.toLowerCase() === text.toLowerCase());
-  const expr = exact ? ident(exact) : `(${text})`;
+  const expr = await groupingExpression(con, text);
   try {
     await con.runAndReadAll(`SELECT ${expr} FROM layer_info LIMIT 0`);
   } catch (e) {

@@ -1,0 +1,168 @@
+/**
+ * Node-only: filter selections and groupings over the store, planned into layers.
+ *
+ * A selection is `--where <SQL on layer_info>` (model, Task, kind, conv_depth_norm, …); a grouping is
+ * `--by <meta column | depth | model | layer-kind | SQL expression on layer_info>`, evaluated once per layer
+ * (layers are the unit of every such grouping: they own filter_ids first_filter_id .. +filter_count). NULL →
+ * `(none)`; depth → depthDecile(conv_depth_norm) labels.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { compareCodePoints, depthDecile, NONE_GROUP } from '../analysis/groups.js';
+import { ident, queryRows } from '../store/db.js';
+
+/** Groupings with a meaning of their own (anything else is a layer_info column or an SQL expression). */
+export const SPECIAL_GROUPINGS = ['depth', 'model', 'layer-kind'] as const;
+
+export interface LayerPlan {
+  layerId: number;
+  modelId: number;
+  first: number;
+  count: number;
+  /** Group label (only when planned with a grouping). */
+  group: string;
+}
+
+export interface SelectionPlan {
+  where: string | null;
+  by: string | null;
+  layers: LayerPlan[];
+  /** Sorted distinct group labels (code-point order). */
+  groups: string[];
+  filterCount: number;
+  /** Largest layer_id + 1. */
+  layerSpan: number;
+  /**
+   * Layers of the selection left out because their weights hold NaN or infinite values (`non_finite` > 0,
+   * counted at ingest): such filters cannot be peak-scaled, and one of them would make every moment NaN.
+   */
+  nonFinite: { layers: number; filters: number };
+}
+
+/** A bad --where / --by (exit 2 in the CLI). */
+export class SelectionError extends RangeError {}
+
+/** A grouping into more than {@link MAX_GROUPS} groups. */
+export class TooManyGroupsError extends SelectionError {}
+
+/**
+ * Most groups one shift compares: the drift matrix and its KL sums grow with the square of the count (4096
+ * groups: 16.8 M pairs, 134 MB of matrix, ~10 G multiply-adds), the per-group histograms linearly. Every
+ * grouping of the paper has far fewer (the published zoo has ~1,500 models); past this a grouping is a
+ * mistake such as `--by layer_id` on a large database, refused before anything is allocated.
+ */
+export const MAX_GROUPS = 4096;
+
+/** The SQL expression (over layer_info) of a grouping, or 'depth'. */
+export async function groupingExpression(con: DuckDBConnection, by: string): Promise<string> {
+  if (by === 'depth') return 'conv_depth_norm';
+  if (by === 'model') return 'model';
+  if (by === 'layer-kind') return 'kind';
+  const cols = await queryRows(
+    con,
+    "SELECT column_name FROM information_schema.columns WHERE table_name = 'layer_info' ORDER BY ordinal_position",
+  );
+  const names = cols.map((r) => String(r.column_name));
+  const exact = names.find((c) => c === by) ?? names.find((c) => c.toLowerCase() === by.toLowerCase());
+  return exact ? ident(exact) : `(${by})`;
+}
+
+export function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}
+
+/**
+ * Resolves the selection and grouping into layers (small: one row per layer). Only 3x3 filters of
+ * non-transposed convolutions are selected (the `filters` table, as the paper).
+ */
+export async function planSelection(
+  con: DuckDBConnection,
+  options: { where?: string | null; by?: string | null; maxGroups?: number },
+): Promise<SelectionPlan> {
+  const maxGroups = options.maxGroups ?? MAX_GROUPS;
+  const where = options.where?.trim() || null;
+  const by = options.by?.trim() || null;
+  let groupSql = 'NULL';
+  if (by !== null) {
+    const expr = await groupingExpression(con, by);
+    groupSql = by === 'depth' ? expr : `CAST(${expr} AS VARCHAR)`;
+    try {
+      await con.runAndReadAll(`SELECT ${groupSql} FROM layer_info LIMIT 0`);
+    } catch (e) {
+      throw new SelectionError(
+        `--by ${JSON.stringify(by)} is neither a column of layer_info (see \`filterdb sql --db … "DESCRIBE layer_info"\`), depth, model, layer-kind, nor a valid SQL expression on layer_info: ${firstLine(e)}`,
+      );
+    }
+  }
+  if (where !== null) {
+    try {
+      await con.runAndReadAll(`SELECT 1 FROM layer_info WHERE (${where}) LIMIT 0`);
+    } catch (e) {
+      throw new SelectionError(
+        `--where ${JSON.stringify(where)} is not valid SQL on layer_info: ${firstLine(e)}`,
+      );
+    }
+  }
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await queryRows(
+      con,
+      `SELECT layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g,
+              coalesce(non_finite, 0) > 0 AS non_finite
+       FROM layer_info
+       WHERE filter_table = 'filters' AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'
+         ${where !== null ? `AND (${where})` : ''}
+       ORDER BY first_filter_id`,
+    );
+  } catch (e) {
+    throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
+  }
+  const layers: LayerPlan[] = [];
+  const groups = new Set<string>();
+  let filterCount = 0;
+  let layerSpan = 0;
+  const nonFinite = { layers: 0, filters: 0 };
+  for (const r of rows) {
+    if (r.non_finite === true) {
+      nonFinite.layers++;
+      nonFinite.filters += Number(r.filter_count);
+      continue;
+    }
+    let group = '';
+    if (by !== null) {
+      const g = r.g;
+      if (by === 'depth') group = (typeof g === 'number' ? depthDecile(g) : null) ?? NONE_GROUP;
+      else group = g === null || g === undefined ? NONE_GROUP : String(g);
+      groups.add(group);
+    }
+    const layer: LayerPlan = {
+      layerId: Number(r.layer_id),
+      modelId: Number(r.model_id),
+      first: Number(r.first_filter_id),
+      count: Number(r.filter_count),
+      group,
+    };
+    filterCount += layer.count;
+    layerSpan = Math.max(layerSpan, layer.layerId + 1);
+    layers.push(layer);
+  }
+  if (groups.size > maxGroups)
+    throw new TooManyGroupsError(
+      `grouping by ${by} gives ${groups.size.toLocaleString('en-US')} groups; at most ${maxGroups.toLocaleString('en-US')} can be compared (the drift matrix grows with their square): group more coarsely or narrow the selection`,
+    );
+  return {
+    where,
+    by,
+    layers,
+    groups: [...groups].sort(compareCodePoints),
+    filterCount,
+    layerSpan,
+    nonFinite,
+  };
+}
+
+/** A note on the layers a plan left out for NaN or infinite weights, or null when there were none. */
+export function nonFiniteNote(plan: SelectionPlan): string | null {
+  const { layers, filters } = plan.nonFinite;
+  if (layers === 0) return null;
+  return `left out ${layers} layer${layers === 1 ? '' : 's'} (${filters.toLocaleString('en-US')} filters) whose weights hold NaN or infinite values (layer_info.non_finite > 0): they cannot be peak-scaled`;
+}
