@@ -16,8 +16,11 @@ import {
   cohortsJson,
   keptFilters,
   measureCohortLayer,
+  ORTH_GRAM_MAX,
+  rowwiseOrthogonality,
   spearman,
 } from '../src/analysis/cohorts.js';
+import { orthogonality } from '../src/metrics/quality.js';
 import { planCohorts, storeCohorts } from '../src/scan/cohort-scan.js';
 import { startServer } from '../src/server/server.js';
 import { openDb } from '../src/store/db.js';
@@ -272,6 +275,16 @@ test('cohort layers: sparse is <= max|W|/100, all-zero and one-channel layers', 
   const same = new Float32Array(27).fill(0.5);
   assert.equal(measureCohortLayer(same, 3, null).stats.entropy, null);
   assert.equal(keptFilters(same, 3).kept, 3);
+});
+
+test('orthogonality of layers with many output channels is computed row by row, same value', () => {
+  const out = 40;
+  const d = 27;
+  const g = Float64Array.from({ length: out * d }, (_, i) => Math.sin(i * 1.7) * (i % 5 === 0 ? 0 : 1));
+  g.fill(0, 3 * d, 4 * d); // a zero row
+  const full = orthogonality(Float64Array.from(g), out, d)!;
+  assert.ok(Math.abs(rowwiseOrthogonality(Float64Array.from(g), out, d) - full) < 1e-13);
+  assert.ok(ORTH_GRAM_MAX >= 1024);
 });
 
 test('Spearman with average ranks as scipy.stats.spearmanr; null for constant input', () => {

@@ -40,6 +40,7 @@ import {
   groupingExpression,
   MAX_GROUPS,
   SelectionError,
+  STORED_3X3_LAYERS,
   TooManyGroupsError,
 } from './selection.js';
 
@@ -133,7 +134,7 @@ export async function planCohorts(
       `SELECT layer_id, model_id, first_filter_id, filter_count, conv_depth, conv_depth_norm, shape,
               coalesce(non_finite, 0) > 0 AS non_finite
        FROM layer_info
-       WHERE filter_table = 'filters' AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'
+       WHERE ${STORED_3X3_LAYERS}
          ${where !== null ? `AND (${where})` : ''}
        ORDER BY first_filter_id`,
     );

@@ -66,6 +66,13 @@ export async function groupingExpression(con: DuckDBConnection, by: string): Pro
   return exact ? ident(exact) : `(${by})`;
 }
 
+/**
+ * The layers whose filters the scans read: 3x3 filters in the `filters` table, transposed convolutions left out
+ * (CNN Filter DB counts Conv layers only). An SQL condition on layer_info.
+ */
+export const STORED_3X3_LAYERS =
+  "filter_table = 'filters' AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'";
+
 export function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0];
 }
@@ -109,7 +116,7 @@ export async function planSelection(
       `SELECT layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g,
               coalesce(non_finite, 0) > 0 AS non_finite
        FROM layer_info
-       WHERE filter_table = 'filters' AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'
+       WHERE ${STORED_3X3_LAYERS}
          ${where !== null ? `AND (${where})` : ''}
        ORDER BY first_filter_id`,
     );

@@ -75,6 +75,11 @@ function legendRows(groups: readonly string[], maxWidth: number): number {
   return rows;
 }
 
+/** A depth-bin label under the x axis, turned to fit narrow slots. */
+function slotLabel(x: number, y: number, label: string): string {
+  return `<text x="${n2(x)}" y="${n2(y)}" text-anchor="end" dominant-baseline="hanging" transform="rotate(-35 ${n2(x)} ${n2(y)})">${esc(label)}</text>`;
+}
+
 const METRIC_LABELS: Record<CohortMetric, string> = {
   sparsity: 'sparsity',
   varianceEntropy: 'variance entropy',
@@ -125,13 +130,11 @@ export function cohortBoxplotSvg(
     height - m.bottom,
     width - m.right,
   );
-  body += `<g class="fdb-axis"><line x1="${m.left}" x2="${n2(width - m.right)}" y1="${n2(height - m.bottom)}" y2="${n2(height - m.bottom)}"/></g>`;
+  body += bottomAxis({ scale: (v) => v, ticks: [] }, height - m.bottom, m.left, width - m.right);
   const G = data.groups.length;
   slots.forEach((s, i) => {
     const x0 = m.left + sw * i;
-    const cx = x0 + sw / 2;
-    const ly = height - m.bottom + 8;
-    body += `<text x="${n2(cx)}" y="${n2(ly)}" text-anchor="end" dominant-baseline="hanging" transform="rotate(-35 ${n2(cx)} ${n2(ly)})">${esc(s.bin)}</text>`;
+    body += slotLabel(x0 + sw / 2, height - m.bottom + 8, s.bin);
     const inner = sw * 0.84;
     const bw = Math.min(28, (inner / G) * 0.78);
     s.byGroup.forEach((points, g) => {
@@ -223,9 +226,7 @@ export function cohortDivergenceSvg(data: DivergencePlotData, options: CohortPlo
   body += bottomAxis({ scale: (v) => v, ticks: [] }, height - m.bottom, m.left, width - m.right);
   slots.forEach((s, i) => {
     const x0 = m.left + sw * i;
-    const cx = x0 + sw / 2;
-    const ly = height - m.bottom + 8;
-    body += `<text x="${n2(cx)}" y="${n2(ly)}" text-anchor="end" dominant-baseline="hanging" transform="rotate(-35 ${n2(cx)} ${n2(ly)})">${esc(s.bin)}</text>`;
+    body += slotLabel(x0 + sw / 2, height - m.bottom + 8, s.bin);
     const inner = sw * 0.8;
     const bw = inner / pairs.length;
     pairs.forEach((p, k) => {
