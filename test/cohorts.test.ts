@@ -180,6 +180,35 @@ test('cohorts --basis uses a stored basis: its EVR and range, one scan', async (
   assert.match(missing.stderr, /no stored basis named "nope"/);
 });
 
+test('report --db --cohorts adds the cohort section: three boxplots, the divergence chart, correlations', () => {
+  const out = join(tmp, 'zoo.html');
+  const r = cli([
+    'report',
+    '--db',
+    DB,
+    '--out',
+    out,
+    '--cohorts',
+    'Training',
+    '--correlate',
+    'Robust Accuracy',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const html = readFileSync(out, 'utf8');
+  const start = html.indexOf('id="cohorts"');
+  assert.ok(start > 0, 'no cohort section');
+  const section = html.slice(start, html.indexOf('</section>', start));
+  assert.match(section, /Cohorts by Training/);
+  for (const t of ['sparsity by depth', 'variance entropy by depth', 'orthogonality by depth'])
+    assert.ok(section.includes(`<title>${t}</title>`), t);
+  assert.match(section, /divergence between cohorts by depth/);
+  // every model with a value is a dot named on hover; the mean is marked
+  assert.match(section, /<title>pruned \(pruned\): 1<\/title>/);
+  assert.ok((section.match(/class="fdb-mean"/g) ?? []).length >= 4);
+  assert.match(section, /Spearman’s ρ|Spearman's ρ/);
+  assert.equal(cli(['report', dataPath('digits_cnn.onnx'), '--out', out, '--cohorts', 'Training']).status, 2);
+});
+
 test('POST /api/cohorts answers the same contract; bad columns and SQL are 400', async () => {
   const srv = await startServer({ port: 0, host: '127.0.0.1', db: DB, readOnly: true });
   try {
