@@ -1,7 +1,7 @@
 /**
  * bench/cohorts: `filterdb cohorts --by Task --json` as a whole process on a synthetic database of N 3x3 filters
  * (bench/shift-data.ts: models of 1.25 M filters in layers of up to 512 × 512, reused from bench/out/), beside
- * `filterdb shift --by Task` on the same database (both `--where "shape[1] > 1"`, see below). Prints seconds,
+ * `filterdb shift --by Task` on the same database (both `--where "shape[2] > 1"`, see below). Prints seconds,
  * filters/s and peak RSS of both.
  *
  *   node dist/bench/cohorts.js                      # 2 M filters
@@ -45,7 +45,7 @@ const built = await ensureSyntheticDb(dbPath, N, log);
 if (built.built) log(`built ${dbPath} in ${built.seconds.toFixed(1)} s`);
 // the synthetic models end in a [filters, 1, 3, 3] remainder layer (~100 k output channels, which no real 3x3
 // conv has: its orthogonality alone is ~10^11 multiply-adds); both commands leave those layers out
-const where = 'shape[1] > 1';
+const where = 'shape[2] > 1'; // DuckDB lists count from 1: shape[2] is the input channels
 const cohorts = timed(['cohorts', '--db', dbPath, '--by', 'Task', '--where', where, '--json']);
 const answer = JSON.parse(cohorts.stdout);
 const shift = timed(['shift', '--db', dbPath, '--by', 'Task', '--where', where, '--json']);

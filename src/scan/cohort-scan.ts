@@ -367,6 +367,11 @@ export async function storeCohorts(
     options,
   );
   let basis: PcaBasis | null = given?.basis ?? null;
+  if (!given && !(moments.mean.every(Number.isFinite) && moments.scatter.every(Number.isFinite)))
+    // layers counted at ingest are planned out when they hold NaN/inf; uncounted ones (imported) end here
+    throw new SelectionError(
+      'the selected filters hold NaN or infinite weights (in layers without a non_finite count, such as imported ones); leave those layers out with --where',
+    );
   if (!basis && moments.n >= 2) basis = pcaFromMoments(moments);
   if (basis && !hist) {
     const b = basis;
