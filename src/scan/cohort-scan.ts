@@ -40,7 +40,7 @@ import {
   groupingExpression,
   MAX_GROUPS,
   SelectionError,
-  STORED_3X3_LAYERS,
+  stored3x3Layers,
   TooManyGroupsError,
 } from './selection.js';
 
@@ -117,7 +117,6 @@ export async function planCohorts(
   }
   const whereSql = where !== null ? `WHERE (${where})` : '';
   let modelRows: Record<string, unknown>[];
-  let layerRows: Record<string, unknown>[];
   try {
     modelRows = await queryRows(
       con,
@@ -129,18 +128,14 @@ export async function planCohorts(
              FROM layer_info ${whereSql})
        GROUP BY model_id`,
     );
-    layerRows = await queryRows(
-      con,
-      `SELECT layer_id, model_id, first_filter_id, filter_count, conv_depth, conv_depth_norm, shape,
-              coalesce(non_finite, 0) > 0 AS non_finite
-       FROM layer_info
-       WHERE ${STORED_3X3_LAYERS}
-         ${where !== null ? `AND (${where})` : ''}
-       ORDER BY first_filter_id`,
-    );
   } catch (e) {
     throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
   }
+  const layerRows = await stored3x3Layers(
+    con,
+    'layer_id, model_id, first_filter_id, filter_count, conv_depth, conv_depth_norm, shape',
+    where,
+  );
   const models: CohortPlanModel[] = [];
   const index = new Map<number, number>();
   for (const r of modelRows) {

@@ -70,8 +70,31 @@ export async function groupingExpression(con: DuckDBConnection, by: string): Pro
  * The layers whose filters the scans read: 3x3 filters in the `filters` table, transposed convolutions left out
  * (CNN Filter DB counts Conv layers only). An SQL condition on layer_info.
  */
-export const STORED_3X3_LAYERS =
+const STORED_3X3_LAYERS =
   "filter_table = 'filters' AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'";
+
+/**
+ * The stored 3x3 layers ({@link STORED_3X3_LAYERS}) matching `where`, in filter_id order: the given layer_info
+ * `columns` and `non_finite` (true when the layer's weights hold NaN or infinite values).
+ */
+export async function stored3x3Layers(
+  con: DuckDBConnection,
+  columns: string,
+  where: string | null,
+): Promise<Record<string, unknown>[]> {
+  try {
+    return await queryRows(
+      con,
+      `SELECT ${columns}, coalesce(non_finite, 0) > 0 AS non_finite
+       FROM layer_info
+       WHERE ${STORED_3X3_LAYERS}
+         ${where !== null ? `AND (${where})` : ''}
+       ORDER BY first_filter_id`,
+    );
+  } catch (e) {
+    throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
+  }
+}
 
 export function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0];
@@ -109,20 +132,11 @@ export async function planSelection(
       );
     }
   }
-  let rows: Record<string, unknown>[];
-  try {
-    rows = await queryRows(
-      con,
-      `SELECT layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g,
-              coalesce(non_finite, 0) > 0 AS non_finite
-       FROM layer_info
-       WHERE ${STORED_3X3_LAYERS}
-         ${where !== null ? `AND (${where})` : ''}
-       ORDER BY first_filter_id`,
-    );
-  } catch (e) {
-    throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
-  }
+  const rows = await stored3x3Layers(
+    con,
+    `layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g`,
+    where,
+  );
   const layers: LayerPlan[] = [];
   const groups = new Set<string>();
   let filterCount = 0;
