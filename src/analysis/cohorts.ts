@@ -255,8 +255,7 @@ export class CohortHistograms {
   readonly filters: Float64Array[];
   private readonly edges: Float64Array;
   private readonly scale: number;
-  private coefs = new Float64Array(0);
-  private readonly centred = new Float64Array(K);
+  private readonly block = newProjectionBlock();
   constructor(
     readonly groups: number,
     readonly mean: Float64Array,
@@ -284,18 +283,15 @@ export class CohortHistograms {
       this.counts[group][bin] = h;
     }
     this.filters[group][bin] += kept.kept;
-    const coefs = projectKept(kept, this.mean, this.components, this.coefficients(kept.kept), this.centred);
     const { bins, lo, hi, scale, edges } = this;
-    for (let r = 0; r < kept.kept; r++)
-      for (let c = 0; c < K; c++) {
-        const i = binIndex(coefs[r * K + c], lo, hi, bins, scale, edges);
-        if (i >= 0) h[c * bins + i]++;
-      }
-  }
-
-  private coefficients(kept: number): Float64Array {
-    if (this.coefs.length < kept * K) this.coefs = new Float64Array(kept * K);
-    return this.coefs;
+    const counts = h;
+    projectInBlocks(kept, this.mean, this.components, this.block, (coefs, n) => {
+      for (let r = 0; r < n; r++)
+        for (let c = 0; c < K; c++) {
+          const i = binIndex(coefs[r * K + c], lo, hi, bins, scale, edges);
+          if (i >= 0) counts[c * bins + i]++;
+        }
+    });
   }
 }
 
@@ -307,7 +303,7 @@ export function projectKept(
   mean: Float64Array,
   components: Float64Array,
   out: Float64Array,
-  centred = new Float64Array(K),
+  centred: Float64Array = new Float64Array(K),
 ): Float64Array {
   const x = kept.scaled;
   for (let r = 0; r < kept.kept; r++) {
@@ -322,20 +318,43 @@ export function projectKept(
   return out;
 }
 
-/** Min and max coefficient of a layer's kept filters (to widen a running range). */
+/** Filters projected at a time: the coefficients of a block, not of a whole layer, are held. */
+const PROJECTION_BLOCK = 4096;
+
+/** Scratch of {@link projectInBlocks}. */
+export function newProjectionBlock(): { coefs: Float64Array; centred: Float64Array } {
+  return { coefs: new Float64Array(PROJECTION_BLOCK * K), centred: new Float64Array(K) };
+}
+
+/** Projects the kept filters block by block, calling `fn(coefficients, filters in the block)`. */
+export function projectInBlocks(
+  kept: KeptFilters,
+  mean: Float64Array,
+  components: Float64Array,
+  block: { coefs: Float64Array; centred: Float64Array },
+  fn: (coefs: Float64Array, n: number) => void,
+): void {
+  for (let o = 0; o < kept.kept; o += PROJECTION_BLOCK) {
+    const n = Math.min(PROJECTION_BLOCK, kept.kept - o);
+    const part = { scaled: kept.scaled.subarray(o * K, (o + n) * K), kept: n };
+    fn(projectKept(part, mean, components, block.coefs, block.centred), n);
+  }
+}
+
+/** Widens `range` to the min and max coefficient of a layer's kept filters. */
 export function keptRange(
   kept: KeptFilters,
   mean: Float64Array,
   components: Float64Array,
-  scratch: { coefs: Float64Array },
+  block: { coefs: Float64Array; centred: Float64Array },
   range: [number, number],
 ): void {
-  if (scratch.coefs.length < kept.kept * K) scratch.coefs = new Float64Array(kept.kept * K);
-  const c = projectKept(kept, mean, components, scratch.coefs);
-  for (let i = 0; i < kept.kept * K; i++) {
-    if (c[i] < range[0]) range[0] = c[i];
-    if (c[i] > range[1]) range[1] = c[i];
-  }
+  projectInBlocks(kept, mean, components, block, (c, n) => {
+    for (let i = 0; i < n * K; i++) {
+      if (c[i] < range[0]) range[0] = c[i];
+      if (c[i] > range[1]) range[1] = c[i];
+    }
+  });
 }
 
 export interface CohortDivergence {

@@ -27,6 +27,7 @@ import {
   LayerScratch,
   ModelAccumulator,
   measureCohortLayer,
+  newProjectionBlock,
 } from '../analysis/cohorts.js';
 import { compareCodePoints, NONE_GROUP } from '../analysis/groups.js';
 import { batchMoments, emptyMoments, mergeMoments } from '../analysis/moments.js';
@@ -373,14 +374,14 @@ export async function storeCohorts(
     const mean = Float64Array.from(b.mean);
     const comps = flatComponents(b);
     const range: [number, number] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
-    const coefs = { coefs: new Float64Array(0) };
+    const block = newProjectionBlock();
     await scanLayers(
       path,
       plan,
       'range',
       (l, w) => {
         const k = keptFilters(w, l.count, scratch);
-        if (k.kept > 0) keptRange(k, mean, comps, coefs, range);
+        if (k.kept > 0) keptRange(k, mean, comps, block, range);
       },
       options,
     );
