@@ -21,6 +21,7 @@ import {
   spearman,
 } from '../src/analysis/cohorts.js';
 import { orthogonality } from '../src/metrics/quality.js';
+import { loadBasis } from '../src/scan/bases.js';
 import { planCohorts, storeCohorts } from '../src/scan/cohort-scan.js';
 import { startServer } from '../src/server/server.js';
 import { openDb } from '../src/store/db.js';
@@ -175,6 +176,22 @@ test('cohorts --basis uses a stored basis: its EVR and range, one scan', async (
   assert.ok(j.divergence.whole.flat().every((v: number) => Number.isFinite(v) && v >= 0));
   // the metrics do not depend on the basis
   assertClose(j.models, expected.models, () => 1e-9);
+  // a stored basis with its range: the histograms come from the first scan, the only one
+  const db = await openDb(DB, { readOnly: true });
+  const [plan, stored] = await Promise.all([
+    planCohorts(db.connection, { by: 'Training' }),
+    loadBasis(db.connection, 'all'),
+  ]).finally(() => db.close());
+  assert.ok(stored.range);
+  const passes: string[] = [];
+  const one = await storeCohorts(DB, plan, {
+    basis: { basis: stored.basis, range: stored.range },
+    onProgress: (_, p) => {
+      if (!passes.includes(p)) passes.push(p);
+    },
+  });
+  assert.deepEqual(passes, ['layers']);
+  assertClose(cohortsJson(one).divergence, j.divergence, () => 0);
   const missing = cli(['cohorts', '--db', DB, '--by', 'Training', '--basis', 'nope']);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /no stored basis named "nope"/);

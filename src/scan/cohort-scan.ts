@@ -37,6 +37,7 @@ import { queryRows } from '../store/db.js';
 import { BatchReader } from './batch-read.js';
 import { openScanSource, type ScanSource } from './filter-scan.js';
 import {
+  checkWhere,
   firstLine,
   groupingExpression,
   MAX_GROUPS,
@@ -107,15 +108,7 @@ export async function planCohorts(
   const correlate = options.correlate?.trim() || null;
   const byExpr = await layerInfoExpression(con, by, '--by');
   const corrExpr = correlate === null ? 'NULL' : await layerInfoExpression(con, correlate, '--correlate');
-  if (where !== null) {
-    try {
-      await con.runAndReadAll(`SELECT 1 FROM layer_info WHERE (${where}) LIMIT 0`);
-    } catch (e) {
-      throw new SelectionError(
-        `--where ${JSON.stringify(where)} is not valid SQL on layer_info: ${firstLine(e)}`,
-      );
-    }
-  }
+  if (where !== null) await checkWhere(con, where);
   const whereSql = where !== null ? `WHERE (${where})` : '';
   let modelRows: Record<string, unknown>[];
   try {

@@ -96,6 +96,17 @@ export async function stored3x3Layers(
   }
 }
 
+/** Refuses a `--where` that is not a valid condition on layer_info (SelectionError naming it). */
+export async function checkWhere(con: DuckDBConnection, where: string): Promise<void> {
+  try {
+    await con.runAndReadAll(`SELECT 1 FROM layer_info WHERE (${where}) LIMIT 0`);
+  } catch (e) {
+    throw new SelectionError(
+      `--where ${JSON.stringify(where)} is not valid SQL on layer_info: ${firstLine(e)}`,
+    );
+  }
+}
+
 export function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0];
 }
@@ -123,15 +134,7 @@ export async function planSelection(
       );
     }
   }
-  if (where !== null) {
-    try {
-      await con.runAndReadAll(`SELECT 1 FROM layer_info WHERE (${where}) LIMIT 0`);
-    } catch (e) {
-      throw new SelectionError(
-        `--where ${JSON.stringify(where)} is not valid SQL on layer_info: ${firstLine(e)}`,
-      );
-    }
-  }
+  if (where !== null) await checkWhere(con, where);
   const rows = await stored3x3Layers(
     con,
     `layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g`,
