@@ -41,6 +41,7 @@ import {
   firstLine,
   groupingExpression,
   MAX_GROUPS,
+  modelLabels,
   SelectionError,
   stored3x3Layers,
   TooManyGroupsError,
@@ -130,10 +131,12 @@ export async function planCohorts(
     'layer_id, model_id, first_filter_id, filter_count, conv_depth, conv_depth_norm, shape',
     where,
   );
+  // models are named as `shift --by model` labels them: the stored name, told apart when several share it
+  const labels = await modelLabels(con);
   const models: CohortPlanModel[] = [];
   const index = new Map<number, number>();
   for (const r of modelRows) {
-    const name = String(r.model);
+    const name = labels.get(Number(r.model_id)) ?? String(r.model);
     if (Number(r.distinct_g) > 1 || (Number(r.with_g) > 0 && Number(r.with_g) < Number(r.layers)))
       throw new SelectionError(
         `--by ${JSON.stringify(by)} must give one value per model (a cohort is a set of models), but model ${name} has several`,
@@ -148,7 +151,7 @@ export async function planCohorts(
     models.push({
       modelId: Number(r.model_id),
       name,
-      group: r.g === null || r.g === undefined ? NONE_GROUP : String(r.g),
+      group: by === 'model' ? name : r.g === null || r.g === undefined ? NONE_GROUP : String(r.g),
       value: typeof r.c_lo === 'number' && Number.isFinite(r.c_lo) ? r.c_lo : null,
     });
   }

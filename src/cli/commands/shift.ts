@@ -5,9 +5,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { displayOrder } from '../../analysis/groups.js';
 import { kdeFromHistogram, linspace } from '../../analysis/kde.js';
 import type { PcaBasis } from '../../analysis/pca.js';
-import { FilterDbError } from '../../errors.js';
+import { FilterDbError, fsErrorText } from '../../errors.js';
 import type { StoreShiftResult } from '../../scan/analyses.js';
 import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../scan/scan-workers.js';
 import type { SelectionPlan } from '../../scan/selection.js';
@@ -22,7 +23,7 @@ interface ShiftCliOptions {
   bins: string;
   basis?: string;
   json?: boolean;
-  sort: string;
+  sort?: string;
   views?: string;
   kdeBins: string;
   density: string;
@@ -44,7 +45,10 @@ export function registerShift(program: Command): void {
     .option('--bins <n>', 'histogram bins per coefficient', '70')
     .option('--basis <name>', 'use a basis stored with `pca --save` instead of fitting one')
     .option('--json', 'print the JSON result (groups sorted as strings)')
-    .option('--sort <order>', 'row order of the text table: mean (mean drift, descending) or name', 'mean')
+    .option(
+      '--sort <order>',
+      'row order of the text table: mean (mean drift, descending) or name (depth bins by depth); default: name for --by depth, else mean',
+    )
     .option(
       '--views <out.json>',
       'also write KDE curves per group × coefficient, the 2-D density and eigen-images',
@@ -59,7 +63,7 @@ export function registerShift(program: Command): void {
       const bins = Number(opts.bins);
       if (!(Number.isInteger(bins) && bins >= 1))
         throw new UsageError(`--bins must be a positive integer, got ${opts.bins}`);
-      if (opts.sort !== 'mean' && opts.sort !== 'name')
+      if (opts.sort !== undefined && opts.sort !== 'mean' && opts.sort !== 'name')
         throw new UsageError(`--sort takes mean or name, not ${opts.sort}`);
       const kdeBins = Number(opts.kdeBins);
       if (!(Number.isInteger(kdeBins) && kdeBins >= 2))
@@ -136,7 +140,8 @@ async function runShift(
     await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
     return;
   }
-  await writeOut(`${renderShiftText(result, opts.sort as 'mean' | 'name', seconds)}\n`);
+  const sort = (opts.sort ?? (opts.by === 'depth' ? 'name' : 'mean')) as 'mean' | 'name';
+  await writeOut(`${renderShiftText(result, sort, seconds)}\n`);
 }
 
 /** The `shift --json` object (DESIGN.md contract, plus `summary`). */
@@ -164,7 +169,8 @@ export function meanDrift(matrix: number[][]): number[] {
 
 export function renderShiftText(r: StoreShiftResult, sort: 'mean' | 'name', seconds?: number): string {
   const means = meanDrift(r.matrix);
-  const order = r.groups.map((_, i) => i);
+  // by name: depth bins by depth, other groups as the JSON sorts them
+  const order = displayOrder(r.groups);
   if (sort === 'mean') order.sort((a, b) => means[b] - means[a] || a - b);
   const width = 8;
   const short = (g: string) => (g.length > width + 6 ? `${g.slice(0, width + 5)}…` : g);
@@ -248,7 +254,7 @@ async function writeViews(path: string, r: StoreShiftResult): Promise<void> {
   try {
     await writeFile(path, JSON.stringify(shiftViews(r)));
   } catch (e) {
-    throw new FilterDbError('missing-file', path, `cannot write the views: ${(e as Error).message}`);
+    throw new FilterDbError('missing-file', path, `cannot write the views: ${fsErrorText(e)}`);
   }
   process.stderr.write(`wrote ${path}\n`);
 }
