@@ -291,6 +291,8 @@ export interface CohortScanOptions {
   /** Filters read per query (default {@link CHUNK_FILTERS}; tests make it small to cross chunk edges). */
   chunkFilters?: number;
   onProgress?: (filters: number, pass: string) => void;
+  /** Stops the scan between chunks (the server's request deadline, or a client that left). */
+  signal?: AbortSignal;
 }
 
 /** One pass over the plan's layers: `visit(layer, its row-major filters)` in filter_id order. */
@@ -306,6 +308,7 @@ async function scanLayers(
   try {
     let done = 0;
     for (const chunk of chunks(plan.layers, options.chunkFilters ?? CHUNK_FILTERS)) {
+      options.signal?.throwIfAborted();
       const lo = chunk[0].first;
       const last = chunk[chunk.length - 1];
       const w = await reader.read(lo, last.first + last.count);

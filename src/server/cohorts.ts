@@ -2,7 +2,8 @@
  * Node-only: the cohorts endpoint — `filterdb cohorts` over the server's database (store/cohort-scan.ts): per
  * model and depth bin metrics, the divergence between cohorts by depth, correlations. `by` and `correlate` are
  * layer_info columns (no free SQL there); `where` is checked like the SQL endpoint's before it runs. The
- * filters are streamed from the file layer by layer, one job at a time (serial.ts).
+ * filters are streamed from the file layer by layer, one job at a time (serial.ts); `signal` stops the scan
+ * between chunks when the client leaves or the request's deadline passes.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type CohortsResult, cohortsJson } from '../analysis/cohorts.js';
@@ -37,6 +38,7 @@ export async function cohorts(
   con: DuckDBConnection,
   dbPath: string,
   body: Record<string, unknown>,
+  signal?: AbortSignal,
 ): Promise<CohortsAnswer> {
   const t0 = performance.now();
   const by = await column(con, body.by, 'by');
@@ -54,7 +56,10 @@ export async function cohorts(
   let result: CohortsResult;
   try {
     plan = await planCohorts(con, { by, where, correlate });
-    result = await serial(() => storeCohorts(dbPath, plan));
+    result = await serial(() => {
+      signal?.throwIfAborted(); // the client left, or the deadline passed, while it waited its turn
+      return storeCohorts(dbPath, plan, { signal });
+    });
   } catch (e) {
     if (e instanceof TooManyGroupsError) throw new HttpError(400, 'too-many-groups', e.message);
     if (e instanceof SelectionError) throw new HttpError(400, 'bad-request', e.message);
