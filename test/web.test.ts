@@ -13,7 +13,9 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { readModel } from '../src/formats/detect.js';
 import { type QualityReport, qualityReport } from '../src/metrics/layer-report.js';
 import { openModelInput } from '../src/node/file-source.js';
-import { DEFAULT_WEB_ROOT } from '../src/server/server.js';
+import { DEFAULT_WEB_ROOT, startServer } from '../src/server/server.js';
+import { openDb } from '../src/store/db.js';
+import { importDatasetH5 } from '../src/store/import-h5.js';
 import { dataPath, modulePath, repoRoot } from './support/paths.js';
 import { type FixtureServer, fixtureServer } from './support/web-server.js';
 
@@ -156,6 +158,47 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     assert.match(String(await page.locator('#cohorts-result .error').textContent()), /no_such_column/);
   });
 
+  it('an imported database: "not measured" instead of "healthy", imported flags, compare starts on Task', async () => {
+    const serveImported = async (name: string, skipMetrics: boolean) => {
+      const path = join(profile, `${name}.duckdb`);
+      const db = await openDb(path);
+      try {
+        await importDatasetH5(db, dataPath('dataset.h5'), { skipMetrics });
+      } finally {
+        db.close();
+      }
+      return startServer({ port: 0, host: '127.0.0.1', db: path, readOnly: true });
+    };
+    const open = async (url: string, hash: string) => {
+      await page.goto(new URL(`/#/${hash}`, url).href);
+      await page.waitForSelector('#app[data-ready=true]');
+    };
+    const bare = await serveImported('no-metrics', true);
+    try {
+      await open(bare.url, '');
+      const text = String(await page.locator('#models').textContent());
+      assert.match(text, /not measured/);
+      assert.doesNotMatch(text, /healthy/);
+    } finally {
+      await bare.close();
+    }
+    const full = await serveImported('imported', false);
+    try {
+      await open(full.url, '');
+      const row = String(await page.locator('#models tbody tr', { hasText: 'digits_cnn_adv' }).textContent());
+      assert.doesNotMatch(row, /healthy\b(?! \()/, 'an imported model is never plainly "healthy"');
+      const cnn = page
+        .locator('#models tbody tr')
+        .filter({ has: page.locator('a', { hasText: /^digits_cnn$/ }) });
+      assert.match(String(await cnn.textContent()), /3\/6 degenerated \(orthogonality not measured\)/);
+      await open(full.url, 'compare');
+      assert.equal(await page.locator('#by').inputValue(), 'Task');
+      await page.waitForSelector('#compare-result figure.drift svg');
+    } finally {
+      await full.close();
+    }
+  });
+
   /** Drops `file` on a freshly loaded drop page (new worker: cold start included). */
   async function dropAndWait(file: string): Promise<{ wallMs: number; appMs: number }> {
     await page.goto('about:blank');
@@ -178,7 +221,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
             td.getAttribute('data-value'),
           ]),
         ),
-        flags: Array.from(tr.querySelectorAll('.chip')).map((c) => c.textContent),
+        flags: Array.from(tr.querySelectorAll('.chip:not(.diag)')).map((c) => c.textContent),
       })),
     );
     assert.equal(rows.length, q.layers.length);

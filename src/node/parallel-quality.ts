@@ -17,9 +17,12 @@
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import {
+  measureLayerFull as measureLayer,
+  plainMeasureOptions,
+  type MeasureOptions as QualityOptions,
+} from '../metrics/layer-measure.js';
 import type { LayerMeasurement, MeasureJob } from '../metrics/layer-report.js';
-import { measureLayer } from '../metrics/quality.js';
-import type { QualityOptions } from '../metrics/types.js';
 import { elementCount, type WeightArray } from '../model/types.js';
 
 const WORKER_TAG = 'filterdb:quality-worker';
@@ -49,6 +52,11 @@ interface BatchRequest {
   weights: WeightArray[];
   shapes: number[][];
   options: QualityOptions;
+}
+
+/** Asks an idle worker to close its port and exit on its own (see {@link QualityPool.close}). */
+interface ExitRequest {
+  exit: true;
 }
 
 type Request = SingleRequest | BatchRequest;
@@ -104,6 +112,8 @@ export class QualityPool {
   private readonly queue: Task[] = [];
   private readonly running = new Map<Worker, Task>();
   private nextId = 0;
+  /** Workers whose thread has ended. */
+  private readonly exited = new Map<Worker, number>();
   private failure: Error | null = null;
   private closed = false;
 
@@ -115,6 +125,7 @@ export class QualityPool {
       worker.on('message', (msg: Response) => this.settle(worker, msg));
       worker.on('error', (e) => this.fail(e instanceof Error ? e : new Error(String(e))));
       worker.on('exit', (code) => {
+        this.exited.set(worker, code);
         if (!this.closed) this.fail(new Error(`quality worker exited unexpectedly (code ${code})`));
       });
       this.workers.push(worker);
@@ -131,8 +142,7 @@ export class QualityPool {
     if (this.closed) return Promise.reject(new Error('quality pool is closed'));
     if (this.failure) return Promise.reject(this.failure);
     const { weight: w, transfer } = transferable(weight);
-    const plain: QualityOptions =
-      options.sparsityEps === undefined ? {} : { sparsityEps: options.sparsityEps };
+    const plain = plainMeasureOptions(options);
     return new Promise((resolve, reject) => {
       this.queue.push({
         request: { id: this.nextId++, weight: w, shape: [...shape], options: plain },
@@ -170,8 +180,7 @@ export class QualityPool {
         transfer.push(...t.transfer);
       }
     }
-    const plain: QualityOptions =
-      options.sparsityEps === undefined ? {} : { sparsityEps: options.sparsityEps };
+    const plain = plainMeasureOptions(options);
     return new Promise((resolve, reject) => {
       this.queue.push({
         request: {
@@ -224,15 +233,31 @@ export class QualityPool {
     return results;
   };
 
-  /** Stops the workers; pending work is rejected. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Stops the workers; pending work is rejected. Idle workers are asked to exit and end on their own (their
+   * port closes, their event loop empties): `terminate()` stops a thread wherever it is — while it is still
+   * starting (loading modules, compiling the wasm kernel; slow on a loaded machine) or while V8 tiers up code
+   * in the background — and Node has had crashes of the whole process there. Only a worker still busy with a
+   * layer is terminated, since its result is no longer wanted. Resolves to the workers' exit codes (0 for a
+   * worker that ended by itself, 1 for a terminated one); a second call resolves to [].
+   */
+  async close(): Promise<number[]> {
+    if (this.closed) return [];
     this.closed = true;
     const error = new Error('quality pool is closed');
     for (const t of this.queue.splice(0)) t.reject(error);
     for (const t of this.running.values()) t.reject(error);
+    const busy = new Set(this.running.keys());
     this.running.clear();
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    return Promise.all(
+      this.workers.map((w) => {
+        if (this.exited.has(w)) return this.exited.get(w)!;
+        const exited = new Promise<number>((resolve) => w.once('exit', resolve));
+        if (busy.has(w) || this.failure) void w.terminate();
+        else w.postMessage({ exit: true } satisfies ExitRequest);
+        return exited;
+      }),
+    );
   }
 
   private pump(): void {
@@ -288,7 +313,11 @@ export async function withQualityPool<T>(
 // Worker side.
 if (!isMainThread && parentPort && (workerData as { tag?: string } | null)?.tag === WORKER_TAG) {
   const port = parentPort;
-  port.on('message', (req: Request) => {
+  port.on('message', (req: Request | ExitRequest) => {
+    if ('exit' in req) {
+      port.close(); // nothing else keeps this thread alive: it ends by itself
+      return;
+    }
     let msg: Response;
     let transfer: ArrayBuffer[] = [];
     try {
