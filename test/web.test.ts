@@ -112,6 +112,38 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     assert.match(String(await page.locator('#compare-result .error').textContent()), /no_such_column/);
   });
 
+  it('cohorts page draws the boxplots and the divergence chart and downloads the per-model table', async () => {
+    await go('cohorts');
+    // the first metadata column that splits the two fixture models is Architecture
+    assert.equal(await page.inputValue('#cohort-by'), 'Architecture');
+    for (const fig of ['box-sparsity', 'box-varianceEntropy', 'box-orthogonality', 'divergence'])
+      await page.waitForSelector(`#cohorts-result figure.${fig} svg`);
+    assert.equal(await page.locator('#cohort-models tbody tr').count(), 2);
+    // every model's value is on the plot with its name as the tooltip
+    const tips = await page.locator('#cohorts-result figure.box-sparsity circle title').allTextContents();
+    assert.ok(tips.some((t) => t.startsWith('digits_cnn (DigitsCNN)')));
+    await page.screenshot({ path: join(shots, 'cohorts.png'), fullPage: true });
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#cohorts-csv')]);
+    const text = await new Promise<string>((resolve, reject) => {
+      csv.createReadStream().then((stream) => {
+        let s = '';
+        stream.on('data', (c: Buffer) => {
+          s += c.toString('utf8');
+        });
+        stream.on('end', () => resolve(s));
+        stream.on('error', reject);
+      }, reject);
+    });
+    const lines = text.trim().split('\r\n');
+    assert.equal(lines.length, 3);
+    assert.match(lines[0], /^model,Architecture,sparsity,sparsity first,/);
+    assert.match(lines[1], /^digits_cnn,DigitsCNN,0,0,/);
+    await page.fill('#cohort-where', 'no_such_column = 1');
+    await page.click('#cohort-run');
+    await page.waitForSelector('#cohorts-result .error');
+    assert.match(String(await page.locator('#cohorts-result .error').textContent()), /no_such_column/);
+  });
+
   it('an imported database: "not measured" instead of "healthy", imported flags, compare starts on Task', async () => {
     const serveImported = async (name: string, skipMetrics: boolean) => {
       const path = join(profile, `${name}.duckdb`);

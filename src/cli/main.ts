@@ -23,6 +23,7 @@ const COMMANDS = new Map<string, () => Promise<Register>>([
   ['export', async () => (await import('./commands/export.js')).registerExport],
   ['pca', async () => (await import('./commands/pca.js')).registerPca],
   ['shift', async () => (await import('./commands/shift.js')).registerShift],
+  ['cohorts', async () => (await import('./commands/cohorts.js')).registerCohorts],
   ['serve', async () => (await import('./commands/serve.js')).registerServe],
 ]);
 
