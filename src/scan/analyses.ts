@@ -12,6 +12,7 @@
  * 2.3 s and lack numpy's edge correction. So the passes stay streaming, where the arithmetic is the kernels'.
  */
 import { GroupHistograms } from '../analysis/histogram.js';
+import { emptySums, type LayerStats, mergeMomentSums } from '../analysis/layer-stats.js';
 import type { Moments } from '../analysis/moments.js';
 import { type PcaBasis, pcaFromMoments } from '../analysis/pca.js';
 import { type ShiftResult, shiftFromHistograms } from '../analysis/shift.js';
@@ -63,6 +64,7 @@ export async function fitWithRangeGuess(
 ): Promise<{ basis: PcaBasis; guess: [number, number] | null }> {
   if (scanner.plan.filterCount < 2)
     throw new SelectionError(`PCA needs at least 2 filters, the selection has ${scanner.plan.filterCount}`);
+  if (scanner.plan.stats) return fitFromStats(scanner.plan, scanner.plan.stats, guess);
   let track: TrackSpec | undefined;
   if (guess) {
     const sample = toMoments(await scanner.runSample(sampleRanges(scanner.plan), { kind: 'moments' }));
@@ -73,6 +75,35 @@ export async function fitWithRangeGuess(
   if (!track || !r.candidates || r.candidates.length === 0) return { basis, guess: null };
   const { mean, comps } = basisArrays(basis);
   return { basis, guess: candidateRange(threadScanKernels(), r.candidates, mean, comps) };
+}
+
+/**
+ * The basis of a plan whose layers all have stored statistics: their moments Chan-merged in filter order (no
+ * scan), and the range guess from their stored extreme filters.
+ */
+export function fitFromStats(
+  plan: SelectionPlan,
+  stats: Map<number, LayerStats>,
+  guess = true,
+): { basis: PcaBasis; guess: [number, number] | null } {
+  const total = emptySums();
+  let extremes = 0;
+  for (const l of plan.layers) {
+    const st = stats.get(l.layerId)!;
+    mergeMomentSums(total, st);
+    extremes += st.extremes.length;
+  }
+  const basis = pcaFromMoments(toMoments({ rows: total.n, moments: [total] }));
+  if (!guess) return { basis, guess: null };
+  const candidates = new Float32Array(extremes);
+  let at = 0;
+  for (const l of plan.layers) {
+    const e = stats.get(l.layerId)!.extremes;
+    candidates.set(e, at);
+    at += e.length;
+  }
+  const { mean, comps } = basisArrays(basis);
+  return { basis, guess: candidateRange(threadScanKernels(), candidates, mean, comps) };
 }
 
 /**
@@ -123,6 +154,11 @@ export interface StoreShiftResult extends ShiftResult {
   seconds: { moments: number; histograms: number };
   /** Histogram passes run: 2 when the guessed coefficient range was not the exact one. */
   histogramPasses: number;
+  /**
+   * Where the basis came from: the layers' stored statistics (no scan), a moments scan (a database without
+   * them, see `filterdb upgrade`), or the caller (`--basis`).
+   */
+  basisFrom: 'stats' | 'scan' | 'given';
 }
 
 export const DEFAULT_DENSITY: DensitySpec = { size: 512, lo: -3.3, hi: 3.3, xIndex: 0, yIndex: 1 };
@@ -200,6 +236,7 @@ export async function storeShift(
       density: density && r.density ? { ...r.density, spec: density } : undefined,
       seconds,
       histogramPasses: pass.passes,
+      basisFrom: options.basis ? 'given' : plan.stats ? 'stats' : 'scan',
     };
   } finally {
     await scanner.close();

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { FilterDbError } from '../errors.js';
 import { DuckDBInstance } from './duckdb-api.js';
-import { createSchema, readSchemaVersion, SCHEMA_VERSION } from './schema.js';
+import { createSchema, migrateSchema, readSchemaVersion, SCHEMA_VERSION } from './schema.js';
 
 export interface OpenOptions {
   /** Open for reading only (shared lock; fails when the file does not exist). Default false. */
@@ -65,12 +65,15 @@ export async function openDb(path: string, options: OpenOptions = {}): Promise<F
         path,
         `database schema version ${version} is newer than this filterdb (${SCHEMA_VERSION}); upgrade filterdb`,
       );
-    } else if (version < SCHEMA_VERSION) {
+    } else if (version < 1) {
       throw new FilterDbError(
         'unsupported',
         path,
-        `database schema version ${version} is older than ${SCHEMA_VERSION}`,
+        `database schema version ${version} is older than 1, the oldest this filterdb reads`,
       );
+    } else if (version < SCHEMA_VERSION && !readOnly) {
+      // read-only opens read the older layout as it is (scans then fit the basis from the filters)
+      await migrateSchema(connection, version);
     }
   } catch (e) {
     instance.closeSync();

@@ -8,7 +8,11 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 
-export const SCHEMA_VERSION = 1;
+/**
+ * 2: `layer_stats` (analysis/layer-stats.ts). A version-1 database is still read; opened for writing it gets
+ * the (empty) table, and `filterdb upgrade` fills it (store/upgrade.ts).
+ */
+export const SCHEMA_VERSION = 2;
 
 /** Columns of `filters` holding the 9 values of a 3x3 filter, row-major (w0 = top-left, w8 = bottom-right). */
 export const FILTER_VALUE_COLUMNS = ['w0', 'w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8'] as const;
@@ -26,6 +30,21 @@ export const METRIC_COLUMNS = [
   ['normL1Norm', 'norm_l1_norm', 'DOUBLE'],
   ['normL2Norm', 'norm_l2_norm', 'DOUBLE'],
 ] as const;
+
+/**
+ * Sufficient statistics of each layer's 3x3 filters (analysis/layer-stats.ts): the count, mean and centred
+ * scatter (45 entries i ≤ j, row by row) of the peak-scaled filters, and candidate extreme filters (float32
+ * row-major × 9, little-endian). One row per layer of `filters`, written with the layer.
+ */
+const LAYER_STATS_DDL = `
+CREATE TABLE layer_stats (
+  layer_id INTEGER NOT NULL,
+  model_id INTEGER NOT NULL,
+  n BIGINT NOT NULL,
+  mean DOUBLE[] NOT NULL,
+  scatter DOUBLE[] NOT NULL,
+  extremes BLOB NOT NULL
+);`;
 
 const DDL = `
 CREATE TABLE filterdb_info (key VARCHAR NOT NULL, value VARCHAR);
@@ -98,6 +117,7 @@ CREATE TABLE filters_other (
   kw SMALLINT,
   w FLOAT[]
 );
+${LAYER_STATS_DDL}
 `;
 
 /** Columns model_info takes from `models`; meta keys equal to these (case-insensitive) are left out of the view. */
@@ -111,6 +131,27 @@ export async function readSchemaVersion(con: DuckDBConnection): Promise<number |
   const r = await con.runAndReadAll("SELECT value FROM filterdb_info WHERE key = 'schema_version'");
   const rows = r.getRowsJS();
   return rows.length ? Number(rows[0][0]) : null;
+}
+
+/** Brings a version-1 database to this version (inside a transaction): the empty `layer_stats` table. */
+export async function migrateSchema(con: DuckDBConnection, from: number): Promise<void> {
+  await con.run('BEGIN TRANSACTION');
+  try {
+    if (from < 2) await con.run(LAYER_STATS_DDL);
+    await con.run(`UPDATE filterdb_info SET value = '${SCHEMA_VERSION}' WHERE key = 'schema_version'`);
+    await con.run('COMMIT');
+  } catch (e) {
+    await con.run('ROLLBACK').catch(() => {});
+    throw e;
+  }
+}
+
+/** Whether the database has the `layer_stats` table (version ≥ 2). */
+export async function hasLayerStats(con: DuckDBConnection): Promise<boolean> {
+  const r = await con.runAndReadAll(
+    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'layer_stats'",
+  );
+  return Number(r.getRowsJS()[0][0]) > 0;
 }
 
 export async function createSchema(con: DuckDBConnection): Promise<void> {
