@@ -13,7 +13,8 @@
  *   over filters; these candidates give a guess of it that the histogram pass verifies (range-candidates.ts).
  *
  * Isomorphic (no `node:` imports): the WebAssembly kernels of analysis/wasm/scan.ts, an instance of its own
- * so a scan interleaved on the same thread never sees its block buffers overwritten.
+ * so a scan interleaved on the same thread never sees its block buffers overwritten; each builder stages its
+ * block in buffers of its own and hands it to the kernels whole.
  */
 import { SCAN_BLOCK, ScanKernels } from './wasm/scan.js';
 
@@ -166,9 +167,12 @@ export class LayerStatsBuilder {
     this.bestRows = new Float32Array(ends * D);
   }
 
+  /** The builder's own block (several builders may be filled in turn; the kernels' block is shared). */
+  private readonly cols = Array.from({ length: D }, () => new Float32Array(SCAN_BLOCK));
+
   /** Adds `count` filters of `values` (row-major × 9) from filter `from`. */
   add(values: ArrayLike<number>, count: number, from = 0): void {
-    const cols = this.k.cols;
+    const cols = this.cols;
     for (let r = 0; r < count; r++) {
       const o = (from + r) * D;
       for (let j = 0; j < D; j++) cols[j][this.fill] = values[o + j];
@@ -181,6 +185,7 @@ export class LayerStatsBuilder {
     const n = this.fill;
     if (n === 0) return;
     const k = this.k;
+    for (let j = 0; j < D; j++) k.cols[j].set(this.cols[j].subarray(0, n));
     if (n % 2 === 1) k.zeroRow(n);
     mergeMomentSums(this.total, blockMoments(k.moments(n + (n % 2)), n, this.part));
     this.bases.forEach((basis, b) => {
