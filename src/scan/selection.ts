@@ -83,7 +83,13 @@ export function firstLine(e: unknown): string {
  */
 export async function planSelection(
   con: DuckDBConnection,
-  options: { where?: string | null; by?: string | null; maxGroups?: number },
+  options: {
+    where?: string | null;
+    by?: string | null;
+    maxGroups?: number;
+    /** Read the layers' stored statistics (default true; several groupings of one selection share them). */
+    stats?: boolean;
+  },
 ): Promise<SelectionPlan> {
   const maxGroups = options.maxGroups ?? MAX_GROUPS;
   const where = options.where?.trim() || null;
@@ -159,7 +165,7 @@ export async function planSelection(
   return {
     where,
     by,
-    stats: await readLayerStats(con, new Set(layers.map((l) => l.layerId))),
+    stats: options.stats === false ? null : await readLayerStats(con, new Set(layers.map((l) => l.layerId))),
     layers,
     groups: [...groups].sort(compareCodePoints),
     filterCount,
