@@ -45,12 +45,15 @@ try {
   await importDatasetH5(d, join(repoRoot, 'test/data/dataset.h5'), { skipMetrics: true });
   d.close();
   const times = steps.map(() => [] as number[]);
-  for (let i = 0; i < runs; i++) steps.forEach(([, argv], s) => times[s].push(time(argv)));
+  for (let i = 0; i < runs; i++)
+    steps.forEach(([, argv], s) => {
+      times[s].push(time(argv));
+    });
   const med = times.map((t) => [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)]);
   console.log(`# bench/cold-start: median of ${runs} alternated runs, seconds`);
-  steps.forEach(([name], s) =>
-    console.log(`${name.padEnd(58)} ${med[s].toFixed(3)}  (+${(med[s] - (s ? med[s - 1] : 0)).toFixed(3)})`),
-  );
+  steps.forEach(([name], s) => {
+    console.log(`${name.padEnd(58)} ${med[s].toFixed(3)}  (+${(med[s] - (s ? med[s - 1] : 0)).toFixed(3)})`);
+  });
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

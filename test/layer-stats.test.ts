@@ -1,32 +1,16 @@
 /** Per-layer sufficient statistics: computed at ingest/import, independent of how the filters were split, equal to the scan's. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { LayerStatsBuilder, layerStats } from '../src/analysis/layer-stats.js';
 import { batchMoments, peakScale } from '../src/analysis/moments.js';
 import { fitFromStats, fitWithRangeGuess, storeShift } from '../src/scan/analyses.js';
 import { PlanScanner } from '../src/scan/plan-scanner.js';
 import { planSelection } from '../src/scan/selection.js';
 import { openDb, queryRows } from '../src/store/db.js';
-import { importDatasetH5 } from '../src/store/import-h5.js';
-import { dataPath } from './support/paths.js';
+import { fixtureDb } from './support/fixture-db.js';
 import { mulberry32 } from './support/random.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'filterdb-stats-'));
-const DB = join(tmp, 'fx.duckdb');
-after(() => rmSync(tmp, { recursive: true, force: true }));
-
-before(async () => {
-  const db = await openDb(DB);
-  try {
-    await importDatasetH5(db, dataPath('dataset.h5'), { skipMetrics: true });
-  } finally {
-    db.close();
-  }
-});
-
+const DB = fixtureDb('filterdb-stats-');
 function randomFilters(n: number, seed: number): Float32Array {
   const r = mulberry32(seed);
   return Float32Array.from({ length: n * 9 }, () => r() * 2 - 1);

@@ -204,7 +204,8 @@ describe('server API: answers', () => {
     // the compare scans read the file through instances of their own: they see the upload
     const byModel = await post('/api/compare', { by: 'model' });
     assert.equal(byModel.status, 200, JSON.stringify(byModel.body));
-    assert.equal(byModel.body.groups.length, 2); // the upload is a third digits_cnn, named like the first
+    // the upload is a third model named digits_cnn: grouped by model id, told apart by format (issue 12, item 11)
+    assert.deepEqual(byModel.body.groups, ['digits_cnn (onnx)', 'digits_cnn (pytorch)', 'digits_dwsep']);
     assert.equal(
       byModel.body.filterCount,
       list.body.models.reduce((a: number, m: Json) => a + m.filters3x3, 0),

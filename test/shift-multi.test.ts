@@ -1,30 +1,17 @@
 /** `shift --by A --by B --by C`: every grouping from one read of the filters, each as its own shift gives it. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { storeShifts } from '../src/scan/analyses.js';
 import { planSelection } from '../src/scan/selection.js';
 import { openDb } from '../src/store/db.js';
-import { importDatasetH5 } from '../src/store/import-h5.js';
+import { fixtureDb } from './support/fixture-db.js';
 import { dataPath, repoRoot } from './support/paths.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'filterdb-shift-multi-'));
-const DB = join(tmp, 'fx.duckdb');
+const DB = fixtureDb('filterdb-shift-multi-');
 const CLI = join(repoRoot, 'dist/src/cli/main.js');
-after(() => rmSync(tmp, { recursive: true, force: true }));
-
-before(async () => {
-  const db = await openDb(DB);
-  try {
-    await importDatasetH5(db, dataPath('dataset.h5'), { skipMetrics: true });
-  } finally {
-    db.close();
-  }
-});
-
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',

@@ -3,15 +3,14 @@
  * one model's layers, a layer's filters, and guarded read-only SQL.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { notMeasured } from '../metrics/flags.js';
 import { type FilterDb, plain, queryRows } from '../store/db.js';
+import { healthFromRow, MODEL_HEALTH_SQL, type StoredModelHealth } from '../store/health.js';
 import { METRIC_COLUMNS } from '../store/schema.js';
 import { HttpError } from './http.js';
 
 /** DuckDB's StatementType.SELECT. */
 const SELECT_STATEMENT = 1;
-
-/** Flags that mean "degenerated" (tiny only says a layer is too small to judge). */
-export const HEALTH_FLAGS = ['sparse', 'low-diversity', 'random-like', 'non-finite'] as const;
 
 export interface ModelSummary {
   id: number;
@@ -27,13 +26,8 @@ export interface ModelSummary {
   filtersTotal: number | null;
   storedFilters: number | null;
   meta: Record<string, string | null>;
-  health: {
-    layers: number;
-    /** Layers with any flag other than `tiny`. */
-    degenerated: number;
-    /** Layers per flag id. */
-    flags: Record<string, number>;
-  };
+  /** Layer counts: degenerated (metrics/flags.ts's definition), not assessed, per flag id. */
+  health: StoredModelHealth;
 }
 
 export interface LayerRow {
@@ -51,6 +45,8 @@ export interface LayerRow {
   convDepthNorm: number | null;
   metrics: Record<string, number | null>;
   flags: { id: string; reason: string }[];
+  /** What could not be measured for this layer (`notMeasured` in metrics/flags.ts); empty when nothing. */
+  notMeasured: string[];
   /** Filters stored for this layer (0 when its kernel size was not stored). */
   storedFilters: number;
   filterTable: string | null;
@@ -99,17 +95,7 @@ export async function layerInfoColumns(con: DuckDBConnection): Promise<string[]>
   return rows.map((r) => String(r.column_name));
 }
 
-const HEALTH_SQL = `
-  SELECT model_id, count(*) AS layers,
-    count(*) FILTER (WHERE len(list_filter(coalesce(flags, []), f -> f <> 'tiny')) > 0) AS degenerated,
-    ${['sparse', 'low-diversity', 'random-like', 'non-finite', 'tiny']
-      .map((f) => `count(*) FILTER (WHERE list_contains(flags, '${f}')) AS "${f}"`)
-      .join(',\n    ')}
-  FROM layers GROUP BY model_id`;
-
 function summary(r: Record<string, unknown>, meta: Record<string, string | null>): ModelSummary {
-  const flags: Record<string, number> = {};
-  for (const f of ['sparse', 'low-diversity', 'random-like', 'non-finite', 'tiny']) flags[f] = num(r[f]) ?? 0;
   return {
     id: Number(r.model_id),
     name: String(r.name),
@@ -124,7 +110,7 @@ function summary(r: Record<string, unknown>, meta: Record<string, string | null>
     filtersTotal: num(r.filters_total),
     storedFilters: num(r.stored_filters),
     meta,
-    health: { layers: num(r.layers) ?? 0, degenerated: num(r.degenerated) ?? 0, flags },
+    health: healthFromRow(r),
   };
 }
 
@@ -134,7 +120,7 @@ const MODEL_COLUMNS = `m.model_id, m.name, m.file, m.format, m.producer, m.bytes
 export async function listModels(con: DuckDBConnection): Promise<ModelSummary[]> {
   const rows = await queryRows(
     con,
-    `WITH h AS (${HEALTH_SQL}) SELECT ${MODEL_COLUMNS}, h.* EXCLUDE (model_id)
+    `WITH h AS (${MODEL_HEALTH_SQL}) SELECT ${MODEL_COLUMNS}, h.* EXCLUDE (model_id)
      FROM models m LEFT JOIN h USING (model_id) ORDER BY m.name, m.model_id`,
   );
   const meta = await metaByModel(con);
@@ -154,7 +140,7 @@ export async function getModel(
 ): Promise<ModelSummary & { warnings: string[]; layers: LayerRow[] }> {
   const rows = await queryRows(
     con,
-    `WITH h AS (${HEALTH_SQL}) SELECT ${MODEL_COLUMNS}, m.warnings, h.* EXCLUDE (model_id)
+    `WITH h AS (${MODEL_HEALTH_SQL}) SELECT ${MODEL_COLUMNS}, m.warnings, h.* EXCLUDE (model_id)
      FROM models m LEFT JOIN h USING (model_id) WHERE m.model_id = $1`,
     [id],
   );
@@ -173,7 +159,8 @@ export async function modelLayers(con: DuckDBConnection, id: number): Promise<La
   return rows.map((r) => {
     const metrics: Record<string, number | null> = {};
     for (const [key, column] of METRIC_COLUMNS) metrics[key] = num(r[column]);
-    const ids = (r.flags as string[] | null) ?? [];
+    const stored = r.flags as string[] | null;
+    const ids = stored ?? [];
     const reasons = (r.flag_reasons as string[] | null) ?? [];
     return {
       layerId: Number(r.layer_id),
@@ -190,6 +177,7 @@ export async function modelLayers(con: DuckDBConnection, id: number): Promise<La
       convDepthNorm: num(r.conv_depth_norm),
       metrics,
       flags: ids.map((f, i) => ({ id: String(f), reason: String(reasons[i] ?? '') })),
+      notMeasured: notMeasured({ flags: stored, shape: r.shape as number[] | null }),
       storedFilters: num(r.filter_count) ?? 0,
       filterTable: str(r.filter_table),
     };

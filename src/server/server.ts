@@ -187,6 +187,13 @@ function makeHandler(o: Options, db: FilterDb | null) {
             )
           ).getRowsJS() as [string, number][],
         ),
+        metaNumeric: Object.fromEntries(
+          (
+            await db.connection.runAndReadAll(
+              'SELECT key, bool_and(value IS NULL OR TRY_CAST(value AS DOUBLE) IS NOT NULL) FROM model_meta GROUP BY key',
+            )
+          ).getRowsJS() as [string, boolean][],
+        ),
         layerColumns: await layerInfoColumns(db.connection),
       });
     }

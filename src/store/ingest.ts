@@ -670,7 +670,8 @@ async function writeMeasured(
       const { layer, planar, weight } = m;
       const [out, inpg, kh, kw] = planar;
       const n = out * inpg;
-      const twoD = layer.shape.length === 4;
+      // 2-D convs and 1-D convs (stored as the 1×k filters they are measured as); 3-D convs keep metrics only
+      const twoD = layer.shape.length === 4 || layer.shape.length === 3;
       const label = `${kh}x${kw}`;
       if (twoD) kernelCounts.set(label, (kernelCounts.get(label) ?? 0) + n);
       const transposed = layer.kind === 'transposed' || /transpose/i.test(layer.op);
@@ -740,6 +741,13 @@ async function writeMeasured(
   }
 }
 
+/** kh and kw of a layer row: 2-D kernels as they are, 1-D kernels as the 1×k filters they are measured as. */
+function storedKernel(r: LayerRow): [number | null, number | null] {
+  if (r.shape.length === 4) return [r.shape[2], r.shape[3]];
+  if (r.shape.length === 3) return [1, r.shape[2]];
+  return [r.kernelSize?.[0] ?? null, r.kernelSize?.[1] ?? null];
+}
+
 /** Appends layer rows through the appender (column order of the `layers` table). */
 export async function appendLayers(con: DuckDBConnection, modelId: number, rows: LayerRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -755,9 +763,7 @@ export async function appendLayers(con: DuckDBConnection, modelId: number, rows:
   const dbl = (v: number | null | undefined) =>
     v === null || v === undefined || Number.isNaN(v) ? app.appendNull() : app.appendDouble(v);
   for (const r of rows) {
-    const spatial = r.shape.length === 4;
-    const kh = spatial ? r.shape[2] : (r.kernelSize?.[0] ?? null);
-    const kw = spatial ? r.shape[3] : (r.kernelSize?.[1] ?? null);
+    const [kh, kw] = storedKernel(r);
     int(r.layerId);
     int(modelId);
     int(r.index);

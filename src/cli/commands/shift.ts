@@ -6,9 +6,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { displayOrder } from '../../analysis/groups.js';
 import { kdeFromHistogram, linspace } from '../../analysis/kde.js';
 import type { PcaBasis } from '../../analysis/pca.js';
-import { FilterDbError } from '../../errors.js';
+import { FilterDbError, fsErrorText } from '../../errors.js';
 import type { StoreShiftResult } from '../../scan/analyses.js';
 import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../scan/scan-workers.js';
 import type { SelectionPlan } from '../../scan/selection.js';
@@ -23,7 +24,7 @@ interface ShiftCliOptions {
   bins: string;
   basis?: string;
   json?: boolean;
-  sort: string;
+  sort?: string;
   views?: string;
   kdeBins: string;
   density: string;
@@ -47,7 +48,10 @@ export function registerShift(program: Command): void {
     .option('--bins <n>', 'histogram bins per coefficient', '70')
     .option('--basis <name>', 'use a basis stored with `pca --save` instead of fitting one')
     .option('--json', 'print the JSON result (groups sorted as strings)')
-    .option('--sort <order>', 'row order of the text table: mean (mean drift, descending) or name', 'mean')
+    .option(
+      '--sort <order>',
+      'row order of the text table: mean (mean drift, descending) or name (depth bins by depth); default: name for --by depth, else mean',
+    )
     .option(
       '--views <out.json>',
       'also write KDE curves per group × coefficient, the 2-D density and eigen-images',
@@ -63,7 +67,7 @@ export function registerShift(program: Command): void {
       const bins = Number(opts.bins);
       if (!(Number.isInteger(bins) && bins >= 1))
         throw new UsageError(`--bins must be a positive integer, got ${opts.bins}`);
-      if (opts.sort !== 'mean' && opts.sort !== 'name')
+      if (opts.sort !== undefined && opts.sort !== 'mean' && opts.sort !== 'name')
         throw new UsageError(`--sort takes mean or name, not ${opts.sort}`);
       const kdeBins = Number(opts.kdeBins);
       if (!(Number.isInteger(kdeBins) && kdeBins >= 2))
@@ -152,8 +156,13 @@ async function runShift(
     await writeOut(`${JSON.stringify(one ? json[0] : json)}\n`);
     return;
   }
+  // depth bins read best in depth order, other groupings by mean drift (unless --sort says)
   const texts = results.map((r, i) =>
-    renderShiftText(r, opts.sort as 'mean' | 'name', i === results.length - 1 ? seconds : undefined),
+    renderShiftText(
+      r,
+      (opts.sort ?? (opts.by[i] === 'depth' ? 'name' : 'mean')) as 'mean' | 'name',
+      i === results.length - 1 ? seconds : undefined,
+    ),
   );
   await writeOut(`${texts.join('\n\n')}\n`);
 }
@@ -183,7 +192,8 @@ export function meanDrift(matrix: number[][]): number[] {
 
 export function renderShiftText(r: StoreShiftResult, sort: 'mean' | 'name', seconds?: number): string {
   const means = meanDrift(r.matrix);
-  const order = r.groups.map((_, i) => i);
+  // by name: depth bins by depth, other groups as the JSON sorts them
+  const order = displayOrder(r.groups);
   if (sort === 'mean') order.sort((a, b) => means[b] - means[a] || a - b);
   const width = 8;
   const short = (g: string) => (g.length > width + 6 ? `${g.slice(0, width + 5)}…` : g);
@@ -267,7 +277,7 @@ async function writeViews(path: string, views: unknown): Promise<void> {
   try {
     await writeFile(path, JSON.stringify(views));
   } catch (e) {
-    throw new FilterDbError('missing-file', path, `cannot write the views: ${(e as Error).message}`);
+    throw new FilterDbError('missing-file', path, `cannot write the views: ${fsErrorText(e)}`);
   }
   process.stderr.write(`wrote ${path}\n`);
 }
