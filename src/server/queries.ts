@@ -5,9 +5,11 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { notMeasured } from '../metrics/flags.js';
 import { type FilterDb, plain, queryRows } from '../store/db.js';
+import { JSDuckDBValueConverter } from '../store/duckdb-api.js';
 import { healthFromRow, MODEL_HEALTH_SQL, type StoredModelHealth } from '../store/health.js';
 import { METRIC_COLUMNS } from '../store/schema.js';
 import { HttpError } from './http.js';
+import { chunkRowSizes } from './result-size.js';
 
 /** DuckDB's StatementType.SELECT. */
 const SELECT_STATEMENT = 1;
@@ -248,8 +250,60 @@ export async function layerFilters(
 }
 
 /**
- * Checks that `sql` is exactly one SELECT statement (DuckDB's own parser decides, so comments, strings and
- * `;` inside literals are handled). Malformed SQL and anything else → 400.
+ * Table functions user SQL may call: generators and DuckDB's catalog functions. Everything else — read_csv,
+ * read_blob, read_text, parquet_scan, glob, query(…) and the rest — could read a file: DuckDB lets SQL read the
+ * database's own file, its WAL and temp files even with external access disabled.
+ */
+const SAFE_TABLE_FUNCTIONS =
+  /^(range|generate_series|unnest|repeat|repeat_row|json_each|json_tree|duckdb_\w+|pragma_\w+)$/i;
+
+/**
+ * Refuses a SELECT that could read a file, judged on DuckDB's own parse tree (json_serialize_sql) before
+ * anything binds it — binding read_csv already reads the file, and its errors quote it. Any table function
+ * outside {@link SAFE_TABLE_FUNCTIONS} and any table "name" that looks like a path (`FROM 'x.csv'`, a
+ * replacement scan) is refused. Returns false when the statement is not a SELECT (not serialisable).
+ */
+async function checkNoFileAccess(con: DuckDBConnection, sql: string, what: string): Promise<boolean> {
+  const reader = await con.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
+  const tree = JSON.parse(String(reader.getRowsJS()[0][0])) as { error?: boolean; error_message?: string };
+  if (tree.error) {
+    if (/Only SELECT statements/i.test(tree.error_message ?? '')) return false;
+    throw new HttpError(
+      400,
+      'bad-sql',
+      `${what} cannot be checked for file access (DuckDB cannot serialise its parse tree: ${tree.error_message}); write it another way`,
+    );
+  }
+  const refuse = (thing: string): never => {
+    throw new HttpError(
+      403,
+      'file-access',
+      `${what} may not read files (${thing}): file access from SQL is disabled on this server`,
+    );
+  };
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const x of node) walk(x);
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    const o = node as Record<string, unknown>;
+    if (o.type === 'TABLE_FUNCTION') {
+      const name = String((o.function as { function_name?: unknown } | null)?.function_name ?? '');
+      if (!SAFE_TABLE_FUNCTIONS.test(name)) refuse(`${name}(…)`);
+    } else if (o.type === 'BASE_TABLE' || o.type === 'SHOW_REF') {
+      const table = String(o.table_name ?? '');
+      if (/[/\\.:]/.test(table)) refuse(JSON.stringify(table));
+    }
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(tree);
+  return true;
+}
+
+/**
+ * Checks that `sql` is exactly one SELECT statement that reads no file (DuckDB's own parser decides, so
+ * comments, strings and `;` inside literals are handled). Malformed SQL → 400; anything else → 403.
  */
 export async function checkSelect(con: DuckDBConnection, sql: string, what = 'query'): Promise<void> {
   let extracted: Awaited<ReturnType<DuckDBConnection['extractStatements']>>;
@@ -264,6 +318,9 @@ export async function checkSelect(con: DuckDBConnection, sql: string, what = 'qu
       'bad-sql',
       `${what} must be exactly one SELECT statement, got ${extracted.count} statements`,
     );
+  // before anything binds the statement: binding may already read what it names
+  if (!(await checkNoFileAccess(con, sql, what)))
+    throw new HttpError(403, 'read-only', `${what} must be a SELECT (the SQL endpoint is read-only)`);
   let type: number;
   try {
     type = (await extracted.prepare(0)).statementType as number;
@@ -282,54 +339,93 @@ export function sqlMessage(e: unknown): string {
     .slice(0, 500);
 }
 
+export interface SqlLimits {
+  /** Most rows returned. */
+  maxRows: number;
+  /** Most bytes returned (the rows' estimated JSON size, result-size.ts). */
+  maxBytes: number;
+  timeoutMs: number;
+}
+
 export interface SqlAnswer {
   columns: string[];
   rows: unknown[][];
   rowCount: number;
+  /** True when more rows were there than returned; `truncatedBy` says which cap stopped them. */
   truncated: boolean;
+  truncatedBy: 'rows' | 'bytes' | null;
+  /** Estimated JSON bytes of the returned rows. */
+  bytes: number;
   seconds: number;
 }
 
 /**
- * Runs one read-only SELECT on its own connection: at most `maxRows` rows, interrupted after `timeoutMs`.
- * File access from SQL (read_csv, ATTACH, COPY …) is disabled for the whole database by the server.
+ * Runs one read-only SELECT on its own connection, streaming: rows are converted one by one until the row or
+ * byte cap (each row's size is read from DuckDB's vectors before it is converted, so one huge cell is never
+ * turned into JS values), interrupted after `timeoutMs` (503) or when `signal` aborts. File access from
+ * SQL (read_csv, ATTACH, COPY …) is disabled for the whole database by the server, and reading the database's
+ * own files is refused by {@link checkSelect}.
  */
 export async function runSelect(
   db: FilterDb,
   sql: string,
-  maxRows: number,
-  timeoutMs: number,
+  limits: SqlLimits,
+  signal?: AbortSignal,
 ): Promise<SqlAnswer> {
+  signal?.throwIfAborted();
   const con = await db.instance.connect();
   const t0 = performance.now();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     con.interrupt();
-  }, timeoutMs);
+  }, limits.timeoutMs);
+  const stop = () => con.interrupt();
+  signal?.addEventListener('abort', stop);
   try {
     await checkSelect(con, sql, 'query');
     const result = await con.stream(sql);
     const columns = result.deduplicatedColumnNames();
+    const types = result.columnTypes();
     const rows: unknown[][] = [];
-    let truncated = false;
-    for await (const batch of result.yieldRowsJs()) {
-      for (const row of batch) {
-        if (rows.length >= maxRows) {
-          truncated = true;
+    let bytes = 0;
+    let truncatedBy: SqlAnswer['truncatedBy'] = null;
+    while (truncatedBy === null) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      const rowSize = chunkRowSizes(chunk, types);
+      for (let i = 0; i < chunk.rowCount; i++) {
+        if (rows.length >= limits.maxRows) {
+          truncatedBy = 'rows';
           break;
         }
-        rows.push(row.map(plain));
+        const size = rowSize(i, limits.maxBytes - bytes);
+        if (bytes + size > limits.maxBytes) {
+          truncatedBy = 'bytes';
+          break;
+        }
+        bytes += size;
+        rows.push(chunk.convertRowValues(i, JSDuckDBValueConverter).map(plain));
       }
-      if (truncated) break;
     }
-    return { columns, rows, rowCount: rows.length, truncated, seconds: (performance.now() - t0) / 1000 };
+    return {
+      columns,
+      rows,
+      rowCount: rows.length,
+      truncated: truncatedBy !== null,
+      truncatedBy,
+      bytes,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } catch (e) {
+    if (signal?.aborted) throw signal.reason;
+    if (timedOut)
+      throw new HttpError(503, 'timeout', `query interrupted after the ${limits.timeoutMs / 1000} s limit`);
     if (e instanceof HttpError) throw e;
-    if (timedOut) throw new HttpError(408, 'timeout', `query interrupted after ${timeoutMs / 1000} s`);
     throw new HttpError(400, 'bad-sql', `SQL error: ${sqlMessage(e)}`);
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener('abort', stop);
     con.closeSync();
   }
 }

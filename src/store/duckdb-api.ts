@@ -16,6 +16,7 @@ export const {
   DuckDBInstance,
   FLOAT,
   INTEGER,
+  JSDuckDBValueConverter,
   LIST,
   listValue,
   SMALLINT,
