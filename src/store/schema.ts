@@ -7,12 +7,14 @@
  * about 1.8x faster. model_id per row costs ~0 bytes (RLE) and saves a join for per-model queries.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { DIAGNOSTIC_COLUMN_DEFS, migrateLayerDiagnostics } from './layer-diagnostics.js';
 
 /**
- * 2: `layer_stats` (analysis/layer-stats.ts). A version-1 database is still read; opened for writing it gets
- * the (empty) table, and `filterdb upgrade` fills it (store/upgrade.ts).
+ * 2: the layer diagnostics columns (store/layer-diagnostics.ts) after filter_count; 3: `layer_stats`
+ * (analysis/layer-stats.ts). Versions 1 and 2 are still read; opened for writing they are migrated (the
+ * `layer_stats` table empty: `filterdb upgrade` fills it, store/upgrade.ts).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Columns of `filters` holding the 9 values of a 3x3 filter, row-major (w0 = top-left, w8 = bottom-right). */
 export const FILTER_VALUE_COLUMNS = ['w0', 'w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8'] as const;
@@ -37,7 +39,7 @@ export const METRIC_COLUMNS = [
  * row-major × 9, little-endian). One row per layer of `filters`, written with the layer.
  */
 const LAYER_STATS_DDL = `
-CREATE TABLE layer_stats (
+CREATE TABLE IF NOT EXISTS layer_stats (
   layer_id INTEGER NOT NULL,
   model_id INTEGER NOT NULL,
   n BIGINT NOT NULL,
@@ -99,7 +101,8 @@ CREATE TABLE layers (
   flag_reasons VARCHAR[],
   filter_table VARCHAR,
   first_filter_id BIGINT,
-  filter_count BIGINT
+  filter_count BIGINT,
+  ${DIAGNOSTIC_COLUMN_DEFS.join(',\n  ')}
 );
 
 CREATE TABLE filters (
@@ -133,12 +136,14 @@ export async function readSchemaVersion(con: DuckDBConnection): Promise<number |
   return rows.length ? Number(rows[0][0]) : null;
 }
 
-/** Brings a version-1 database to this version (inside a transaction): the empty `layer_stats` table. */
+/** Brings an older database to this version in one transaction: the diagnostics columns (< 2), `layer_stats` (< 3). */
 export async function migrateSchema(con: DuckDBConnection, from: number): Promise<void> {
   await con.run('BEGIN TRANSACTION');
   try {
-    if (from < 2) await con.run(LAYER_STATS_DDL);
+    if (from < 2) await migrateLayerDiagnostics(con);
+    if (from < 3) await con.run(LAYER_STATS_DDL);
     await con.run(`UPDATE filterdb_info SET value = '${SCHEMA_VERSION}' WHERE key = 'schema_version'`);
+    await refreshViews(con);
     await con.run('COMMIT');
   } catch (e) {
     await con.run('ROLLBACK').catch(() => {});
@@ -146,7 +151,7 @@ export async function migrateSchema(con: DuckDBConnection, from: number): Promis
   }
 }
 
-/** Whether the database has the `layer_stats` table (version ≥ 2). */
+/** Whether the database has the `layer_stats` table (version ≥ 3). */
 export async function hasLayerStats(con: DuckDBConnection): Promise<boolean> {
   const r = await con.runAndReadAll(
     "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'layer_stats'",
