@@ -1,18 +1,20 @@
 /**
  * Synthetic filter databases for bench/shift: N 3x3 filters written through the store's write path
  * (writeModel: one transaction per model, FilterWriter appender chunks), models of 1.25 M filters, each with a
- * `Task` metadata value out of 8 (so `shift --by Task` has 8 groups) and per-task filter structure (a
+ * `Task` metadata value out of 8 (so `shift --by Task` has 8 groups), a `Training` value out of 3, and per-task filter structure (a
  * task-specific 3x3 template mixed into Gaussian noise with a depth-dependent amplitude) so the drift matrix is
  * not trivially zero. Also exports the same filters as float16 .npy (plus an int8 group-code .npy) for the
  * Python reference.
  */
 import { closeSync, existsSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import duckdb from '@duckdb/node-bindings';
+import { compareCodePoints, depthDecile, NONE_GROUP } from '../src/analysis/groups.js';
 import type { ConvLayer, Model } from '../src/model/types.js';
 import { openScanDb } from '../src/scan/filter-scan.js';
 import { openDb } from '../src/store/db.js';
 import { writeModel } from '../src/store/ingest.js';
 import { refreshViews } from '../src/store/schema.js';
+import { upgradeDb } from '../src/store/upgrade.js';
 
 export const TASKS = [
   'Classification',
@@ -24,6 +26,7 @@ export const TASKS = [
   'Depth-Estimation',
   'GAN',
 ];
+export const TRAININGS = ['normal', 'adversarial', 'self-supervised'];
 const FILTERS_PER_MODEL = 1_250_000;
 const CHANNELS = [64, 128, 256, 512, 384, 192];
 
@@ -111,7 +114,10 @@ export async function ensureSyntheticDb(
       const db = await openDb(path, { readOnly: true });
       const r = await db.connection.runAndReadAll('SELECT count(*) FROM filters');
       db.close();
-      if (Number(r.getRowsJS()[0][0]) === n) return { built: false, seconds: 0 };
+      if (Number(r.getRowsJS()[0][0]) === n) {
+        await completeSyntheticDb(path, log);
+        return { built: false, seconds: 0 };
+      }
     } catch {
       // rebuild
     }
@@ -154,7 +160,37 @@ export async function ensureSyntheticDb(
   await refreshViews(db.connection);
   await db.connection.run('CHECKPOINT');
   db.close();
-  return { built: true, seconds: (performance.now() - t0) / 1000 };
+  const seconds = (performance.now() - t0) / 1000;
+  await completeSyntheticDb(path, log);
+  return { built: true, seconds };
+}
+
+/**
+ * Brings a synthetic database of an earlier bench up to date: the `Training` metadata (3 values, by model)
+ * and the layer statistics (`filterdb upgrade`'s code, timed).
+ */
+async function completeSyntheticDb(path: string, log: (s: string) => void): Promise<void> {
+  const db = await openDb(path);
+  try {
+    const has = await db.connection.runAndReadAll("SELECT count(*) FROM model_meta WHERE key = 'Training'");
+    if (Number(has.getRowsJS()[0][0]) === 0) {
+      // pairs of models share a value, so 4 models (5 M filters) already have two
+      await db.connection.run(
+        `INSERT INTO model_meta SELECT model_id, 'Training', CASE (model_id // 2) % ${TRAININGS.length} ${TRAININGS.map(
+          (t, i) => `WHEN ${i} THEN '${t}'`,
+        ).join(' ')} END FROM models`,
+      );
+      await refreshViews(db.connection);
+    }
+    const up = await upgradeDb(db);
+    if (up.layers > 0)
+      log(
+        `layer statistics of ${up.layers} layers (${up.filters.toLocaleString('en-US')} filters): ${up.seconds.toFixed(1)} s`,
+      );
+    await db.connection.run('CHECKPOINT');
+  } finally {
+    db.close();
+  }
 }
 
 function npyHeader(descr: string, shape: number[]): Buffer {
@@ -198,19 +234,51 @@ function toHalf(v: number): number {
   return sign | h;
 }
 
+/** The groupings exported for the Python reference: per filter an int8 code into `labels` (code-point order). */
+export const NPY_GROUPINGS = ['Task', 'Training', 'depth'] as const;
+
 /**
- * Exports the filters (filter_id order) as `<base>.filters.npy` (float16, N x 3 x 3) and the Task code of
- * each filter as `<base>.groups.npy` (int8, index into TASKS sorted), streaming DuckDB chunks.
+ * Exports the filters (filter_id order) as `<base>.filters.npy` (float16, N x 3 x 3) and, per grouping of
+ * {@link NPY_GROUPINGS}, each filter's group code as `<base>.<grouping>.npy` (int8, index into its labels:
+ * Task and Training by model, depth by the layer's conv-depth decile as `shift --by depth`), streaming DuckDB
+ * chunks.
  */
 export async function exportNpy(
   dbPath: string,
   base: string,
-): Promise<{ files: string[]; groups: string[] }> {
-  const files = [`${base}.filters.npy`, `${base}.groups.npy`];
-  const groups = [...TASKS].sort();
-  if (files.every(existsSync)) return { files, groups };
+): Promise<{ filters: string; groupings: { by: string; file: string; labels: string[] }[] }> {
+  const filters = `${base}.filters.npy`;
   const scan = await openScanDb(dbPath, undefined, 1024); // ORDER BY filter_id
   const con = scan.con;
+  // the labels of every layer, by grouping (one small query through node-api)
+  const db = await openDb(dbPath, { readOnly: true });
+  const layerRows = await db.connection.runAndReadAll(
+    'SELECT layer_id, "Task", "Training", conv_depth_norm FROM layer_info WHERE filter_count > 0',
+  );
+  db.close();
+  const layerLabels = new Map<number, string[]>();
+  for (const [id, task, training, depth] of layerRows.getRowsJS())
+    layerLabels.set(Number(id), [
+      String(task ?? NONE_GROUP),
+      String(training ?? NONE_GROUP),
+      (typeof depth === 'number' ? depthDecile(depth) : null) ?? NONE_GROUP,
+    ]);
+  const groupings = NPY_GROUPINGS.map((by, i) => ({
+    by,
+    file: `${base}.${by}.npy`,
+    labels: [...new Set([...layerLabels.values()].map((l) => l[i]))].sort(compareCodePoints),
+  }));
+  const files = [filters, ...groupings.map((g) => g.file)];
+  if (files.every(existsSync)) {
+    scan.close();
+    return { filters, groupings };
+  }
+  const codeOf = new Map<number, number[]>();
+  for (const [id, l] of layerLabels)
+    codeOf.set(
+      id,
+      groupings.map((g, i) => g.labels.indexOf(l[i])),
+    );
   const countRes = await duckdb.query(con, 'SELECT count(*) FROM filters');
   const countChunk = (await duckdb.fetch_chunk(countRes))!;
   const n = Number(
@@ -218,33 +286,14 @@ export async function exportNpy(
       duckdb.vector_get_data(duckdb.data_chunk_get_vector(countChunk, 0), 8).slice().buffer,
     )[0],
   );
-  const codeOf = new Map<number, number>();
-  {
-    const res = await duckdb.query(
-      con,
-      `SELECT model_id, list_position(${'[' + groups.map((g) => `'${g}'`).join(',') + ']'}, "Task") - 1 FROM model_info`,
-    );
-    for (;;) {
-      const chunk = await duckdb.fetch_chunk(res);
-      if (!chunk || duckdb.data_chunk_get_size(chunk) === 0) break;
-      const size = duckdb.data_chunk_get_size(chunk);
-      const ids = new Int32Array(
-        duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, 0), size * 4).slice().buffer,
-      );
-      const codes = new Int32Array(
-        duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, 1), size * 4).slice().buffer,
-      );
-      for (let i = 0; i < size; i++) codeOf.set(ids[i], codes[i]);
-    }
-  }
   // written under .part names and renamed when complete: an interrupted export is never taken for a done one
-  const fd = openSync(`${files[0]}.part`, 'w');
-  const gd = openSync(`${files[1]}.part`, 'w');
+  const fd = openSync(`${filters}.part`, 'w');
+  const gds = groupings.map((g) => openSync(`${g.file}.part`, 'w'));
   writeSync(fd, npyHeader('<f2', [n, 3, 3]));
-  writeSync(gd, npyHeader('|i1', [n]));
+  for (const gd of gds) writeSync(gd, npyHeader('|i1', [n]));
   const prep = await duckdb.prepare(
     con,
-    'SELECT model_id, w0, w1, w2, w3, w4, w5, w6, w7, w8 FROM filters ORDER BY filter_id',
+    'SELECT layer_id, w0, w1, w2, w3, w4, w5, w6, w7, w8 FROM filters ORDER BY filter_id',
   );
   const res = await duckdb.execute_prepared_streaming(prep);
   for (;;) {
@@ -252,7 +301,7 @@ export async function exportNpy(
     if (!chunk) break;
     const size = duckdb.data_chunk_get_size(chunk);
     if (size === 0) break;
-    const mid = new Int32Array(
+    const lid = new Int32Array(
       duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, 0), size * 4).slice().buffer,
     );
     const cols = Array.from(
@@ -263,17 +312,20 @@ export async function exportNpy(
         ),
     );
     const half = new Uint16Array(size * 9);
-    const g = new Int8Array(size);
+    const g = groupings.map(() => new Int8Array(size));
     for (let r = 0; r < size; r++) {
       for (let k = 0; k < 9; k++) half[r * 9 + k] = toHalf(cols[k][r]);
-      g[r] = codeOf.get(mid[r]) ?? -1;
+      const codes = codeOf.get(lid[r]);
+      for (let i = 0; i < g.length; i++) g[i][r] = codes?.[i] ?? -1;
     }
     writeSync(fd, half);
-    writeSync(gd, g);
+    gds.forEach((gd, i) => {
+      writeSync(gd, g[i]);
+    });
   }
   closeSync(fd);
-  closeSync(gd);
+  for (const gd of gds) closeSync(gd);
   scan.close();
   for (const f of files) renameSync(`${f}.part`, f);
-  return { files, groups };
+  return { filters, groupings };
 }

@@ -1,16 +1,20 @@
 /**
- * bench/shift: `filterdb shift --by Task` (8 groups) on a synthetic database of N 3x3 filters written through
- * the store's write path (reused from bench/out/ when present), against two Python anchors on the same
- * filters exported as .npy: the paper's notebook pipeline (bench/shift_reference.py: float16 load, peak
- * scaling, sklearn PCA, numpy.histogram, scipy entropy) and the plain numpy port a competent user would write
- * (bench/shift_numpy.py: covariance + numpy.linalg.eigh + numpy.histogram). The three sides run in turn
- * (ours, notebook, numpy, ours, …) so a slow phase of the shared host hits them alike; prints every run, the
- * medians, filters/s, peak RSS and both ratios.
+ * bench/shift: `filterdb shift --by Task` (8 groups), and `--by Task --by Training --by depth` (the notebook's
+ * three drift matrices from one read), on a synthetic database of N 3x3 filters written through the store's
+ * write path (reused from bench/out/ when present), against two Python anchors on the same filters exported as
+ * .npy, each computing every grouping's matrix from one loaded array: the paper's notebook pipeline
+ * (bench/shift_reference.py: float16 load, peak scaling, sklearn PCA, numpy.histogram, scipy entropy) and the
+ * plain numpy port a competent user would write (bench/shift_numpy.py: covariance + numpy.linalg.eigh +
+ * numpy.histogram). In each round every side runs every case in turn (ours, notebook, numpy; one grouping, then
+ * three), so a slow phase of the shared host hits them alike; prints every run, the medians, filters/s, peak
+ * RSS and both ratios for each case.
  *
  *   node dist/bench/shift.js                       # 10 M filters, with both Python anchors, 3 rounds
  *   node dist/bench/shift.js --filters 100000000   # 100 M (add --no-python to skip the anchors)
  *   node dist/bench/shift.js --db /path/x.duckdb --workers 2
  *   node dist/bench/shift.js --runs 5              # 5 rounds (default 3 up to 20 M, else 1)
+ *   node dist/bench/shift.js --py-runs 2           # the Python sides in the first 2 rounds only (default: all)
+ *   node dist/bench/shift.js --one                 # only the one-grouping case
  *
  * Needs Debian's python3-sklearn python3-scipy python3-h5py python3-numpy for /usr/bin/python3; installs them
  * with apt-get when missing and running as root.
@@ -69,11 +73,16 @@ function ensurePython(): boolean {
   return ok();
 }
 
+interface Grouping {
+  by: string;
+  groups: string[];
+  matrix: number[][];
+}
+
 interface PyAnswer {
   seconds: number;
   steps: Record<string, number>;
-  groups: string[];
-  matrix: number[][];
+  results: Grouping[];
 }
 
 type Run = ReturnType<typeof timed>;
@@ -84,11 +93,21 @@ function median(runs: Run[]): Run {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-/** Largest relative difference between the off-diagonal entries of two matrices. */
-function maxRelDiff(a: number[][], b: number[][]): number {
+/**
+ * Largest relative difference between the off-diagonal entries of two answers' matrices, grouping by grouping,
+ * entries matched by group name (shift orders depth deciles by depth, the anchors by code point).
+ */
+function maxRelDiff(ours: Grouping[], ref: Grouping[]): number {
   let m = 0;
-  for (let i = 0; i < a.length; i++)
-    for (let j = 0; j < a.length; j++) if (i !== j) m = Math.max(m, Math.abs(a[i][j] - b[i][j]) / b[i][j]);
+  ref.forEach((r, k) => {
+    const o = ours[k];
+    const at = r.groups.map((g) => o.groups.indexOf(g));
+    if (at.includes(-1)) throw new Error(`${r.by}: groups differ (${o.groups} vs ${r.groups})`);
+    for (let i = 0; i < r.groups.length; i++)
+      for (let j = 0; j < r.groups.length; j++)
+        if (i !== j && r.matrix[i][j] > 0)
+          m = Math.max(m, Math.abs(o.matrix[at[i]][at[j]] - r.matrix[i][j]) / r.matrix[i][j]);
+  });
   return m;
 }
 
@@ -101,72 +120,110 @@ async function main() {
   const extra = flag('--workers') ? ['--workers', value('--workers', '2')] : [];
   // medians of several rounds (one at 100 M): single runs vary by ±15 % on this VM
   const rounds = Number(value('--runs', N <= 20_000_000 ? '3' : '1'));
-  const sides: { name: string; run: () => Run }[] = [
+  const pyRounds = Math.min(rounds, Number(value('--py-runs', String(rounds))));
+  // one grouping (the contract's case) and the notebook's three drift matrices from one read
+  const cases = flag('--one') ? [['Task']] : [['Task'], ['Task', 'Training', 'depth']];
+  const sides: { name: string; rounds: number; run: (bys: string[]) => Run }[] = [
     {
       name: 'filterdb',
-      run: () => timed(process.execPath, [cli, 'shift', '--db', dbPath, '--by', 'Task', '--json', ...extra]),
+      rounds,
+      run: (bys) =>
+        timed(process.execPath, [
+          cli,
+          'shift',
+          '--db',
+          dbPath,
+          ...bys.flatMap((b) => ['--by', b]),
+          '--json',
+          ...extra,
+        ]),
     },
   ];
   if (!flag('--no-python') && ensurePython()) {
-    const { files, groups } = await exportNpy(dbPath, join(outDir, `shift-${tag}`));
-    if (!files.every(existsSync)) throw new Error('export failed');
+    const npy = await exportNpy(dbPath, join(outDir, `shift-${tag}`));
+    if (![npy.filters, ...npy.groupings.map((g) => g.file)].every(existsSync))
+      throw new Error('export failed');
+    const specs = (bys: string[]) =>
+      bys.map((b) => {
+        const g = npy.groupings.find((x) => x.by === b)!;
+        return `${b}=${g.file}=${JSON.stringify(g.labels)}`;
+      });
     for (const [name, script] of [
       ['notebook', 'shift_reference.py'],
       ['numpy', 'shift_numpy.py'],
     ])
       sides.push({
         name,
-        run: () => timed(PY, [join(root, 'bench', script), files[0], files[1], JSON.stringify(groups)]),
+        rounds: pyRounds,
+        run: (bys) => timed(PY, [join(root, 'bench', script), npy.filters, ...specs(bys)]),
       });
   }
-  const runs = new Map<string, Run[]>(sides.map((s) => [s.name, []]));
-  for (let i = 0; i < rounds; i++) for (const s of sides) runs.get(s.name)!.push(s.run());
-  for (const [name, rs] of runs) log(`${name} runs: ${rs.map((r) => r.seconds.toFixed(2)).join(', ')} s`);
+  const caseName = (bys: string[]) => bys.map((b) => `--by ${b}`).join(' ');
+  const runs = new Map<string, Run[]>();
+  for (const bys of cases) for (const s of sides) runs.set(`${caseName(bys)}|${s.name}`, []);
+  for (let i = 0; i < rounds; i++)
+    for (const bys of cases)
+      for (const s of sides) if (i < s.rounds) runs.get(`${caseName(bys)}|${s.name}`)!.push(s.run(bys));
 
-  const ours = median(runs.get('filterdb')!);
-  const shift = JSON.parse(ours.stdout) as { groups: string[]; matrix: number[][]; filterCount: number };
-  const oursRate = shift.filterCount / ours.seconds;
-  log(
-    `filterdb shift --by Task: median ${ours.seconds.toFixed(2)} s, ${(oursRate / 1e6).toFixed(2)} M filters/s, peak RSS ${ours.rssMB.toFixed(0)} MB (${shift.groups.length} groups)`,
-  );
   const summary: Record<string, unknown> = {
-    machine: machineLine(),
     filters: N,
+    machine: machineLine(),
     rounds,
-    filterdb: {
-      seconds: ours.seconds,
-      runs: runs.get('filterdb')!.map((r) => r.seconds),
-      filtersPerSecond: oursRate,
-      peakRssMB: ours.rssMB,
-    },
-    extrapolated1_4B: {
-      seconds: (ours.seconds * 1.4e9) / N,
-      note: 'linear in filters; RSS is independent of N (accumulators only)',
-    },
+    pyRounds,
+    cases: [],
   };
-  for (const name of ['notebook', 'numpy']) {
-    const rs = runs.get(name);
-    if (!rs) continue;
-    const py = median(rs);
-    const ref = JSON.parse(py.stdout) as PyAnswer;
-    const pyRate = N / py.seconds;
-    const rel = maxRelDiff(shift.matrix, ref.matrix);
+  for (const bys of cases) {
+    const name = caseName(bys);
+    const mine = runs.get(`${name}|filterdb`)!;
+    const ours = median(mine);
+    const parsed = JSON.parse(ours.stdout) as
+      | (Grouping & { filterCount: number })
+      | (Grouping & { filterCount: number })[];
+    const shifts = Array.isArray(parsed) ? parsed : [parsed];
+    const oursRate = shifts[0].filterCount / ours.seconds;
     log(
-      `${name} anchor: median ${py.seconds.toFixed(2)} s (${Object.entries(ref.steps)
-        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
-        .join(', ')}), ${(pyRate / 1e6).toFixed(2)} M filters/s, peak RSS ${py.rssMB.toFixed(0)} MB`,
+      `filterdb shift ${name}: median ${ours.seconds.toFixed(2)} s (runs ${mine.map((r) => r.seconds.toFixed(2)).join(', ')}), ${(oursRate / 1e6).toFixed(2)} M filters/s, peak RSS ${ours.rssMB.toFixed(0)} MB (${shifts.map((x) => x.groups.length).join(' + ')} groups)`,
     );
-    log(
-      `  filterdb vs ${name}: ${(oursRate / pyRate).toFixed(2)}x the filters/s, ${(ours.rssMB / py.rssMB).toFixed(3)} of the memory; matrices agree to ${rel.toExponential(2)} relative`,
-    );
-    summary[name] = {
-      seconds: py.seconds,
-      runs: rs.map((r) => r.seconds),
-      steps: ref.steps,
-      filtersPerSecond: pyRate,
-      peakRssMB: py.rssMB,
-      ratios: { speed: oursRate / pyRate, memory: ours.rssMB / py.rssMB, matrixMaxRelDiff: rel },
+    const entry: Record<string, unknown> = {
+      by: bys,
+      filterdb: {
+        seconds: ours.seconds,
+        runs: mine.map((r) => r.seconds),
+        filtersPerSecond: oursRate,
+        peakRssMB: ours.rssMB,
+      },
+      extrapolated1_4B: {
+        seconds: (ours.seconds * 1.4e9) / N,
+        note: 'linear in filters; RSS is independent of N (accumulators only)',
+      },
     };
+    for (const side of ['notebook', 'numpy']) {
+      const rs = runs.get(`${name}|${side}`);
+      if (!rs || rs.length === 0) continue;
+      const py = median(rs);
+      const ref = JSON.parse(py.stdout) as PyAnswer;
+      const pyRate = N / py.seconds;
+      const rel = maxRelDiff(shifts, ref.results);
+      log(
+        `${side} anchor ${name}: median ${py.seconds.toFixed(2)} s (runs ${rs.map((r) => r.seconds.toFixed(2)).join(', ')}; ${Object.entries(
+          ref.steps,
+        )
+          .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+          .join(', ')}), ${(pyRate / 1e6).toFixed(2)} M filters/s, peak RSS ${py.rssMB.toFixed(0)} MB`,
+      );
+      log(
+        `  filterdb vs ${side} (${name}): ${(oursRate / pyRate).toFixed(2)}x the filters/s (target >= 10), ${(ours.rssMB / py.rssMB).toFixed(3)} of the memory (target <= 0.2); matrices agree to ${rel.toExponential(2)} relative`,
+      );
+      entry[side] = {
+        seconds: py.seconds,
+        runs: rs.map((r) => r.seconds),
+        steps: ref.steps,
+        filtersPerSecond: pyRate,
+        peakRssMB: py.rssMB,
+        ratios: { speed: oursRate / pyRate, memory: ours.rssMB / py.rssMB, matrixMaxRelDiff: rel },
+      };
+    }
+    (summary.cases as unknown[]).push(entry);
   }
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 }

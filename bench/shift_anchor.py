@@ -6,16 +6,45 @@ import time
 
 
 def arguments():
-    """FILTERS.npy GROUPS.npy LABELS_JSON [BINS] → (filters path, groups path, labels, bins)."""
-    filters_path, groups_path, labels_json = sys.argv[1:4]
-    bins = int(sys.argv[4]) if len(sys.argv) > 4 else 70
-    return filters_path, groups_path, json.loads(labels_json), bins
+    """FILTERS.npy BY=GROUPS.npy=LABELS_JSON [BY=…] [--bins 70] → (filters path, [(by, groups path, labels)], bins).
+
+    Every grouping is computed from the one loaded array and its one basis, as the notebook computes its drift
+    matrices (Task, Training, depth) from one DataFrame.
+    """
+    argv = sys.argv[1:]
+    bins = 70
+    if "--bins" in argv:
+        i = argv.index("--bins")
+        bins = int(argv[i + 1])
+        del argv[i : i + 2]
+    groupings = []
+    for spec in argv[1:]:
+        by, path, labels_json = spec.split("=", 2)
+        groupings.append((by, path, json.loads(labels_json)))
+    return argv[0], groupings, bins
 
 
-def report(t0, steps, c, g, labels, present, lo, hi, evr, matrix):
-    """Prints seconds (total since t0 and per step), peak RSS (ru_maxrss), groups, counts, range, EVR, matrix."""
+def present_groups(g, labels):
+    """The codes of the groups that have filters, in label order."""
     import numpy as np
 
+    return [k for k in range(len(labels)) if np.any(g == k)]
+
+
+def grouping_answer(by, g, labels, present, matrix):
+    """One grouping's part of the answer: its name, groups, counts and matrix."""
+    import numpy as np
+
+    return {
+        "by": by,
+        "groups": [labels[k] for k in present],
+        "counts": [int(np.sum(g == k)) for k in present],
+        "matrix": matrix,
+    }
+
+
+def report(t0, steps, c, lo, hi, evr, results):
+    """Prints seconds (total since t0 and per step), peak RSS (ru_maxrss), range, EVR and per grouping its answer."""
     total = time.perf_counter() - t0
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
@@ -25,11 +54,9 @@ def report(t0, steps, c, g, labels, present, lo, hi, evr, matrix):
                 "steps": steps,
                 "peakRssMB": rss_kb / 1024,
                 "filters": int(c.shape[0]),
-                "groups": [labels[k] for k in present],
-                "counts": [int(np.sum(g == k)) for k in present],
                 "range": [lo, hi],
                 "explainedVarianceRatio": [float(v) for v in evr],
-                "matrix": matrix,
+                "results": results,
             }
         )
     )

@@ -1,28 +1,48 @@
 """The plain numpy port of the distribution shift a competent user would write (the second anchor of
 bench/shift.ts, next to the notebook pipeline of shift_reference.py).
 
-float32 load, per-filter peak scaling in place, covariance (numpy.cov, float64) + numpy.linalg.eigh for the
-basis, one float64 projection, numpy.histogram per group and coefficient over the global range, float32-eps
-floor, symmetric KL in numpy, explained-variance weighted.
+float16 load as exported (numpy.load, no conversion), per-filter peak scaling in place, covariance (numpy.cov,
+float64) + numpy.linalg.eigh for the basis, one float64 projection, numpy.histogram per group and coefficient
+over the global range, float32-eps floor, symmetric KL in numpy, explained-variance weighted. Several groupings
+are computed from the one loaded array and its one basis, like shift_reference.py.
 
-    /usr/bin/python3 bench/shift_numpy.py FILTERS.npy GROUPS.npy LABELS_JSON [BINS]
+    /usr/bin/python3 bench/shift_numpy.py FILTERS.npy BY=GROUPS.npy=LABELS_JSON [BY=…] [--bins 70]
 
-Prints one JSON line: seconds (total and per step), peak RSS (ru_maxrss), groups, counts, matrix.
+Prints one JSON line: seconds (total and per step), peak RSS (ru_maxrss), and per grouping its groups,
+counts and matrix.
 """
 import time
 
 import numpy as np
-from shift_anchor import arguments, report
+from shift_anchor import arguments, grouping_answer, present_groups, report
 
 EPS = float(np.finfo(np.float32).eps)
 
 
+def drift(c, g, labels, evr, lo, hi, bins):
+    present = present_groups(g, labels)
+    hists = {}
+    for k in present:
+        ck = c[g == k]
+        h = np.stack([np.histogram(ck[:, i], bins=bins, range=(lo, hi))[0] for i in range(9)]).astype(np.float64)
+        h[h == 0] = EPS
+        hists[k] = h / h.sum(axis=1, keepdims=True)
+    n = len(present)
+    matrix = [[0.0] * n for _ in range(n)]
+    for a in range(n):
+        for b in range(a + 1, n):
+            p, q = hists[present[a]], hists[present[b]]
+            d = float(evr @ ((p * np.log(p / q)).sum(axis=1) + (q * np.log(q / p)).sum(axis=1)))
+            matrix[a][b] = matrix[b][a] = d
+    return present, matrix
+
+
 def main():
-    filters_path, groups_path, labels, bins = arguments()
+    filters_path, groupings, bins = arguments()
     t = {}
     t0 = time.perf_counter()
     x = np.load(filters_path).reshape(-1, 9)
-    g = np.load(groups_path)
+    codes = [np.load(path) for _, path, _ in groupings]
     t["load"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -45,25 +65,13 @@ def main():
 
     t1 = time.perf_counter()
     lo, hi = float(c.min()), float(c.max())
-    present = [k for k in range(len(labels)) if np.any(g == k)]
-    hists = {}
-    for k in present:
-        ck = c[g == k]
-        h = np.stack([np.histogram(ck[:, i], bins=bins, range=(lo, hi))[0] for i in range(9)]).astype(np.float64)
-        h[h == 0] = EPS
-        hists[k] = h / h.sum(axis=1, keepdims=True)
-    t["histograms"] = time.perf_counter() - t1
+    results = []
+    for (by, _, labels), g in zip(groupings, codes):
+        present, matrix = drift(c, g, labels, evr, lo, hi, bins)
+        results.append(grouping_answer(by, g, labels, present, matrix))
+    t["histograms+kl"] = time.perf_counter() - t1
+    report(t0, t, c, lo, hi, evr, results)
 
-    t1 = time.perf_counter()
-    n = len(present)
-    matrix = [[0.0] * n for _ in range(n)]
-    for a in range(n):
-        for b in range(a + 1, n):
-            p, q = hists[present[a]], hists[present[b]]
-            d = float(evr @ ((p * np.log(p / q)).sum(axis=1) + (q * np.log(q / p)).sum(axis=1)))
-            matrix[a][b] = matrix[b][a] = d
-    t["kl"] = time.perf_counter() - t1
-    report(t0, t, c, g, labels, present, lo, hi, evr, matrix)
 
 if __name__ == "__main__":
     main()

@@ -25,6 +25,7 @@ const COMMANDS = new Map<string, () => Promise<Register>>([
   ['shift', async () => (await import('./commands/shift.js')).registerShift],
   ['cohorts', async () => (await import('./commands/cohorts.js')).registerCohorts],
   ['serve', async () => (await import('./commands/serve.js')).registerServe],
+  ['upgrade', async () => (await import('./commands/upgrade.js')).registerUpgrade],
 ]);
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {

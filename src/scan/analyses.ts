@@ -12,6 +12,7 @@
  * 2.3 s and lack numpy's edge correction. So the passes stay streaming, where the arithmetic is the kernels'.
  */
 import { GroupHistograms } from '../analysis/histogram.js';
+import { emptySums, type LayerStats, mergeMomentSums } from '../analysis/layer-stats.js';
 import type { Moments } from '../analysis/moments.js';
 import { type PcaBasis, pcaFromMoments } from '../analysis/pca.js';
 import { type ShiftResult, shiftFromHistograms } from '../analysis/shift.js';
@@ -63,6 +64,7 @@ export async function fitWithRangeGuess(
 ): Promise<{ basis: PcaBasis; guess: [number, number] | null }> {
   if (scanner.plan.filterCount < 2)
     throw new SelectionError(`PCA needs at least 2 filters, the selection has ${scanner.plan.filterCount}`);
+  if (scanner.plan.stats) return fitFromStats(scanner.plan, scanner.plan.stats, guess);
   let track: TrackSpec | undefined;
   if (guess) {
     const sample = toMoments(await scanner.runSample(sampleRanges(scanner.plan), { kind: 'moments' }));
@@ -73,6 +75,35 @@ export async function fitWithRangeGuess(
   if (!track || !r.candidates || r.candidates.length === 0) return { basis, guess: null };
   const { mean, comps } = basisArrays(basis);
   return { basis, guess: candidateRange(threadScanKernels(), r.candidates, mean, comps) };
+}
+
+/**
+ * The basis of a plan whose layers all have stored statistics: their moments Chan-merged in filter order (no
+ * scan), and the range guess from their stored extreme filters.
+ */
+export function fitFromStats(
+  plan: SelectionPlan,
+  stats: Map<number, LayerStats>,
+  guess = true,
+): { basis: PcaBasis; guess: [number, number] | null } {
+  const total = emptySums();
+  let extremes = 0;
+  for (const l of plan.layers) {
+    const st = stats.get(l.layerId)!;
+    mergeMomentSums(total, st);
+    extremes += st.extremes.length;
+  }
+  const basis = pcaFromMoments(toMoments({ rows: total.n, moments: [total] }));
+  if (!guess) return { basis, guess: null };
+  const candidates = new Float32Array(extremes);
+  let at = 0;
+  for (const l of plan.layers) {
+    const e = stats.get(l.layerId)!.extremes;
+    candidates.set(e, at);
+    at += e.length;
+  }
+  const { mean, comps } = basisArrays(basis);
+  return { basis, guess: candidateRange(threadScanKernels(), candidates, mean, comps) };
 }
 
 /**
@@ -123,6 +154,11 @@ export interface StoreShiftResult extends ShiftResult {
   seconds: { moments: number; histograms: number };
   /** Histogram passes run: 2 when the guessed coefficient range was not the exact one. */
   histogramPasses: number;
+  /**
+   * Where the basis came from: the layers' stored statistics (no scan), a moments scan (a database without
+   * them, see `filterdb upgrade`), or the caller (`--basis`).
+   */
+  basisFrom: 'stats' | 'scan' | 'given';
 }
 
 export const DEFAULT_DENSITY: DensitySpec = { size: 512, lo: -3.3, hi: 3.3, xIndex: 0, yIndex: 1 };
@@ -160,16 +196,40 @@ export async function storeShift(
   plan: SelectionPlan,
   options: StoreShiftOptions = {},
 ): Promise<StoreShiftResult> {
+  return (await storeShifts(path, [plan], options))[0];
+}
+
+/**
+ * The distribution shifts of several groupings of one selection (plans of the same `--where`, one per
+ * `--by`) from one histogram pass: with one grouping the pass counts per group; with several it counts per
+ * cell (the layers with the same label in every grouping, see {@link groupingCells}) and adds the cells up per
+ * grouping — integer counts, so every grouping's result is the one a shift of it alone gives.
+ */
+export async function storeShifts(
+  path: string,
+  plans: SelectionPlan[],
+  options: StoreShiftOptions = {},
+): Promise<StoreShiftResult[]> {
   const bins = options.bins ?? 70;
   if (!Number.isInteger(bins) || bins < 1)
     throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
-  if (plan.by === null) throw new SelectionError('a grouping (--by) is required');
-  if (plan.filterCount === 0) throw new SelectionError('no filters selected');
+  if (plans.length === 0 || plans.some((p) => p.by === null))
+    throw new SelectionError('a grouping (--by) is required');
+  const base = plans[0];
+  if (base.filterCount === 0) throw new SelectionError('no filters selected');
+  if (plans.some((p) => p.where !== base.where || p.filterCount !== base.filterCount))
+    throw new SelectionError('the groupings of one shift must group the same selection');
   const kdeBins = options.views ? (options.views.kdeBins ?? 2048) : 0;
   const density =
     options.views && options.views.density !== false ? (options.views.density ?? DEFAULT_DENSITY) : undefined;
-  checkHistogramSize(plan.groups.length, bins, kdeBins, density);
-  const scanner = new PlanScanner(path, plan, options);
+  const cells = plans.length === 1 ? groupsAsCells(base) : groupingCells(plans);
+  const fineGroups = kdeBins ? plans.reduce((s, p) => s + p.groups.length, 0) : 0;
+  if (plans.length === 1) checkHistogramSize(base.groups.length, bins, kdeBins, density);
+  else {
+    checkHistogramSize(cells.labels.length, bins, 0, undefined);
+    checkHistogramSize(fineGroups, 0, kdeBins, density);
+  }
+  const scanner = new PlanScanner(path, base, options);
   try {
     const seconds = { moments: 0, histograms: 0 };
     let t = performance.now();
@@ -177,11 +237,8 @@ export async function storeShift(
     const basis = fit.basis;
     seconds.moments = (performance.now() - t) / 1000;
     t = performance.now();
-    const groupIndex = new Map(plan.groups.map((g, i) => [g, i]));
-    const layerGroup = new Int32Array(plan.layerSpan).fill(-1);
-    for (const l of plan.layers) layerGroup[l.layerId] = groupIndex.get(l.group)!;
-    const maps: HistMap[] = [{ layerGroup, groups: plan.groups.length, bins }];
-    if (kdeBins) maps.push({ layerGroup, groups: plan.groups.length, bins: kdeBins });
+    const maps: HistMap[] = [{ layerGroup: cells.layerCell, groups: cells.labels.length, bins }];
+    if (kdeBins) for (const p of plans) maps.push(groupMap(p, base.layerSpan, kdeBins));
     const pass = await histogramPass(
       scanner,
       (range) => ({ kind: 'hist', ...basisArrays(basis), lo: range[0], hi: range[1], maps, density }),
@@ -191,19 +248,100 @@ export async function storeShift(
     );
     const { result: r, range } = pass;
     seconds.histograms = (performance.now() - t) / 1000;
-    const hist = toGroupHistograms(plan.groups, r.hist![0], bins, range);
-    const result = shiftFromHistograms(plan.by, hist, basis);
-    return {
-      ...result,
-      basis,
-      fine: kdeBins ? toGroupHistograms(plan.groups, r.hist![1], kdeBins, range) : undefined,
-      density: density && r.density ? { ...r.density, spec: density } : undefined,
-      seconds,
-      histogramPasses: pass.passes,
-    };
+    return plans.map((p, pi) => {
+      const hist =
+        plans.length === 1
+          ? toGroupHistograms(p.groups, r.hist![0], bins, range)
+          : cellsToGroups(cells.labels, pi, r.hist![0], bins, range);
+      return {
+        ...shiftFromHistograms(p.by!, hist, basis),
+        basis,
+        fine: kdeBins ? toGroupHistograms(p.groups, r.hist![pi + 1], kdeBins, range) : undefined,
+        density: density && r.density ? { ...r.density, spec: density } : undefined,
+        seconds,
+        histogramPasses: pass.passes,
+        basisFrom: options.basis ? 'given' : base.stats ? 'stats' : 'scan',
+      };
+    });
   } finally {
     await scanner.close();
   }
+}
+
+/** layer_id → index of the layer's group in `plan.groups` (-1: not selected), for a histogram of `bins`. */
+function groupMap(plan: SelectionPlan, layerSpan: number, bins: number): HistMap {
+  const idx = new Map(plan.groups.map((g, i) => [g, i]));
+  const layerGroup = new Int32Array(layerSpan).fill(-1);
+  for (const l of plan.layers) layerGroup[l.layerId] = idx.get(l.group)!;
+  return { layerGroup, groups: plan.groups.length, bins };
+}
+
+interface Cells {
+  /** layer_id → cell (-1: not selected). */
+  layerCell: Int32Array;
+  /** Per cell, its label in each grouping. */
+  labels: string[][];
+}
+
+/** One grouping's groups as cells (in `plan.groups` order). */
+function groupsAsCells(plan: SelectionPlan): Cells {
+  return { layerCell: groupMap(plan, plan.layerSpan, 0).layerGroup, labels: plan.groups.map((g) => [g]) };
+}
+
+/**
+ * The cells of several groupings of one selection: layers with the same label in every grouping (every
+ * layer_info grouping is a function of the layer, and cells are far fewer than layers).
+ */
+function groupingCells(plans: SelectionPlan[]): Cells {
+  const base = plans[0];
+  const labelsByLayer = new Map<number, string[]>();
+  for (const p of plans)
+    for (const l of p.layers) {
+      let a = labelsByLayer.get(l.layerId);
+      if (!a) {
+        a = [];
+        labelsByLayer.set(l.layerId, a);
+      }
+      a.push(l.group);
+    }
+  const cellOf = new Map<string, number>();
+  const layerCell = new Int32Array(base.layerSpan).fill(-1);
+  const labels: string[][] = [];
+  for (const l of base.layers) {
+    const own = labelsByLayer.get(l.layerId)!;
+    const key = JSON.stringify(own);
+    let c = cellOf.get(key);
+    if (c === undefined) {
+      c = labels.length;
+      cellOf.set(key, c);
+      labels.push(own);
+    }
+    layerCell[l.layerId] = c;
+  }
+  return { layerCell, labels };
+}
+
+/** Grouping `pi`'s histograms: the cells' counts added up per label. */
+function cellsToGroups(
+  labels: string[][],
+  pi: number,
+  cells: { counts: Float64Array; filters: Float64Array },
+  bins: number,
+  range: [number, number],
+): GroupHistograms {
+  const gh = new GroupHistograms(DIMS, bins, range[0], range[1]);
+  const size = DIMS * bins;
+  labels.forEach((own, c) => {
+    const n = cells.filters[c];
+    if (!(n > 0)) return;
+    const g = own[pi];
+    const h = gh.counts.get(g);
+    const src = cells.counts.subarray(c * size, (c + 1) * size);
+    if (h) for (let i = 0; i < size; i++) h[i] += src[i];
+    else gh.counts.set(g, Float64Array.from(src));
+    gh.filters.set(g, (gh.filters.get(g) ?? 0) + n);
+  });
+  return gh;
 }
 
 export function toGroupHistograms(
@@ -272,42 +410,13 @@ export async function storeZooAnalysis(
   const kdeBins = options.kdeBins ?? 2048;
   const base = plans[0];
   if (base.filterCount < 2) throw new SelectionError('the database holds fewer than 2 3x3 filters');
-  // cells: layers with the same label in every grouping
-  const cellOf = new Map<string, number>();
-  const layerCell = new Int32Array(base.layerSpan).fill(-1);
-  const labelsByLayer = new Map<number, string[]>();
-  for (const p of plans)
-    for (const l of p.layers) {
-      let a = labelsByLayer.get(l.layerId);
-      if (!a) {
-        a = [];
-        labelsByLayer.set(l.layerId, a);
-      }
-      a.push(l.group);
-    }
-  const cellLabels: string[][] = [];
-  for (const l of base.layers) {
-    const labels = labelsByLayer.get(l.layerId)!;
-    const key = JSON.stringify(labels);
-    let c = cellOf.get(key);
-    if (c === undefined) {
-      c = cellLabels.length;
-      cellOf.set(key, c);
-      cellLabels.push(labels);
-    }
-    layerCell[l.layerId] = c;
-  }
+  const cells = groupingCells(plans);
   const scanner = new PlanScanner(path, base, options);
   try {
     const { basis, guess } = await fitWithRangeGuess(scanner);
-    const maps: HistMap[] = [{ layerGroup: layerCell, groups: cellLabels.length, bins }];
+    const maps: HistMap[] = [{ layerGroup: cells.layerCell, groups: cells.labels.length, bins }];
     const ridgePlans = plans.filter((p) => options.ridges?.includes(p.by ?? '') ?? true);
-    for (const p of ridgePlans) {
-      const idx = new Map(p.groups.map((g, i) => [g, i]));
-      const lg = new Int32Array(base.layerSpan).fill(-1);
-      for (const l of p.layers) lg[l.layerId] = idx.get(l.group)!;
-      maps.push({ layerGroup: lg, groups: p.groups.length, bins: kdeBins });
-    }
+    for (const p of ridgePlans) maps.push(groupMap(p, base.layerSpan, kdeBins));
     const density = options.density === false ? undefined : (options.density ?? DEFAULT_DENSITY);
     const { result: r, range } = await histogramPass(
       scanner,
@@ -316,22 +425,9 @@ export async function storeZooAnalysis(
       null,
       guess,
     );
-    const cells = r.hist![0];
-    const size = DIMS * bins;
-    const shifts = plans.map((p, pi) => {
-      const gh = new GroupHistograms(DIMS, bins, range[0], range[1]);
-      cellLabels.forEach((labels, c) => {
-        const n = cells.filters[c];
-        if (!(n > 0)) return;
-        const g = labels[pi];
-        const h = gh.counts.get(g);
-        const src = cells.counts.subarray(c * size, (c + 1) * size);
-        if (h) for (let i = 0; i < size; i++) h[i] += src[i];
-        else gh.counts.set(g, Float64Array.from(src));
-        gh.filters.set(g, (gh.filters.get(g) ?? 0) + n);
-      });
-      return shiftFromHistograms(p.by ?? '', gh, basis);
-    });
+    const shifts = plans.map((p, pi) =>
+      shiftFromHistograms(p.by ?? '', cellsToGroups(cells.labels, pi, r.hist![0], bins, range), basis),
+    );
     const fine = new Map<string, GroupHistograms>();
     ridgePlans.forEach((p, i) => {
       fine.set(p.by ?? '', toGroupHistograms(p.groups, r.hist![i + 1], kdeBins, range));

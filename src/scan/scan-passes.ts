@@ -9,10 +9,13 @@
  * in order. Scan parts start at superblock boundaries, so the result is the same bits whatever the number of
  * workers. Histograms are integer counts and the range is a min/max: order-free.
  */
+import { blockMoments, emptySums, type MomentSums, mergeMomentSums } from '../analysis/layer-stats.js';
 import { SCAN_BLOCK, type ScanKernels, type WasmHistogram } from '../analysis/wasm/scan.js';
 import { RangeCandidates, type TrackSpec } from './range-candidates.js';
 
 export const DIMS = 9;
+
+export { emptySums, type MomentSums, mergeMomentSums };
 
 export interface HistMap {
   /** layer_id → group index (-1: not counted). */
@@ -42,12 +45,6 @@ export type PassSpec =
       density?: DensitySpec;
     };
 
-export interface MomentSums {
-  n: number;
-  mean: Float64Array;
-  scatter: Float64Array;
-}
-
 export interface ScanResult {
   rows: number;
   /** Moments per superblock, in selection order. */
@@ -64,29 +61,6 @@ export interface ScanResult {
 /** Superblock size (filters) of a selection: 2048 · clamp(⌊n / 32768⌋, 1, 128). */
 export function superblockRows(filterCount: number): number {
   return SCAN_BLOCK * Math.min(128, Math.max(1, Math.floor(filterCount / (SCAN_BLOCK * 16))));
-}
-
-export function emptySums(): MomentSums {
-  return { n: 0, mean: new Float64Array(DIMS), scatter: new Float64Array(DIMS * DIMS) };
-}
-
-/** Chan et al. merge of moments (a ← a ∪ b). */
-export function mergeMomentSums(a: MomentSums, b: MomentSums): void {
-  if (b.n === 0) return;
-  if (a.n === 0) {
-    a.n = b.n;
-    a.mean.set(b.mean);
-    a.scatter.set(b.scatter);
-    return;
-  }
-  const n = a.n + b.n;
-  const f = (a.n * b.n) / n;
-  const d = new Float64Array(DIMS);
-  for (let j = 0; j < DIMS; j++) d[j] = b.mean[j] - a.mean[j];
-  for (let i = 0; i < DIMS; i++)
-    for (let j = 0; j < DIMS; j++) a.scatter[i * DIMS + j] += b.scatter[i * DIMS + j] + d[i] * d[j] * f;
-  for (let j = 0; j < DIMS; j++) a.mean[j] += (d[j] * b.n) / n;
-  a.n = n;
 }
 
 /** Merges the result of the next part (in selection order) into `into`. */
@@ -154,18 +128,7 @@ function momentsPass(k: ScanKernels, superRows: number, track?: TrackSpec): Bloc
     needLayers: false,
     block(n) {
       if (n % 2 === 1) k.zeroRow(n);
-      const s = k.moments(n + (n % 2));
-      // raw sums of one block → centred moments (keeps float64 accuracy at 1e9 rows)
-      part.n = n;
-      for (let i = 0; i < DIMS; i++) part.mean[i] = s[i] / n;
-      let q = DIMS;
-      for (let i = 0; i < DIMS; i++)
-        for (let j = i; j < DIMS; j++, q++) {
-          const v = s[q] - n * part.mean[i] * part.mean[j];
-          part.scatter[i * DIMS + j] = v;
-          part.scatter[j * DIMS + i] = v;
-        }
-      mergeMomentSums(acc, part);
+      mergeMomentSums(acc, blockMoments(k.moments(n + (n % 2)), n, part));
       cands?.block(k, n);
       rows += n;
       if (++blocks === blocksPerSuper) {

@@ -8,7 +8,9 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { compareCodePoints, depthDecile, NONE_GROUP } from '../analysis/groups.js';
+import type { LayerStats } from '../analysis/layer-stats.js';
 import { ident, queryRows } from '../store/db.js';
+import { readLayerStats } from '../store/layer-stats.js';
 
 /** Groupings with a meaning of their own (anything else is a layer_info column or an SQL expression). */
 export const SPECIAL_GROUPINGS = ['depth', 'model', 'layer-kind'] as const;
@@ -36,6 +38,11 @@ export interface SelectionPlan {
    * counted at ingest): such filters cannot be peak-scaled, and one of them would make every moment NaN.
    */
   nonFinite: { layers: number; filters: number };
+  /**
+   * The stored statistics of every planned layer (store/layer-stats.ts), or null when some have none (a
+   * database from before them, not yet upgraded): the basis is then fitted by a scan.
+   */
+  stats: Map<number, LayerStats> | null;
 }
 
 /** A bad --where / --by (exit 2 in the CLI). */
@@ -146,7 +153,13 @@ export function firstLine(e: unknown): string {
  */
 export async function planSelection(
   con: DuckDBConnection,
-  options: { where?: string | null; by?: string | null; maxGroups?: number },
+  options: {
+    where?: string | null;
+    by?: string | null;
+    maxGroups?: number;
+    /** Read the layers' stored statistics (default true; several groupings of one selection share them). */
+    stats?: boolean;
+  },
 ): Promise<SelectionPlan> {
   const maxGroups = options.maxGroups ?? MAX_GROUPS;
   const where = options.where?.trim() || null;
@@ -207,6 +220,7 @@ export async function planSelection(
   return {
     where,
     by,
+    stats: options.stats === false ? null : await readLayerStats(con, new Set(layers.map((l) => l.layerId))),
     layers,
     groups: [...groups].sort(compareCodePoints),
     filterCount,

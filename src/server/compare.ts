@@ -143,6 +143,7 @@ async function selectionsPlan(
   let filterCount = 0;
   let layerSpan = 0;
   const nonFinite = { layers: 0, filters: 0 };
+  let stats: SelectionPlan['stats'] = new Map();
   for (const s of selections) {
     const what = `selection "${s.label}"`;
     await checkCondition(con, s.where, what);
@@ -163,10 +164,12 @@ async function selectionsPlan(
     layerSpan = Math.max(layerSpan, p.layerSpan);
     nonFinite.layers += p.nonFinite.layers;
     nonFinite.filters += p.nonFinite.filters;
+    if (p.stats === null) stats = null;
+    else if (stats !== null) for (const [id, st] of p.stats) stats.set(id, st);
   }
   layers.sort((a, b) => a.first - b.first);
   const groups = selections.map((s) => s.label).sort(compareCodePoints);
-  return { where: null, by: 'selection', layers, groups, filterCount, layerSpan, nonFinite };
+  return { where: null, by: 'selection', layers, groups, filterCount, layerSpan, nonFinite, stats };
 }
 
 /**

@@ -11,6 +11,7 @@ const api = createRequire(import.meta.url)('@duckdb/node-api') as typeof NodeApi
 
 export const {
   BIGINT,
+  DOUBLE,
   DuckDBDataChunk,
   DuckDBInstance,
   FLOAT,

@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { LayerStatsBuilder } from '../analysis/layer-stats.js';
 import { FilterDbError } from '../errors.js';
 import { BlockReader, KERNEL_COUNT, type ModelSpec, readLayout } from '../formats/dataset-h5/layout.js';
 import { openHdf5 } from '../formats/io/hdf5.js';
@@ -28,6 +29,7 @@ import type { LayerFlag, LayerMetrics } from '../metrics/types.js';
 import { type FilterDb, mapDuckDbError, queryRows } from './db.js';
 import { FilterWriter } from './filter-writer.js';
 import { appendLayers, insertModelRow, type LayerRow, nextIds } from './ingest.js';
+import { appendLayerStats, type LayerStatsRow } from './layer-stats.js';
 import { refreshViews } from './schema.js';
 
 export interface ImportH5Options {
@@ -164,7 +166,7 @@ async function writeH5Model(
   const writer = new FilterWriter(con);
   try {
     if (replaceId !== null) {
-      for (const t of ['filters', 'filters_other', 'layers', 'models', 'model_meta']) {
+      for (const t of ['filters', 'filters_other', 'layers', 'layer_stats', 'models', 'model_meta']) {
         await con.run(`DELETE FROM ${t} WHERE model_id = ${replaceId}`);
       }
     }
@@ -179,6 +181,7 @@ async function writeH5Model(
     let layerId = ids.layer;
     let stored = 0;
     const rows: LayerRow[] = [];
+    const stats: LayerStatsRow[] = [];
     for (const [index, l] of m.layers.entries()) {
       const n = l.end - l.start;
       hash.update(`${l.convDepth}|${l.convDepthNorm}|${n}\n`);
@@ -186,6 +189,7 @@ async function writeH5Model(
       let nonFinite: number | null = null;
       let flags: LayerFlag[] | null = null;
       const whole = n <= 1 << 24;
+      const layerStats = new LayerStatsBuilder();
       for (let a = l.start; a < l.end; ) {
         const b = whole ? l.end : Math.min(l.end, a + (1 << 20));
         const v = reader.rows(a, b);
@@ -198,10 +202,12 @@ async function writeH5Model(
           flags = flagLayer(metrics, nonFinite, [null, n, 3, 3]);
         }
         await writer.append3x3(v, 0, b - a, a + offset, layerId, modelId);
+        layerStats.add(v, b - a);
         onFilters(b - a);
         a = b;
       }
       stored += n;
+      stats.push({ layerId, stats: layerStats.finish() });
       rows.push({
         layerId,
         index,
@@ -226,6 +232,7 @@ async function writeH5Model(
     }
     writer.close();
     await appendLayers(con, modelId, rows);
+    await appendLayerStats(con, modelId, stats);
     const kernelCounts = new Map<string, number>();
     for (const [k, v] of m.values) {
       const km = KERNEL_COUNT.exec(k);

@@ -9,6 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import { layerStats } from '../analysis/layer-stats.js';
 import { isFilterDbError } from '../errors.js';
 import { readModel } from '../formats/detect.js';
 import type { ModelInput } from '../formats/io/source.js';
@@ -24,6 +25,7 @@ import { type FilterDb, mapDuckDbError, queryRows, queryValue } from './db.js';
 import { BIGINT, INTEGER, LIST, listValue, VARCHAR } from './duckdb-api.js';
 import { FilterWriter } from './filter-writer.js';
 import { appendDiagnostics, type LayerDiagnostics } from './layer-diagnostics.js';
+import { appendLayerStats, type LayerStatsRow } from './layer-stats.js';
 import { applyMeta, type MetaReport, type MetaTable } from './meta.js';
 import { METRIC_COLUMNS } from './schema.js';
 import { type BufferedModel, discoverModels, hashModel, type ModelCandidate, readBuffered } from './walk.js';
@@ -798,7 +800,7 @@ async function writeMeasured(
   try {
     if (replaceId !== null) {
       await dbStep(async () => {
-        for (const t of ['filters', 'filters_other', 'layers', 'models']) {
+        for (const t of ['filters', 'filters_other', 'layers', 'layer_stats', 'models']) {
           await con.run(`DELETE FROM ${t} WHERE model_id = ${replaceId}`);
         }
       });
@@ -809,6 +811,7 @@ async function writeMeasured(
     let next3 = ids.filter3;
     let nextOther = ids.filterOther;
     const rows: LayerRow[] = [];
+    const stats: LayerStatsRow[] = [];
     const kernelCounts = new Map<string, number>();
     let stored = 0;
     for (const m of measured) {
@@ -827,6 +830,7 @@ async function writeMeasured(
           filterTable = 'filters';
           first = next3;
           await dbStep(() => writer.append3x3(weight, 0, n, next3, layerId, modelId));
+          stats.push({ layerId, stats: layerStats(weight, n) });
           next3 += n;
         } else if (kernelAll) {
           filterTable = 'filters_other';
@@ -862,6 +866,7 @@ async function writeMeasured(
     await dbStep(async () => {
       writer.close();
       await appendLayers(con, modelId, rows);
+      await appendLayerStats(con, modelId, stats);
       if (state) {
         state.insertModel ??= await con.prepare(INSERT_MODEL_SQL);
         state.insertModel.bind(modelRowValues(modelId, model, record, counts), listTypes);

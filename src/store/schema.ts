@@ -9,8 +9,12 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DIAGNOSTIC_COLUMN_DEFS, migrateLayerDiagnostics } from './layer-diagnostics.js';
 
-/** 2: the layer diagnostics columns (store/layer-diagnostics.ts) after filter_count; 1 is migrated on open. */
-export const SCHEMA_VERSION = 2;
+/**
+ * 2: the layer diagnostics columns (store/layer-diagnostics.ts) after filter_count; 3: `layer_stats`
+ * (analysis/layer-stats.ts). Versions 1 and 2 are still read; opened for writing they are migrated (the
+ * `layer_stats` table empty: `filterdb upgrade` fills it, store/upgrade.ts).
+ */
+export const SCHEMA_VERSION = 3;
 
 /** Columns of `filters` holding the 9 values of a 3x3 filter, row-major (w0 = top-left, w8 = bottom-right). */
 export const FILTER_VALUE_COLUMNS = ['w0', 'w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8'] as const;
@@ -28,6 +32,21 @@ export const METRIC_COLUMNS = [
   ['normL1Norm', 'norm_l1_norm', 'DOUBLE'],
   ['normL2Norm', 'norm_l2_norm', 'DOUBLE'],
 ] as const;
+
+/**
+ * Sufficient statistics of each layer's 3x3 filters (analysis/layer-stats.ts): the count, mean and centred
+ * scatter (45 entries i ≤ j, row by row) of the peak-scaled filters, and candidate extreme filters (float32
+ * row-major × 9, little-endian). One row per layer of `filters`, written with the layer.
+ */
+const LAYER_STATS_DDL = `
+CREATE TABLE IF NOT EXISTS layer_stats (
+  layer_id INTEGER NOT NULL,
+  model_id INTEGER NOT NULL,
+  n BIGINT NOT NULL,
+  mean DOUBLE[] NOT NULL,
+  scatter DOUBLE[] NOT NULL,
+  extremes BLOB NOT NULL
+);`;
 
 const DDL = `
 CREATE TABLE filterdb_info (key VARCHAR NOT NULL, value VARCHAR);
@@ -101,6 +120,7 @@ CREATE TABLE filters_other (
   kw SMALLINT,
   w FLOAT[]
 );
+${LAYER_STATS_DDL}
 `;
 
 /** Columns model_info takes from `models`; meta keys equal to these (case-insensitive) are left out of the view. */
@@ -116,18 +136,27 @@ export async function readSchemaVersion(con: DuckDBConnection): Promise<number |
   return rows.length ? Number(rows[0][0]) : null;
 }
 
-/** Schema 1 → 2: adds the layer diagnostics columns, in one transaction. */
-export async function migrateToV2(con: DuckDBConnection): Promise<void> {
+/** Brings an older database to this version in one transaction: the diagnostics columns (< 2), `layer_stats` (< 3). */
+export async function migrateSchema(con: DuckDBConnection, from: number): Promise<void> {
   await con.run('BEGIN TRANSACTION');
   try {
-    await migrateLayerDiagnostics(con);
-    await con.run("UPDATE filterdb_info SET value = '2' WHERE key = 'schema_version'");
+    if (from < 2) await migrateLayerDiagnostics(con);
+    if (from < 3) await con.run(LAYER_STATS_DDL);
+    await con.run(`UPDATE filterdb_info SET value = '${SCHEMA_VERSION}' WHERE key = 'schema_version'`);
     await refreshViews(con);
     await con.run('COMMIT');
   } catch (e) {
     await con.run('ROLLBACK').catch(() => {});
     throw e;
   }
+}
+
+/** Whether the database has the `layer_stats` table (version ≥ 3). */
+export async function hasLayerStats(con: DuckDBConnection): Promise<boolean> {
+  const r = await con.runAndReadAll(
+    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'layer_stats'",
+  );
+  return Number(r.getRowsJS()[0][0]) > 0;
 }
 
 export async function createSchema(con: DuckDBConnection): Promise<void> {

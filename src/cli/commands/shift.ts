@@ -1,7 +1,8 @@
 /**
- * `filterdb shift --db zoo.duckdb --by <column|depth|model|layer-kind|SQL> [--where SQL] [--bins 70]
+ * `filterdb shift --db zoo.duckdb --by <column|depth|model|layer-kind|SQL> [--by …] [--where SQL] [--bins 70]
  * [--basis NAME] [--json] [--sort mean|name] [--views out.json]`: the paper's distribution-shift matrix
- * between groups of filters, streamed from a filter database.
+ * between groups of filters, streamed from a filter database; a repeated --by gives every grouping from the
+ * same read of the filters (JSON and views: arrays).
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -18,7 +19,7 @@ import { fmtNumber, renderTable } from '../table.js';
 
 interface ShiftCliOptions {
   db: string;
-  by: string;
+  by: string[];
   where?: string;
   bins: string;
   basis?: string;
@@ -37,9 +38,11 @@ export function registerShift(program: Command): void {
       'distribution-shift matrix (EVR-weighted symmetric KL of PCA-coefficient histograms) between groups of 3x3 filters',
     )
     .requiredOption('--db <file>', 'DuckDB database file')
-    .requiredOption(
+    .option(
       '--by <grouping>',
-      'a layer_info column (Task, "Visual Category", …), depth (conv-depth deciles), model, layer-kind, or an SQL expression on layer_info',
+      'a layer_info column (Task, "Visual Category", …), depth (conv-depth deciles), model, layer-kind, or an SQL expression on layer_info; repeat it for several groupings from one read of the filters (JSON: an array)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
     )
     .option('--where <SQL>', 'filter selection: SQL condition on layer_info columns')
     .option('--bins <n>', 'histogram bins per coefficient', '70')
@@ -60,6 +63,7 @@ export function registerShift(program: Command): void {
       'scan threads, this one included (default: 2 for large selections; 0 or 1: this thread only)',
     )
     .action(async (opts: ShiftCliOptions) => {
+      if (opts.by.length === 0) throw new UsageError("required option '--by <grouping>' not specified");
       const bins = Number(opts.bins);
       if (!(Number.isInteger(bins) && bins >= 1))
         throw new UsageError(`--bins must be a positive integer, got ${opts.bins}`);
@@ -92,26 +96,30 @@ async function runShift(
 ): Promise<void> {
   const { bins, kdeBins, densitySize, workers, t0 } = o;
   const { openDb } = await import('../../store/db.js');
-  const { DEFAULT_DENSITY, storeShift } = await import('../../scan/analyses.js');
+  const { DEFAULT_DENSITY, storeShifts } = await import('../../scan/analyses.js');
   const { loadBasis } = await import('../../scan/bases.js');
   const { nonFiniteNote, planSelection } = await import('../../scan/selection.js');
-  let plan: SelectionPlan;
+  const plans: SelectionPlan[] = [];
   let basis: PcaBasis | undefined;
   let range: [number, number] | undefined;
   {
     const db = await openDb(opts.db, { readOnly: true });
     try {
-      plan = await planSelection(db.connection, { where: opts.where, by: opts.by });
+      for (const by of opts.by) {
+        const p = await planSelection(db.connection, { where: opts.where, by, stats: plans.length === 0 });
+        plans.push(plans.length === 0 ? p : { ...p, stats: plans[0].stats });
+      }
       if (opts.basis !== undefined) {
         const stored = await loadBasis(db.connection, opts.basis);
         basis = stored.basis;
         // the stored range is this selection's only when the basis was fitted on the same selection
-        if (stored.range && stored.where === plan.where) range = stored.range;
+        if (stored.range && stored.where === plans[0].where) range = stored.range;
       }
     } finally {
       db.close();
     }
   }
+  const plan = plans[0];
   writeNote(nonFiniteNote(plan));
   if (plan.filterCount === 0)
     throw new FilterDbError(
@@ -119,10 +127,14 @@ async function runShift(
       opts.db,
       `no 3x3 filters selected${plan.where ? ` by --where ${plan.where}` : ''}`,
     );
-  // moments (with range candidates) + histograms; a stored basis without its range needs a range pass
-  const passes = basis && range ? 1 : 2;
+  if (!basis && plan.stats === null)
+    writeNote(
+      'this database has no layer statistics (built before them): the basis is fitted by an extra scan; `filterdb upgrade --db …` adds them once',
+    );
+  // histograms, after a moments scan when there are no statistics or the range when a stored basis has none
+  const passes = (basis ? !range : plan.stats === null) ? 2 : 1;
   const bar = scanProgress('shift', plan.filterCount, passes);
-  const result = await storeShift(opts.db, plan, {
+  const results = await storeShifts(opts.db, plans, {
     bins,
     basis,
     range,
@@ -135,13 +147,24 @@ async function runShift(
   });
   bar.stop();
   const seconds = (performance.now() - t0) / 1000;
-  if (opts.views) await writeViews(opts.views, result);
+  // one grouping keeps its single object; several give arrays
+  const one = results.length === 1;
+  if (opts.views)
+    await writeViews(opts.views, one ? shiftViews(results[0]) : results.map((r) => shiftViews(r)));
   if (opts.json) {
-    await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
+    const json = results.map(shiftJson);
+    await writeOut(`${JSON.stringify(one ? json[0] : json)}\n`);
     return;
   }
-  const sort = (opts.sort ?? (opts.by === 'depth' ? 'name' : 'mean')) as 'mean' | 'name';
-  await writeOut(`${renderShiftText(result, sort, seconds)}\n`);
+  // depth bins read best in depth order, other groupings by mean drift (unless --sort says)
+  const texts = results.map((r, i) =>
+    renderShiftText(
+      r,
+      (opts.sort ?? (opts.by[i] === 'depth' ? 'name' : 'mean')) as 'mean' | 'name',
+      i === results.length - 1 ? seconds : undefined,
+    ),
+  );
+  await writeOut(`${texts.join('\n\n')}\n`);
 }
 
 /** The `shift --json` object (DESIGN.md contract, plus `summary`). */
@@ -250,9 +273,9 @@ function round(v: number): number {
   return Number(v.toPrecision(7));
 }
 
-async function writeViews(path: string, r: StoreShiftResult): Promise<void> {
+async function writeViews(path: string, views: unknown): Promise<void> {
   try {
-    await writeFile(path, JSON.stringify(shiftViews(r)));
+    await writeFile(path, JSON.stringify(views));
   } catch (e) {
     throw new FilterDbError('missing-file', path, `cannot write the views: ${fsErrorText(e)}`);
   }
