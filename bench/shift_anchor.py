@@ -43,6 +43,19 @@ def grouping_answer(by, g, labels, present, matrix):
     }
 
 
+def drift_all(t0, steps, c, evr, groupings, codes, bins, drift):
+    """Every grouping's matrix from the one projection c over its global range (drift: the anchor's own), then
+    the answer printed by report()."""
+    t1 = time.perf_counter()
+    lo, hi = float(c.min()), float(c.max())
+    results = []
+    for (by, _, labels), g in zip(groupings, codes):
+        present, matrix = drift(c, g, labels, evr, lo, hi, bins)
+        results.append(grouping_answer(by, g, labels, present, matrix))
+    steps["histograms+kl"] = time.perf_counter() - t1
+    report(t0, steps, c, lo, hi, evr, results)
+
+
 def report(t0, steps, c, lo, hi, evr, results):
     """Prints seconds (total since t0 and per step), peak RSS (ru_maxrss), range, EVR and per grouping its answer."""
     total = time.perf_counter() - t0

@@ -14,7 +14,7 @@ counts and matrix.
 import time
 
 import numpy as np
-from shift_anchor import arguments, grouping_answer, present_groups, report
+from shift_anchor import arguments, drift_all, present_groups
 
 EPS = float(np.finfo(np.float32).eps)
 
@@ -63,14 +63,7 @@ def main():
     del x
     t["pca"] = time.perf_counter() - t1
 
-    t1 = time.perf_counter()
-    lo, hi = float(c.min()), float(c.max())
-    results = []
-    for (by, _, labels), g in zip(groupings, codes):
-        present, matrix = drift(c, g, labels, evr, lo, hi, bins)
-        results.append(grouping_answer(by, g, labels, present, matrix))
-    t["histograms+kl"] = time.perf_counter() - t1
-    report(t0, t, c, lo, hi, evr, results)
+    drift_all(t0, t, c, evr, groupings, codes, bins, drift)
 
 
 if __name__ == "__main__":
