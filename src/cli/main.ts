@@ -23,6 +23,7 @@ const COMMANDS = new Map<string, () => Promise<Register>>([
   ['pca', async () => (await import('./commands/pca.js')).registerPca],
   ['shift', async () => (await import('./commands/shift.js')).registerShift],
   ['serve', async () => (await import('./commands/serve.js')).registerServe],
+  ['energy', async () => (await import('./commands/energy.js')).registerEnergy],
 ]);
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {

@@ -12,6 +12,7 @@ export {
   driftHeatmapSvg,
   upperTriangle,
 } from './drift.js';
+export { type EnergyPlotOptions, type EnergySeries, energyProfileSvg } from './energy.js';
 export { type FilterGridOptions, filterGridSvg, type RgbGridOptions, rgbFilterGridSvg } from './filters.js';
 export {
   DEFAULT_METRIC_PANELS,
