@@ -20,6 +20,8 @@
  * correlates positively with the positive-centre prototype, `off` otherwise.
  */
 
+import { depthDecile, displayOrder, NONE_GROUP } from './groups.js';
+
 export type KernelFamily = 'edge' | 'line' | 'saddle' | 'centre';
 export type KernelLabel = 'flat' | 'unclassified' | 'edge' | 'line' | 'saddle' | 'blob' | 'centre-surround';
 export const KERNEL_LABELS: readonly KernelLabel[] = [
@@ -45,7 +47,7 @@ export interface AtlasThresholds {
 }
 
 /** Calibrated defaults (README, "Depthwise kernel atlas": real depthwise layers vs random-init layers). */
-export const DEFAULT_THRESHOLDS: AtlasThresholds = { threshold: 0.9, margin: 0.03 };
+export const DEFAULT_THRESHOLDS: AtlasThresholds = { threshold: 0.9, margin: 0.02 };
 
 export interface KernelClass {
   label: KernelLabel;
@@ -357,4 +359,57 @@ export function classifyLayer(
     kernels.push(classifyKernel(slice, k, maxAbs, thresholds));
   }
   return { k, kernels, shares: labelShares(kernels.map((x) => x.label)) };
+}
+
+/** One depthwise layer to put in the atlas. */
+export interface AtlasLayerInput {
+  layer: string;
+  shape: readonly number[];
+  convDepthNorm: number;
+  weight: ArrayLike<number>;
+}
+
+export interface AtlasLayerResult extends LayerAtlas {
+  layer: string;
+  shape: number[];
+  convDepthNorm: number;
+  /** Depth decile of convDepthNorm (the depth bins of `shift --by depth`). */
+  depthBin: string | null;
+}
+
+export interface ModelAtlas {
+  layers: AtlasLayerResult[];
+  /** Shares over all the model's depthwise kernels. */
+  shares: Record<KernelLabel, number>;
+  kernelCount: number;
+  /** Shares per depth bin (bins in depth order). */
+  byDepth: { bin: string; kernels: number; shares: Record<KernelLabel, number> }[];
+}
+
+/** Labels every kernel of a model's depthwise layers; shares per layer, per depth bin and for the model. */
+export function modelAtlas(
+  layers: readonly AtlasLayerInput[],
+  thresholds: AtlasThresholds = DEFAULT_THRESHOLDS,
+): ModelAtlas {
+  const results: AtlasLayerResult[] = layers.map((l) => ({
+    layer: l.layer,
+    shape: [...l.shape],
+    convDepthNorm: l.convDepthNorm,
+    depthBin: depthDecile(l.convDepthNorm),
+    ...classifyLayer(l.weight, l.shape, thresholds),
+  }));
+  const all = results.flatMap((r) => r.kernels.map((k) => k.label));
+  const bins = new Map<string, KernelLabel[]>();
+  for (const r of results) {
+    const key = r.depthBin ?? NONE_GROUP;
+    if (!bins.has(key)) bins.set(key, []);
+    bins.get(key)!.push(...r.kernels.map((k) => k.label));
+  }
+  const entries = [...bins.entries()];
+  const byDepth = displayOrder(entries.map(([bin]) => bin)).map((i) => ({
+    bin: entries[i][0],
+    kernels: entries[i][1].length,
+    shares: labelShares(entries[i][1]),
+  }));
+  return { layers: results, shares: labelShares(all), kernelCount: all.length, byDepth };
 }

@@ -18,10 +18,10 @@ import {
 import { FilterDbError, fsErrorText } from '../../errors.js';
 import { readModel } from '../../formats/detect.js';
 import { parseNpyMatrix } from '../../formats/io/npy.js';
-import { elementCount } from '../../model/types.js';
 import { openModelInput } from '../../node/file-source.js';
 import { energyProfileSvg } from '../../report/svg/energy.js';
 import { openDb } from '../../store/db.js';
+import { readStoredFilters } from '../../store/filter-read.js';
 import { UsageError, writeNote, writeOut } from '../context.js';
 import { fmtNumber, renderTable } from '../table.js';
 
@@ -262,24 +262,15 @@ async function loadFirstLayersFromDb(
         });
         continue;
       }
-      const first = Number(r[9]);
-      const sql =
-        table === 'filters'
-          ? 'SELECT w0, w1, w2, w3, w4, w5, w6, w7, w8 FROM filters WHERE layer_id = $1 AND filter_id >= $2 AND filter_id < $3 ORDER BY filter_id'
-          : 'SELECT w FROM filters_other WHERE layer_id = $1 AND filter_id >= $2 AND filter_id < $3 ORDER BY filter_id';
-      const got = (await con.runAndReadAll(sql, [Number(r[2]), first, first + f * c])).getRowsJS();
-      const weights = new Float64Array(elementCount(shape));
-      let k = 0;
-      for (const row of got) {
-        const values = table === 'filters' ? row : (row[0] as number[]);
-        for (const v of values) weights[k++] = Number(v);
-      }
-      if (k !== weights.length) {
-        out.push({
-          model: modelName,
-          layer: layerName,
-          reason: `${k} of ${weights.length} stored weights found`,
-        });
+      const weights = await readStoredFilters(con, {
+        layerId: Number(r[2]),
+        table: table === 'filters' ? 'filters' : 'filters_other',
+        firstFilterId: Number(r[9]),
+        count: f * c,
+        perFilter: kh * kw,
+      });
+      if (!weights) {
+        out.push({ model: modelName, layer: layerName, reason: 'its stored filters are incomplete' });
         continue;
       }
       out.push({ model: modelName, layer: layerName, shape, weights });
