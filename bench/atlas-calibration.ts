@@ -5,7 +5,12 @@
  * Run: node dist/bench/atlas-calibration.js [model files…] (default: the MobileNet-style models below).
  */
 import { existsSync } from 'node:fs';
-import { classifyLayer, isAtlasShape, type KernelClass } from '../src/analysis/kernel-atlas.js';
+import {
+  classifyLayer,
+  DEFAULT_THRESHOLDS,
+  isAtlasShape,
+  type KernelClass,
+} from '../src/analysis/kernel-atlas.js';
 import { readModel } from '../src/formats/detect.js';
 import { openModelInput } from '../src/node/file-source.js';
 import { modulePath } from '../test/support/paths.js';
@@ -24,6 +29,7 @@ const DEFAULT_MODELS = [
 ].map(modulePath);
 
 const NONE = { threshold: 0, margin: 0 };
+const { threshold: T, margin: M } = DEFAULT_THRESHOLDS;
 
 function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-300);
@@ -75,14 +81,14 @@ async function main(): Promise<void> {
   }
   for (const [k, s] of [...bySize.entries()].sort((a, b) => a[0] - b[0])) {
     console.log(
-      `k=${k}: ${s.real.length} real kernels, at T=0.9 M=0.03: ${pc(share(s.real, 0.9, 0.03))} real, ${pc(share(s.random, 0.9, 0.03))} random`,
+      `k=${k}: ${s.real.length} real kernels, at the defaults: ${pc(share(s.real, T, M))} real, ${pc(share(s.random, T, M))} random`,
     );
   }
   const fam = new Map<string, number>();
   for (const k of real)
-    if (k.label !== 'flat' && k.score >= 0.9 && k.margin >= 0.03)
+    if (k.label !== 'flat' && k.score >= T && k.margin >= M)
       fam.set(k.family!, (fam.get(k.family!) ?? 0) + 1);
-  console.log(`families labelled at T=0.9 M=0.03 (real): ${JSON.stringify(Object.fromEntries(fam))}`);
+  console.log(`families labelled at the defaults (real): ${JSON.stringify(Object.fromEntries(fam))}`);
   console.log(`flat (real): ${pc(real.filter((k) => k.label === 'flat').length / Math.max(1, real.length))}`);
 }
 

@@ -270,7 +270,7 @@ export function classifyKernel(
     if (!cur || cand.score > cur.score) best.set(family, cand);
   };
   for (const p of bank.singles) {
-    const c = dot(kc, p.unit) / norm;
+    const c = Math.max(-1, Math.min(1, dot(kc, p.unit) / norm));
     offer(p.family, {
       score: Math.abs(c),
       sign: Math.sign(c),
@@ -284,7 +284,7 @@ export function classifyKernel(
     const rb = dot(kc, p.b);
     const ca = p.inv[0] * ra + p.inv[1] * rb;
     const cb = p.inv[1] * ra + p.inv[2] * rb;
-    const score = Math.sqrt(Math.max(0, ca * ra + cb * rb)) / norm;
+    const score = Math.min(1, Math.sqrt(Math.max(0, ca * ra + cb * rb)) / norm);
     let theta = (Math.atan2(cb, ca) * 180) / Math.PI;
     if (p.family === 'edge') theta = (theta + 360) % 360;
     else theta = (((theta / 2) % 90) + 90) % 90;
