@@ -15,7 +15,9 @@ export {
 export { type EnergyPlotOptions, type EnergySeries, energyProfileSvg } from './energy.js';
 export { type FilterGridOptions, filterGridSvg, type RgbGridOptions, rgbFilterGridSvg } from './filters.js';
 export {
+  ALPHA_PANEL,
   DEFAULT_METRIC_PANELS,
+  initBandOf,
   is3x3,
   type MetricCurveLayer,
   type MetricCurvesOptions,
