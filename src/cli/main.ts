@@ -26,6 +26,8 @@ const COMMANDS = new Map<string, () => Promise<Register>>([
   ['cohorts', async () => (await import('./commands/cohorts.js')).registerCohorts],
   ['serve', async () => (await import('./commands/serve.js')).registerServe],
   ['upgrade', async () => (await import('./commands/upgrade.js')).registerUpgrade],
+  ['energy', async () => (await import('./commands/energy.js')).registerEnergy],
+  ['kernels', async () => (await import('./commands/kernels.js')).registerKernels],
 ]);
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {

@@ -19,6 +19,7 @@ export {
   driftHeatmapSvg,
   upperTriangle,
 } from './drift.js';
+export { type EnergyPlotOptions, type EnergySeries, energyProfileSvg } from './energy.js';
 export { type FilterGridOptions, filterGridSvg, type RgbGridOptions, rgbFilterGridSvg } from './filters.js';
 export {
   ALPHA_PANEL,
