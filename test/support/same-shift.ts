@@ -31,8 +31,9 @@ export function assertClose(
 }
 
 /**
- * Same groups, counts and bins; matrix within 1e-12 relative; basis and range within 1e-12 (the moment sums
- * are added in another order, so the basis agrees to rounding, not bit for bit).
+ * Same groups, counts and bins; matrix and range within 1e-12 relative; the basis within 1e-12 of its scale
+ * (unit components, a mean in [-1, 1]): the moment sums are added in another order, so the basis agrees to
+ * rounding (measured: 2e-14 at 1.5 M filters), not bit for bit.
  */
 export function assertSameShift(a: ShiftLike, b: ShiftLike): void {
   assert.deepEqual(a.groups, b.groups);
@@ -41,7 +42,7 @@ export function assertSameShift(a: ShiftLike, b: ShiftLike): void {
   assert.equal(a.bins, b.bins);
   assertClose(a.matrix.flat(), b.matrix.flat(), 1e-12, 'matrix');
   assertClose(a.range, b.range, 1e-12, 'range');
-  assertClose(a.mean, b.mean, 1e-12, 'mean', 1e-3);
-  assertClose(a.components.flat(), b.components.flat(), 1e-12, 'components', 1e-3);
+  assertClose(a.mean, b.mean, 1e-12, 'mean', 1);
+  assertClose(a.components.flat(), b.components.flat(), 1e-12, 'components', 1);
   assertClose(a.explainedVarianceRatio, b.explainedVarianceRatio, 1e-12, 'evr');
 }

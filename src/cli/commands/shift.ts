@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { kdeFromHistogram, linspace } from '../../analysis/kde.js';
 import type { PcaBasis } from '../../analysis/pca.js';
+import type { ShiftResult } from '../../analysis/shift.js';
 import { FilterDbError } from '../../errors.js';
 import type { StoreShiftResult } from '../../scan/analyses.js';
 import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../scan/scan-workers.js';
@@ -17,6 +18,7 @@ import { fmtNumber, renderTable } from '../table.js';
 
 interface ShiftCliOptions {
   db: string;
+  engine?: string;
   by: string;
   where?: string;
   bins: string;
@@ -35,7 +37,11 @@ export function registerShift(program: Command): void {
     .description(
       'distribution-shift matrix (EVR-weighted symmetric KL of PCA-coefficient histograms) between groups of 3x3 filters',
     )
-    .requiredOption('--db <file>', 'DuckDB database file')
+    .option('--db <file>', 'DuckDB database file')
+    .option(
+      '--engine <url>',
+      'run the passes on ClickHouse (clickhouse://host:8123/db, after `export --clickhouse`) instead of --db',
+    )
     .requiredOption(
       '--by <grouping>',
       'a layer_info column (Task, "Visual Category", …), depth (conv-depth deciles), model, layer-kind, or an SQL expression on layer_info',
@@ -71,6 +77,8 @@ export function registerShift(program: Command): void {
       if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64))
         throw new UsageError(`--workers takes a whole number from 0 to 64, got ${opts.workers}`);
       const t0 = performance.now();
+      if (opts.engine !== undefined) return runEngineShift(opts, bins, t0);
+      if (opts.db === undefined) throw new UsageError('shift needs --db <file> or --engine <url>');
       // the scan workers start (DuckDB instance, kernels) while this thread loads @duckdb/node-api and plans;
       // this thread is one of the scan threads
       prewarmScanWorkers(opts.db, Math.max(0, (workers ?? scanWorkersFor(opts.db)) - 1));
@@ -139,8 +147,21 @@ async function runShift(
   await writeOut(`${renderShiftText(result, opts.sort as 'mean' | 'name', seconds)}\n`);
 }
 
+/** `shift --engine clickhouse://…`: the passes there (engine/), the rest here. */
+async function runEngineShift(opts: ShiftCliOptions, bins: number, t0: number): Promise<void> {
+  if (opts.db !== undefined || opts.basis !== undefined || opts.views !== undefined)
+    throw new UsageError('--engine takes neither --db, --basis nor --views');
+  const { engineShift } = await import('../../engine/cli.js');
+  const result = await engineShift(opts.engine!, { where: opts.where, by: opts.by, bins }, writeNote);
+  if (opts.json) await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
+  else
+    await writeOut(
+      `${renderShiftText(result, opts.sort as 'mean' | 'name', (performance.now() - t0) / 1000)}\n`,
+    );
+}
+
 /** The `shift --json` object (DESIGN.md contract, plus `summary`). */
-export function shiftJson(r: StoreShiftResult) {
+export function shiftJson(r: ShiftResult) {
   return {
     by: r.by,
     groups: r.groups,
@@ -162,7 +183,7 @@ export function meanDrift(matrix: number[][]): number[] {
   return matrix.map((row, i) => (n > 1 ? row.reduce((s, v, j) => (j === i ? s : s + v), 0) / (n - 1) : 0));
 }
 
-export function renderShiftText(r: StoreShiftResult, sort: 'mean' | 'name', seconds?: number): string {
+export function renderShiftText(r: ShiftResult, sort: 'mean' | 'name', seconds?: number): string {
   const means = meanDrift(r.matrix);
   const order = r.groups.map((_, i) => i);
   if (sort === 'mean') order.sort((a, b) => means[b] - means[a] || a - b);
