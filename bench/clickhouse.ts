@@ -63,6 +63,7 @@ async function main() {
     const t = nodes[0];
     const plan = await planOnClickHouse(t, { by: 'Task' });
     const engine = clickhouseEngine(t);
+    const shiftStart = Date.now();
     const t0 = performance.now();
     const shift = await sqlShift(engine, plan);
     const querySeconds = (performance.now() - t0) / 1000;
@@ -70,21 +71,25 @@ async function main() {
     log(
       `shift --engine (by Task, ${shift.groups.length} groups): ${querySeconds.toFixed(2)} s (moments ${shift.seconds.moments.toFixed(2)}, range ${shift.seconds.range.toFixed(2)}, histograms ${shift.seconds.histograms.toFixed(2)})`,
     );
-    // bytes read by the shards' part of the three passes, and the table on disk
+    // rows and bytes the three passes read on both shards: the initial queries' totals (they include the
+    // remote shard's progress; the local shard is read in-process and logs no query of its own)
     let readBytes = 0;
     let readRows = 0;
     let diskBytes = 0;
-    for (const u of c.urls) {
+    for (const [i, u] of c.urls.entries()) {
       const cl = clickhouseClient(parseClickHouseUrl(`${u}/filterdb`));
       await chCommand(cl, 'SYSTEM FLUSH LOGS', u);
-      const [q] = await chRows(
-        cl,
-        `SELECT sum(read_bytes) AS b, sum(read_rows) AS r FROM system.query_log
-         WHERE type = 2 AND is_initial_query = 0 AND query LIKE '%filters_local%' AND query NOT LIKE '%count()%'`,
-        u,
-      );
-      readBytes += Number(q.b);
-      readRows += Number(q.r);
+      if (i === 0) {
+        const [q] = await chRows(
+          cl,
+          `SELECT sum(read_bytes) AS b, sum(read_rows) AS r FROM system.query_log
+           WHERE type = 2 AND is_initial_query = 1 AND query LIKE '%transform(%'
+             AND event_time >= toDateTime(${Math.floor(shiftStart / 1000)})`,
+          u,
+        );
+        readBytes = Number(q.b);
+        readRows = Number(q.r);
+      }
       const [p] = await chRows(
         cl,
         "SELECT sum(bytes) AS b FROM system.parts WHERE active AND database = 'filterdb' AND table = 'filters_local'",
