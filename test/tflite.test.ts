@@ -5,6 +5,7 @@ import { bytesSource, type ModelInput } from '../src/formats/io/source.js';
 import { readTfjs } from '../src/formats/tfjs.js';
 import { readTflite, tfliteReader } from '../src/formats/tflite.js';
 import type { Model } from '../src/model/types.js';
+import { peakArrayBufferGrowth } from './support/memory.js';
 import { mulberry32 as rng } from './support/random.js';
 import {
   Builtin,
@@ -429,9 +430,10 @@ describe('tflite reader on hostile files', () => {
   test('a huge vector length is refused before allocating', async () => {
     const b = good.bytes.slice();
     new DataView(b.buffer).setUint32(good.positions.tensorsVector, 0x7fffffff, true);
-    const t0 = performance.now();
-    await expectError(readTflite(bytesSource('huge.tflite', b)), 'corrupt');
-    assert.ok(performance.now() - t0 < 1000);
+    const peak = await peakArrayBufferGrowth(() =>
+      expectError(readTflite(bytesSource('huge.tflite', b)), 'corrupt'),
+    );
+    assert.ok(peak < 64 << 20, `${peak} bytes of ArrayBuffers allocated`);
     const c = good.bytes.slice();
     new DataView(c.buffer).setUint32(good.positions.firstDataVector, 0xfffffff0, true);
     await expectError(readTflite(bytesSource('huge-data.tflite', c)), 'corrupt');
@@ -442,8 +444,10 @@ describe('tflite reader on hostile files', () => {
     await expectError(readTflite(bytesSource('cut.tflite', ext.subarray(0, ext.length - 64))), 'truncated');
   });
 
-  test('truncated files and random damage end in FilterDbError, quickly', async () => {
-    const t0 = performance.now();
+  // no wall-clock bound (it fails on a loaded machine): a hang or runaway loop hits the test's timeout instead
+  test('truncated files and random damage end in FilterDbError, never hang', {
+    timeout: 120_000,
+  }, async () => {
     for (const cut of [0, 4, 7, 8, 16, 100, good.bytes.length >> 1, good.bytes.length - 1]) {
       try {
         const m = await readTflite(bytesSource('cut.tflite', good.bytes.subarray(0, cut)));
@@ -469,6 +473,5 @@ describe('tflite reader on hostile files', () => {
         assert.ok(e instanceof FilterDbError, `mutation ${k}: ${(e as Error).stack}`);
       }
     }
-    assert.ok(performance.now() - t0 < 5000);
   });
 });

@@ -114,7 +114,8 @@ interface Attr {
   ints?: number[];
   s?: string;
   t?: Tensor;
-  subgraph?: boolean;
+  /** File ranges of the GraphProtos of a `g` / `graphs` attribute (If branches, Loop / Scan bodies). */
+  graphs?: Range[];
 }
 
 interface Node {
@@ -124,20 +125,29 @@ interface Node {
   inputs: string[];
   outputs: string[];
   attrs: Attr[];
+  /** Parsed subgraphs of the graph attributes (control flow), by attribute name. */
+  bodies: { attr: string; graph: Graph }[];
 }
 
-interface Parsed {
+/** A GraphProto: the model's main graph or a control-flow body. */
+interface Graph {
+  nodes: Node[];
+  initializers: Map<string, Tensor>;
+  inputs: string[];
+  sparseInitializers: number;
+}
+
+interface Parsed extends Graph {
   irVersion: number;
   producerName: string;
   producerVersion: string;
   opset?: number;
   hasOpsetImport: boolean;
   graphs: number;
-  nodes: Node[];
-  initializers: Map<string, Tensor>;
-  inputs: string[];
-  sparseInitializers: number;
 }
+
+/** Control-flow bodies nested deeper than this are refused (a hostile file could nest without end). */
+const MAX_GRAPH_NESTING = 32;
 
 // ---------------------------------------------------------------------------------------------------------
 // Walking messages
@@ -297,10 +307,10 @@ function attrField(a: Attr, r: ProtoReader, field: number): void {
   else if (field === A_INTS) a.ints = r.int64s(a.ints ?? []);
   else if (field === A_S && w === WIRE_LEN) a.s = r.string();
   else if (field === A_T && w === WIRE_LEN) a.t = parseTensor(r.sub());
-  else {
-    if (field === A_G || field === A_GRAPHS) a.subgraph = true;
-    r.skip();
-  }
+  else if ((field === A_G || field === A_GRAPHS) && w === WIRE_LEN) {
+    a.graphs ??= [];
+    a.graphs.push(r.range());
+  } else r.skip();
 }
 
 function parseAttr(r: ProtoReader): Attr {
@@ -326,7 +336,7 @@ async function parseAttrLarge(win: ProtoWindow, start: number, end: number): Pro
 }
 
 function newNode(): Node {
-  return { op: '', domain: '', name: '', inputs: [], outputs: [], attrs: [] };
+  return { op: '', domain: '', name: '', inputs: [], outputs: [], attrs: [], bodies: [] };
 }
 
 function nodeField(n: Node, r: ProtoReader, field: number): void {
@@ -368,7 +378,7 @@ function valueInfoName(r: ProtoReader): string {
   return '';
 }
 
-function addInitializer(p: Parsed, t: Tensor): void {
+function addInitializer(p: Graph, t: Tensor): void {
   if (!p.initializers.has(t.name)) p.initializers.set(t.name, t);
 }
 
@@ -376,7 +386,7 @@ async function parseGraph(
   win: ProtoWindow,
   start: number,
   end: number,
-  p: Parsed,
+  p: Graph,
   progress?: (o: number) => void,
 ) {
   await walk(win, start, end, {
@@ -399,6 +409,26 @@ async function parseGraph(
     },
     progress,
   });
+}
+
+/** Parses the control-flow bodies (If branches, Loop / Scan bodies) of every node, recursively. */
+async function parseBodies(win: ProtoWindow, g: Graph, nesting: number): Promise<void> {
+  for (const node of g.nodes) {
+    for (const a of node.attrs) {
+      for (const range of a.graphs ?? []) {
+        if (nesting >= MAX_GRAPH_NESTING)
+          throw new FilterDbError(
+            'corrupt',
+            win.source.name,
+            `control-flow subgraphs nested more than ${MAX_GRAPH_NESTING} deep`,
+          );
+        const body: Graph = { nodes: [], initializers: new Map(), inputs: [], sparseInitializers: 0 };
+        await parseGraph(win, range.offset, range.offset + range.length, body);
+        await parseBodies(win, body, nesting + 1);
+        node.bodies.push({ attr: a.name, graph: body });
+      }
+    }
+  }
 }
 
 function opsetField(p: Parsed, r: ProtoReader): void {
@@ -460,7 +490,10 @@ async function parseModelProto(win: ProtoWindow, options?: ReadOptions): Promise
 
 /** A conv weight found in the graph, before depths are known. */
 interface Found {
-  node: number;
+  /** Graph depth of the conv node (control-flow bodies: the control node's depth plus the depth inside), -1 if unreachable. */
+  depth: number;
+  /** The layer's name: the weight's, prefixed with the control node and attribute of the bodies it is in. */
+  label: string;
   tensorName: string;
   tensor: Tensor;
   op: 'Conv' | 'ConvTranspose';
@@ -476,11 +509,13 @@ function attr(node: Node, name: string): Attr | undefined {
   return node.attrs.find((a) => a.name === name);
 }
 
+type ConstantIndex = { constants: Map<string, Tensor>; identity: Map<string, string> };
+
 /** Constant tensors by graph name: initializers, then Constant node outputs; plus Identity edges. */
-function constantIndex(p: Parsed): { constants: Map<string, Tensor>; identity: Map<string, string> } {
-  const constants = new Map(p.initializers);
+function constantIndex(g: Graph): ConstantIndex {
+  const constants = new Map(g.initializers);
   const identity = new Map<string, string>();
-  for (const node of p.nodes) {
+  for (const node of g.nodes) {
     if (!isDefaultDomain(node) || node.outputs.length === 0) continue;
     if (node.op === 'Constant') {
       const t = attr(node, 'value')?.t;
@@ -492,17 +527,23 @@ function constantIndex(p: Parsed): { constants: Map<string, Tensor>; identity: M
   return { constants, identity };
 }
 
-/** Follows Identity edges to a constant; the step bound makes a cyclic chain harmless. */
+/**
+ * Follows Identity edges to a constant, looking a name up in the innermost scope first (a body sees its
+ * enclosing graphs' values); the step bound makes a cyclic chain harmless.
+ */
 function resolveConstant(
   name: string,
-  idx: ReturnType<typeof constantIndex>,
+  scopes: readonly ConstantIndex[],
   maxSteps: number,
 ): { name: string; tensor: Tensor } | null {
   let current = name;
   for (let step = 0; step <= maxSteps; step++) {
-    const t = idx.constants.get(current);
-    if (t) return { name: current, tensor: t };
-    const next = idx.identity.get(current);
+    let next: string | undefined;
+    for (let k = scopes.length - 1; k >= 0 && next === undefined; k--) {
+      const t = scopes[k].constants.get(current);
+      if (t) return { name: current, tensor: t };
+      next = scopes[k].identity.get(current);
+    }
     if (next === undefined) return null;
     current = next;
   }
@@ -532,81 +573,144 @@ function checkDims(file: string, t: Tensor, name: string): void {
   }
 }
 
-/** Finds conv weights in node order; each weight once (first use). Returns them plus every Conv use. */
-function findConvs(
-  p: Parsed,
-  file: string,
-  warnings: string[],
-): { found: Found[]; convUses: { node: number; rank4: boolean }[] } {
-  const idx = constantIndex(p);
-  const found: Found[] = [];
-  const seen = new Set<string>();
-  const convUses: { node: number; rank4: boolean }[] = [];
-  const producers = new Map<string, string>();
-  for (const node of p.nodes) for (const o of node.outputs) if (!producers.has(o)) producers.set(o, node.op);
-  p.nodes.forEach((node, i) => {
-    if ((node.op !== 'Conv' && node.op !== 'ConvTranspose') || !isDefaultDomain(node)) return;
-    const label = node.name || `#${i}`;
-    const weightName = node.inputs[1];
-    const src = weightName ? resolveConstant(weightName, idx, p.nodes.length) : null;
-    if (!src) {
-      const via = weightName ? producers.get(weightName) : undefined;
-      warnings.push(
-        `${node.op} node ${label}: weight ${JSON.stringify(weightName ?? '')} is not a constant` +
-          `${via ? ` (computed by ${via})` : ''}; skipped`,
-      );
-      return;
-    }
-    const t = src.tensor;
-    checkDims(file, t, src.name);
-    const dtype = DTYPES.get(t.dataType) ?? `type ${t.dataType}`;
-    const rank = t.dims.length;
-    if (!FLOAT_DTYPE_SIZE.has(dtype)) {
-      if (!seen.has(src.name)) warnings.push(`${node.op} weight ${src.name} has dtype ${dtype}; skipped`);
-      seen.add(src.name);
-      return;
-    }
-    if (rank < 3 || rank > 5) {
-      if (!seen.has(src.name)) warnings.push(`${node.op} weight ${src.name} has rank ${rank}; skipped`);
-      seen.add(src.name);
-      return;
-    }
-    if (node.op === 'Conv') convUses.push({ node: i, rank4: rank === 4 });
-    if (seen.has(src.name)) return;
-    seen.add(src.name);
-    const group = attr(node, 'group')?.i ?? 1;
-    if (!Number.isSafeInteger(group) || group < 1) {
-      throw new FilterDbError('corrupt', file, `${node.op} node ${label} has invalid group ${group}`);
-    }
-    const op = node.op as Found['op'];
-    found.push({
-      node: i,
-      tensorName: src.name,
-      tensor: t,
-      op,
-      groups: group,
-      attributes: convAttributes(node),
-    });
-  });
-  return { found, convUses };
+/** What the conv search carries from graph to nested body. */
+interface Walk {
+  file: string;
+  warnings: string[];
+  found: Found[];
+  /** Graph depths of the `Conv` uses with a 4-D weight (the conv-depth levels), -1 if unreachable. */
+  levelDepths: number[];
+  /** Weights already taken (each weight is one layer, at its first use). */
+  seen: Set<Tensor>;
+  /** Weights already warned about. */
+  warned: Set<Tensor>;
+  /** Distinct graph depths of all nodes, for graphDepthLevels. */
+  nodeLevels: Set<number>;
 }
 
-/** Successor lists between nodes (producer → consumer) and the nodes that read a real graph input. */
-function nodeGraph(p: Parsed): { successors: number[][]; starts: number[] } {
+/**
+ * Finds conv weights in node order, then in each control-flow body (If branches, Loop / Scan bodies)
+ * right after its node: a body's convs take weights from the body's or an enclosing graph's constants,
+ * their depth is the control node's plus their depth inside the body, and their names say which body.
+ */
+function findConvs(
+  g: Graph,
+  scopes: readonly ConstantIndex[],
+  base: number | null,
+  prefix: string,
+  w: Walk,
+): void {
+  const inner = [...scopes, constantIndex(g)];
+  const { successors, starts } = nodeGraph(g, inner.length > 1);
+  assertAcyclic(w.file, g, successors);
+  const nodeDepth = longestPathDepths(g.nodes.length, successors, starts);
+  const depthOf = (i: number) => (base !== null && nodeDepth[i] >= 0 ? base + nodeDepth[i] : -1);
+  for (let i = 0; i < g.nodes.length; i++) if (depthOf(i) >= 0) w.nodeLevels.add(depthOf(i));
+  const producers = new Map<string, string>();
+  for (const node of g.nodes) for (const o of node.outputs) if (!producers.has(o)) producers.set(o, node.op);
+  g.nodes.forEach((node, i) => {
+    const label = node.name || `#${i}`;
+    if ((node.op === 'Conv' || node.op === 'ConvTranspose') && isDefaultDomain(node)) {
+      readConv(node, label, depthOf(i), inner, producers, prefix, w, g.nodes.length);
+    }
+    for (const body of node.bodies) {
+      findConvs(body.graph, inner, depthOf(i) >= 0 ? depthOf(i) : null, `${prefix}${label}/${body.attr}/`, w);
+    }
+  });
+}
+
+function readConv(
+  node: Node,
+  label: string,
+  depth: number,
+  scopes: readonly ConstantIndex[],
+  producers: Map<string, string>,
+  prefix: string,
+  w: Walk,
+  maxSteps: number,
+): void {
+  const weightName = node.inputs[1];
+  const src = weightName ? resolveConstant(weightName, scopes, maxSteps) : null;
+  if (!src) {
+    const via = weightName ? producers.get(weightName) : undefined;
+    w.warnings.push(
+      `${node.op} node ${prefix}${label}: weight ${JSON.stringify(weightName ?? '')} is not a constant` +
+        `${via ? ` (computed by ${via})` : ''}; skipped`,
+    );
+    return;
+  }
+  const t = src.tensor;
+  checkDims(w.file, t, src.name);
+  const dtype = DTYPES.get(t.dataType) ?? `type ${t.dataType}`;
+  const rank = t.dims.length;
+  const refusal = !FLOAT_DTYPE_SIZE.has(dtype)
+    ? `dtype ${dtype}`
+    : rank < 3 || rank > 5
+      ? `rank ${rank}`
+      : null;
+  if (refusal) {
+    if (!w.warned.has(t)) w.warnings.push(`${node.op} weight ${prefix}${src.name} has ${refusal}; skipped`);
+    w.warned.add(t);
+    return;
+  }
+  if (node.op === 'Conv' && rank === 4) w.levelDepths.push(depth);
+  if (w.seen.has(t)) return;
+  w.seen.add(t);
+  const group = attr(node, 'group')?.i ?? 1;
+  if (!Number.isSafeInteger(group) || group < 1) {
+    throw new FilterDbError(
+      'corrupt',
+      w.file,
+      `${node.op} node ${prefix}${label} has invalid group ${group}`,
+    );
+  }
+  w.found.push({
+    depth,
+    label: `${prefix}${src.name}`,
+    tensorName: src.name,
+    tensor: t,
+    op: node.op as Found['op'],
+    groups: group,
+    attributes: convAttributes(node),
+  });
+}
+
+/** Names a graph reads from outside itself: not produced by its nodes, not its inputs or initializers. */
+function outerNames(g: Graph): Set<string> {
+  const local = new Set<string>([...g.inputs, ...g.initializers.keys()]);
+  for (const node of g.nodes) for (const o of node.outputs) local.add(o);
+  const out = new Set<string>();
+  for (const node of g.nodes) {
+    for (const name of node.inputs) if (name && !local.has(name)) out.add(name);
+    for (const body of node.bodies)
+      for (const name of outerNames(body.graph)) if (!local.has(name)) out.add(name);
+  }
+  return out;
+}
+
+/**
+ * Successor lists between nodes (producer → consumer) and the start nodes: those reading a graph input
+ * (a body: also those reading a value of an enclosing graph). A control-flow node also consumes what its
+ * bodies read from this graph, so it lies after those values' producers.
+ */
+function nodeGraph(g: Graph, isBody: boolean): { successors: number[][]; starts: number[] } {
   const producer = new Map<string, number>();
-  p.nodes.forEach((node, i) => {
+  g.nodes.forEach((node, i) => {
     for (const o of node.outputs) if (o && !producer.has(o)) producer.set(o, i);
   });
-  const inputs = new Set(p.inputs.filter((name) => name && !p.initializers.has(name)));
-  const successors: number[][] = p.nodes.map(() => []);
+  const inputs = new Set(g.inputs.filter((name) => name && !g.initializers.has(name)));
+  const successors: number[][] = g.nodes.map(() => []);
   const starts: number[] = [];
-  p.nodes.forEach((node, i) => {
+  g.nodes.forEach((node, i) => {
     let start = false;
-    for (const name of node.inputs) {
+    const reads = node.bodies.length
+      ? [...node.inputs, ...node.bodies.flatMap((b) => [...outerNames(b.graph)])]
+      : node.inputs;
+    for (const name of reads) {
       if (!name) continue;
       const from = producer.get(name);
       if (from !== undefined) successors[from].push(i);
-      if (inputs.has(name)) start = true;
+      if (inputs.has(name) || (isBody && from === undefined && !g.initializers.has(name))) start = true;
     }
     if (start) starts.push(i);
   });
@@ -614,7 +718,7 @@ function nodeGraph(p: Parsed): { successors: number[][]; starts: number[] } {
 }
 
 /** Kahn's algorithm over the whole graph; a leftover node means a cycle, which ONNX forbids. */
-function assertAcyclic(file: string, p: Parsed, successors: number[][]): void {
+function assertAcyclic(file: string, p: Graph, successors: number[][]): void {
   const n = successors.length;
   const indegree = new Int32Array(n);
   for (const list of successors) for (const v of list) indegree[v]++;
@@ -640,20 +744,14 @@ function assertAcyclic(file: string, p: Parsed, successors: number[][]): void {
  * they take the first level at or below them in the graph (clamped to the last). A graph with no such Conv
  * uses the layers' own depths. Unreachable layers get levels after all others, in node order.
  */
-function convDepths(found: Found[], nodeDepth: Int32Array, levelNodes: number[]) {
-  const reachable = (node: number) => nodeDepth[node] >= 0;
-  let levelDepths = levelNodes.filter(reachable).map((n) => nodeDepth[n]);
-  if (levelDepths.length === 0)
-    levelDepths = found
-      .map((f) => f.node)
-      .filter(reachable)
-      .map((n) => nodeDepth[n]);
-  const levels = [...new Set(levelDepths)].sort((a, b) => a - b);
+function convDepths(found: Found[], levelDepths: number[]) {
+  let reached = levelDepths.filter((d) => d >= 0);
+  if (reached.length === 0) reached = found.map((f) => f.depth).filter((d) => d >= 0);
+  const levels = [...new Set(reached)].sort((a, b) => a - b);
   let next = (levels.at(-1) ?? -1) + 1;
   const keys = found.map((f) => {
-    if (!reachable(f.node)) return next++;
-    const d = nodeDepth[f.node];
-    const at = levels.findIndex((l) => l >= d);
+    if (f.depth < 0) return next++;
+    const at = levels.findIndex((l) => l >= f.depth);
     return levels[at < 0 ? levels.length - 1 : at];
   });
   const all = convDepthsFromGraph([...levels, ...keys]);
@@ -843,7 +941,7 @@ async function buildLayers(
     const ref = await weightRef(input, t, f.tensorName, dtype, count, externals);
     const shape = [...t.dims];
     layers.push({
-      name: f.tensorName,
+      name: f.label,
       op: f.op,
       kind: convKind(f.op === 'ConvTranspose' ? 'transposed' : 'conv', f.groups, shape[1]),
       shape,
@@ -863,28 +961,28 @@ async function buildLayers(
 async function toModel(input: ModelInput, p: Parsed): Promise<Model> {
   const file = input.main.name;
   const warnings: string[] = [];
-  const { successors, starts } = nodeGraph(p);
-  assertAcyclic(file, p, successors);
-  const nodeDepth = longestPathDepths(p.nodes.length, successors, starts);
-  const { found, convUses } = findConvs(p, file, warnings);
-  const levelNodes = convUses.filter((u) => u.rank4).map((u) => u.node);
-  const { convDepth, convDepthNorm } = convDepths(found, nodeDepth, levelNodes);
-  const graphDepth = found.map((f) => (nodeDepth[f.node] >= 0 ? nodeDepth[f.node] : null));
-  const unreachable = found.filter((_, i) => graphDepth[i] === null).map((f) => f.tensorName);
+  const w: Walk = {
+    file,
+    warnings,
+    found: [],
+    levelDepths: [],
+    seen: new Set(),
+    warned: new Set(),
+    nodeLevels: new Set(),
+  };
+  findConvs(p, [], 0, '', w);
+  const { found } = w;
+  const { convDepth, convDepthNorm } = convDepths(found, w.levelDepths);
+  const graphDepth = found.map((f) => (f.depth >= 0 ? f.depth : null));
+  const unreachable = found.filter((_, i) => graphDepth[i] === null).map((f) => f.label);
   if (unreachable.length > 0) {
     warnings.push(
       `${unreachable.length} conv layer(s) not reachable from a graph input (${unreachable.slice(0, 5).join(', ')}` +
         `${unreachable.length > 5 ? ', …' : ''}); their conv depths follow the reachable ones in node order`,
     );
   }
-  const subgraphs = p.nodes.filter((n) => n.attrs.some((a) => a.subgraph)).length;
-  if (subgraphs > 0)
-    warnings.push(
-      `${subgraphs} node(s) with subgraphs (If/Loop/Scan) ignored; convs inside them are not reported`,
-    );
   const layers = await buildLayers(input, p, found, warnings, { graphDepth, convDepth, convDepthNorm });
-  const levelSet = new Set<number>();
-  for (const d of nodeDepth) if (d >= 0) levelSet.add(d);
+  const levelSet = w.nodeLevels;
   const producer = `${p.producerName} ${p.producerVersion}`.trim();
   return {
     format: 'onnx',
@@ -970,7 +1068,8 @@ export const onnxReader: FormatReader = {
   },
   async read(input: ModelInput, options?: ReadOptions): Promise<Model> {
     const file = input.main.name;
-    const parsed = await parseModelProto(new ProtoWindow(input.main), options);
+    const win = new ProtoWindow(input.main);
+    const parsed = await parseModelProto(win, options);
     if (parsed.graphs === 0)
       throw new FilterDbError(
         'not-a-model',
@@ -980,6 +1079,7 @@ export const onnxReader: FormatReader = {
     if (!parsed.hasOpsetImport && parsed.irVersion >= 3) {
       throw new FilterDbError('truncated', file, 'ONNX model has no opset_import (truncated or corrupt)');
     }
+    await parseBodies(win, parsed, 0);
     const model = await toModel(input, parsed);
     options?.onProgress?.(input.main.size, input.main.size);
     return model;

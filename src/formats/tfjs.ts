@@ -100,7 +100,9 @@ export function sniffTfjs(ctx: SniffContext): SniffScore {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(ctx.head);
   if (/^\s*\{/.test(text) && (text.includes('"modelTopology"') || text.includes('"weightsManifest"')))
     return 2;
-  return ctx.name === 'model.json' ? 1 : 0;
+  // a bare weights manifest (face-api.js `*-weights_manifest.json`): an array of { paths, weights }
+  if (/^\s*\[\s*\{/.test(text) && text.includes('"paths"') && text.includes('"weights"')) return 2;
+  return ctx.name === 'model.json' || ctx.name.endsWith('weights_manifest.json') ? 1 : 0;
 }
 
 export const tfjsReader: FormatReader = {
@@ -128,6 +130,7 @@ export async function readTfjs(input: ModelInput, options?: ReadOptions): Promis
     if (e instanceof FilterDbError) throw e;
     throw new FilterDbError('corrupt', file, `model.json is not valid JSON: ${(e as Error).message}`);
   }
+  if (Array.isArray(json)) return readWeightsManifest(input, json);
   if (!isObject(json)) throw new FilterDbError('not-a-model', file, 'model.json is not a JSON object');
   const manifest = get(json, 'weightsManifest');
   if (!Array.isArray(manifest))
@@ -168,6 +171,37 @@ export async function readTfjs(input: ModelInput, options?: ReadOptions): Promis
   if (graphKnown) model.graphDepthLevels = found.levels;
   options?.onProgress?.(main.size, main.size);
   return model;
+}
+
+/**
+ * A weights manifest without a topology (face-api.js ships every model so: `*-weights_manifest.json` beside
+ * its `.bin`): every 4-D weight is a conv kernel `[kh, kw, in, out]`, depthwise `[kh, kw, C, 1]` where the
+ * name says depthwise or the shape has one output over several inputs; depth from storage order.
+ */
+async function readWeightsManifest(input: ModelInput, manifest: Json[]): Promise<Model> {
+  const { specs, groups, warnings } = await loadManifest(input, manifest);
+  const candidates: Candidate[] = [];
+  for (const spec of specs) {
+    const s = spec.shape;
+    if (s.length !== 4) continue;
+    const depthwise =
+      /depthwise/i.test(spec.name) || (s[3] === 1 && s[2] > 1 && !/pointwise/i.test(spec.name));
+    const op = depthwise ? 'DepthwiseConv2D' : 'Conv2D';
+    if (!usable(spec, 2, op, warnings)) continue;
+    candidates.push({
+      spec,
+      op,
+      transform: depthwise ? 'depthwise' : 'conv',
+      spatial: 2,
+      groups: 1,
+      node: -1,
+    });
+  }
+  const depths = convDepthsFromOrder(candidates.length);
+  const layers = candidates.map((c, i) =>
+    makeLayer(c, groups[c.spec.group].source, null, depths.convDepth[i], depths.convDepthNorm[i]),
+  );
+  return { format: 'tfjs', source: input.main.name, graphDepthKnown: false, layers, warnings };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -791,6 +825,7 @@ function graphModel(
   for (let u = 0; u < nodes.length; u++) {
     if (ops[u] === 'Placeholder' || ops[u] === 'PlaceholderWithDefault') successors[u] = [];
   }
+  unrollWhileLoops(ops, inputs, index, successors);
 
   const candidates: Candidate[] = [];
   const seen = new Set<WeightSpec>();
@@ -836,8 +871,67 @@ function graphModel(
       node: i,
     });
   });
-  const depth = longestPathDepths(nodes.length, successors, [...starts]);
+  const depth = longestPathDepths(successors.length, successors, [...starts]);
   const levels = new Set<number>();
-  for (const d of depth) if (d >= 0) levels.add(d);
+  for (let u = 0; u < nodes.length; u++) if (depth[u] >= 0) levels.add(depth[u]);
   return { candidates, depth, levels: levels.size };
+}
+
+const NEXT_ITERATION = new Set(['NextIteration', 'RefNextIteration']);
+
+/**
+ * A TF1 while loop is a cycle: Enter -> Merge -> Switch -:1-> body -> NextIteration -> Merge, and
+ * Switch -:0-> Exit when the condition fails. Depth treats it as run once: the NextIteration -> Merge
+ * back edge goes instead to a copy of the Merge (appended as a new node), which feeds copies of its
+ * Switches, which feed the Switches' Exit side. So what follows the loop lies deeper than its body, the
+ * graph stays a DAG, and a path from the inputs that runs through the body (the loop's accumulator)
+ * still reaches the rest of the model.
+ */
+function unrollWhileLoops(
+  ops: readonly string[],
+  inputs: readonly string[][],
+  index: ReadonlyMap<string, number>,
+  successors: number[][],
+): void {
+  const port = (input: string): { node: number | undefined; port: number } => {
+    const [name, p] = input.split(':');
+    return {
+      node: input.startsWith('^') ? undefined : index.get(name),
+      port: p === undefined ? 0 : Number(p),
+    };
+  };
+  const mergeCopy = new Map<number, number>();
+  const newNode = (): number => successors.push([]) - 1;
+  inputs.forEach((list, m) => {
+    if (ops[m] !== 'Merge' && ops[m] !== 'RefMerge') return;
+    for (const input of list) {
+      const n = port(input).node;
+      if (n === undefined || !NEXT_ITERATION.has(ops[n])) continue;
+      let copy = mergeCopy.get(m);
+      if (copy === undefined) {
+        copy = newNode();
+        mergeCopy.set(m, copy);
+      }
+      successors[n] = successors[n].filter((v) => v !== m);
+      successors[n].push(copy);
+    }
+  });
+  if (mergeCopy.size === 0) return;
+  const switchCopy = new Map<number, number>();
+  inputs.forEach((list, s) => {
+    if (ops[s] !== 'Switch' && ops[s] !== 'RefSwitch') return;
+    const m = list[0] === undefined ? undefined : port(list[0]).node;
+    const mCopy = m === undefined ? undefined : mergeCopy.get(m);
+    if (mCopy === undefined) return;
+    const copy = newNode();
+    successors[mCopy].push(copy);
+    switchCopy.set(s, copy);
+  });
+  inputs.forEach((list, v) => {
+    for (const input of list) {
+      const { node: s, port: p } = port(input);
+      const copy = s === undefined ? undefined : switchCopy.get(s);
+      if (copy !== undefined && p === 0) successors[copy].push(v);
+    }
+  });
 }

@@ -3,7 +3,8 @@
  *
  * Reads subgraph 0: operators (opcode via operator_codes, `max(deprecated_builtin_code, builtin_code)`),
  * tensors and buffers. Conv weights are normalised to `[out, in/g, kh, kw]` (`[in, out, kh, kw]` for
- * transposed convs); float16 weights behind a DEQUANTIZE op are followed; int8/uint8/int16 weights are
+ * transposed convs); float16 weights behind a DEQUANTIZE op and sparse weights behind a DENSIFY op
+ * (tflite-sparse.ts) are followed; int8/uint8/int16 weights are
  * dequantised `(q - zero_point) * scale`, per tensor or per channel along `quantized_dimension`.
  * Weight bytes are read lazily (inline `data` vectors or, for files over 2 GB, `offset`/`size` buffers).
  */
@@ -22,6 +23,7 @@ import { type FbTable, FlatBufferReader } from './io/flatbuffers.js';
 import { decodeFloats, transpose } from './io/numeric.js';
 import type { ByteSource, ModelInput } from './io/source.js';
 import type { FormatReader, SniffContext, SniffScore } from './reader.js';
+import { densifyBytes, readSparsity, sparseToDenseIndex } from './tflite-sparse.js';
 
 /** TensorType enum -> dtype name and element size (0 = not a fixed-size numeric type we decode). */
 const TENSOR_TYPES: readonly [string, number][] = [
@@ -48,6 +50,7 @@ const TENSOR_TYPES: readonly [string, number][] = [
 
 const OP = {
   CONV_2D: 3,
+  CUSTOM: 32,
   DEPTHWISE_CONV_2D: 4,
   DEQUANTIZE: 6,
   TRANSPOSE_CONV: 67,
@@ -64,6 +67,15 @@ const CONV_OPS = new Map<number, string>([
   [OP.CONV_3D_TRANSPOSE, 'CONV_3D_TRANSPOSE'],
 ]);
 
+/**
+ * Custom operators read as convs: MediaPipe's transposed conv with a fused bias (inputs: input, weight
+ * `[out, kh, kw, in]` as TRANSPOSE_CONV's, bias).
+ */
+const CUSTOM_CONVS = new Map<string, number>([['Convolution2DTransposeBias', OP.TRANSPOSE_CONV]]);
+
+/** Builtin codes above this are newer than this reader: an unknown op, checked like a custom one. */
+const LAST_KNOWN_BUILTIN = 210;
+
 /** BuiltinOptions union tags of the options tables we read. */
 const OPTIONS = { Conv2DOptions: 1, DepthwiseConv2DOptions: 2, TransposeConvOptions: 49 } as const;
 
@@ -75,15 +87,44 @@ interface TensorInfo {
   scale: Float32Array | null;
   zeroPoint: number[] | null;
   quantizedDimension: number;
-  sparse: boolean;
+  /** SparsityParameters when the tensor is stored sparse (a DENSIFY input). */
+  sparsity: FbTable | null;
 }
 
 interface OperatorInfo {
+  /** Builtin code; for a custom op read as a conv, the builtin it stands for. */
   code: number;
+  /** The operator's name: the builtin's, or a custom op's `custom_code`. */
+  name: string | null;
   inputs: Int32Array;
   outputs: Int32Array;
   optionsType: number;
   options: FbTable | null;
+  /** A custom op not read as a conv, or a builtin code newer than this reader. */
+  unknown: boolean;
+}
+
+/**
+ * A custom or unknown operator with a 4-D constant input may well be a conv this reader cannot
+ * interpret: say so by name rather than leave its filters out silently.
+ */
+async function warnUnknownOpWeights(
+  op: OperatorInfo,
+  opIndex: number,
+  tensor: (i: number) => Promise<TensorInfo>,
+  constantSource: (index: number) => Promise<{ range: unknown }>,
+  warnings: string[],
+): Promise<void> {
+  const label =
+    op.code === OP.CUSTOM ? `custom op ${op.name ?? '(unnamed)'}` : `unknown builtin op ${op.code}`;
+  for (const t of op.inputs) {
+    if (t < 0) continue;
+    const info = await tensor(t);
+    if (info.shape.length !== 4 || !(await constantSource(t)).range) continue;
+    warnings.push(
+      `${label} (operator ${opIndex}) has a 4-D constant input ${info.name} [${info.shape.join(', ')}]; not read as a conv`,
+    );
+  }
 }
 
 export function sniffTflite(ctx: SniffContext): SniffScore {
@@ -112,13 +153,13 @@ export async function readTflite(source: ByteSource): Promise<Model> {
 
   // operator codes
   const codesVec = await root.tableVector(1);
-  const opcodes: number[] = [];
+  const opcodes: { code: number; custom: string | null }[] = [];
   if (codesVec) {
     for (let i = 0; i < codesVec.length; i++) {
       const t = await fb.tableAt(codesVec, i);
       const deprecated = await t.i8(0, 0);
       const builtin = await t.i32(3, 0);
-      opcodes.push(Math.max(deprecated, builtin));
+      opcodes.push({ code: Math.max(deprecated, builtin), custom: await t.string(1) });
     }
   }
   const subgraphs = await root.tableVector(2);
@@ -142,8 +183,12 @@ export async function readTflite(source: ByteSource): Promise<Model> {
       if (idx >= opcodes.length)
         throw fb.corrupt(`operator ${i} uses opcode index ${idx} of ${opcodes.length}`);
       const optionsType = await t.u8(3, 0);
+      const { code, custom } = opcodes[idx];
+      const customConv = code === OP.CUSTOM && custom !== null ? CUSTOM_CONVS.get(custom) : undefined;
       ops.push({
-        code: opcodes[idx],
+        code: customConv ?? code,
+        name: customConv !== undefined ? custom : (CONV_OPS.get(code) ?? custom),
+        unknown: customConv === undefined && (code === OP.CUSTOM || code > LAST_KNOWN_BUILTIN),
         inputs: (await t.int32Vector(1)) ?? new Int32Array(0),
         outputs: (await t.int32Vector(2)) ?? new Int32Array(0),
         optionsType,
@@ -168,7 +213,7 @@ export async function readTflite(source: ByteSource): Promise<Model> {
       scale: q ? await q.float32Vector(2) : null,
       zeroPoint: q ? await q.int64Vector(3) : null,
       quantizedDimension: q ? await q.i32(6, 0) : 0,
-      sparse: t.has(6),
+      sparsity: await t.table(6),
     };
     tensorCache.set(i, info);
     return info;
@@ -204,6 +249,22 @@ export async function readTflite(source: ByteSource): Promise<Model> {
     for (const t of op.inputs) if (t >= 0 && t < tensorCount) consumers[t].push(i);
   });
 
+  /** A constant tensor, or the constant behind DEQUANTIZE (float16, int8) and/or DENSIFY (sparse storage). */
+  const constantSource = async (
+    index: number,
+  ): Promise<{ stored: number; range: { offset: number; length: number } | null }> => {
+    let stored = index;
+    let range = await bufferRange((await tensor(index)).buffer);
+    for (let steps = 0; !range && steps < 2; steps++) {
+      const p = stored < tensorCount ? producer[stored] : -1;
+      const prod = p >= 0 ? ops[p] : null;
+      if (!prod || (prod.code !== OP.DEQUANTIZE && prod.code !== OP.DENSIFY) || !(prod.inputs[0] >= 0)) break;
+      stored = prod.inputs[0];
+      range = await bufferRange((await tensor(stored)).buffer);
+    }
+    return { stored, range };
+  };
+
   interface Found {
     opIndex: number;
     layer: Omit<ConvLayer, 'graphDepth' | 'convDepth' | 'convDepthNorm'>;
@@ -212,23 +273,15 @@ export async function readTflite(source: ByteSource): Promise<Model> {
   const seen = new Set<number>();
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
-    const opName = CONV_OPS.get(op.code);
+    if (op.unknown) {
+      await warnUnknownOpWeights(op, i, tensor, constantSource, warnings);
+      continue;
+    }
+    const opName = CONV_OPS.has(op.code) ? op.name : null;
     if (!opName) continue;
     const wIndex = op.inputs[1];
     if (wIndex === undefined || wIndex < 0) continue;
-    let stored = wIndex;
-    let range = await bufferRange((await tensor(wIndex)).buffer);
-    if (!range) {
-      const p = wIndex < tensorCount ? producer[wIndex] : -1;
-      const prod = p >= 0 ? ops[p] : null;
-      if (prod && prod.code === OP.DEQUANTIZE && prod.inputs.length > 0 && prod.inputs[0] >= 0) {
-        stored = prod.inputs[0];
-        range = await bufferRange((await tensor(stored)).buffer);
-      } else if (prod && prod.code === OP.DENSIFY) {
-        warnings.push(`${opName} weight ${(await tensor(wIndex)).name} is sparse (DENSIFY); skipped`);
-        continue;
-      }
-    }
+    const { stored, range } = await constantSource(wIndex);
     const weight = await tensor(stored);
     if (!range) {
       warnings.push(`${opName} weight ${weight.name} is computed at run time; skipped`);
@@ -313,10 +366,6 @@ async function describe(
     warnings.push(`${opName} weight ${weight.name}: DEQUANTIZE changes the shape; skipped`);
     return null;
   }
-  if (weight.sparse) {
-    warnings.push(`${opName} weight ${weight.name} is stored sparse; skipped`);
-    return null;
-  }
   if (
     !typeInfo ||
     typeInfo[1] === 0 ||
@@ -326,11 +375,19 @@ async function describe(
     return null;
   }
   const count = elementCount(s);
-  if (count * typeInfo[1] !== range.length) {
+  let denseIndex: Float64Array | null = null;
+  if (weight.sparsity) {
+    const index = sparseToDenseIndex(s, await readSparsity(weight.sparsity));
+    if (typeof index === 'string')
+      throw new FilterDbError('corrupt', source.name, `sparse weight ${weight.name}: ${index}`);
+    denseIndex = index;
+  }
+  const storedCount = denseIndex ? denseIndex.length : count;
+  if (storedCount * typeInfo[1] !== range.length) {
     throw new FilterDbError(
       'corrupt',
       source.name,
-      `weight ${weight.name} [${s.join(', ')}] ${dtype} needs ${count * typeInfo[1]} bytes but its buffer holds ${range.length}`,
+      `weight ${weight.name} [${s.join(', ')}] ${dtype}${denseIndex ? ` (sparse, ${storedCount} stored values)` : ''} needs ${storedCount * typeInfo[1]} bytes but its buffer holds ${range.length}`,
     );
   }
   const quantized = dtype === 'int8' || dtype === 'uint8' || dtype === 'int16';
@@ -465,7 +522,8 @@ async function describe(
     groups,
     dtype,
     async loadWeight(): Promise<WeightArray> {
-      const bytes = await source.read(range.offset, range.length);
+      let bytes = await source.read(range.offset, range.length);
+      if (denseIndex) bytes = densifyBytes(bytes, typeInfo[1], count, denseIndex);
       let raw: WeightArray;
       if (quantized) {
         raw = dequantize(bytes, dtype, s, scale!, zeroPoint, qdim);

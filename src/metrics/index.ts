@@ -1,5 +1,20 @@
 /** Per-layer quality metrics, degeneracy flags and the small linear algebra behind them. */
-export { flagLayer, LOW_DIVERSITY_THRESHOLD, RANDOM_LIKE_THRESHOLD, SPARSE_THRESHOLD } from './flags.js';
+export {
+  ALL_FLAGS,
+  type AssessedLayer,
+  DEGENERATION_FLAGS,
+  degeneratedSql,
+  degenerationFlags,
+  flagLayer,
+  isDegenerated,
+  isDegenerationFlag,
+  LOW_DIVERSITY_THRESHOLD,
+  type ModelHealth,
+  modelVerdict,
+  notMeasured,
+  RANDOM_LIKE_THRESHOLD,
+  SPARSE_THRESHOLD,
+} from './flags.js';
 export {
   centredScatter,
   columnMeans,

@@ -14,7 +14,7 @@
  *   `normL1Norm` / `normL2Norm`) is `null`. The caller raises the `non-finite` flag (see flags.ts).
  */
 import type { WeightArray } from '../model/types.js';
-import { centredScatter, columnMeans, gram, symmetricEigen } from './linalg.js';
+import { centredScatter, columnMeans, gram, symmetricEigen, symmetricEigenvaluesQL } from './linalg.js';
 import type { LayerMetrics, QualityOptions } from './types.js';
 
 export const DEFAULT_SPARSITY_EPS = 0.01;
@@ -310,7 +310,7 @@ export function varianceEntropy(
   }
   if (count < 2 || k === 0) return null;
   const mean = columnMeans(f, n, k, select);
-  return entropyOfScatter(centredScatter(f, n, k, mean, select), k, count);
+  return entropyOfScatter(centredMoments(f, n, k, mean, select ?? null, count), count);
 }
 
 /**
@@ -395,10 +395,53 @@ function singleVarianceEntropy(count: number): VarianceEntropy {
   return { count, entropy: 0, norm: 0 / randomEntropy(count), variances: new Float64Array(0) };
 }
 
+/**
+ * Kernels of up to this many values (7×7 = 49) keep the Jacobi solver on the k×k scatter, as before; wider
+ * ones (the 1×k rows of 1-D convs, k up to 512 and more) take the spectrum from the smaller of the k×k scatter
+ * and the count×count Gram matrix of the centred rows (same non-zero eigenvalues), by Householder + QL.
+ */
+const JACOBI_MAX_VALUES = 64;
+
+/**
+ * The centred second-moment matrix whose eigenvalues are the filters' variances·(count−1): the k×k scatter
+ * CᵀC, or for wide kernels with fewer rows than values the count×count Gram matrix CCᵀ (same non-zero
+ * eigenvalues, a fraction of the work). Returns the matrix and its order.
+ */
+function centredMoments(
+  f: WeightArray,
+  n: number,
+  k: number,
+  mean: Float64Array,
+  select: Uint8Array | null,
+  count: number,
+): { matrix: Float64Array; order: number } {
+  if (k <= JACOBI_MAX_VALUES || count >= k)
+    return { matrix: centredScatter(f, n, k, mean, select), order: k };
+  const c = new Float64Array(count * k);
+  for (let r = 0, i = 0; r < n; r++) {
+    if (select && !select[r]) continue;
+    const o = r * k;
+    const oc = i * k;
+    for (let j = 0; j < k; j++) c[oc + j] = f[o + j] - mean[j];
+    i++;
+  }
+  return { matrix: gram(c, count, k), order: count };
+}
+
+/** Eigenvalues of a symmetric matrix: Jacobi for small ones, Householder + QL beyond {@link JACOBI_MAX_VALUES}. */
+function eigenvalues(a: Float64Array, order: number): Float64Array {
+  if (order > JACOBI_MAX_VALUES) {
+    const values = symmetricEigenvaluesQL(a, order);
+    if (values) return values;
+  }
+  return symmetricEigen(a, order, { vectors: false }).values;
+}
+
 /** Entropy of the eigenvalues of scatter/(count−1) (the scatter is scaled in place). */
-function entropyOfScatter(scatter: Float64Array, k: number, count: number): VarianceEntropy {
+function entropyOfScatter(moments: { matrix: Float64Array; order: number }, count: number): VarianceEntropy {
+  const { matrix: scatter, order: k } = moments;
   for (let i = 0; i < scatter.length; i++) scatter[i] /= count - 1;
-  const { values } = symmetricEigen(scatter, k, { vectors: false });
+  const values = eigenvalues(scatter, k);
   let total = 0;
   for (let i = 0; i < k; i++) {
     if (values[i] < 0) values[i] = 0; // rounding in a rank-deficient scatter
@@ -523,7 +566,7 @@ export function measureLayer(
     if (k === 1) full = singleVarianceEntropy(n);
     else {
       const mean = meansFromSums(weight, n, k, first.columnSums, n, null);
-      full = entropyOfScatter(centredScatter(weight, n, k, mean, null), k, n);
+      full = entropyOfScatter(centredMoments(weight, n, k, mean, null, n), n);
     }
   }
   const kept = n - sparseCount;
@@ -534,7 +577,7 @@ export function measureLayer(
     else {
       const sums = selectedColumnSums(weight, n, k, keep);
       const mean = meansFromSums(weight, n, k, sums, kept, keep);
-      clean = entropyOfScatter(centredScatter(weight, n, k, mean, keep), k, kept);
+      clean = entropyOfScatter(centredMoments(weight, n, k, mean, keep, kept), kept);
     }
   }
 

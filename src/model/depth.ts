@@ -23,53 +23,73 @@ export function convDepthsFromOrder(count: number): { convDepth: number[]; convD
 }
 
 /**
- * Longest-path depth of every node in a DAG given as adjacency (node -> successors), starting from
- * `starts` at depth 0. Nodes not reachable stay undefined. Relaxation in topological order (Kahn on the
- * reachable subgraph), so it is linear and cannot loop on a malformed cyclic graph: nodes on a cycle are
- * left at the depth reached before the cycle.
+ * Longest-path depth of every node in a graph given as adjacency (node -> successors), starting from
+ * `starts` at depth 0. Nodes not reachable stay -1. Loops (a TF while loop's NextIteration -> Merge, or any
+ * other cycle) have no longest path, so their back edges are dropped first: an edge is a back edge when a
+ * depth-first search from the starts meets it while its target is still on the search path. What remains
+ * is a DAG, relaxed in topological order (Kahn), so the pass is linear and every reachable node gets a depth.
  */
 export function longestPathDepths(
   nodeCount: number,
   successors: readonly (readonly number[])[],
   starts: readonly number[],
 ): Int32Array {
+  const forward = withoutBackEdges(nodeCount, successors, starts);
   const depth = new Int32Array(nodeCount).fill(-1);
-  const reachable = new Uint8Array(nodeCount);
-  const stack: number[] = [];
-  for (const s of starts) {
-    if (!reachable[s]) {
-      reachable[s] = 1;
-      stack.push(s);
-    }
-  }
-  while (stack.length) {
-    const u = stack.pop()!;
-    for (const v of successors[u]) {
-      if (!reachable[v]) {
-        reachable[v] = 1;
-        stack.push(v);
-      }
-    }
-  }
   const indegree = new Int32Array(nodeCount);
-  for (let u = 0; u < nodeCount; u++) {
-    if (!reachable[u]) continue;
-    for (const v of successors[u]) indegree[v]++;
-  }
+  for (let u = 0; u < nodeCount; u++) for (const v of forward[u]) indegree[v]++;
   const queue: number[] = [];
-  for (let u = 0; u < nodeCount; u++) {
-    if (reachable[u] && indegree[u] === 0) {
-      queue.push(u);
-      depth[u] = 0;
+  for (const s of starts) {
+    if (depth[s] < 0 && indegree[s] === 0) {
+      depth[s] = 0;
+      queue.push(s);
     }
   }
-  for (const s of starts) if (depth[s] < 0) depth[s] = 0;
   for (let qi = 0; qi < queue.length; qi++) {
     const u = queue[qi];
-    for (const v of successors[u]) {
+    for (const v of forward[u]) {
       if (depth[u] + 1 > depth[v]) depth[v] = depth[u] + 1;
       if (--indegree[v] === 0) queue.push(v);
     }
   }
+  for (const s of starts) if (depth[s] < 0) depth[s] = 0;
   return depth;
+}
+
+/**
+ * The successors of the nodes reachable from `starts`, less the back edges of an iterative depth-first
+ * search (no recursion: graphs of 100 000 nodes would overflow the stack). Unreachable nodes get none.
+ */
+function withoutBackEdges(
+  nodeCount: number,
+  successors: readonly (readonly number[])[],
+  starts: readonly number[],
+): number[][] {
+  const forward: number[][] = Array.from({ length: nodeCount }, () => []);
+  // 0 = not seen, 1 = on the search path, 2 = finished
+  const state = new Uint8Array(nodeCount);
+  const next = new Int32Array(nodeCount);
+  const path: number[] = [];
+  for (const s of starts) {
+    if (state[s]) continue;
+    state[s] = 1;
+    path.push(s);
+    while (path.length) {
+      const u = path[path.length - 1];
+      const succ = successors[u];
+      if (next[u] === succ.length) {
+        state[u] = 2;
+        path.pop();
+        continue;
+      }
+      const v = succ[next[u]++];
+      if (state[v] === 1) continue; // back edge: closes a loop
+      forward[u].push(v);
+      if (state[v] === 0) {
+        state[v] = 1;
+        path.push(v);
+      }
+    }
+  }
+  return forward;
 }

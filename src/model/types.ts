@@ -60,9 +60,9 @@ export function spatialRank(shape: readonly number[]): number {
   return shape.length - 2;
 }
 
-/** Kernel size label such as "3x3" or "1x3x3". */
+/** Kernel size label such as "3x3" or "1x3x3"; a 1-D kernel of k is "1xk", the 1×k filters it is measured as. */
 export function kernelLabel(shape: readonly number[]): string {
-  return shape.slice(2).join('x');
+  return shape.length === 3 ? `1x${shape[2]}` : shape.slice(2).join('x');
 }
 
 export function elementCount(shape: readonly number[]): number {

@@ -2,7 +2,7 @@
 import { readSync } from 'node:fs';
 import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { FilterDbError } from '../errors.js';
+import { FilterDbError, fsErrorText } from '../errors.js';
 import { MODEL_FILE_EXTENSIONS } from '../formats/detect.js';
 import { type ByteSource, checkRange, type ModelInput, safeRelativePath } from '../formats/io/source.js';
 
@@ -20,7 +20,7 @@ export async function fileSource(path: string, displayName = path): Promise<File
     size = st.size;
   } catch (e) {
     if (e instanceof FilterDbError) throw e;
-    throw new FilterDbError('missing-file', displayName, `cannot open: ${(e as Error).message}`);
+    throw new FilterDbError('missing-file', displayName, `cannot open: ${fsErrorText(e)}`);
   }
   const handle = await open(path, 'r');
   let closed = false;
@@ -78,11 +78,7 @@ export async function openModelInput(path: string): Promise<ModelInput> {
   try {
     st = await stat(abs);
   } catch (e) {
-    throw new FilterDbError(
-      'missing-file',
-      path,
-      `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new FilterDbError('missing-file', path, `cannot open: ${fsErrorText(e)}`);
   }
   let mainPath = abs;
   let listing: string[] | undefined;

@@ -7,6 +7,7 @@
 
 import type { PcaBasis } from '../analysis/pca.js';
 import { fitBasis } from '../analysis/shift.js';
+import { degenerationFlags } from '../metrics/flags.js';
 import { type LayerQuality, type QualityReport, qualityReport } from '../metrics/layer-report.js';
 import type { ConvLayer, Model, WeightArray } from '../model/types.js';
 import {
@@ -58,9 +59,9 @@ export interface ModelReportData {
   basisLayers: number;
 }
 
-/** Flags that mean "degenerated" (tiny only says a layer is too small to judge). */
+/** The flags that make a layer degenerated (metrics/flags.ts's one definition). */
 export function degeneratedFlags(layer: LayerQuality): LayerQuality['flags'] {
-  return layer.flags.filter((f) => f.id !== 'tiny');
+  return degenerationFlags(layer.flags);
 }
 
 /**

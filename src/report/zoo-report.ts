@@ -26,6 +26,16 @@ import { driftBoxplotSvg, driftHeatmapSvg } from './svg/drift.js';
 import { cumulativeVarianceSvg, eigenImagesSvg } from './svg/pca.js';
 import { coefficientTitle, type RidgeCurve, ridgeGridSvg, ridgePlotSvg } from './svg/ridge.js';
 
+/** The degenerated count, or "not measured" — never an empty cell that reads as zero. */
+function degeneratedCell(m: ZooModel): { html: string; sort: number } | number | null {
+  if (m.degenerated === undefined) return null;
+  if (m.degenerated === null) return { html: 'not measured', sort: -1 };
+  const missing = m.notAssessed ?? 0;
+  return missing > 0
+    ? { html: `${m.degenerated} <span class="muted">(${missing} not measured)</span>`, sort: m.degenerated }
+    : m.degenerated;
+}
+
 export interface ZooModel {
   name: string;
   format?: string | null;
@@ -33,8 +43,12 @@ export interface ZooModel {
   layers?: number | null;
   /** 2-D filters (e.g. 3×3 filters in the database). */
   filters?: number | null;
-  /** Layers flagged as degenerated. */
+  /** Layers flagged as degenerated (metrics/flags.ts's definition); null when no layer was assessed. */
   degenerated?: number | null;
+  /** Layers never assessed (no flags stored). */
+  notAssessed?: number;
+  /** Assessed layers whose orthogonality was not measured (shape unknown: dataset.h5). */
+  orthogonalityNotMeasured?: number;
   /** Metadata columns (Task, Training, …). */
   meta?: Record<string, string | number | null | undefined>;
 }
@@ -159,6 +173,16 @@ export function renderZooReport(data: ZooReportData): string {
   if (data.models.some((m) => m.degenerated !== undefined && m.degenerated !== null)) {
     lines.push(`<p>${flagged} of ${data.models.length} models have at least one degenerated layer.</p>`);
   }
+  const unassessed = data.models.filter((m) => (m.notAssessed ?? 0) > 0).length;
+  if (unassessed)
+    lines.push(
+      `<p>${unassessed} model${unassessed === 1 ? ' has' : 's have'} layers whose metrics and flags were not measured (imported with --no-metrics): they are not counted as healthy.</p>`,
+    );
+  const noOrth = data.models.filter((m) => (m.orthogonalityNotMeasured ?? 0) > 0).length;
+  if (noOrth)
+    lines.push(
+      `<p>Orthogonality was not measured for ${noOrth} model${noOrth === 1 ? '' : 's'} (dataset.h5 does not record layer shapes).</p>`,
+    );
 
   // models
   const metaCols = data.metaColumns ?? [...new Set(data.models.flatMap((m) => Object.keys(m.meta ?? {})))];
@@ -184,7 +208,7 @@ export function renderZooReport(data: ZooReportData): string {
         m.format ?? null,
         m.layers ?? null,
         m.filters ?? null,
-        m.degenerated ?? null,
+        degeneratedCell(m),
         ...metaCols.map((c) => {
           const v = m.meta?.[c];
           return v === undefined ? null : v;

@@ -89,6 +89,8 @@ export interface ScanOptions {
    */
   shareThisThread?: boolean;
   onProgress?: (filters: number, pass: string) => void;
+  /** Stops the scan (the server's request deadline, or its client leaving): the pass rejects with its reason. */
+  signal?: AbortSignal;
 }
 
 /** Runs one pass over the plan in parallel parts and merges the results. */
@@ -123,6 +125,29 @@ export class PlanScanner {
    * the first run when it shares the work, else everything runs here when there are no workers.
    */
   private async distribute(tasks: ScanTask[], progress: (rows: number) => void): Promise<ScanResult[]> {
+    const signal = this.options.signal;
+    signal?.throwIfAborted();
+    // this thread's own scan stops itself at its next report; it must finish before close() frees its source
+    if (!signal || this.pool.length === 0 || this.share) return this.spread(tasks, progress);
+    // workers cannot be reached mid-task: an abort ends them (close() then finds none left)
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        const workers = this.pool;
+        this.pool = [];
+        for (const w of workers) w.terminate().catch(() => {});
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([this.spread(tasks, progress), aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async spread(tasks: ScanTask[], progress: (rows: number) => void): Promise<ScanResult[]> {
     if (this.pool.length === 0) return this.inThread(tasks, progress);
     const lanes = this.pool.length + (this.share ? 1 : 0);
     const runs: ScanTask[][] = Array.from({ length: lanes }, () => []);
@@ -186,10 +211,20 @@ export class PlanScanner {
     this.local ??= openScanSource(this.path, this.pool.length > 0 ? 1 : undefined);
     const source = await this.local; // failing to open is not a failed scan: its error goes out as it is
     try {
+      const signal = this.options.signal;
+      // an abort ends the scan loop at its next report (~1 M rows)
+      const report = (rows: number) => {
+        progress?.(rows);
+        signal?.throwIfAborted();
+      };
       const results: ScanResult[] = [];
-      for (const t of tasks) results.push(await runScan(t, progress, source));
+      for (const t of tasks) {
+        signal?.throwIfAborted();
+        results.push(await runScan(t, report, source));
+      }
       return results;
     } catch (e) {
+      if (this.options.signal?.aborted) throw this.options.signal.reason;
       throw new FilterDbError('corrupt', this.path, `scan failed: ${firstLine(e)}`);
     }
   }

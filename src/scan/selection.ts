@@ -55,7 +55,7 @@ export const MAX_GROUPS = 4096;
 /** The SQL expression (over layer_info) of a grouping, or 'depth'. */
 async function groupingExpression(con: DuckDBConnection, by: string): Promise<string> {
   if (by === 'depth') return 'conv_depth_norm';
-  if (by === 'model') return 'model';
+  if (by === 'model') return 'model_id';
   if (by === 'layer-kind') return 'kind';
   const cols = await queryRows(
     con,
@@ -64,6 +64,35 @@ async function groupingExpression(con: DuckDBConnection, by: string): Promise<st
   const names = cols.map((r) => String(r.column_name));
   const exact = names.find((c) => c === by) ?? names.find((c) => c.toLowerCase() === by.toLowerCase());
   return exact ? ident(exact) : `(${by})`;
+}
+
+/**
+ * One group label per stored model, for `--by model`: models are grouped by id, never merged by name. A name
+ * several models share gets its format (`embedding_model (onnx)`, `embedding_model (tflite)`), and the id too
+ * when that is still not unique (`digits_cnn (onnx, id 4)`).
+ */
+export async function modelLabels(con: DuckDBConnection): Promise<Map<number, string>> {
+  const rows = await queryRows(con, 'SELECT model_id, name, format FROM models ORDER BY model_id');
+  const count = (key: (r: Record<string, unknown>) => string) => {
+    const n = new Map<string, number>();
+    for (const r of rows) n.set(key(r), (n.get(key(r)) ?? 0) + 1);
+    return n;
+  };
+  const byName = count((r) => String(r.name));
+  const byNameFormat = count((r) => `${r.name}\u0000${r.format}`);
+  const labels = new Map<number, string>();
+  for (const r of rows) {
+    const name = String(r.name);
+    const format = r.format === null || r.format === undefined ? 'unknown format' : String(r.format);
+    let label = name;
+    if (byName.get(name)! > 1)
+      label =
+        byNameFormat.get(`${r.name}\u0000${r.format}`)! > 1
+          ? `${name} (${format}, id ${r.model_id})`
+          : `${name} (${format})`;
+    labels.set(Number(r.model_id), label);
+  }
+  return labels;
 }
 
 export function firstLine(e: unknown): string {
@@ -84,7 +113,7 @@ export async function planSelection(
   let groupSql = 'NULL';
   if (by !== null) {
     const expr = await groupingExpression(con, by);
-    groupSql = by === 'depth' ? expr : `CAST(${expr} AS VARCHAR)`;
+    groupSql = by === 'depth' || by === 'model' ? expr : `CAST(${expr} AS VARCHAR)`;
     try {
       await con.runAndReadAll(`SELECT ${groupSql} FROM layer_info LIMIT 0`);
     } catch (e) {
@@ -116,6 +145,7 @@ export async function planSelection(
   } catch (e) {
     throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
   }
+  const labels = by === 'model' ? await modelLabels(con) : null;
   const layers: LayerPlan[] = [];
   const groups = new Set<string>();
   let filterCount = 0;
@@ -131,6 +161,7 @@ export async function planSelection(
     if (by !== null) {
       const g = r.g;
       if (by === 'depth') group = (typeof g === 'number' ? depthDecile(g) : null) ?? NONE_GROUP;
+      else if (labels) group = labels.get(Number(g)) ?? NONE_GROUP;
       else group = g === null || g === undefined ? NONE_GROUP : String(g);
       groups.add(group);
     }

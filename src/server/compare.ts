@@ -171,12 +171,14 @@ async function selectionsPlan(
 
 /**
  * Streams the selection from the database file in two scans (scan/analyses.ts, as `filterdb shift`):
- * memory stays bounded whatever the selection's size. `dbPath` is the file behind `con`.
+ * memory stays bounded whatever the selection's size. `dbPath` is the file behind `con`. `signal` stops the
+ * scans (the caller interrupts `con` itself).
  */
 export async function compare(
   con: DuckDBConnection,
   dbPath: string,
   body: Record<string, unknown>,
+  signal?: AbortSignal,
 ): Promise<CompareAnswer> {
   const t0 = performance.now();
   const req = validBody(body);
@@ -187,9 +189,14 @@ export async function compare(
     throw new HttpError(400, 'empty-selection', 'the selection holds no 3×3 filters');
   let shift: StoreShiftResult;
   try {
-    shift = await serial(() =>
-      storeShift(dbPath, selection, { bins: req.bins ?? 70, views: { kdeBins: 1024, density: false } }),
-    );
+    shift = await serial(() => {
+      signal?.throwIfAborted(); // the client left, or the deadline passed, while it waited its turn
+      return storeShift(dbPath, selection, {
+        bins: req.bins ?? 70,
+        views: { kdeBins: 1024, density: false },
+        signal,
+      });
+    });
   } catch (e) {
     if (e instanceof SelectionError) throw new HttpError(400, 'bad-request', e.message);
     throw e;

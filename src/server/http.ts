@@ -25,6 +25,7 @@ export function toJson(value: unknown): string {
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return; // answered already (a deadline) or the client left
   const text = toJson(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -37,29 +38,143 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 export function sendError(res: ServerResponse, e: HttpError): void {
   if (res.headersSent) {
-    res.destroy();
+    if (!res.writableEnded) res.destroy();
     return;
   }
+  if (res.destroyed) return;
   for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
   sendJson(res, e.status, { error: { status: e.status, code: e.code, message: e.message } });
 }
 
+/** How a request body must arrive: at most `maxBytes`, never `idleMs` without a byte, and on average at least
+ * `minBytesPerSecond` once `graceMs` have passed (a slow-loris body is cut off after about `graceMs`). */
+export interface BodyLimits {
+  maxBytes: number;
+  idleMs: number;
+  graceMs: number;
+  minBytesPerSecond: number;
+}
+
+export const DEFAULT_BODY_LIMITS: Omit<BodyLimits, 'maxBytes'> = {
+  idleMs: 10_000,
+  graceMs: 10_000,
+  minBytesPerSecond: 64 << 10,
+};
+
 /**
- * Reads a request body of at most `limit` bytes. A declared Content-Length over the limit is refused before
- * anything is read (413); a body that grows past it while streaming is cut off (413).
+ * Streams a request body into `sink` chunk by chunk (the request is paused while a sink promise is pending,
+ * so a slow disk never lets chunks pile up in memory). A declared Content-Length over the limit is refused
+ * before anything is read (413), a body that grows past it while streaming is cut off (413), one that stalls
+ * or trickles is cut off (408), and `signal` (the request's deadline or the client leaving) stops it.
+ * Every error asks for the connection to be closed: the rest of the body is never read. Resolves to the
+ * number of bytes received.
  */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function receiveBody(
+  req: IncomingMessage,
+  limits: BodyLimits,
+  sink: (chunk: Buffer) => void | Promise<void>,
+  signal?: AbortSignal,
+): Promise<number> {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) {
-    throw tooLarge(Number(declared), limit);
-  }
+  if (declared !== undefined && Number(declared) > limits.maxBytes)
+    return Promise.reject(tooLarge(Number(declared), limits.maxBytes));
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    let last = start;
+    let received = 0;
+    let done = false;
+    let writing: Promise<void> = Promise.resolve();
+    const finish = (error?: unknown) => {
+      if (done) return;
+      done = true;
+      clearInterval(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onError);
+      signal?.removeEventListener('abort', onAbort);
+      if (error === undefined) resolve(received);
+      else {
+        req.pause();
+        reject(error);
+      }
+    };
+    const check = () => {
+      const now = Date.now();
+      const seconds = ((now - start) / 1000).toFixed(0);
+      if (now - last > limits.idleMs)
+        finish(
+          new HttpError(
+            408,
+            'timeout',
+            `the request body stalled: no byte for ${limits.idleMs / 1000} s (${formatBytes(received)} received)`,
+            { connection: 'close' },
+          ),
+        );
+      else if (now - start > limits.graceMs + (received / limits.minBytesPerSecond) * 1000)
+        finish(
+          new HttpError(
+            408,
+            'timeout',
+            `the request body arrives too slowly: ${formatBytes(received)} in ${seconds} s (at least ${formatBytes(limits.minBytesPerSecond)}/s after the first ${limits.graceMs / 1000} s)`,
+            { connection: 'close' },
+          ),
+        );
+    };
+    const timer = setInterval(check, Math.max(50, Math.min(1000, limits.idleMs / 4, limits.graceMs / 4)));
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      last = Date.now();
+      if (received > limits.maxBytes) return finish(tooLarge(received, limits.maxBytes));
+      let result: void | Promise<void>;
+      try {
+        result = sink(chunk);
+      } catch (e) {
+        return finish(e);
+      }
+      if (result) {
+        req.pause();
+        // the request stays paused until this write settles, so there is one at a time; its error is
+        // reported through finish below
+        writing = result.then(
+          () => {},
+          () => {},
+        );
+        result.then(
+          () => {
+            last = Date.now();
+            if (!done) req.resume();
+          },
+          (e: unknown) => finish(e),
+        );
+      }
+    };
+    const onEnd = () => {
+      writing.then(
+        () => finish(),
+        (e: unknown) => finish(e),
+      );
+    };
+    const onError = () =>
+      finish(new HttpError(400, 'aborted', 'the client closed the connection before the body was sent'));
+    const onAbort = () => finish(signal!.reason);
+    if (signal?.aborted) return finish(signal.reason);
+    signal?.addEventListener('abort', onAbort);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onError);
+  });
+}
+
+/** Reads a whole request body of at most `limits.maxBytes` into memory (for small JSON bodies). */
+export async function readBody(
+  req: IncomingMessage,
+  limits: BodyLimits,
+  signal?: AbortSignal,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(size, limit);
-    chunks.push(chunk);
-  }
+  const size = await receiveBody(req, limits, (c) => void chunks.push(c), signal);
   return Buffer.concat(chunks, size);
 }
 
@@ -72,9 +187,16 @@ function tooLarge(size: number, limit: number): HttpError {
   );
 }
 
-/** Parses a JSON request body (≤ 1 MB) into an object. */
-export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const body = await readBody(req, 1 << 20);
+/** Largest JSON request body (compare and SQL requests). */
+export const MAX_JSON_BODY = 1 << 20;
+
+/** Parses a JSON request body (≤ 1 MiB) into an object. */
+export async function readJson(
+  req: IncomingMessage,
+  limits: Omit<BodyLimits, 'maxBytes'> = DEFAULT_BODY_LIMITS,
+  signal?: AbortSignal,
+): Promise<Record<string, unknown>> {
+  const body = await readBody(req, { ...limits, maxBytes: MAX_JSON_BODY }, signal);
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8') || '{}');

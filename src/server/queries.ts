@@ -3,15 +3,16 @@
  * one model's layers, a layer's filters, and guarded read-only SQL.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { notMeasured } from '../metrics/flags.js';
 import { type FilterDb, plain, queryRows } from '../store/db.js';
+import { JSDuckDBValueConverter } from '../store/duckdb-api.js';
+import { healthFromRow, MODEL_HEALTH_SQL, type StoredModelHealth } from '../store/health.js';
 import { METRIC_COLUMNS } from '../store/schema.js';
 import { HttpError } from './http.js';
+import { chunkRowSizes } from './result-size.js';
 
 /** DuckDB's StatementType.SELECT. */
 const SELECT_STATEMENT = 1;
-
-/** Flags that mean "degenerated" (tiny only says a layer is too small to judge). */
-export const HEALTH_FLAGS = ['sparse', 'low-diversity', 'random-like', 'non-finite'] as const;
 
 export interface ModelSummary {
   id: number;
@@ -27,13 +28,8 @@ export interface ModelSummary {
   filtersTotal: number | null;
   storedFilters: number | null;
   meta: Record<string, string | null>;
-  health: {
-    layers: number;
-    /** Layers with any flag other than `tiny`. */
-    degenerated: number;
-    /** Layers per flag id. */
-    flags: Record<string, number>;
-  };
+  /** Layer counts: degenerated (metrics/flags.ts's definition), not assessed, per flag id. */
+  health: StoredModelHealth;
 }
 
 export interface LayerRow {
@@ -51,6 +47,8 @@ export interface LayerRow {
   convDepthNorm: number | null;
   metrics: Record<string, number | null>;
   flags: { id: string; reason: string }[];
+  /** What could not be measured for this layer (`notMeasured` in metrics/flags.ts); empty when nothing. */
+  notMeasured: string[];
   /** Filters stored for this layer (0 when its kernel size was not stored). */
   storedFilters: number;
   filterTable: string | null;
@@ -99,17 +97,7 @@ export async function layerInfoColumns(con: DuckDBConnection): Promise<string[]>
   return rows.map((r) => String(r.column_name));
 }
 
-const HEALTH_SQL = `
-  SELECT model_id, count(*) AS layers,
-    count(*) FILTER (WHERE len(list_filter(coalesce(flags, []), f -> f <> 'tiny')) > 0) AS degenerated,
-    ${['sparse', 'low-diversity', 'random-like', 'non-finite', 'tiny']
-      .map((f) => `count(*) FILTER (WHERE list_contains(flags, '${f}')) AS "${f}"`)
-      .join(',\n    ')}
-  FROM layers GROUP BY model_id`;
-
 function summary(r: Record<string, unknown>, meta: Record<string, string | null>): ModelSummary {
-  const flags: Record<string, number> = {};
-  for (const f of ['sparse', 'low-diversity', 'random-like', 'non-finite', 'tiny']) flags[f] = num(r[f]) ?? 0;
   return {
     id: Number(r.model_id),
     name: String(r.name),
@@ -124,7 +112,7 @@ function summary(r: Record<string, unknown>, meta: Record<string, string | null>
     filtersTotal: num(r.filters_total),
     storedFilters: num(r.stored_filters),
     meta,
-    health: { layers: num(r.layers) ?? 0, degenerated: num(r.degenerated) ?? 0, flags },
+    health: healthFromRow(r),
   };
 }
 
@@ -134,7 +122,7 @@ const MODEL_COLUMNS = `m.model_id, m.name, m.file, m.format, m.producer, m.bytes
 export async function listModels(con: DuckDBConnection): Promise<ModelSummary[]> {
   const rows = await queryRows(
     con,
-    `WITH h AS (${HEALTH_SQL}) SELECT ${MODEL_COLUMNS}, h.* EXCLUDE (model_id)
+    `WITH h AS (${MODEL_HEALTH_SQL}) SELECT ${MODEL_COLUMNS}, h.* EXCLUDE (model_id)
      FROM models m LEFT JOIN h USING (model_id) ORDER BY m.name, m.model_id`,
   );
   const meta = await metaByModel(con);
@@ -154,7 +142,7 @@ export async function getModel(
 ): Promise<ModelSummary & { warnings: string[]; layers: LayerRow[] }> {
   const rows = await queryRows(
     con,
-    `WITH h AS (${HEALTH_SQL}) SELECT ${MODEL_COLUMNS}, m.warnings, h.* EXCLUDE (model_id)
+    `WITH h AS (${MODEL_HEALTH_SQL}) SELECT ${MODEL_COLUMNS}, m.warnings, h.* EXCLUDE (model_id)
      FROM models m LEFT JOIN h USING (model_id) WHERE m.model_id = $1`,
     [id],
   );
@@ -173,7 +161,8 @@ export async function modelLayers(con: DuckDBConnection, id: number): Promise<La
   return rows.map((r) => {
     const metrics: Record<string, number | null> = {};
     for (const [key, column] of METRIC_COLUMNS) metrics[key] = num(r[column]);
-    const ids = (r.flags as string[] | null) ?? [];
+    const stored = r.flags as string[] | null;
+    const ids = stored ?? [];
     const reasons = (r.flag_reasons as string[] | null) ?? [];
     return {
       layerId: Number(r.layer_id),
@@ -190,6 +179,7 @@ export async function modelLayers(con: DuckDBConnection, id: number): Promise<La
       convDepthNorm: num(r.conv_depth_norm),
       metrics,
       flags: ids.map((f, i) => ({ id: String(f), reason: String(reasons[i] ?? '') })),
+      notMeasured: notMeasured({ flags: stored, shape: r.shape as number[] | null }),
       storedFilters: num(r.filter_count) ?? 0,
       filterTable: str(r.filter_table),
     };
@@ -260,8 +250,60 @@ export async function layerFilters(
 }
 
 /**
- * Checks that `sql` is exactly one SELECT statement (DuckDB's own parser decides, so comments, strings and
- * `;` inside literals are handled). Malformed SQL and anything else → 400.
+ * Table functions user SQL may call: generators and DuckDB's catalog functions. Everything else — read_csv,
+ * read_blob, read_text, parquet_scan, glob, query(…) and the rest — could read a file: DuckDB lets SQL read the
+ * database's own file, its WAL and temp files even with external access disabled.
+ */
+const SAFE_TABLE_FUNCTIONS =
+  /^(range|generate_series|unnest|repeat|repeat_row|json_each|json_tree|duckdb_\w+|pragma_\w+)$/i;
+
+/**
+ * Refuses a SELECT that could read a file, judged on DuckDB's own parse tree (json_serialize_sql) before
+ * anything binds it — binding read_csv already reads the file, and its errors quote it. Any table function
+ * outside {@link SAFE_TABLE_FUNCTIONS} and any table "name" that looks like a path (`FROM 'x.csv'`, a
+ * replacement scan) is refused. Returns false when the statement is not a SELECT (not serialisable).
+ */
+async function checkNoFileAccess(con: DuckDBConnection, sql: string, what: string): Promise<boolean> {
+  const reader = await con.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
+  const tree = JSON.parse(String(reader.getRowsJS()[0][0])) as { error?: boolean; error_message?: string };
+  if (tree.error) {
+    if (/Only SELECT statements/i.test(tree.error_message ?? '')) return false;
+    throw new HttpError(
+      400,
+      'bad-sql',
+      `${what} cannot be checked for file access (DuckDB cannot serialise its parse tree: ${tree.error_message}); write it another way`,
+    );
+  }
+  const refuse = (thing: string): never => {
+    throw new HttpError(
+      403,
+      'file-access',
+      `${what} may not read files (${thing}): file access from SQL is disabled on this server`,
+    );
+  };
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const x of node) walk(x);
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    const o = node as Record<string, unknown>;
+    if (o.type === 'TABLE_FUNCTION') {
+      const name = String((o.function as { function_name?: unknown } | null)?.function_name ?? '');
+      if (!SAFE_TABLE_FUNCTIONS.test(name)) refuse(`${name}(…)`);
+    } else if (o.type === 'BASE_TABLE' || o.type === 'SHOW_REF') {
+      const table = String(o.table_name ?? '');
+      if (/[/\\.:]/.test(table)) refuse(JSON.stringify(table));
+    }
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(tree);
+  return true;
+}
+
+/**
+ * Checks that `sql` is exactly one SELECT statement that reads no file (DuckDB's own parser decides, so
+ * comments, strings and `;` inside literals are handled). Malformed SQL → 400; anything else → 403.
  */
 export async function checkSelect(con: DuckDBConnection, sql: string, what = 'query'): Promise<void> {
   let extracted: Awaited<ReturnType<DuckDBConnection['extractStatements']>>;
@@ -276,6 +318,9 @@ export async function checkSelect(con: DuckDBConnection, sql: string, what = 'qu
       'bad-sql',
       `${what} must be exactly one SELECT statement, got ${extracted.count} statements`,
     );
+  // before anything binds the statement: binding may already read what it names
+  if (!(await checkNoFileAccess(con, sql, what)))
+    throw new HttpError(403, 'read-only', `${what} must be a SELECT (the SQL endpoint is read-only)`);
   let type: number;
   try {
     type = (await extracted.prepare(0)).statementType as number;
@@ -294,54 +339,93 @@ export function sqlMessage(e: unknown): string {
     .slice(0, 500);
 }
 
+export interface SqlLimits {
+  /** Most rows returned. */
+  maxRows: number;
+  /** Most bytes returned (the rows' estimated JSON size, result-size.ts). */
+  maxBytes: number;
+  timeoutMs: number;
+}
+
 export interface SqlAnswer {
   columns: string[];
   rows: unknown[][];
   rowCount: number;
+  /** True when more rows were there than returned; `truncatedBy` says which cap stopped them. */
   truncated: boolean;
+  truncatedBy: 'rows' | 'bytes' | null;
+  /** Estimated JSON bytes of the returned rows. */
+  bytes: number;
   seconds: number;
 }
 
 /**
- * Runs one read-only SELECT on its own connection: at most `maxRows` rows, interrupted after `timeoutMs`.
- * File access from SQL (read_csv, ATTACH, COPY …) is disabled for the whole database by the server.
+ * Runs one read-only SELECT on its own connection, streaming: rows are converted one by one until the row or
+ * byte cap (each row's size is read from DuckDB's vectors before it is converted, so one huge cell is never
+ * turned into JS values), interrupted after `timeoutMs` (503) or when `signal` aborts. File access from
+ * SQL (read_csv, ATTACH, COPY …) is disabled for the whole database by the server, and reading the database's
+ * own files is refused by {@link checkSelect}.
  */
 export async function runSelect(
   db: FilterDb,
   sql: string,
-  maxRows: number,
-  timeoutMs: number,
+  limits: SqlLimits,
+  signal?: AbortSignal,
 ): Promise<SqlAnswer> {
+  signal?.throwIfAborted();
   const con = await db.instance.connect();
   const t0 = performance.now();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     con.interrupt();
-  }, timeoutMs);
+  }, limits.timeoutMs);
+  const stop = () => con.interrupt();
+  signal?.addEventListener('abort', stop);
   try {
     await checkSelect(con, sql, 'query');
     const result = await con.stream(sql);
     const columns = result.deduplicatedColumnNames();
+    const types = result.columnTypes();
     const rows: unknown[][] = [];
-    let truncated = false;
-    for await (const batch of result.yieldRowsJs()) {
-      for (const row of batch) {
-        if (rows.length >= maxRows) {
-          truncated = true;
+    let bytes = 0;
+    let truncatedBy: SqlAnswer['truncatedBy'] = null;
+    while (truncatedBy === null) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      const rowSize = chunkRowSizes(chunk, types);
+      for (let i = 0; i < chunk.rowCount; i++) {
+        if (rows.length >= limits.maxRows) {
+          truncatedBy = 'rows';
           break;
         }
-        rows.push(row.map(plain));
+        const size = rowSize(i, limits.maxBytes - bytes);
+        if (bytes + size > limits.maxBytes) {
+          truncatedBy = 'bytes';
+          break;
+        }
+        bytes += size;
+        rows.push(chunk.convertRowValues(i, JSDuckDBValueConverter).map(plain));
       }
-      if (truncated) break;
     }
-    return { columns, rows, rowCount: rows.length, truncated, seconds: (performance.now() - t0) / 1000 };
+    return {
+      columns,
+      rows,
+      rowCount: rows.length,
+      truncated: truncatedBy !== null,
+      truncatedBy,
+      bytes,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } catch (e) {
+    if (signal?.aborted) throw signal.reason;
+    if (timedOut)
+      throw new HttpError(503, 'timeout', `query interrupted after the ${limits.timeoutMs / 1000} s limit`);
     if (e instanceof HttpError) throw e;
-    if (timedOut) throw new HttpError(408, 'timeout', `query interrupted after ${timeoutMs / 1000} s`);
     throw new HttpError(400, 'bad-sql', `SQL error: ${sqlMessage(e)}`);
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener('abort', stop);
     con.closeSync();
   }
 }

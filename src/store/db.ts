@@ -3,9 +3,10 @@
  * and small query helpers. One process writes at a time (DuckDB's file lock); several read-only processes
  * may read while nothing writes.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { FilterDbError } from '../errors.js';
+import { FilterDbError, mkdirErrorText } from '../errors.js';
 import { DuckDBInstance } from './duckdb-api.js';
 import { createSchema, readSchemaVersion, SCHEMA_VERSION } from './schema.js';
 
@@ -35,6 +36,18 @@ export async function openDb(path: string, options: OpenOptions = {}): Promise<F
       path,
       'no such database (create one with `filterdb ingest` or `import-h5`)',
     );
+  }
+  if (!readOnly) {
+    // a new database in a folder that does not exist yet: create the folder, as `export` does
+    try {
+      mkdirSync(dirname(resolve(path)), { recursive: true });
+    } catch (e) {
+      throw new FilterDbError(
+        'missing-file',
+        path,
+        `cannot create the database's folder: ${mkdirErrorText(e)}`,
+      );
+    }
   }
   const config: Record<string, string> = {
     access_mode: readOnly ? 'READ_ONLY' : 'READ_WRITE',
@@ -100,12 +113,20 @@ export function mapDuckDbError(path: string, e: unknown): Error {
   const message = e instanceof Error ? e.message : String(e);
   if (/Could not set lock on file|Conflicting lock is held/i.test(message)) {
     const holder = /Conflicting lock is held in (.+?) \(PID (\d+)\)/.exec(message);
-    const who = holder ? `${holder[1]} (PID ${holder[2]})` : 'another process';
-    return new FilterDbError(
-      'locked',
-      path,
-      `database is locked by ${who}: one writer at a time, and no readers while a writer has it open`,
-    );
+    const command = holder ? commandLine(Number(holder[2])) : null;
+    const serve = command ? /\bfilterdb\b.*\bserve\b|\bmain\.js serve\b/.test(command) : false;
+    const who = holder
+      ? `${serve ? `filterdb serve${/--read-only\b/.test(command!) ? ' --read-only' : ''}` : holder[1]} (PID ${holder[2]})`
+      : 'another process';
+    let hint = 'one writer at a time, and no readers while a writer has it open';
+    if (serve && /--read-only\b/.test(command!))
+      hint =
+        'the server only reads, so read-only commands (sql, report --db, shift, pca) work meanwhile; stop it to write';
+    else if (serve)
+      hint =
+        'start the server with `filterdb serve --read-only` so that sql, report --db, shift and pca can read the database meanwhile';
+    else hint += ' (a `filterdb serve` started with --read-only lets readers share it)';
+    return new FilterDbError('locked', path, `database is locked by ${who}: ${hint}`);
   }
   if (/not a valid DuckDB database file|Cannot launch in-memory database/i.test(message)) {
     return new FilterDbError('corrupt', path, 'is not a DuckDB database file');
@@ -124,6 +145,15 @@ export function mapDuckDbError(path: string, e: unknown): Error {
     return new FilterDbError('corrupt', path, firstLine(message));
   }
   return e instanceof Error ? e : new Error(message);
+}
+
+/** The command line of a local process (Linux /proc), or null where that cannot be read. */
+function commandLine(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() || null;
+  } catch {
+    return null;
+  }
 }
 
 function firstLine(s: string): string {

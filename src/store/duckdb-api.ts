@@ -9,7 +9,17 @@ import type * as NodeApi from '@duckdb/node-api';
 
 const api = createRequire(import.meta.url)('@duckdb/node-api') as typeof NodeApi;
 
-export const { BIGINT, DuckDBDataChunk, DuckDBInstance, FLOAT, INTEGER, LIST, listValue, SMALLINT, VARCHAR } =
-  api;
+export const {
+  BIGINT,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  FLOAT,
+  INTEGER,
+  JSDuckDBValueConverter,
+  LIST,
+  listValue,
+  SMALLINT,
+  VARCHAR,
+} = api;
 export type DuckDBDataChunk = NodeApi.DuckDBDataChunk;
 export type DuckDBInstance = NodeApi.DuckDBInstance;

@@ -6,7 +6,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { FilterDbError } from '../errors.js';
+import { FilterDbError, mkdirErrorText } from '../errors.js';
 import { literal, queryValue } from './db.js';
 
 export const FILTER_ROWS_PER_PART = 16_000_000;
@@ -39,7 +39,7 @@ export async function exportParquet(
       if (/^part-\d+\.parquet$/.test(f)) await rm(join(out, 'filters', f));
     }
   } catch (e) {
-    throw new FilterDbError('missing-file', dir, `cannot write the export folder: ${(e as Error).message}`);
+    throw new FilterDbError('missing-file', dir, `cannot write the export folder: ${mkdirErrorText(e)}`);
   }
   const bounds = (
     await con.runAndReadAll('SELECT min(filter_id), max(filter_id) FROM filters')

@@ -10,8 +10,10 @@
  * model replaces its rows.
  *
  * Layers get the metrics that need no output-channel count (sparsity, variance entropies, norms; the
- * filters are measured as one [1, n, 3, 3] tensor) — orthogonality, shape and flags stay NULL because
- * dataset.h5 does not record the layer shape.
+ * filters are measured as one [1, n, 3, 3] tensor), their non-finite count, and every flag that needs no
+ * layer shape, decided by the same `flagLayer` as ingest (sparse, low-diversity, random-like, non-finite,
+ * tiny from n). Orthogonality and shape stay NULL because dataset.h5 does not record the layer shape: the
+ * CLI, reports and app say "not measured" for them (see `notMeasured` in metrics/flags.ts).
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -19,8 +21,9 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { FilterDbError } from '../errors.js';
 import { BlockReader, type ModelSpec, readLayout } from '../formats/dataset-h5/layout.js';
 import { openHdf5 } from '../formats/io/hdf5.js';
+import { flagLayer } from '../metrics/flags.js';
 import { measureLayer } from '../metrics/quality.js';
-import type { LayerMetrics } from '../metrics/types.js';
+import type { LayerFlag, LayerMetrics } from '../metrics/types.js';
 import { type FilterDb, mapDuckDbError, queryRows } from './db.js';
 import { FilterWriter } from './filter-writer.js';
 import { appendLayers, insertModelRow, type LayerRow, nextIds } from './ingest.js';
@@ -179,12 +182,20 @@ async function writeH5Model(
       const n = l.end - l.start;
       hash.update(`${l.convDepth}|${l.convDepthNorm}|${n}\n`);
       let metrics: LayerMetrics | null = null;
+      let nonFinite: number | null = null;
+      let flags: LayerFlag[] | null = null;
       const whole = n <= 1 << 24;
       for (let a = l.start; a < l.end; ) {
         const b = whole ? l.end : Math.min(l.end, a + (1 << 20));
         const v = reader.rows(a, b);
         hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-        if (whole && !options.skipMetrics) metrics = measureLayer(v, [1, n, 3, 3]).metrics;
+        if (whole && !options.skipMetrics) {
+          const measured = measureLayer(v, [1, n, 3, 3]);
+          metrics = { ...measured.metrics, orthogonality: null };
+          nonFinite = measured.nonFinite;
+          // the output-channel count is unknown: `null` keeps flagLayer from calling the layer a single filter
+          flags = flagLayer(metrics, nonFinite, [null, n, 3, 3]);
+        }
         await writer.append3x3(v, 0, b - a, a + offset, layerId, modelId);
         onFilters(b - a);
         a = b;
@@ -202,9 +213,9 @@ async function writeH5Model(
         graphDepth: null,
         convDepth: l.convDepth ?? index,
         convDepthNorm: l.convDepthNorm ?? 0,
-        metrics: metrics ? { ...metrics, orthogonality: null } : null,
-        nonFinite: null,
-        flags: null,
+        metrics,
+        nonFinite,
+        flags,
         filterTable: 'filters',
         kernelSize: [3, 3],
         firstFilterId: l.start + offset,

@@ -319,6 +319,18 @@ export async function ingestCandidate(
   }
 }
 
+/** The candidate's hash, from its bytes read into memory when it is small enough (then kept for reading). */
+async function hashCandidate(
+  c: ModelCandidate,
+): Promise<{ buffered: BufferedModel | null; hash: string } | { error: string }> {
+  try {
+    const buffered = await readBuffered(c);
+    return { buffered, hash: buffered ? buffered.hash : await hashModel(c) };
+  } catch (e) {
+    return { error: errorText(c.display, e) };
+  }
+}
+
 /**
  * Hashes the candidate (from the buffered bytes when it is small enough) and, unless the stored state says
  * it is unchanged or a duplicate, reads it and starts measuring its layers. Never throws.
@@ -326,17 +338,100 @@ export async function ingestCandidate(
 async function prepare(c: ModelCandidate, state: IngestState, ctx: RunContext): Promise<PreparedModel> {
   const leftBefore = ctx.bytesLeft;
   ctx.bytesLeft -= c.bytes;
-  let buffered: BufferedModel | null = null;
-  let hash: string;
-  try {
-    buffered = await readBuffered(c);
-    hash = buffered ? buffered.hash : await hashModel(c);
-  } catch (e) {
-    return { candidate: c, error: errorText(c.display, e) };
-  }
+  const hashed = await hashCandidate(c);
+  if ('error' in hashed) return { candidate: c, error: hashed.error };
+  const { buffered, hash } = hashed;
   // A hint only (the write stage decides again, in order): skip reading what will not be written.
   if (decide(state, c.path, hash).status !== 'write') return { candidate: c, hash };
   return load(c, hash, buffered, ctx, leftBefore);
+}
+
+/**
+ * A model hashed, read and measured away from the database (the server analyses uploads in a worker thread):
+ * plain, structured-cloneable data holding everything the write stage needs.
+ */
+export interface AnalysedModel {
+  candidate: ModelCandidate;
+  hash: string;
+  model: Omit<Model, 'layers'>;
+  layers: {
+    index: number;
+    layer: Omit<ConvLayer, 'loadWeight'>;
+    planar: number[];
+    weight: WeightArray;
+    measured: LayerMeasurement | null;
+  }[];
+  skipped: number;
+}
+
+/** Hashes, reads and measures one candidate on this thread; a bad model file gives `{ error }` (never throws). */
+export async function analyseCandidate(
+  c: ModelCandidate,
+  options: IngestOptions = {},
+): Promise<AnalysedModel | { error: string }> {
+  const ctx: RunContext = {
+    options: { ...options, workers: 0 },
+    pool: null,
+    bytesLeft: 0,
+    poolFailed: false,
+  };
+  const hashed = await hashCandidate(c);
+  if ('error' in hashed) return hashed;
+  const { buffered, hash } = hashed;
+  const p = await load(c, hash, buffered, ctx, 0);
+  if (p.error !== undefined || !p.model || !p.layers) return { error: p.error ?? `${c.display}: not read` };
+  const layers: AnalysedModel['layers'] = [];
+  for (const l of p.layers) {
+    try {
+      const { weight, measured } = await l.result();
+      const { name, op, kind, shape, groups, dtype, graphDepth, convDepth, convDepthNorm, attributes } =
+        l.layer;
+      const layer = {
+        name,
+        op,
+        kind,
+        shape,
+        groups,
+        dtype,
+        graphDepth,
+        convDepth,
+        convDepthNorm,
+        attributes,
+      };
+      layers.push({ index: l.index, layer, planar: l.planar, weight, measured });
+    } catch (e) {
+      return { error: errorText(c.display, e) };
+    }
+  }
+  const { format, source, producer, opset, graphDepthKnown, graphDepthLevels, warnings } = p.model;
+  const model = { format, source, producer, opset, graphDepthKnown, graphDepthLevels, warnings };
+  return { candidate: c, hash, model, layers, skipped: p.skipped ?? 0 };
+}
+
+/** Writes a model {@link analyseCandidate} prepared, with ingest's rules (unchanged, duplicate, replaced). */
+export async function ingestAnalysed(
+  db: FilterDb,
+  a: AnalysedModel,
+  options: IngestOptions = {},
+): Promise<ModelResult> {
+  const state = await stateOf(db);
+  const ctx: RunContext = { options, pool: null, bytesLeft: 0, poolFailed: false };
+  const layers: LoadedLayer[] = a.layers.map((l) => {
+    const done = Promise.resolve({ weight: l.weight, measured: l.measured });
+    const layer: ConvLayer = { ...l.layer, loadWeight: async () => l.weight };
+    return { index: l.index, layer, planar: l.planar, result: () => done };
+  });
+  const model: Model = { ...a.model, layers: layers.map((l) => l.layer) };
+  try {
+    return await commitPrepared(
+      db,
+      { candidate: a.candidate, hash: a.hash, model, layers, skipped: a.skipped },
+      state,
+      ctx,
+    );
+  } finally {
+    state.insertModel?.destroySync();
+  }
 }
 
 /** Reads the model, loads every planar conv weight and starts the measurements. Never throws. */
@@ -667,7 +762,8 @@ async function writeMeasured(
       const { layer, planar, weight } = m;
       const [out, inpg, kh, kw] = planar;
       const n = out * inpg;
-      const twoD = layer.shape.length === 4;
+      // 2-D convs and 1-D convs (stored as the 1×k filters they are measured as); 3-D convs keep metrics only
+      const twoD = layer.shape.length === 4 || layer.shape.length === 3;
       const label = `${kh}x${kw}`;
       if (twoD) kernelCounts.set(label, (kernelCounts.get(label) ?? 0) + n);
       const transposed = layer.kind === 'transposed' || /transpose/i.test(layer.op);
@@ -735,6 +831,13 @@ async function writeMeasured(
   }
 }
 
+/** kh and kw of a layer row: 2-D kernels as they are, 1-D kernels as the 1×k filters they are measured as. */
+function storedKernel(r: LayerRow): [number | null, number | null] {
+  if (r.shape.length === 4) return [r.shape[2], r.shape[3]];
+  if (r.shape.length === 3) return [1, r.shape[2]];
+  return [r.kernelSize?.[0] ?? null, r.kernelSize?.[1] ?? null];
+}
+
 /** Appends layer rows through the appender (column order of the `layers` table). */
 export async function appendLayers(con: DuckDBConnection, modelId: number, rows: LayerRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -750,9 +853,7 @@ export async function appendLayers(con: DuckDBConnection, modelId: number, rows:
   const dbl = (v: number | null | undefined) =>
     v === null || v === undefined || Number.isNaN(v) ? app.appendNull() : app.appendDouble(v);
   for (const r of rows) {
-    const spatial = r.shape.length === 4;
-    const kh = spatial ? r.shape[2] : (r.kernelSize?.[0] ?? null);
-    const kw = spatial ? r.shape[3] : (r.kernelSize?.[1] ?? null);
+    const [kh, kw] = storedKernel(r);
     int(r.layerId);
     int(modelId);
     int(r.index);

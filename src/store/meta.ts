@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { FilterDbError } from '../errors.js';
+import { FilterDbError, fsErrorText } from '../errors.js';
 import { queryRows } from './db.js';
 import { refreshViews } from './schema.js';
 
@@ -47,11 +47,7 @@ export async function readMetaFile(path: string): Promise<MetaTable> {
     text = buf.toString('utf8').replace(/^\uFEFF/, '');
   } catch (e) {
     if (e instanceof FilterDbError) throw e;
-    throw new FilterDbError(
-      'missing-file',
-      path,
-      `cannot read metadata: ${(e as NodeJS.ErrnoException).code ?? e}`,
-    );
+    throw new FilterDbError('missing-file', path, `cannot read metadata: ${fsErrorText(e)}`);
   }
   const table =
     extname(path).toLowerCase() === '.json' || /^\s*[[{]/.test(text)
@@ -109,17 +105,32 @@ export function parseMetaJson(path: string, text: string): MetaTable {
   return { source: path, columns, rows };
 }
 
-/** RFC 4180 CSV: header row, quoted fields with "" escapes and embedded newlines; empty cells are null. */
+/**
+ * RFC 4180 CSV: header row, quoted fields with "" escapes and embedded newlines; empty cells are null. A
+ * malformed file is refused with the line and column (1-based, in characters) where the problem is.
+ */
 export function parseMetaCsv(path: string, text: string): MetaTable {
-  const records: string[][] = [];
+  /** Each record's fields with where each field starts. */
+  const records: { fields: string[]; at: [number, number][] }[] = [];
   let field = '';
   let record: string[] = [];
+  let at: [number, number][] = [];
   let quoted = false;
-  let i = 0;
+  let closed = false; // a quoted field was closed: only a separator or line end may follow
+  let line = 1;
+  let col = 1;
+  let fieldAt: [number, number] = [1, 1];
+  let quoteAt: [number, number] = [1, 1];
+  const fail = (l: number, c: number, what: string): never => {
+    throw new FilterDbError('corrupt', path, `CSV line ${l}, column ${c}: ${what}`);
+  };
   const endField = () => {
     record.push(field);
+    at.push(fieldAt);
     field = '';
+    closed = false;
   };
+  let i = 0;
   while (i < text.length) {
     const c = text[i];
     if (quoted) {
@@ -127,48 +138,84 @@ export function parseMetaCsv(path: string, text: string): MetaTable {
         if (text[i + 1] === '"') {
           field += '"';
           i += 2;
+          col += 2;
           continue;
         }
         quoted = false;
-      } else field += c;
+        closed = true;
+      } else {
+        field += c;
+        if (c === '\n') {
+          line++;
+          col = 0;
+        }
+      }
       i++;
+      col++;
       continue;
     }
-    if (c === '"' && field === '') quoted = true;
-    else if (c === ',') endField();
-    else if (c === '\n' || c === '\r') {
+    if (c === ',' || c === '\n' || c === '\r') {
       endField();
-      if (record.some((f) => f !== '') || record.length > 1) records.push(record);
-      record = [];
-      if (c === '\r' && text[i + 1] === '\n') i++;
+      if (c !== ',') {
+        if (record.some((f) => f !== '') || record.length > 1) records.push({ fields: record, at });
+        record = [];
+        at = [];
+        if (c === '\r' && text[i + 1] === '\n') i++;
+        i++;
+        line++;
+        col = 1;
+      } else {
+        i++;
+        col++;
+      }
+      fieldAt = [line, col];
+      continue;
+    }
+    if (closed)
+      fail(
+        line,
+        col,
+        `${JSON.stringify(c)} after a closing quote (a quoted field must end at "," or the line end)`,
+      );
+    if (c === '"') {
+      if (field !== '')
+        fail(
+          line,
+          col,
+          'a quote inside an unquoted field (quote the whole field and double the inner quote: "")',
+        );
+      quoted = true;
+      quoteAt = [line, col];
     } else field += c;
     i++;
+    col++;
   }
-  if (quoted) throw new FilterDbError('corrupt', path, 'unterminated quoted field in CSV');
-  if (field !== '' || record.length) {
+  if (quoted) fail(quoteAt[0], quoteAt[1], 'this quoted field is never closed');
+  if (field !== '' || record.length || closed) {
     endField();
-    records.push(record);
+    records.push({ fields: record, at });
   }
   if (records.length === 0) throw new FilterDbError('corrupt', path, 'empty metadata CSV');
-  const columns = records[0].map((c) => c.trim());
+  const header = records[0];
+  const columns = header.fields.map((c) => c.trim());
   const seen = new Set<string>();
-  for (const c of columns) {
-    if (c === '') throw new FilterDbError('corrupt', path, 'CSV header has an empty column name');
-    if (seen.has(c))
-      throw new FilterDbError('corrupt', path, `CSV header repeats column ${JSON.stringify(c)}`);
+  columns.forEach((c, k) => {
+    if (c === '') fail(header.at[k][0], header.at[k][1], `the header's column ${k + 1} has no name`);
+    if (seen.has(c)) fail(header.at[k][0], header.at[k][1], `the header repeats column ${JSON.stringify(c)}`);
     seen.add(c);
-  }
-  const rows = records.slice(1).map((r, n) => {
-    if (r.length > columns.length) {
-      throw new FilterDbError(
-        'corrupt',
-        path,
-        `CSV line ${n + 2} has ${r.length} fields, the header ${columns.length}`,
+  });
+  const rows = records.slice(1).map((r) => {
+    if (r.fields.length > columns.length) {
+      const [l, c] = r.at[columns.length];
+      fail(
+        l,
+        c,
+        `field ${columns.length + 1} is one too many: the header has ${columns.length} columns (a comma in a value needs quotes)`,
       );
     }
     const row: Record<string, string | null> = {};
     columns.forEach((c, j) => {
-      const v = r[j];
+      const v = r.fields[j];
       row[c] = v === undefined || v === '' ? null : v;
     });
     return row;

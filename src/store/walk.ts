@@ -3,13 +3,14 @@
  *
  * A directory is one model when it holds a TF.js `model.json` or a sharded-checkpoint index
  * (`*.index.json`); otherwise its files with a model extension are models and its sub-directories are
- * walked. Explicit file arguments are always tried, whatever their extension.
+ * walked. A face-api.js `*-weights_manifest.json` is a model with the shards it names. Explicit file
+ * arguments are always tried, whatever their extension.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { FilterDbError } from '../errors.js';
+import { FilterDbError, fsErrorText } from '../errors.js';
 import { MODEL_FILE_EXTENSIONS } from '../formats/detect.js';
 import { bytesSource, type ModelInput, safeRelativePath } from '../formats/io/source.js';
 import { readers } from '../formats/registry.js';
@@ -59,7 +60,10 @@ export function modelNameOf(path: string, isDirectory = false): string {
   const base = basename(path);
   let stem = base.slice(0, base.length - extname(base).length) || base;
   // sharded names such as pytorch_model-00001-of-00002 or model.safetensors.index
-  stem = stem.replace(/-\d+-of-\d+$/, '').replace(/\.(safetensors|bin)\.index$/, '');
+  stem = stem
+    .replace(/-\d+-of-\d+$/, '')
+    .replace(/\.(safetensors|bin)\.index$/, '')
+    .replace(/[-_]weights_manifest$/, '');
   if (GENERIC_STEMS.has(stem.toLowerCase())) {
     const parent = basename(dirname(path));
     if (parent && parent !== '.' && parent !== '/') return parent;
@@ -137,6 +141,29 @@ export async function discoverModels(inputs: string[]): Promise<Discovery> {
     }
     candidates.set(abs, { path: abs, display, isDirectory: true, name: basename(abs), files, bytes });
   };
+  // a face-api.js weights manifest: the model is the manifest and the shards it names
+  const shards = new Set<string>();
+  const addManifestModel = async (abs: string, display: string, size: number) => {
+    const files = [abs];
+    let bytes = size;
+    try {
+      const json: unknown = JSON.parse(await readFile(abs, 'utf8'));
+      const paths = Array.isArray(json) ? json.flatMap((g) => (Array.isArray(g?.paths) ? g.paths : [])) : [];
+      for (const p of paths) {
+        if (typeof p !== 'string') continue;
+        const shard = join(dirname(abs), safeRelativePath(display, p));
+        const st = await stat(shard).catch(() => null);
+        if (st?.isFile() && !files.includes(shard)) {
+          files.push(shard);
+          shards.add(shard);
+          bytes += st.size;
+        }
+      }
+    } catch {
+      // unreadable or malformed: the reader reports it when the model is read
+    }
+    candidates.set(abs, { path: abs, display, isDirectory: false, name: modelNameOf(abs), files, bytes });
+  };
   const walk = async (abs: string, display: string, explicit: boolean): Promise<void> => {
     let st: Awaited<ReturnType<typeof stat>>;
     try {
@@ -144,11 +171,7 @@ export async function discoverModels(inputs: string[]): Promise<Discovery> {
     } catch (e) {
       errors.push({
         path: display,
-        error: new FilterDbError(
-          'missing-file',
-          display,
-          `cannot open: ${(e as NodeJS.ErrnoException).code ?? e}`,
-        ),
+        error: new FilterDbError('missing-file', display, `cannot open: ${fsErrorText(e)}`),
       });
       return;
     }
@@ -157,6 +180,10 @@ export async function discoverModels(inputs: string[]): Promise<Discovery> {
       const base = basename(abs);
       if (explicit && (base === 'model.json' || base.endsWith('.index.json'))) {
         await addDirectoryModel(dirname(abs), dirname(display), await readdir(dirname(abs)));
+        return;
+      }
+      if (base.toLowerCase().endsWith('weights_manifest.json')) {
+        if (!candidates.has(abs)) await addManifestModel(abs, display, st.size);
         return;
       }
       const ext = extname(abs).toLowerCase();
@@ -185,7 +212,7 @@ export async function discoverModels(inputs: string[]): Promise<Discovery> {
     } catch (e) {
       errors.push({
         path: display,
-        error: new FilterDbError('missing-file', display, `cannot list: ${(e as Error).message}`),
+        error: new FilterDbError('missing-file', display, `cannot list: ${fsErrorText(e)}`),
       });
       return;
     }
@@ -193,9 +220,12 @@ export async function discoverModels(inputs: string[]): Promise<Discovery> {
       await addDirectoryModel(abs, display, listing);
       return;
     }
-    for (const entry of listing.sort()) {
-      if (entry.startsWith('.')) continue;
-      await walk(join(abs, entry), join(display, entry), false);
+    // weights manifests first, so the shards they name are not taken for models of their own
+    const entries = listing.filter((e) => !e.startsWith('.')).sort();
+    const isManifest = (e: string) => e.toLowerCase().endsWith('weights_manifest.json');
+    for (const entry of entries.filter(isManifest)) await walk(join(abs, entry), join(display, entry), false);
+    for (const entry of entries.filter((e) => !isManifest(e))) {
+      if (!shards.has(join(abs, entry))) await walk(join(abs, entry), join(display, entry), false);
     }
   };
   for (const input of inputs) await walk(resolve(input), input, true);
@@ -225,7 +255,7 @@ async function hashFile(path: string, onBytes?: (n: number) => void): Promise<st
       onBytes?.((chunk as Buffer).length);
     }
   } catch (e) {
-    throw new FilterDbError('missing-file', path, `cannot read: ${(e as Error).message}`);
+    throw new FilterDbError('missing-file', path, `cannot read: ${fsErrorText(e)}`);
   }
   return h.digest('hex');
 }
@@ -256,7 +286,7 @@ export async function readBuffered(candidate: ModelCandidate): Promise<BufferedM
     try {
       b = await readFile(f);
     } catch (e) {
-      throw new FilterDbError('missing-file', f, `cannot read: ${(e as Error).message}`);
+      throw new FilterDbError('missing-file', f, `cannot read: ${fsErrorText(e)}`);
     }
     total += b.byteLength;
     if (total > BUFFERED_MODEL_BYTES) return null; // grew since discovery

@@ -10,7 +10,9 @@ export const Builtin = {
   DEPTHWISE_CONV_2D: 4,
   DEQUANTIZE: 6,
   RELU: 19,
+  CUSTOM: 32,
   TRANSPOSE_CONV: 67,
+  DENSIFY: 124,
   CONV_3D: 132,
 } as const;
 export const OptionsType = { Conv2DOptions: 1, DepthwiseConv2DOptions: 2, TransposeConvOptions: 49 } as const;
@@ -22,10 +24,24 @@ export interface TensorDef {
   /** Constant data (little-endian bytes); absent for activations. */
   data?: Uint8Array;
   quant?: { scale: number[]; zeroPoint: number[]; dimension?: number };
+  /** SparsityParameters: `data` then holds only the stored values, in traversal order. */
+  sparsity?: SparsityDef;
+}
+
+export interface SparsityDef {
+  traversalOrder: number[];
+  blockMap: number[];
+  /** One per traversal level: DENSE with its size, or SPARSE_CSR with segments and indices. */
+  dims: (
+    | { format: 'dense'; size: number }
+    | { format: 'csr'; segments: number[]; indices: number[]; indexType?: 'int32' | 'uint16' | 'uint8' }
+  )[];
 }
 
 export interface OpDef {
   code: number;
+  /** `custom_code` of a CUSTOM (32) operator. */
+  customCode?: string;
   inputs: number[];
   outputs: number[];
   /** BuiltinOptions union tag and int32 fields by slot (i8 for slot 0 = padding). */
@@ -120,6 +136,49 @@ function build(def: ModelDef, external: number | number[] | null): Written {
     bufferOffsets.push(b.endObject());
   }
 
+  // SparsityParameters { traversal_order 0, block_map 1, dim_metadata 2 }; DimensionMetadata { format 0,
+  // dense_size 1, array_segments (type 2, value 3), array_indices (type 4, value 5) }
+  const indexVector = (values: number[], type: 'int32' | 'uint16' | 'uint8'): [number, number] => {
+    const size = type === 'int32' ? 4 : type === 'uint16' ? 2 : 1;
+    b.startVector(size, values.length, 4);
+    for (let i = values.length - 1; i >= 0; i--) {
+      if (size === 4) b.addInt32(values[i]);
+      else if (size === 2) b.addInt16(values[i]);
+      else b.addInt8(values[i]);
+    }
+    const vec = b.endVector();
+    b.startObject(1);
+    b.addFieldOffset(0, vec, 0);
+    return [size === 4 ? 1 : size === 2 ? 2 : 3, b.endObject()];
+  };
+  const sparsityTable = (sp: SparsityDef): number => {
+    const dims = sp.dims.map((d) => {
+      if (d.format === 'dense') {
+        b.startObject(6);
+        b.addFieldInt8(0, 0, 0);
+        b.addFieldInt32(1, d.size, 0);
+        return b.endObject();
+      }
+      const [segType, seg] = indexVector(d.segments, d.indexType ?? 'int32');
+      const [idxType, idx] = indexVector(d.indices, d.indexType ?? 'int32');
+      b.startObject(6);
+      b.addFieldInt8(0, 1, 0);
+      b.addFieldInt8(2, segType, 0);
+      b.addFieldOffset(3, seg, 0);
+      b.addFieldInt8(4, idxType, 0);
+      b.addFieldOffset(5, idx, 0);
+      return b.endObject();
+    });
+    const order = int32Vector(sp.traversalOrder);
+    const blockMap = int32Vector(sp.blockMap);
+    const dimVec = offsetVector(dims);
+    b.startObject(3);
+    b.addFieldOffset(0, order, 0);
+    b.addFieldOffset(1, blockMap, 0);
+    b.addFieldOffset(2, dimVec, 0);
+    return b.endObject();
+  };
+
   // tensors
   const tensorOffsets = def.tensors.map((t, i) => {
     const name = b.createString(t.name);
@@ -138,22 +197,27 @@ function build(def: ModelDef, external: number | number[] | null): Written {
       b.addFieldInt32(6, t.quant.dimension ?? 0, 0);
       quant = b.endObject();
     }
+    const sparsity = t.sparsity ? sparsityTable(t.sparsity) : 0;
     b.startObject(8);
     b.addFieldOffset(0, shape, 0);
     b.addFieldInt8(1, t.type, 0);
     b.addFieldInt32(2, bufferIndex[i], 0);
     b.addFieldOffset(3, name, 0);
     if (quant) b.addFieldOffset(4, quant, 0);
+    if (sparsity) b.addFieldOffset(6, sparsity, 0);
     return b.endObject();
   });
 
   // operator codes
-  const codes = [...new Set(def.ops.map((o) => o.code))];
-  const codeOffsets = codes.map((c) => {
+  const codeKey = (o: OpDef) => `${o.code}:${o.customCode ?? ''}`;
+  const codes = [...new Map(def.ops.map((o) => [codeKey(o), o])).values()];
+  const codeOffsets = codes.map((o) => {
+    const custom = o.customCode === undefined ? 0 : b.createString(o.customCode);
     b.startObject(4);
-    b.addFieldInt8(0, Math.min(c, 127), 0);
+    b.addFieldInt8(0, Math.min(o.code, 127), 0);
+    if (custom) b.addFieldOffset(1, custom, 0);
     b.addFieldInt32(2, 1, 1);
-    if (!def.legacyOpcodes) b.addFieldInt32(3, c, 0);
+    if (!def.legacyOpcodes) b.addFieldInt32(3, o.code, 0);
     return b.endObject();
   });
 
@@ -170,7 +234,11 @@ function build(def: ModelDef, external: number | number[] | null): Written {
       options = b.endObject();
     }
     b.startObject(5);
-    b.addFieldInt32(0, codes.indexOf(o.code), 0);
+    b.addFieldInt32(
+      0,
+      codes.findIndex((c) => codeKey(c) === codeKey(o)),
+      0,
+    );
     b.addFieldOffset(1, inputs, 0);
     b.addFieldOffset(2, outputs, 0);
     if (o.options) {

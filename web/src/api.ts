@@ -11,6 +11,8 @@ export interface ApiInfo {
   metaColumns?: string[];
   /** Distinct values per metadata key. */
   metaDistinct?: Record<string, number>;
+  /** Whether every value of a metadata key is a number. */
+  metaNumeric?: Record<string, boolean>;
   layerColumns?: string[];
 }
 
@@ -29,7 +31,13 @@ export interface ModelSummary {
   filters3x3: number | null;
   storedFilters: number | null;
   meta: Record<string, string | null>;
-  health: { layers: number; degenerated: number; flags: Record<string, number> };
+  health: {
+    layers: number;
+    degenerated: number;
+    notAssessed: number;
+    orthogonalityNotMeasured: number;
+    flags: Record<string, number>;
+  };
 }
 
 export interface LayerRow {
@@ -48,6 +56,8 @@ export interface LayerRow {
     orthogonality: number | null;
   } & Record<string, number | null>;
   flags: Flag[];
+  /** What was not measured for the layer ("orthogonality", "metrics and flags"); empty when nothing. */
+  notMeasured: string[];
   storedFilters: number;
 }
 

@@ -4,6 +4,7 @@
  * added to the server's database.
  */
 import { zipSync } from 'fflate';
+import { isDegenerated } from '../../src/metrics/flags.js';
 import type { QualityReport } from '../../src/metrics/layer-report.js';
 import { cumulativeVarianceSvg, eigenImagesSvg, metricCurvesSvg } from '../../src/report/svg/index.js';
 import { info, postBytes } from './api.js';
@@ -136,7 +137,7 @@ function layerWeights(name: string): Promise<{ shape: number[]; weight: Float32A
 function renderResult(out: HTMLElement, s: DropState): void {
   const r = s.result!;
   const q: QualityReport = r.report;
-  const flagged = q.layers.filter((l) => l.flags.some((f) => f.id !== 'tiny'));
+  const flagged = q.layers.filter((l) => isDegenerated(l.flags));
   const addBox = h('div', { class: 'add' });
   const summary = h(
     'div',

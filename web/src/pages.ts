@@ -1,4 +1,6 @@
 /** The database pages: models list, one model, compare. */
+import { defaultGrouping } from '../../src/analysis/groups.js';
+import { isDegenerated, isDegenerationFlag, modelVerdict } from '../../src/metrics/flags.js';
 import {
   coefficientTitle,
   driftHeatmapSvg,
@@ -74,16 +76,17 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
   );
   const rows = models.map((m) => {
     const flags = Object.entries(m.health.flags)
-      .filter(([id, n]) => n > 0 && id !== 'tiny')
+      .filter(([id, n]) => n > 0 && isDegenerationFlag(id))
       .map(([id, n]) => ({ id, reason: `${n} layer${n === 1 ? '' : 's'} flagged ${id}`, n }));
+    const verdict = modelVerdict(m.health);
     const health =
-      m.health.degenerated === 0
-        ? h('span', { class: 'ok' }, 'healthy')
+      verdict.state !== 'degenerated'
+        ? h('span', { class: verdict.state === 'healthy' ? 'ok' : 'muted' }, verdict.text)
         : h(
             'span',
             {},
-            h('b', {}, `${m.health.degenerated}/${m.health.layers}`),
-            ' degenerated ',
+            h('b', {}, verdict.text),
+            ' ',
             flagChips(flags).map((chip, k) => {
               chip.textContent = `${chip.textContent} ${flags[k].n}`;
               return chip;
@@ -132,7 +135,8 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     return;
   }
   const m = await getJson<ModelDetail>(`/api/models/${encodeURIComponent(id)}`);
-  const flagged = m.layers.filter((l) => l.flags.some((f) => f.id !== 'tiny'));
+  const flagged = m.layers.filter((l) => isDegenerated(l.flags));
+  const verdict = modelVerdict(m.health);
   const metaList = Object.entries(m.meta);
   const summary = h(
     'div',
@@ -141,7 +145,12 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
       'p',
       {},
       `${m.format ?? 'model'} · ${bytes(m.bytes)} · ${m.layers.length} conv layers · ${(m.filters3x3 ?? 0).toLocaleString('en-US')} 3×3 filters · `,
-      flagged.length ? h('b', {}, `${flagged.length} degenerated layers`) : 'no degenerated layers',
+      flagged.length
+        ? h('b', {}, `${flagged.length} degenerated layers`)
+        : verdict.state === 'healthy'
+          ? 'no degenerated layers'
+          : verdict.text,
+      m.health.orthogonalityNotMeasured && flagged.length ? ' (orthogonality not measured)' : '',
     ),
     metaList.length
       ? h(
@@ -288,8 +297,11 @@ export async function comparePage(root: HTMLElement): Promise<void> {
       run.disabled = false;
     }
   });
-  // the first metadata column that splits the models, else per model
-  by.value = meta.find((k) => (i.metaDistinct?.[k] ?? 0) >= 2) ?? 'model';
+  // a categorical metadata column that splits the models (never an id or count column), else per model
+  by.value = defaultGrouping(
+    meta.map((k) => ({ name: k, distinct: i.metaDistinct?.[k] ?? 0, numeric: i.metaNumeric?.[k] })),
+    i.counts?.models ?? 0,
+  );
   root.replaceChildren(
     h('h1', {}, 'Compare filter distributions'),
     h(

@@ -1,4 +1,5 @@
 /** Small DOM helpers and the shared pieces of the pages (layer table, filter dialog, number formats). */
+import { isDegenerated } from '../../src/metrics/flags.js';
 import { filterGridSvg, rgbFilterGridSvg } from '../../src/report/svg/index.js';
 
 type Child = Node | string | null | undefined | false;
@@ -72,6 +73,8 @@ export interface TableLayer {
   convDepth: number | null;
   metrics: Record<string, number | null> | object;
   flags: readonly { id: string; reason?: string }[];
+  /** What was not measured (server layers: `notMeasured` of metrics/flags.ts). */
+  notMeasured?: readonly string[];
 }
 
 /** Metric columns: key in `metrics`, header, tooltip. */
@@ -107,7 +110,10 @@ export function layerTable(layers: readonly TableLayer[], onPick?: (index: numbe
   );
   const rows = layers.map((l, i) => {
     const m = l.metrics as Record<string, number | null>;
-    const degenerated = l.flags.some((f) => f.id !== 'tiny');
+    const degenerated = isDegenerated(l.flags) === true;
+    const missing = l.notMeasured ?? [];
+    const unmeasured = (key: string) =>
+      missing.includes('metrics and flags') ? key !== 'n' : missing.includes(key);
     const tr = h(
       'tr',
       {
@@ -129,10 +135,20 @@ export function layerTable(layers: readonly TableLayer[], onPick?: (index: numbe
             'data-key': key,
             'data-value': m[key] === null || m[key] === undefined ? 'null' : String(m[key]),
           },
-          fmt(m[key], key === 'normL1' || key === 'normL2' ? 2 : 4),
+          unmeasured(key)
+            ? h('span', { class: 'muted', title: 'not measured' }, 'not measured')
+            : m[key] === null || m[key] === undefined
+              ? h('span', { class: 'muted', title: 'undefined for this layer' }, 'n/a')
+              : fmt(m[key], key === 'normL1' || key === 'normL2' ? 2 : 4),
         ),
       ),
-      h('td', { class: 'flags' }, flagChips(l.flags)),
+      h(
+        'td',
+        { class: 'flags' },
+        missing.includes('metrics and flags')
+          ? h('span', { class: 'muted' }, 'not measured')
+          : flagChips(l.flags),
+      ),
     );
     if (onPick) {
       tr.addEventListener('click', () => onPick(i));

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { openDb } from '../../store/db.js';
 import { databaseCounts, type IngestSummary, ingestPaths, type KernelSelection } from '../../store/ingest.js';
 import { type MetaReport, readMetaFile } from '../../store/meta.js';
-import { UsageError, writeOut } from '../context.js';
+import { UsageError, writeNote, writeOut } from '../context.js';
 import { progressBar } from '../progress.js';
 
 interface IngestCliOptions {
@@ -75,6 +75,7 @@ export function registerIngest(program: Command): void {
       }
       const counts = await databaseCounts(db.connection);
       db.close();
+      if (summary.meta) for (const w of metaWarnings(summary.meta)) writeNote(w);
       if (opts.json)
         await writeOut(JSON.stringify({ db: opts.db, ...summary, database: counts }, null, 2) + '\n');
       else await writeOut(summaryText(opts.db, summary, counts));
@@ -113,9 +114,18 @@ function metaText(m: MetaReport): string[] {
   if (m.modelsWithoutMeta.length) {
     lines.push(`  ${m.modelsWithoutMeta.length} models without metadata: ${m.modelsWithoutMeta.join(', ')}`);
   }
-  for (const a of m.ambiguous)
-    lines.push(`  metadata row ${a.key} matches several models: ${a.models.join(', ')}`);
-  if (m.conflicts.length)
-    lines.push(`  models matched by several metadata rows (last wins): ${m.conflicts.join(', ')}`);
   return lines;
+}
+
+/** Ambiguous joins are warnings (stderr, every output mode): one metadata row landing on several models. */
+export function metaWarnings(m: MetaReport): string[] {
+  const out = m.ambiguous.map(
+    (a) =>
+      `warning: metadata row ${JSON.stringify(a.key)} matches ${a.models.length} models (${a.models.join(', ')}): all of them receive it; add a "file" column to tell them apart`,
+  );
+  if (m.conflicts.length)
+    out.push(
+      `warning: models matched by several metadata rows (the last row wins): ${m.conflicts.join(', ')}`,
+    );
+  return out;
 }

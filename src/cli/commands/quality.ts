@@ -1,10 +1,11 @@
 /** `filterdb quality <file>`: per-layer filter-quality table, JSON or CSV. */
 import type { Command } from 'commander';
 import { readModel } from '../../formats/detect.js';
+import { isDegenerated } from '../../metrics/flags.js';
 import { kernelFilter, planarShape, type QualityReport, qualityReport } from '../../metrics/layer-report.js';
 import { openModelInput } from '../../node/file-source.js';
 import { withQualityPool } from '../../node/parallel-quality.js';
-import { UsageError, writeOut } from '../context.js';
+import { UsageError, writeNote, writeOut } from '../context.js';
 import { progressBar } from '../progress.js';
 import { fmtNumber, renderCsv, renderTable } from '../table.js';
 
@@ -48,6 +49,8 @@ export function registerQuality(program: Command): void {
         }),
       );
       bar.stop();
+      // warnings go to stderr in every output mode, so --json and --csv pipelines still see them
+      for (const w of report.warnings) writeNote(`warning: ${w}`);
       if (opts.json) await writeOut(JSON.stringify(report, null, 2) + '\n');
       else if (opts.csv) await writeOut(qualityCsv(report));
       else await writeOut(qualityText(report));
@@ -125,7 +128,7 @@ function qualityText(report: QualityReport): string {
       l.flags.map((f) => f.id).join(','),
     ]),
   );
-  const flagged = report.layers.filter((l) => l.flags.some((f) => f.id !== 'tiny'));
+  const flagged = report.layers.filter((l) => isDegenerated(l.flags));
   const lines = [
     `${report.file}: ${report.format}${report.producer ? ` (${report.producer})` : ''}`,
     '',
@@ -134,11 +137,21 @@ function qualityText(report: QualityReport): string {
   ];
   lines.push(
     `${report.layers.length} layers measured, ${flagged.length} degenerated` +
-      (report.skipped.length ? `, ${report.skipped.length} not measured (see --json "skipped")` : ''),
+      (report.skipped.length ? `, ${report.skipped.length} not measured (${skippedWhy(report)})` : ''),
   );
   for (const l of report.layers) {
     for (const f of l.flags) lines.push(`  ${l.name}: ${f.id}: ${f.reason}`);
   }
-  for (const w of report.warnings) lines.push(`warning: ${w}`);
+  if (report.warnings.length)
+    lines.push(
+      `${report.warnings.length} warning${report.warnings.length === 1 ? '' : 's'} from the reader (on stderr): convs it could not read are not counted above`,
+    );
   return lines.join('\n') + '\n';
+}
+
+/** "3 kernel 1x1 not selected, 1 rank-2 weight": how many convs were skipped for each reason. */
+export function skippedWhy(report: QualityReport): string {
+  const counts = new Map<string, number>();
+  for (const s of report.skipped) counts.set(s.reason, (counts.get(s.reason) ?? 0) + 1);
+  return [...counts].map(([reason, n]) => `${n} ${reason}`).join(', ');
 }

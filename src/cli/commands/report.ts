@@ -3,11 +3,11 @@
  * `filterdb report --db zoo.duckdb --out zoo.html`: the zoo report of a filter database (models table, basis,
  * drift matrices for every metadata column + depth + model, ridges, 2-D density) from three streamed passes.
  */
-import { writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { groupKdes } from '../../analysis/kde.js';
-import { FilterDbError } from '../../errors.js';
+import { FilterDbError, fsErrorText, mkdirErrorText } from '../../errors.js';
 import { readModel } from '../../formats/detect.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
@@ -20,6 +20,7 @@ import {
   TooManyGroupsError,
 } from '../../scan/selection.js';
 import { openDb, queryRows } from '../../store/db.js';
+import { modelHealth, type StoredModelHealth } from '../../store/health.js';
 import { UsageError, writeNote } from '../context.js';
 import { progressBar } from '../progress.js';
 
@@ -69,13 +70,21 @@ export function registerReport(program: Command): void {
         onLayer: (done, total) => bar.update(done, total),
       });
       bar.stop();
-      try {
-        await writeFile(out, html);
-      } catch (e) {
-        throw new FilterDbError('missing-file', out, `cannot write the report: ${(e as Error).message}`);
-      }
+      await writeReport(out, html);
       process.stderr.write(`wrote ${out} (${Math.round(Buffer.byteLength(html) / 1024)} kB)\n`);
     });
+}
+
+/** A model's verdict counts for the zoo report (`degenerated` null when no layer was assessed). */
+function zooHealth(
+  h: StoredModelHealth | undefined,
+): Pick<ZooModel, 'degenerated' | 'notAssessed' | 'orthogonalityNotMeasured'> {
+  if (!h) return { degenerated: null, notAssessed: 0, orthogonalityNotMeasured: 0 };
+  return {
+    degenerated: h.notAssessed === h.layers ? null : h.degenerated,
+    notAssessed: h.notAssessed,
+    orthogonalityNotMeasured: h.orthogonalityNotMeasured,
+  };
 }
 
 async function writeZooReport(dbPath: string, out: string): Promise<void> {
@@ -93,20 +102,20 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
     metaColumns = cols.map((r) => String(r.column_name)).filter((c) => !base.has(c));
     const rows = await queryRows(
       db.connection,
-      `SELECT mi.*, coalesce(l.layers, 0) AS n_layers, coalesce(l.filters, 0) AS n_filters, l.degenerated AS n_degenerated
+      `SELECT mi.*, coalesce(l.layers, 0) AS n_layers, coalesce(l.filters, 0) AS n_filters
        FROM model_info mi LEFT JOIN (
          SELECT model_id, count(*) AS layers,
-           sum(CASE WHEN filter_table = 'filters' AND coalesce(kind, '') <> 'transposed' THEN filter_count ELSE 0 END) AS filters,
-           sum(CASE WHEN flags IS NULL THEN NULL WHEN len(flags) > 0 THEN 1 ELSE 0 END) AS degenerated
+           sum(CASE WHEN filter_table = 'filters' AND coalesce(kind, '') <> 'transposed' THEN filter_count ELSE 0 END) AS filters
          FROM layers GROUP BY model_id) l USING (model_id)
        ORDER BY mi.model_id`,
     );
+    const health = await modelHealth(db.connection);
     models = rows.map((r) => ({
       name: String(r.model),
       format: (r.format as string | null) ?? null,
       layers: Number(r.n_layers),
       filters: Number(r.n_filters),
-      degenerated: r.n_degenerated === null ? null : Number(r.n_degenerated),
+      ...zooHealth(health.get(Number(r.model_id))),
       meta: Object.fromEntries(metaColumns.map((c) => [c, r[c] as string | number | null])),
     }));
     plans = [];
@@ -178,12 +187,22 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
         }
       : undefined,
   });
-  try {
-    await writeFile(out, html);
-  } catch (e) {
-    throw new FilterDbError('missing-file', out, `cannot write the report: ${(e as Error).message}`);
-  }
+  await writeReport(out, html);
   process.stderr.write(
     `wrote ${out} (${Math.round(Buffer.byteLength(html) / 1024)} kB; ${models.length} models, ${a.filterCount.toLocaleString('en-US')} filters, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
+}
+
+/** Writes a report, creating missing parent folders (as `export` does). */
+async function writeReport(out: string, html: string): Promise<void> {
+  try {
+    await mkdir(dirname(resolve(out)), { recursive: true });
+  } catch (e) {
+    throw new FilterDbError('missing-file', out, `cannot write the report: ${mkdirErrorText(e)}`);
+  }
+  try {
+    await writeFile(out, html);
+  } catch (e) {
+    throw new FilterDbError('missing-file', out, `cannot write the report: ${fsErrorText(e)}`);
+  }
 }

@@ -13,6 +13,14 @@ interface ServeCliOptions {
   maxUpload: string;
   examples?: boolean;
   log?: boolean;
+  timeout: string;
+  analysisTimeout: string;
+}
+
+function seconds(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} takes seconds (> 0), not ${text}`);
+  return n * 1000;
 }
 
 export function registerServe(program: Command): void {
@@ -38,10 +46,18 @@ export function registerServe(program: Command): void {
       'build --db from the bundled PaddleOCR example models first, when it does not exist',
     )
     .option('--log', 'log every request on stderr')
+    .option('--timeout <seconds>', 'work deadline of every request (503 after it)', '300')
+    .option(
+      '--analysis-timeout <seconds>',
+      'deadline of analysing one uploaded model in its worker (a file that makes a reader spin is stopped)',
+      '120',
+    )
     .action(async (opts: ServeCliOptions) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port takes 0..65535, not ${opts.port}`);
+      const timeoutMs = seconds(opts.timeout, '--timeout');
+      const analysisTimeoutMs = seconds(opts.analysisTimeout, '--analysis-timeout');
       const maxUpload = parseSize(opts.maxUpload);
       if (maxUpload === null || maxUpload < 1)
         throw new UsageError(`--max-upload takes a size such as 512MB, not ${opts.maxUpload}`);
@@ -58,6 +74,10 @@ export function registerServe(program: Command): void {
           port,
           host: opts.host,
           maxUpload,
+          timeoutMs,
+          analysisTimeoutMs,
+          // scripts that add models authorise with this; a fixed one can be given in the environment
+          token: process.env.FILTERDB_TOKEN || undefined,
           onRequest: opts.log
             ? (r) => process.stderr.write(`${r.method} ${r.path} ${r.status} ${r.ms.toFixed(0)} ms\n`)
             : undefined,
@@ -73,6 +93,7 @@ export function registerServe(program: Command): void {
           (opts.host !== '127.0.0.1' && opts.host !== 'localhost'
             ? `warning: bound to ${opts.host}, reachable from other machines; the API has no authentication\n`
             : '') +
+          `writes from scripts (no browser Origin header): send "Authorization: Bearer ${running.token}"\n` +
           'press Ctrl+C to stop\n',
       );
       const stop = () => {

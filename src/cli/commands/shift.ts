@@ -5,10 +5,11 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { displayOrder } from '../../analysis/groups.js';
 import { kdeFromHistogram, linspace } from '../../analysis/kde.js';
 import type { PcaBasis } from '../../analysis/pca.js';
 import type { ShiftResult } from '../../analysis/shift.js';
-import { FilterDbError } from '../../errors.js';
+import { FilterDbError, fsErrorText } from '../../errors.js';
 import type { StoreShiftResult } from '../../scan/analyses.js';
 import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../scan/scan-workers.js';
 import type { SelectionPlan } from '../../scan/selection.js';
@@ -24,7 +25,7 @@ interface ShiftCliOptions {
   bins: string;
   basis?: string;
   json?: boolean;
-  sort: string;
+  sort?: string;
   views?: string;
   kdeBins: string;
   density: string;
@@ -50,7 +51,10 @@ export function registerShift(program: Command): void {
     .option('--bins <n>', 'histogram bins per coefficient', '70')
     .option('--basis <name>', 'use a basis stored with `pca --save` instead of fitting one')
     .option('--json', 'print the JSON result (groups sorted as strings)')
-    .option('--sort <order>', 'row order of the text table: mean (mean drift, descending) or name', 'mean')
+    .option(
+      '--sort <order>',
+      'row order of the text table: mean (mean drift, descending) or name (depth bins by depth); default: name for --by depth, else mean',
+    )
     .option(
       '--views <out.json>',
       'also write KDE curves per group × coefficient, the 2-D density and eigen-images',
@@ -65,7 +69,7 @@ export function registerShift(program: Command): void {
       const bins = Number(opts.bins);
       if (!(Number.isInteger(bins) && bins >= 1))
         throw new UsageError(`--bins must be a positive integer, got ${opts.bins}`);
-      if (opts.sort !== 'mean' && opts.sort !== 'name')
+      if (opts.sort !== undefined && opts.sort !== 'mean' && opts.sort !== 'name')
         throw new UsageError(`--sort takes mean or name, not ${opts.sort}`);
       const kdeBins = Number(opts.kdeBins);
       if (!(Number.isInteger(kdeBins) && kdeBins >= 2))
@@ -144,7 +148,12 @@ async function runShift(
     await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
     return;
   }
-  await writeOut(`${renderShiftText(result, opts.sort as 'mean' | 'name', seconds)}\n`);
+  await writeOut(`${renderShiftText(result, textSort(opts), seconds)}\n`);
+}
+
+/** Row order of the text table: --sort, else depth bins by depth and other groups by mean drift. */
+function textSort(opts: ShiftCliOptions): 'mean' | 'name' {
+  return (opts.sort ?? (opts.by === 'depth' ? 'name' : 'mean')) as 'mean' | 'name';
 }
 
 /** `shift --engine clickhouse://…`: the passes there (engine/), the rest here. */
@@ -156,7 +165,7 @@ async function runEngineShift(opts: ShiftCliOptions, bins: number, t0: number): 
   if (opts.json) await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
   else
     await writeOut(
-      `${renderShiftText(result, opts.sort as 'mean' | 'name', (performance.now() - t0) / 1000)}\n`,
+      `${renderShiftText(result, textSort(opts), (performance.now() - t0) / 1000)}\n`,
     );
 }
 
@@ -185,7 +194,8 @@ export function meanDrift(matrix: number[][]): number[] {
 
 export function renderShiftText(r: ShiftResult, sort: 'mean' | 'name', seconds?: number): string {
   const means = meanDrift(r.matrix);
-  const order = r.groups.map((_, i) => i);
+  // by name: depth bins by depth, other groups as the JSON sorts them
+  const order = displayOrder(r.groups);
   if (sort === 'mean') order.sort((a, b) => means[b] - means[a] || a - b);
   const width = 8;
   const short = (g: string) => (g.length > width + 6 ? `${g.slice(0, width + 5)}…` : g);
@@ -269,7 +279,7 @@ async function writeViews(path: string, r: StoreShiftResult): Promise<void> {
   try {
     await writeFile(path, JSON.stringify(shiftViews(r)));
   } catch (e) {
-    throw new FilterDbError('missing-file', path, `cannot write the views: ${(e as Error).message}`);
+    throw new FilterDbError('missing-file', path, `cannot write the views: ${fsErrorText(e)}`);
   }
   process.stderr.write(`wrote ${path}\n`);
 }

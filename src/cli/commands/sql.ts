@@ -96,9 +96,14 @@ export function registerSql(program: Command): void {
     });
 }
 
-/** Lock and read-only problems name the database (exit 1); a bad query is bad usage (exit 2). */
+/** Lock problems name the database (exit 1); a bad query or a change without --write is bad usage (exit 2). */
 function sqlError(db: string, e: unknown): Error {
   const msg = e instanceof Error ? e.message : String(e);
+  // a change asked without --write is bad usage, with the fix in the message
+  if (/read-only mode|in read-only/i.test(msg))
+    return new UsageError(
+      `the query changes the database, which sql opens read-only: add --write to allow changes (${db})`,
+    );
   if (/read-only|lock/i.test(msg)) return mapDuckDbError(db, e);
   return new UsageError(`SQL error: ${msg.split('\n')[0]}`);
 }

@@ -31,7 +31,7 @@
  * file (`truncated`, `corrupt`, `too-large`, `unsupported`, `missing-file`).
  */
 import type H5Wasm from 'h5wasm';
-import { FilterDbError } from '../../errors.js';
+import { FilterDbError, fsErrorText } from '../../errors.js';
 import { decodeBfloat16, decodeFloat16 } from './numeric.js';
 import type { ByteSource } from './source.js';
 
@@ -216,7 +216,7 @@ function syncFileSource(path: string, name: string): SyncByteSource {
   try {
     fd = fs.openSync(path, 'r');
   } catch (e) {
-    throw new FilterDbError('missing-file', name, `cannot open: ${(e as Error).message}`);
+    throw new FilterDbError('missing-file', name, `cannot open: ${fsErrorText(e)}`);
   }
   try {
     const st = fs.fstatSync(fd);
@@ -225,7 +225,7 @@ function syncFileSource(path: string, name: string): SyncByteSource {
   } catch (e) {
     fs.closeSync(fd);
     if (e instanceof FilterDbError) throw e;
-    throw new FilterDbError('missing-file', name, `cannot stat: ${(e as Error).message}`);
+    throw new FilterDbError('missing-file', name, `cannot open: ${fsErrorText(e)}`);
   }
   let closed = false;
   return {

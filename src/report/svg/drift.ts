@@ -1,4 +1,5 @@
 /** Distribution-shift plots: the KL drift heat-map and drift boxplots. */
+import { displayOrder } from '../../analysis/groups.js';
 import { colorBarRects, inkOn, NON_FINITE_COLOR, toHex, viridisRgb } from './color.js';
 import {
   emptyPlot,
@@ -47,8 +48,21 @@ export function upperTriangle(matrix: readonly (readonly number[])[]): number[] 
   return out;
 }
 
+/** The matrix with its groups in display order (depth bins by depth; analysis/groups.ts). */
+function inDisplayOrder(data: DriftMatrixData): DriftMatrixData {
+  const order = displayOrder(data.groups);
+  if (order.every((v, i) => v === i)) return data;
+  return {
+    ...data,
+    groups: order.map((i) => data.groups[i]),
+    matrix: order.map((i) => order.map((j) => data.matrix[i][j])),
+    counts: data.counts ? order.map((i) => data.counts![i]) : undefined,
+  };
+}
+
 /** Symmetric KL drift matrix as a heat-map with group labels, colour bar and (for few groups) values. */
-export function driftHeatmapSvg(data: DriftMatrixData, options: DriftHeatmapOptions = {}): string {
+export function driftHeatmapSvg(input: DriftMatrixData, options: DriftHeatmapOptions = {}): string {
+  const data = inDisplayOrder(input);
   const g = data.groups.length;
   if (g === 0) return emptyPlot('no groups', options);
   const maxLen = options.maxLabelLength ?? 28;

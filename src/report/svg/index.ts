@@ -15,12 +15,12 @@ export {
 export { type FilterGridOptions, filterGridSvg, type RgbGridOptions, rgbFilterGridSvg } from './filters.js';
 export {
   DEFAULT_METRIC_PANELS,
-  defaultIsDegenerated,
   is3x3,
   type MetricCurveLayer,
   type MetricCurvesOptions,
   type MetricPanel,
   metricCurvesSvg,
+  panelFlags,
 } from './metrics.js';
 export {
   type CumulativeVarianceOptions,

@@ -1,4 +1,10 @@
-/** Per-layer quality metrics over conv depth, with degenerated layers marked and the flag thresholds drawn. */
+/**
+ * Per-layer quality metrics over conv depth, with the flag thresholds drawn. A flagged layer is marked only on
+ * the panels of the metric that tripped its flag (sparse on sparsity, low-diversity / random-like on the
+ * variance entropy; non-finite weights, which make every metric suspect, on every panel). A metric that is
+ * undefined for a layer shows `n/a`; the line breaks there and at skipped layers instead of bridging them.
+ */
+import { isDegenerationFlag } from '../../metrics/flags.js';
 import {
   bottomAxis,
   emptyPlot,
@@ -25,6 +31,8 @@ export interface MetricCurveLayer {
   shape?: readonly number[];
   metrics: { sparsity: number | null; varianceEntropyNorm: number | null; orthogonality: number | null };
   flags?: readonly { id: string; reason?: string }[];
+  /** What was not measured for the layer (`notMeasured` of metrics/flags.ts): shown as such, not as n/a. */
+  notMeasured?: readonly string[];
 }
 
 export interface MetricPanel {
@@ -41,21 +49,27 @@ export interface MetricPanel {
   skippedReason?: string;
   /** A few words shown beside the panel title when layers are skipped. */
   skippedShort?: string;
+  /** Flag ids this panel's metric trips: a layer is marked on this panel only for them (default: none). */
+  flags?: readonly string[];
 }
+
+/** Flags about the weights themselves rather than one metric: marked on every panel. */
+const WEIGHT_FLAGS = ['non-finite'];
 
 /** 3×3 kernels (or unknown shape): the normalised variance entropy is only calibrated for them. */
 export function is3x3(layer: MetricCurveLayer): boolean {
-  return !layer.shape || (layer.shape[2] === 3 && layer.shape[3] === 3);
+  return !layer.shape || layer.shape.length < 4 || (layer.shape[2] === 3 && layer.shape[3] === 3);
 }
 
 export const DEFAULT_METRIC_PANELS: MetricPanel[] = [
-  { key: 'sparsity', label: 'sparsity', thresholds: [{ value: 0.1, label: 'sparse' }] },
+  { key: 'sparsity', label: 'sparsity', thresholds: [{ value: 0.1, label: 'sparse' }], flags: ['sparse'] },
   {
     key: 'varianceEntropyNorm',
     label: 'variance entropy (norm.)',
     applies: is3x3,
     skippedReason: 'only calibrated for 3×3 kernels',
     skippedShort: 'not 3×3',
+    flags: ['low-diversity', 'random-like'],
     thresholds: [
       { value: 0.5, label: 'low diversity' },
       { value: 1, label: 'random-like' },
@@ -70,14 +84,23 @@ export interface MetricCurvesOptions extends PlotFrameOptions {
   /** Height of a panel's plot area plus axes (default 220). */
   height?: number;
   panels?: MetricPanel[];
-  /** Which layers count as degenerated (default: any flag other than "tiny"). */
-  isDegenerated?: (layer: MetricCurveLayer) => boolean;
   /** Panels per row (default: all in one row). */
   columns?: number;
 }
 
-export function defaultIsDegenerated(layer: MetricCurveLayer): boolean {
-  return (layer.flags ?? []).some((f) => f.id !== 'tiny');
+/** The degeneration flags of `layer` that `panel` marks: its own metric's, plus the weight flags. */
+export function panelFlags(
+  layer: MetricCurveLayer,
+  panel: MetricPanel,
+): readonly { id: string; reason?: string }[] {
+  return (layer.flags ?? []).filter(
+    (f) => isDegenerationFlag(f.id) && ((panel.flags ?? []).includes(f.id) || WEIGHT_FLAGS.includes(f.id)),
+  );
+}
+
+function isUnmeasured(layer: MetricCurveLayer, key: string): boolean {
+  const missing = layer.notMeasured ?? [];
+  return missing.includes(key) || missing.includes('metrics and flags');
 }
 
 function metricValue(layer: MetricCurveLayer, key: string): number | null {
@@ -100,8 +123,6 @@ export function metricCurvesSvg(
   const legendH = 22;
   const top0 = head.height + legendH;
   const pw = width / cols;
-  const isDeg = options.isDegenerated ?? defaultIsDegenerated;
-  const degenerated = layers.map(isDeg);
   const n = layers.length;
   const tickEvery = Math.max(1, Math.ceil(n / Math.max(2, Math.floor((pw - 70) / 26))));
   const xTicks: number[] = [];
@@ -114,7 +135,7 @@ export function metricCurvesSvg(
   body += `<circle cx="${lx + 5}" cy="${ly}" r="3.2" style="fill:var(--fdb-accent,#0072b2)"/>`;
   body += text(lx + 13, ly, 'layer', { baseline: 'middle', cls: 'fdb-sub' });
   body += `<rect class="fdb-flag" x="${lx + 52}" y="${ly - 7}" width="10" height="14"/><circle class="fdb-flagmark" cx="${lx + 57}" cy="${ly}" r="3.4"/>`;
-  body += text(lx + 67, ly, 'degenerated (flagged)', { baseline: 'middle', cls: 'fdb-sub' });
+  body += text(lx + 67, ly, 'flagged by this metric', { baseline: 'middle', cls: 'fdb-sub' });
   body += `<line class="fdb-thr" x1="${lx + 200}" x2="${lx + 222}" y1="${ly}" y2="${ly}"/>`;
   body += text(lx + 227, ly, 'flag threshold', { baseline: 'middle', cls: 'fdb-sub' });
 
@@ -128,6 +149,7 @@ export function metricCurvesSvg(
     const y1 = oy + ph - m.bottom;
     const applies = layers.map((l) => (panel.applies ? panel.applies(l) : true));
     const values = layers.map((l, i) => (applies[i] ? metricValue(l, panel.key) : null));
+    const marks = layers.map((l) => panelFlags(l, panel));
     let dom = panel.domain;
     if (!dom) {
       const finite = values.filter(isFiniteNumber);
@@ -141,13 +163,27 @@ export function metricCurvesSvg(
     const band = Math.max(4, (x1 - x0) / n);
     body += text(x0, oy + 12, panel.label, { cls: 'fdb-panel' });
     const skipped = applies.filter((a) => !a).length;
-    if (skipped) {
-      body += `<g><title>${esc(`${skipped} layer${skipped === 1 ? '' : 's'} not shown: ${panel.skippedReason ?? 'not applicable'}`)}</title>${text(x1, oy + 12, `${skipped} skipped${panel.skippedShort ? ` (${panel.skippedShort})` : ''}`, { anchor: 'end', cls: 'fdb-thr-label' })}</g>`;
+    const unmeasured = layers.filter(
+      (l, i) => applies[i] && values[i] === null && isUnmeasured(l, panel.key),
+    ).length;
+    const notes: [string, string][] = [];
+    if (skipped)
+      notes.push([
+        `${skipped} skipped${panel.skippedShort ? ` (${panel.skippedShort})` : ''}`,
+        `${skipped} layer${skipped === 1 ? '' : 's'} not shown: ${panel.skippedReason ?? 'not applicable'}`,
+      ]);
+    if (unmeasured)
+      notes.push([
+        unmeasured === n ? 'not measured' : `${unmeasured} not measured`,
+        `${unmeasured} layer${unmeasured === 1 ? '' : 's'}: ${panel.label} not measured`,
+      ]);
+    if (notes.length) {
+      body += `<g><title>${esc(notes.map((x) => x[1]).join('\n'))}</title>${text(x1, oy + 12, notes.map((x) => x[0]).join(' · '), { anchor: 'end', cls: 'fdb-thr-label' })}</g>`;
     }
-    // degenerated layers: shaded columns behind the data
+    // layers flagged by this panel's metric: shaded columns behind the data
     layers.forEach((l, i) => {
-      if (!degenerated[i]) return;
-      const reasons = (l.flags ?? []).filter((f) => f.id !== 'tiny').map((f) => `${f.id}: ${f.reason ?? ''}`);
+      if (marks[i].length === 0) return;
+      const reasons = marks[i].map((f) => `${f.id}: ${f.reason ?? ''}`);
       body += `<rect class="fdb-flag" x="${n2(x(i + 1) - band / 2)}" y="${n2(y0)}" width="${n2(band)}" height="${n2(y1 - y0)}"><title>${esc(`${l.name}\n${reasons.join('\n')}`)}</title></rect>`;
     });
     body += leftAxis({ scale: y, ticks: ticks(dom[0], dom[1], 4) }, x0, y0, y1, x1);
@@ -167,11 +203,8 @@ export function metricCurvesSvg(
     }
     const xs = layers.map((_, i) => x(i + 1));
     const ys = values.map((v) => (v === null ? Number.NaN : y(v)));
-    const keep = layers.map((_, i) => applies[i]);
-    body += `<path class="fdb-line" style="stroke:var(--fdb-accent,#0072b2)" d="${linePath(
-      xs.filter((_, i) => keep[i]),
-      ys.filter((_, i) => keep[i]),
-    )}"/>`;
+    // NaN (skipped or undefined) breaks the line: no segment pretends to know the value in between
+    body += `<path class="fdb-line" style="stroke:var(--fdb-accent,#0072b2)" d="${linePath(xs, ys)}"/>`;
     layers.forEach((l, i) => {
       const v = values[i];
       if (!applies[i]) {
@@ -179,18 +212,16 @@ export function metricCurvesSvg(
         return;
       }
       if (v === null) {
-        body += `<g><title>${esc(`${l.name}: ${panel.label} undefined`)}</title>${text(xs[i], y1 - 6, '×', { anchor: 'middle', cls: 'fdb-muted' })}</g>`;
+        const [label, why] = isUnmeasured(l, panel.key)
+          ? ['–', 'not measured']
+          : ['n/a', 'undefined for this layer'];
+        body += `<g class="fdb-na"><title>${esc(`${l.name}: ${panel.label} ${why}`)}</title>${text(xs[i], y1 - 6, label, { anchor: 'middle', cls: 'fdb-muted' })}</g>`;
         return;
       }
       const tip =
         `${l.name} (layer ${i + 1}${l.convDepth !== undefined ? `, depth ${l.convDepth}` : ''}): ${panel.label} ${fmt(v, 4)}` +
-        (degenerated[i]
-          ? ` — ${(l.flags ?? [])
-              .filter((f) => f.id !== 'tiny')
-              .map((f) => f.id)
-              .join(', ')}`
-          : '');
-      body += degenerated[i]
+        (marks[i].length ? ` — ${marks[i].map((f) => f.id).join(', ')}` : '');
+      body += marks[i].length
         ? `<circle class="fdb-flagmark" cx="${n2(xs[i])}" cy="${n2(ys[i])}" r="4"><title>${esc(tip)}</title></circle>`
         : `<circle cx="${n2(xs[i])}" cy="${n2(ys[i])}" r="3.2" style="fill:var(--fdb-accent,#0072b2)"><title>${esc(tip)}</title></circle>`;
     });

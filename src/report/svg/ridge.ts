@@ -1,4 +1,5 @@
 /** Ridge plots of coefficient KDEs per group: one coefficient, or small multiples for all of them. */
+import { displayOrder } from '../../analysis/groups.js';
 import { CATEGORICAL, toHex, viridisRgb } from './color.js';
 import {
   bottomAxis,
@@ -87,6 +88,8 @@ function ridgePanel(
   labels: boolean,
   title?: string,
 ): Panel {
+  // depth bins by depth, other groups as given
+  curves = displayOrder(curves.map((c) => c.label)).map((i) => curves[i]);
   const k = curves.length;
   const stepPx = (box.y1 - box.y0) / (k + (o.overlap ?? 1.8) - 1);
   const ridgeH = stepPx * (o.overlap ?? 1.8);

@@ -98,6 +98,12 @@ def cases():
     yield 'odd_13x3x7x7', rng.normal(0.01, 0.02, (13, 3, 7, 7)), {}
     yield 'pair_2x1x3x3', rng.normal(0, 1, (2, 1, 3, 3)), {}
     yield 'biased_33x5x3x3', rng.normal(3, 0.001, (33, 5, 3, 3)), {}
+    # wide 1xk rows (1-D convs): fewer filters than values (60 < 100, spectrum from the Gram matrix) with
+    # a tenth of them dead, and more (96 > 72)
+    W = rng.normal(0, 0.2, (30, 2, 1, 100))
+    W[rng.random((30, 2)) < 0.1] *= 1e-4
+    yield 'wide_30x2x1x100', W, {}
+    yield 'wide_16x6x1x72', rng.normal(0.05, 0.3, (16, 6, 1, 72)), {}
 
 
 def main():
