@@ -163,10 +163,7 @@ async function runEngineShift(opts: ShiftCliOptions, bins: number, t0: number): 
   const { engineShift } = await import('../../engine/cli.js');
   const result = await engineShift(opts.engine!, { where: opts.where, by: opts.by, bins }, writeNote);
   if (opts.json) await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
-  else
-    await writeOut(
-      `${renderShiftText(result, textSort(opts), (performance.now() - t0) / 1000)}\n`,
-    );
+  else await writeOut(`${renderShiftText(result, textSort(opts), (performance.now() - t0) / 1000)}\n`);
 }
 
 /** The `shift --json` object (DESIGN.md contract, plus `summary`). */
