@@ -69,7 +69,8 @@ export const DUCKDB: SqlDialect = {
 
 /**
  * ClickHouse from 18.16 on (Debian bookworm's package): binary greatest(), transform() for the layer → group
- * map (no join, so a Distributed table pushes the whole pass down to the shards), ARRAY JOIN, sumKahan.
+ * map and IN for the selection (constant sets, hashed; no join, so a Distributed table pushes the whole pass
+ * down to the shards), ARRAY JOIN, sumKahan.
  */
 export const CLICKHOUSE: SqlDialect = {
   name: 'clickhouse',
@@ -82,7 +83,7 @@ export const CLICKHOUSE: SqlDialect = {
     `SELECT gid, ${Array.from({ length: DIMS }, (_, j) => `w${j}`).join(', ')} FROM (
        SELECT transform(toInt64(layer_id), CAST(${intList(g.layerIds)} AS Array(Int64)),
                         CAST(${intList(g.groupIds)} AS Array(Int64)), toInt64(-1)) AS gid, ${Array.from({ length: DIMS }, (_, j) => `w${j}`).join(', ')}
-       FROM ${table} WHERE has(CAST(${intList(g.layerIds)} AS Array(Int64)), toInt64(layer_id)))
+       FROM ${table} WHERE toInt64(layer_id) IN (${g.layerIds.join(',')}))
      WHERE gid >= 0`,
   explode: (rel) =>
     `SELECT gid, k, x FROM (${rel}) ARRAY JOIN ${intList(coefficientNames.map((_, i) => i))} AS k, [${coefficientNames.join(', ')}] AS x`,
