@@ -6,9 +6,10 @@
  * `--synthetic N` benchmarks N ResNet-50-shaped ONNX models instead (~102 MB each, written once into
  * bench/out/ingest-synth/ from test/support/onnx-writer's resnet50Model with a different producer name each,
  * so the hashes differ): a set big enough to measure throughput stably. `--workers N` sets the metrics pool
- * (0 = main thread only; default: ingest's own choice).
+ * (0 = main thread only; default: ingest's own choice). `--spectral` adds a full ingest with `--spectral`
+ * (the WeightWatcher-style metrics), timed in the same repetitions.
  *
- *   node dist/bench/ingest.js [--reps 5] [--kernel all] [--synthetic N] [--workers N] [paths…]
+ *   node dist/bench/ingest.js [--reps 5] [--kernel all] [--synthetic N] [--workers N] [--spectral] [paths…]
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,6 +148,17 @@ const full = await phase(async () => {
     console.log(`  (${s.counts.failed} failed: ${s.results.find((r) => r.status === 'failed')?.error})`);
 });
 
+const withSpectral = args.includes('--spectral');
+const fullSpectral = withSpectral
+  ? await phase(async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'filterdb-bench-'));
+      const db = await openDb(join(dir, 'b.duckdb'));
+      await ingestPaths(db, inputs, { kernel, workers, spectral: true });
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    })
+  : [];
+
 const row = (name: string, t: number[]) =>
   console.log(
     `${name.padEnd(28)} best ${best(t).toFixed(3)} s (${mbps(best(t))} MB/s)   median ${median(t).toFixed(3)} s (${mbps(median(t))} MB/s)`,
@@ -161,4 +173,5 @@ else
 row('read + decode + metrics', measure);
 row(`ingest, no metrics (${writeOnly} f)`, skipMetrics);
 row(`full ingest (workers ${workers ?? 'auto'})`, full);
+if (withSpectral) row('full ingest --spectral', fullSpectral);
 console.log(`${filters} filters stored per run; ${(filters / best(full) / 1e6).toFixed(2)} M filters/s`);

@@ -1,9 +1,10 @@
 /**
  * bench/quality: times `filterdb quality --kernel 3x3` as a whole process on a synthetic ONNX file with
  * ResNet-50's conv shapes (random weights, ~100 MB). Prints the median of 5 runs, MB/s and layers/s,
- * then an in-process breakdown of where the time goes.
+ * then an in-process breakdown of where the time goes. With `--spectral`, also times `quality --kernel 3x3
+ * --spectral` (the WeightWatcher-style metrics) in the same run, alternating with the plain command.
  *
- *   npm run build && node dist/bench/quality.js [--runs 5]
+ *   npm run build && node dist/bench/quality.js [--runs 5] [--spectral]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -32,19 +33,31 @@ if (!existsSync(file)) {
 }
 const bytes = statSync(file).size;
 
-// Whole process, as a user runs it. One warm-up run fills the page cache.
-const times: number[] = [];
-let layers = 0;
-for (let i = 0; i <= runs; i++) {
+const spectral = process.argv.includes('--spectral');
+
+function runQuality(extra: string[]): { ms: number; layers: number } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [cli, 'quality', '--kernel', '3x3', '--json', file], {
+  const r = spawnSync(process.execPath, [cli, 'quality', '--kernel', '3x3', '--json', ...extra, file], {
     encoding: 'utf8',
     maxBuffer: 1 << 28,
   });
-  const dt = performance.now() - t0;
+  const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`quality failed: ${r.stderr}`);
-  if (i > 0) times.push(dt);
-  layers = (JSON.parse(r.stdout) as { layers: unknown[] }).layers.length;
+  return { ms, layers: (JSON.parse(r.stdout) as { layers: unknown[] }).layers.length };
+}
+
+// Whole process, as a user runs it. One warm-up run fills the page cache.
+const times: number[] = [];
+const spectralTimes: number[] = [];
+let layers = 0;
+for (let i = 0; i <= runs; i++) {
+  const r = runQuality([]);
+  if (i > 0) times.push(r.ms);
+  layers = r.layers;
+  if (spectral) {
+    const s = runQuality(['--spectral']);
+    if (i > 0) spectralTimes.push(s.ms);
+  }
 }
 const wall = median(times) / 1000;
 
@@ -84,6 +97,12 @@ console.log(
 console.log(
   `  throughput: ${(bytes / 1e6 / wall).toFixed(1)} MB/s of model file, ${(layers / wall).toFixed(1)} layers/s, ${(filters / wall / 1e6).toFixed(2)} M filters/s`,
 );
+if (spectral) {
+  const sw = median(spectralTimes) / 1000;
+  console.log(
+    `  with --spectral (median of ${runs}, alternating with the plain runs): ${sw.toFixed(3)} s  [runs: ${spectralTimes.map((t) => (t / 1000).toFixed(3)).join(' ')}] = ${(sw / wall).toFixed(2)}× the plain run`,
+  );
+}
 console.log('  breakdown (in-process, single thread):');
 console.log(`    node start-up         ${nodeStart.toFixed(0)} ms`);
 console.log(`    open + parse graph    ${(t1 - t0).toFixed(0)} ms`);

@@ -16,6 +16,11 @@ import wabtInit from 'wabt';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const KERNELS = [
   { wat: 'src/metrics/wasm/gram.wat', out: 'src/metrics/wasm/gram-wasm.ts', name: 'GRAM_WASM_BASE64' },
+  {
+    wat: 'src/metrics/wasm/tridiag.wat',
+    out: 'src/metrics/wasm/tridiag-wasm.ts',
+    name: 'TRIDIAG_WASM_BASE64',
+  },
   { wat: 'src/analysis/wasm/scan.wat', out: 'src/analysis/wasm/scan-wasm.ts', name: 'SCAN_WASM_BASE64' },
 ];
 const FEATURES = { simd: true };

@@ -621,6 +621,28 @@ describe('onnx: hostile input', () => {
     }
   });
 
+  it('reads If branches nested 32 deep and refuses deeper nesting as corrupt', async () => {
+    const nested = (depth: number): ModelSpec['nodes'][number] => ({
+      op: 'If',
+      name: `if${depth}`,
+      inputs: ['x'],
+      outputs: [`y${depth}`],
+      attrs: {
+        then_branch: {
+          g: {
+            inputs: [],
+            initializers: depth === 0 ? [{ name: 'w', dims: [2, 1, 3, 3], values: exactValues(18) }] : [],
+            nodes: depth === 0 ? [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y0'] }] : [nested(depth - 1)],
+          },
+        },
+      },
+    });
+    const ok = await readSpec({ inputs: ['x'], nodes: [nested(31)] });
+    assert.equal(ok.layers.length, 1);
+    assert.match(ok.layers[0].name, /^if31\/then_branch\/if30\/then_branch\/.*\/if0\/then_branch\/w$/);
+    await rejectsWith(() => readSpec({ inputs: ['x'], nodes: [nested(32)] }), ['corrupt']);
+  });
+
   it('rejects random bytes', async () => {
     for (let seed = 1; seed <= 50; seed++) {
       const junk = new Uint8Array(pseudoRandom(256 + seed * 37, seed).buffer);

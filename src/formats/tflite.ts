@@ -165,7 +165,22 @@ export async function readTflite(source: ByteSource): Promise<Model> {
   const subgraphs = await root.tableVector(2);
   if (!subgraphs || subgraphs.length === 0)
     throw new FilterDbError('not-a-model', name, 'TFLite file has no subgraphs');
-  if (subgraphs.length > 1) warnings.push(`only subgraph 0 of ${subgraphs.length} is read`);
+  // other subgraphs are the bodies of WHILE / IF / CALL ops: say so only when they hold convs
+  const unread: string[] = [];
+  for (let s = 1; s < subgraphs.length; s++) {
+    const opsOf = await (await fb.tableAt(subgraphs, s)).tableVector(3);
+    let convs = 0;
+    for (let i = 0; i < (opsOf?.length ?? 0); i++) {
+      const idx = await (await fb.tableAt(opsOf!, i)).u32(0, 0);
+      const oc = opcodes[idx];
+      if (oc && (CONV_OPS.has(oc.code) || (oc.custom !== null && CUSTOM_CONVS.has(oc.custom)))) convs++;
+    }
+    if (convs > 0) unread.push(`${convs} in subgraph ${s}`);
+  }
+  if (unread.length > 0)
+    warnings.push(
+      `only subgraph 0 of ${subgraphs.length} is read; conv operators not read: ${unread.join(', ')}`,
+    );
   const buffersVec = await root.tableVector(4);
   const description = await root.string(3);
 

@@ -1,7 +1,9 @@
 /** Builds the `quality` answer for a model: per-layer metrics and flags (the CLI's JSON contract). */
 import { type ConvLayer, kernelLabel, type Model, type WeightArray } from '../model/types.js';
 import { flagLayer } from './flags.js';
-import { measureLayer } from './quality.js';
+import { defaultInitRule, type InitDistance, type InitRule, layerInitDistance } from './init-distance.js';
+import { type MeasureOptions, measureLayerFull, plainMeasureOptions } from './layer-measure.js';
+import { type SpectralMetrics, type SpectralResult, type TrainingFlag, trainingFlags } from './spectral.js';
 import type { LayerFlag, LayerMetrics, QualityOptions } from './types.js';
 
 export interface LayerQuality {
@@ -15,21 +17,35 @@ export interface LayerQuality {
   dtype: string;
   convDepth: number;
   convDepthNorm: number;
-  metrics: LayerMetrics;
+  /** With `spectral`, also the WeightWatcher-style metrics (null where the layer is not analysed). */
+  metrics: LayerMetrics & Partial<SpectralMetrics>;
   flags: LayerFlag[];
+  /** With `spectral`: why the spectral metrics are null (skipped as WeightWatcher would, failed fit), else null. */
+  spectralReason?: string | null;
+  /** With `spectral`: WeightWatcher's over-trained / under-trained warnings, apart from the degeneration flags. */
+  trainingFlags?: TrainingFlag[];
+  /** With `init`: distance from random initialisation and the near-init verdict. */
+  init?: InitDistance;
 }
 
 export interface QualityReport {
   file: string;
   format: string;
   producer: string | null;
+  /** The initialisation rule the layers were compared with (with `init`). */
+  initRule?: InitRule;
   layers: LayerQuality[];
   /** Conv layers present but not measured (kernel filter, non-2-D) — counted so nothing is silently lost. */
   skipped: { name: string; shape: number[]; reason: string }[];
   warnings: string[];
 }
 
-export interface QualityReportOptions extends QualityOptions {
+export interface QualityReportOptions extends MeasureOptions {
+  /**
+   * Distance from random initialisation: the rule (`auto`: by the file's format, see defaultInitRule), and
+   * optionally the number of simulated draws per shape and the seed.
+   */
+  init?: { rule: InitRule | 'auto'; draws?: number; seed?: number };
   /** "all" (default) or a kernel size such as "3x3". */
   kernel?: string;
   /** Called after each measured layer (index, total) — for progress bars. */
@@ -51,6 +67,7 @@ export interface MeasureJob {
 export interface LayerMeasurement {
   metrics: LayerMetrics;
   nonFinite: number;
+  spectral?: SpectralResult;
 }
 
 /**
@@ -106,8 +123,7 @@ export async function qualityReport(
   }
   let batch: LayerMeasurement[] | null = null;
   if (options.measureBatch) {
-    const plain: QualityOptions =
-      options.sparsityEps === undefined ? {} : { sparsityEps: options.sparsityEps };
+    const plain = plainMeasureOptions(options);
     let done = 0;
     batch = await options.measureBatch(
       measured.map(({ layer, planar }) => ({ shape: planar, load: () => layer.loadWeight() })),
@@ -116,8 +132,26 @@ export async function qualityReport(
     );
   }
   const layers: LayerQuality[] = [];
+  const initRule = options.init
+    ? options.init.rule === 'auto'
+      ? defaultInitRule(model.format)
+      : options.init.rule
+    : undefined;
   for (const [i, { layer, planar }] of measured.entries()) {
-    const { metrics, nonFinite } = batch ? batch[i] : measureLayer(await layer.loadWeight(), planar, options);
+    const m = batch ? batch[i] : measureLayerFull(await layer.loadWeight(), planar, options);
+    const { metrics, nonFinite } = m;
+    const extra: Partial<LayerQuality> = {};
+    if (m.spectral) {
+      extra.spectralReason = m.spectral.reason;
+      extra.trainingFlags = trainingFlags(m.spectral.metrics);
+    }
+    if (initRule && options.init && nonFinite === 0)
+      extra.init = layerInitDistance(metrics, planar, layer.groups, {
+        rule: initRule,
+        draws: options.init.draws,
+        seed: options.init.seed,
+        sparsityEps: options.sparsityEps,
+      });
     layers.push({
       name: layer.name,
       op: layer.op,
@@ -128,8 +162,9 @@ export async function qualityReport(
       dtype: layer.dtype,
       convDepth: layer.convDepth,
       convDepthNorm: layer.convDepthNorm,
-      metrics,
+      metrics: m.spectral ? { ...metrics, ...m.spectral.metrics } : metrics,
       flags: flagLayer(metrics, nonFinite, planar, options.sparsityEps),
+      ...extra,
     });
     if (!batch) options.onLayer?.(layers.length, measured.length);
   }
@@ -137,6 +172,7 @@ export async function qualityReport(
     file: model.source,
     format: model.format,
     producer: model.producer ?? null,
+    ...(initRule ? { initRule } : {}),
     layers,
     skipped,
     warnings: model.warnings,

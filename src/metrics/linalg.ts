@@ -10,6 +10,7 @@
  *   covariance numerator used by variance entropy and PCA).
  */
 
+import { symmetricEigenvaluesOrNull } from './sym-eigenvalues.js';
 import { gramWasm } from './wasm/gram.js';
 
 export interface SymmetricEigen {
@@ -607,125 +608,6 @@ export function symmetricEigenvaluesQL(a: ArrayLike<number>, k: number): Float64
     if (!Number.isFinite(a[i])) throw new RangeError(`symmetricEigenvaluesQL: non-finite entry ${i}`);
     z[i] = a[i];
   }
-  const d = new Float64Array(k);
-  const e = new Float64Array(k);
-  tridiagonalize(z, k, d, e);
-  if (!tridiagonalQL(d, e, k)) return null;
-  return d.sort().reverse();
-}
-
-/**
- * Householder reduction of the symmetric `z` (its lower triangle is read and overwritten) to tridiagonal
- * form: diagonal `d`, sub-diagonal `e[1..]`. Step i reflects row i's first i entries onto one: u = that row
- * less its norm on the last entry, p = A·u / h, q = p − (uᵀp / 2h)·u, A ← A − u·qᵀ − q·uᵀ. Every inner loop
- * runs along a row of the lower triangle (the matrix-vector product scatters the upper half's share).
- */
-function tridiagonalize(z: Float64Array, n: number, d: Float64Array, e: Float64Array): void {
-  for (let i = n - 1; i > 0; i--) {
-    const l = i - 1;
-    const ri = i * n;
-    let h = 0;
-    let scale = 0;
-    if (l > 0) for (let k = 0; k < i; k++) scale += Math.abs(z[ri + k]);
-    if (l === 0 || scale === 0) {
-      e[i] = z[ri + l];
-      d[i] = 0;
-      continue;
-    }
-    for (let k = 0; k < i; k++) {
-      z[ri + k] /= scale;
-      h += z[ri + k] * z[ri + k];
-    }
-    const f0 = z[ri + l];
-    const g0 = f0 >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
-    e[i] = scale * g0;
-    h -= f0 * g0;
-    z[ri + l] = f0 - g0;
-    // e[0..i) = A·u, A the leading i×i block, from its lower triangle
-    e.fill(0, 0, i);
-    for (let j = 0; j < i; j++) {
-      const rj = j * n;
-      const uj = z[ri + j];
-      let g = z[rj + j] * uj;
-      for (let k = 0; k < j; k++) {
-        const a = z[rj + k];
-        g += a * z[ri + k];
-        e[k] += a * uj;
-      }
-      e[j] += g;
-    }
-    let f = 0;
-    for (let j = 0; j < i; j++) {
-      e[j] /= h;
-      f += e[j] * z[ri + j];
-    }
-    const hh = f / (h + h);
-    for (let j = 0; j < i; j++) e[j] -= hh * z[ri + j];
-    for (let j = 0; j < i; j++) {
-      const rj = j * n;
-      const uj = z[ri + j];
-      const qj = e[j];
-      for (let k = 0; k <= j; k++) z[rj + k] -= uj * e[k] + qj * z[ri + k];
-    }
-    d[i] = h;
-  }
-  for (let i = 0; i < n; i++) d[i] = z[i * n + i];
-}
-
-function pythag(a: number, b: number): number {
-  const x = Math.abs(a);
-  const y = Math.abs(b);
-  if (x > y) return x * Math.sqrt(1 + (y / x) * (y / x));
-  return y === 0 ? 0 : y * Math.sqrt(1 + (x / y) * (x / y));
-}
-
-/** Implicit QL on the tridiagonal (d, e[1..]): eigenvalues into `d`. False if an eigenvalue needs > 60 steps. */
-function tridiagonalQL(d: Float64Array, e: Float64Array, n: number): boolean {
-  for (let i = 1; i < n; i++) e[i - 1] = e[i];
-  if (n > 0) e[n - 1] = 0;
-  for (let l = 0; l < n; l++) {
-    let iter = 0;
-    for (;;) {
-      let m = l;
-      for (; m < n - 1; m++) {
-        const dd = Math.abs(d[m]) + Math.abs(d[m + 1]);
-        if (Math.abs(e[m]) <= Number.EPSILON * dd) break;
-      }
-      if (m === l) break;
-      if (iter++ === 60) return false;
-      let g = (d[l + 1] - d[l]) / (2 * e[l]);
-      let r = pythag(g, 1);
-      g = d[m] - d[l] + e[l] / (g + (g >= 0 ? Math.abs(r) : -Math.abs(r)));
-      let s = 1;
-      let c = 1;
-      let p = 0;
-      let i = m - 1;
-      let deflated = false;
-      for (; i >= l; i--) {
-        const f = s * e[i];
-        const b = c * e[i];
-        r = pythag(f, g);
-        e[i + 1] = r;
-        if (r === 0) {
-          // underflow: split the matrix here and start over
-          d[i + 1] -= p;
-          e[m] = 0;
-          deflated = true;
-          break;
-        }
-        s = f / r;
-        c = g / r;
-        g = d[i + 1] - p;
-        r = (d[i] - g) * s + 2 * c * b;
-        p = s * r;
-        d[i + 1] = g + p;
-        g = c * r - b;
-      }
-      if (deflated) continue;
-      d[l] -= p;
-      e[l] = g;
-      e[m] = 0;
-    }
-  }
-  return true;
+  // the one Householder + QL solver (sym-eigenvalues.ts, also the spectral metrics'), ascending → descending
+  return symmetricEigenvaluesOrNull(z, k)?.reverse() ?? null;
 }

@@ -17,9 +17,12 @@
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import {
+  measureLayerFull as measureLayer,
+  plainMeasureOptions,
+  type MeasureOptions as QualityOptions,
+} from '../metrics/layer-measure.js';
 import type { LayerMeasurement, MeasureJob } from '../metrics/layer-report.js';
-import { measureLayer } from '../metrics/quality.js';
-import type { QualityOptions } from '../metrics/types.js';
 import { elementCount, type WeightArray } from '../model/types.js';
 
 const WORKER_TAG = 'filterdb:quality-worker';
@@ -131,8 +134,7 @@ export class QualityPool {
     if (this.closed) return Promise.reject(new Error('quality pool is closed'));
     if (this.failure) return Promise.reject(this.failure);
     const { weight: w, transfer } = transferable(weight);
-    const plain: QualityOptions =
-      options.sparsityEps === undefined ? {} : { sparsityEps: options.sparsityEps };
+    const plain = plainMeasureOptions(options);
     return new Promise((resolve, reject) => {
       this.queue.push({
         request: { id: this.nextId++, weight: w, shape: [...shape], options: plain },
@@ -170,8 +172,7 @@ export class QualityPool {
         transfer.push(...t.transfer);
       }
     }
-    const plain: QualityOptions =
-      options.sparsityEps === undefined ? {} : { sparsityEps: options.sparsityEps };
+    const plain = plainMeasureOptions(options);
     return new Promise((resolve, reject) => {
       this.queue.push({
         request: {

@@ -7,7 +7,8 @@
 
 import type { PcaBasis } from '../analysis/pca.js';
 import { fitBasis } from '../analysis/shift.js';
-import { degenerationFlags } from '../metrics/flags.js';
+import { degenerationFlags, isDegenerationFlag } from '../metrics/flags.js';
+import type { InitRule } from '../metrics/init-distance.js';
 import { type LayerQuality, type QualityReport, qualityReport } from '../metrics/layer-report.js';
 import type { ConvLayer, Model, WeightArray } from '../model/types.js';
 import {
@@ -21,7 +22,7 @@ import {
 } from './html.js';
 import { pct } from './svg/core.js';
 import { filterGridSvg, rgbFilterGridSvg } from './svg/filters.js';
-import { metricCurvesSvg } from './svg/metrics.js';
+import { ALPHA_PANEL, metricCurvesSvg } from './svg/metrics.js';
 import { cumulativeVarianceSvg, eigenImagesSvg } from './svg/pca.js';
 
 export interface ModelReportOptions {
@@ -33,6 +34,10 @@ export interface ModelReportOptions {
   maxFilters?: number;
   /** Called after each measured layer. */
   onLayer?: (done: number, total: number) => void;
+  /** WeightWatcher-style spectral metrics: a column and the alpha-over-depth plot (default true). */
+  spectral?: boolean;
+  /** Distance from random initialisation: columns and the init band on the metric plots (default off: slow). */
+  init?: { rule: InitRule | 'auto'; draws?: number };
 }
 
 export interface LayerWeights {
@@ -91,7 +96,12 @@ export async function modelReportData(
   model: Model,
   options: ModelReportOptions = {},
 ): Promise<ModelReportData> {
-  const quality = await qualityReport(model, { sparsityEps: options.sparsityEps, onLayer: options.onLayer });
+  const quality = await qualityReport(model, {
+    sparsityEps: options.sparsityEps,
+    onLayer: options.onLayer,
+    spectral: options.spectral !== false,
+    init: options.init,
+  });
   const byName = new Map<string, ConvLayer>();
   for (const l of model.layers) if (!byName.has(l.name)) byName.set(l.name, l);
   const load = async (index: number): Promise<LayerWeights | null> => {
@@ -144,14 +154,23 @@ const FLAG_LABEL: Record<string, string> = {
 };
 
 function flagChips(layer: LayerQuality): string {
-  if (layer.flags.length === 0) return '';
-  const chips = layer.flags
+  // degeneration flags, then WeightWatcher's warnings and the near-init verdict (kept apart: chip style "info")
+  const all = [
+    ...layer.flags.map((f) => ({
+      id: f.id,
+      reason: f.reason,
+      cls: isDegenerationFlag(f.id) ? 'flag' : 'info',
+    })),
+    ...(layer.trainingFlags ?? []).map((f) => ({ id: f.id, reason: f.reason, cls: 'info' })),
+    ...(layer.init?.nearInit ? [{ id: 'near-init', reason: layer.init.reason, cls: 'info' }] : []),
+  ];
+  if (all.length === 0) return '';
+  const chips = all
     .map(
-      (f) =>
-        `<span class="chip ${f.id === 'tiny' ? 'info' : 'flag'}" title="${esc(f.reason)}">${esc(FLAG_LABEL[f.id] ?? f.id)}</span>`,
+      (f) => `<span class="chip ${f.cls}" title="${esc(f.reason)}">${esc(FLAG_LABEL[f.id] ?? f.id)}</span>`,
     )
     .join('');
-  const reasons = layer.flags.map((f) => `<li>${esc(f.reason)}</li>`).join('');
+  const reasons = all.map((f) => `<li>${esc(f.reason)}</li>`).join('');
   return `${chips}<ul class="reasons">${reasons}</ul>`;
 }
 
@@ -256,6 +275,9 @@ const METRIC_HELP = {
   entropy: 'variance entropy of the filters divided by that of a random layer of the same size (3×3 only)',
   clean: 'the same, computed on the non-sparse filters only',
   orth: '1 − mean |cosine| between the layer’s output filters',
+  alpha:
+    'WeightWatcher power-law exponent of the pooled eigenvalue spectrum; 2–6 is typical of well-trained layers',
+  init: 'max |z| of the metrics against random layers of the same shape (near-init when ≤ the 99th percentile of random layers)',
 };
 
 /** Renders the report page from measured data (pure). */
@@ -267,6 +289,8 @@ export function renderModelReport(
   const summary = modelSummary(data);
   const sections: HtmlSection[] = [];
   const flaggedCount = q.layers.filter((l) => degeneratedFlags(l).length > 0).length;
+  const spectral = q.layers.some((l) => l.trainingFlags !== undefined);
+  const init = q.initRule !== undefined;
 
   const rows = q.layers.map((l, i) => [
     i + 1,
@@ -280,6 +304,8 @@ export function renderModelReport(
     l.metrics.varianceEntropyCleanNorm,
     l.metrics.orthogonality,
     l.metrics.normL2,
+    ...(spectral ? [l.metrics.alpha ?? null] : []),
+    ...(init ? [l.init?.score ?? null] : []),
     {
       html: flagChips(l),
       sort: degeneratedFlags(l).length * 10 + l.flags.length,
@@ -313,6 +339,8 @@ export function renderModelReport(
         { header: 'clean', numeric: true, title: METRIC_HELP.clean },
         { header: 'orthogonality', numeric: true, title: METRIC_HELP.orth },
         { header: 'L2', numeric: true },
+        ...(spectral ? [{ header: 'alpha', numeric: true, title: METRIC_HELP.alpha }] : []),
+        ...(init ? [{ header: 'init score', numeric: true, title: METRIC_HELP.init }] : []),
         { header: 'flags' },
       ],
       rows,
@@ -328,6 +356,27 @@ export function renderModelReport(
       'Variance entropy is only calibrated for 3×3 kernels; other layers are skipped (tick on the axis).</p>',
     body: figure(metricCurvesSvg(q.layers, { embedStyle: false, width: 1080, height: 230 })),
   });
+  if (spectral) {
+    const warned = q.layers.filter((l) => (l.trainingFlags ?? []).length > 0);
+    const skipped = q.layers.filter((l) => l.spectralReason);
+    sections.push({
+      id: 'spectral',
+      title: 'Spectral metrics (WeightWatcher)',
+      intro:
+        `<p>alpha per layer in depth order: the power-law exponent of the eigenvalues of WᵀW pooled over the kernel positions, with WeightWatcher's conventions. ` +
+        `The shaded range 2–6 is where WeightWatcher expects well-trained layers; below 2 it warns "over-trained", above 6 "under-trained". ` +
+        `${warned.length} layer${warned.length === 1 ? '' : 's'} outside the range${skipped.length ? `; ${skipped.length} not analysed (${esc(skipped[0].spectralReason ?? '')}${skipped.length > 1 ? ', …' : ''})` : ''}.</p>`,
+      body: figure(
+        metricCurvesSvg(q.layers, {
+          embedStyle: false,
+          width: 1080,
+          height: 230,
+          panels: [ALPHA_PANEL],
+          markedLabel: 'over-/under-trained',
+        }),
+      ),
+    });
+  }
 
   let filters = '';
   if (data.firstLayer) {

@@ -49,6 +49,10 @@ export interface ZooModel {
   notAssessed?: number;
   /** Assessed layers whose orthogonality was not measured (shape unknown: dataset.h5). */
   orthogonalityNotMeasured?: number;
+  /** Layers with a WeightWatcher over-/under-trained warning (null: spectral metrics not stored). */
+  trainingWarnings?: number | null;
+  /** Layers near their random initialisation (null: not computed). */
+  nearInit?: number | null;
   /** Metadata columns (Task, Training, …). */
   meta?: Record<string, string | number | null | undefined>;
 }
@@ -185,6 +189,10 @@ export function renderZooReport(data: ZooReportData): string {
     );
 
   // models
+  const anyTraining = data.models.some(
+    (m) => m.trainingWarnings !== undefined && m.trainingWarnings !== null,
+  );
+  const anyNear = data.models.some((m) => m.nearInit !== undefined && m.nearInit !== null);
   const metaCols = data.metaColumns ?? [...new Set(data.models.flatMap((m) => Object.keys(m.meta ?? {})))];
   sections.push({
     id: 'models',
@@ -201,6 +209,18 @@ export function renderZooReport(data: ZooReportData): string {
         { header: 'layers', numeric: true },
         { header: 'filters', numeric: true },
         { header: 'degenerated', numeric: true, title: 'layers flagged as degenerated' },
+        ...(anyTraining
+          ? [
+              {
+                header: 'alpha ∉ [2, 6]',
+                numeric: true,
+                title: 'layers WeightWatcher calls over- or under-trained',
+              },
+            ]
+          : []),
+        ...(anyNear
+          ? [{ header: 'near-init', numeric: true, title: 'layers near their random initialisation' }]
+          : []),
         ...metaCols.map((c) => ({ header: c })),
       ],
       data.models.map((m) => [
@@ -209,6 +229,8 @@ export function renderZooReport(data: ZooReportData): string {
         m.layers ?? null,
         m.filters ?? null,
         degeneratedCell(m),
+        ...(anyTraining ? [m.trainingWarnings ?? null] : []),
+        ...(anyNear ? [m.nearInit ?? null] : []),
         ...metaCols.map((c) => {
           const v = m.meta?.[c];
           return v === undefined ? null : v;

@@ -61,7 +61,7 @@ export async function ensureExampleDb(
     summary = await ingestPaths(
       db,
       files.map((f) => join(EXAMPLE_MODELS_DIR, f)),
-      { meta: EXAMPLE_META },
+      { meta: EXAMPLE_META, spectral: true },
     );
   } finally {
     db.close();

@@ -7,6 +7,7 @@ import { notMeasured } from '../metrics/flags.js';
 import { type FilterDb, plain, queryRows } from '../store/db.js';
 import { JSDuckDBValueConverter } from '../store/duckdb-api.js';
 import { healthFromRow, MODEL_HEALTH_SQL, type StoredModelHealth } from '../store/health.js';
+import { readDiagnostics } from '../store/layer-diagnostics.js';
 import { METRIC_COLUMNS } from '../store/schema.js';
 import { HttpError } from './http.js';
 import { chunkRowSizes } from './result-size.js';
@@ -52,6 +53,13 @@ export interface LayerRow {
   /** Filters stored for this layer (0 when its kernel size was not stored). */
   storedFilters: number;
   filterTable: string | null;
+  /** Spectral metrics (null values when not computed at ingest) and why they are missing. */
+  spectral: Record<string, number | null>;
+  spectralReason: string | null;
+  /** WeightWatcher's over-/under-trained warnings (apart from `flags`). */
+  trainingFlags: { id: string; reason: string }[];
+  /** Distance from random initialisation (null when not computed at ingest). */
+  init: ReturnType<typeof readDiagnostics>['init'];
 }
 
 function num(v: unknown): number | null {
@@ -182,6 +190,7 @@ export async function modelLayers(con: DuckDBConnection, id: number): Promise<La
       notMeasured: notMeasured({ flags: stored, shape: r.shape as number[] | null }),
       storedFilters: num(r.filter_count) ?? 0,
       filterTable: str(r.filter_table),
+      ...readDiagnostics(r),
     };
   });
 }

@@ -3,7 +3,7 @@
  * measure its layers — away from the server's event loop. A hostile file that makes a reader spin (a
  * shared-reference pickle, a corrupt HDF5 heap inside wasm) spins here, where the server's deadline can
  * terminate the thread; the server's own thread keeps answering. One message in, one out:
- * in `{ path, bundle?, sparsityEps? }`; out `{ analysed }` (weights transferred), `{ failed: message }` (no
+ * in `{ path, bundle?, sparsityEps?, spectral? }`; out `{ analysed }` (weights transferred), `{ failed: message }` (no
  * model in the file) or `{ refused: { status, code, message } }` (a bad bundle).
  */
 import { closeSync, createReadStream, mkdirSync, openSync, writeSync } from 'node:fs';
@@ -21,6 +21,8 @@ export interface AnalyseRequest {
   /** A zip of the model's files to unpack first into `dir`, at most `maxUnpacked` bytes in all. */
   bundle?: { zip: string; dir: string; name: string; maxUnpacked: number };
   sparsityEps?: number;
+  /** Also measure the WeightWatcher-style spectral metrics (stored at ingest). */
+  spectral?: boolean;
 }
 
 export type AnalyseReply =
@@ -116,7 +118,7 @@ async function analyse(req: AnalyseRequest): Promise<{ reply: AnalyseReply; tran
   if (error) return { reply: { failed: error.message }, transfer: [] };
   const candidate = found.candidates[0];
   if (!candidate) return { reply: { failed: `${req.path}: no model found` }, transfer: [] };
-  const a = await analyseCandidate(candidate, { sparsityEps: req.sparsityEps });
+  const a = await analyseCandidate(candidate, { sparsityEps: req.sparsityEps, spectral: req.spectral });
   if ('error' in a) return { reply: { failed: a.error }, transfer: [] };
   return { reply: { analysed: a }, transfer: transferables(a) };
 }

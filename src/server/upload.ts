@@ -148,6 +148,8 @@ export async function ingestUpload(
       {
         path: main,
         bundle: bundle ? { zip: raw, dir: modelDir, name, maxUnpacked: size * 4 + (64 << 20) } : undefined,
+        // spectral metrics at ingest, as `filterdb ingest` computes them by default
+        spectral: true,
       },
       o.analysisTimeoutMs,
       o.signal,
@@ -156,7 +158,7 @@ export async function ingestUpload(
     const shown = (text: string) => text.replaceAll(`${modelDir}/`, '').replaceAll(`${dir}/`, '');
     return await serial(async () => {
       o.signal.throwIfAborted();
-      const r = await ingestAnalysed(db, analysed);
+      const r = await ingestAnalysed(db, analysed, { spectral: true });
       if (r.status === 'failed')
         throw new HttpError(422, 'not-a-model', shown(r.error ?? `${name}: cannot read`));
       return answer(db, name, r);

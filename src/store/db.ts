@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { FilterDbError, mkdirErrorText } from '../errors.js';
 import { DuckDBInstance } from './duckdb-api.js';
-import { createSchema, readSchemaVersion, SCHEMA_VERSION } from './schema.js';
+import { createSchema, migrateToV2, readSchemaVersion, SCHEMA_VERSION } from './schema.js';
 
 export interface OpenOptions {
   /** Open for reading only (shared lock; fails when the file does not exist). Default false. */
@@ -78,6 +78,10 @@ export async function openDb(path: string, options: OpenOptions = {}): Promise<F
         path,
         `database schema version ${version} is newer than this filterdb (${SCHEMA_VERSION}); upgrade filterdb`,
       );
+    } else if (version === 1 && SCHEMA_VERSION === 2) {
+      // schema 1 lacks the layer diagnostics columns: added when opened for writing; read-only readers
+      // see them as absent (NULL)
+      if (!readOnly) await migrateToV2(connection);
     } else if (version < SCHEMA_VERSION) {
       throw new FilterDbError(
         'unsupported',

@@ -13,8 +13,9 @@ import { isFilterDbError } from '../errors.js';
 import { readModel } from '../formats/detect.js';
 import type { ModelInput } from '../formats/io/source.js';
 import { flagLayer } from '../metrics/flags.js';
+import { defaultInitRule, type InitRule, layerInitDistance } from '../metrics/init-distance.js';
+import { measureLayerFull } from '../metrics/layer-measure.js';
 import { type LayerMeasurement, planarShape } from '../metrics/layer-report.js';
-import { measureLayer } from '../metrics/quality.js';
 import type { LayerFlag, LayerMetrics } from '../metrics/types.js';
 import type { ConvLayer, Model, WeightArray } from '../model/types.js';
 import { openModelInput } from '../node/file-source.js';
@@ -22,6 +23,7 @@ import { QualityPool } from '../node/parallel-quality.js';
 import { type FilterDb, mapDuckDbError, queryRows, queryValue } from './db.js';
 import { BIGINT, INTEGER, LIST, listValue, VARCHAR } from './duckdb-api.js';
 import { FilterWriter } from './filter-writer.js';
+import { appendDiagnostics, type LayerDiagnostics } from './layer-diagnostics.js';
 import { applyMeta, type MetaReport, type MetaTable } from './meta.js';
 import { METRIC_COLUMNS } from './schema.js';
 import { type BufferedModel, discoverModels, hashModel, type ModelCandidate, readBuffered } from './walk.js';
@@ -41,6 +43,10 @@ export interface IngestOptions {
   workers?: number;
   /** Do not compute layer metrics and flags (left NULL): benchmarks of the write path only. */
   skipMetrics?: boolean;
+  /** Also store the WeightWatcher-style spectral metrics (metrics/spectral.ts). */
+  spectral?: boolean;
+  /** Also store the distance from random initialisation (`auto`: the rule by the file's format). */
+  init?: { rule: InitRule | 'auto'; draws?: number };
   meta?: MetaTable;
   onProgress?: (p: IngestProgress) => void;
   onResult?: (r: ModelResult) => void;
@@ -465,6 +471,7 @@ async function load(
   }
   const { options } = ctx;
   const eps = options.sparsityEps;
+  const spectral = options.spectral === true;
   let layers: LoadedLayer[];
   if (options.skipMetrics) {
     layers = loaded.map((l) => ({
@@ -481,7 +488,7 @@ async function load(
       for (const l of loaded) {
         let done: Promise<{ weight: WeightArray; measured: LayerMeasurement | null }>;
         try {
-          const measured = measureLayer(l.weight, l.planar, { sparsityEps: eps });
+          const measured = measureLayerFull(l.weight, l.planar, { sparsityEps: eps, spectral });
           done = Promise.resolve({ weight: l.weight, measured });
         } catch (e) {
           done = Promise.reject(e);
@@ -500,7 +507,7 @@ async function load(
         batchWeights = 0;
         const sent = pool.measureMany(
           items.map((l) => ({ weight: l.weight, shape: l.planar })),
-          { sparsityEps: eps },
+          { sparsityEps: eps, spectral },
         );
         sent.catch(() => {}); // awaited (and reported) by the write stage
         items.forEach((l, i) => {
@@ -562,7 +569,7 @@ async function commitPrepared(
   }
   let measured: MeasuredLayer[];
   try {
-    measured = await finishLayers(ready.layers, ctx.options);
+    measured = await finishLayers(ready.layers, ctx.options, ready.model.format);
   } catch (e) {
     return { ...base, status: 'failed', error: errorText(c.display, e) };
   }
@@ -599,10 +606,35 @@ interface MeasuredLayer {
   metrics: LayerMetrics | null;
   nonFinite: number | null;
   flags: LayerFlag[] | null;
+  diagnostics?: LayerDiagnostics;
+}
+
+/** Spectral result (measured with the metrics) and init distance (from the cached null) of one layer. */
+function diagnosticsOf(
+  measured: LayerMeasurement,
+  layer: ConvLayer,
+  planar: number[],
+  format: string,
+  options: IngestOptions,
+): LayerDiagnostics {
+  const d: LayerDiagnostics = { spectral: measured.spectral ?? null };
+  if (options.init && measured.nonFinite === 0) {
+    const rule = options.init.rule === 'auto' ? defaultInitRule(format) : options.init.rule;
+    d.init = layerInitDistance(measured.metrics, planar, layer.groups, {
+      rule,
+      draws: options.init.draws,
+      sparsityEps: options.sparsityEps,
+    });
+  }
+  return d;
 }
 
 /** Waits for every layer's measurement (in layer order) and adds the flags. */
-async function finishLayers(layers: LoadedLayer[], options: IngestOptions): Promise<MeasuredLayer[]> {
+async function finishLayers(
+  layers: LoadedLayer[],
+  options: IngestOptions,
+  format: string,
+): Promise<MeasuredLayer[]> {
   const out: MeasuredLayer[] = [];
   let failure: unknown = null;
   for (const l of layers) {
@@ -619,6 +651,7 @@ async function finishLayers(layers: LoadedLayer[], options: IngestOptions): Prom
         metrics: measured?.metrics ?? null,
         nonFinite: measured?.nonFinite ?? null,
         flags,
+        diagnostics: measured ? diagnosticsOf(measured, l.layer, l.planar, format, options) : undefined,
       });
     } catch (e) {
       failure ??= e; // keep waiting for the rest so nothing is left running unobserved
@@ -654,6 +687,8 @@ export interface LayerRow {
   filterCount: number;
   /** Kernel size when `shape` is unknown (dataset.h5 layers). */
   kernelSize?: [number, number];
+  /** Spectral metrics and init distance (NULL columns when absent). */
+  diagnostics?: LayerDiagnostics;
 }
 
 /** Next free ids, read inside the writer's transaction (one writer per database file). */
@@ -700,7 +735,8 @@ export async function writeModel(
     }
     const weight = await layer.loadWeight();
     let m: LayerMeasurement | null = null;
-    if (!options.skipMetrics) m = measureLayer(weight, planar, { sparsityEps: eps });
+    if (!options.skipMetrics)
+      m = measureLayerFull(weight, planar, { sparsityEps: eps, spectral: options.spectral === true });
     measured.push({
       index,
       layer,
@@ -709,6 +745,7 @@ export async function writeModel(
       metrics: m?.metrics ?? null,
       nonFinite: m?.nonFinite ?? null,
       flags: m ? flagLayer(m.metrics, m.nonFinite, planar, eps) : null,
+      diagnostics: m ? diagnosticsOf(m, layer, planar, model.format, options) : undefined,
     });
   }
   const { modelId, layers, filters } = await writeMeasured(
@@ -798,6 +835,7 @@ async function writeMeasured(
         metrics: m.metrics,
         nonFinite: m.nonFinite,
         flags: m.flags,
+        diagnostics: m.diagnostics,
         filterTable,
         firstFilterId: first,
         filterCount: filterTable ? n : 0,
@@ -892,6 +930,7 @@ export async function appendLayers(con: DuckDBConnection, modelId: number, rows:
     str(r.filterTable);
     big(r.firstFilterId);
     big(r.filterCount);
+    appendDiagnostics(app, r.diagnostics);
     app.endRow();
   }
   app.closeSync();

@@ -7,8 +7,10 @@
  * about 1.8x faster. model_id per row costs ~0 bytes (RLE) and saves a join for per-model queries.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { DIAGNOSTIC_COLUMN_DEFS, migrateLayerDiagnostics } from './layer-diagnostics.js';
 
-export const SCHEMA_VERSION = 1;
+/** 2: the layer diagnostics columns (store/layer-diagnostics.ts) after filter_count; 1 is migrated on open. */
+export const SCHEMA_VERSION = 2;
 
 /** Columns of `filters` holding the 9 values of a 3x3 filter, row-major (w0 = top-left, w8 = bottom-right). */
 export const FILTER_VALUE_COLUMNS = ['w0', 'w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8'] as const;
@@ -80,7 +82,8 @@ CREATE TABLE layers (
   flag_reasons VARCHAR[],
   filter_table VARCHAR,
   first_filter_id BIGINT,
-  filter_count BIGINT
+  filter_count BIGINT,
+  ${DIAGNOSTIC_COLUMN_DEFS.join(',\n  ')}
 );
 
 CREATE TABLE filters (
@@ -111,6 +114,20 @@ export async function readSchemaVersion(con: DuckDBConnection): Promise<number |
   const r = await con.runAndReadAll("SELECT value FROM filterdb_info WHERE key = 'schema_version'");
   const rows = r.getRowsJS();
   return rows.length ? Number(rows[0][0]) : null;
+}
+
+/** Schema 1 → 2: adds the layer diagnostics columns, in one transaction. */
+export async function migrateToV2(con: DuckDBConnection): Promise<void> {
+  await con.run('BEGIN TRANSACTION');
+  try {
+    await migrateLayerDiagnostics(con);
+    await con.run("UPDATE filterdb_info SET value = '2' WHERE key = 'schema_version'");
+    await refreshViews(con);
+    await con.run('COMMIT');
+  } catch (e) {
+    await con.run('ROLLBACK').catch(() => {});
+    throw e;
+  }
 }
 
 export async function createSchema(con: DuckDBConnection): Promise<void> {

@@ -58,6 +58,8 @@ export interface ModelDef {
   legacyOpcodes?: boolean;
   /** Store buffer data after the FlatBuffer via Buffer.offset/size (the >2 GB layout). */
   externalBuffers?: boolean;
+  /** Further subgraphs (WHILE / IF bodies), written as their operators only (no tensors). */
+  extraSubgraphs?: OpDef[][];
 }
 
 export interface Written {
@@ -210,7 +212,8 @@ function build(def: ModelDef, external: number | number[] | null): Written {
 
   // operator codes
   const codeKey = (o: OpDef) => `${o.code}:${o.customCode ?? ''}`;
-  const codes = [...new Map(def.ops.map((o) => [codeKey(o), o])).values()];
+  const allOps = [...def.ops, ...(def.extraSubgraphs ?? []).flat()];
+  const codes = [...new Map(allOps.map((o) => [codeKey(o), o])).values()];
   const codeOffsets = codes.map((o) => {
     const custom = o.customCode === undefined ? 0 : b.createString(o.customCode);
     b.startObject(4);
@@ -222,7 +225,7 @@ function build(def: ModelDef, external: number | number[] | null): Written {
   });
 
   // operators
-  const opOffsets = def.ops.map((o) => {
+  const operator = (o: OpDef): number => {
     const inputs = int32Vector(o.inputs);
     const outputs = int32Vector(o.outputs);
     let options = 0;
@@ -246,6 +249,13 @@ function build(def: ModelDef, external: number | number[] | null): Written {
       b.addFieldOffset(4, options, 0);
     }
     return b.endObject();
+  };
+  const opOffsets = def.ops.map(operator);
+  const extraSubgraphs = (def.extraSubgraphs ?? []).map((ops) => {
+    const vec = offsetVector(ops.map(operator));
+    b.startObject(5);
+    b.addFieldOffset(3, vec, 0);
+    return b.endObject();
   });
 
   const tensorsVec = offsetVector(tensorOffsets);
@@ -263,7 +273,7 @@ function build(def: ModelDef, external: number | number[] | null): Written {
   const subgraph = b.endObject();
 
   const codesVec = offsetVector(codeOffsets);
-  const subgraphsVec = offsetVector([subgraph]);
+  const subgraphsVec = offsetVector([subgraph, ...extraSubgraphs]);
   const buffersVec = offsetVector(bufferOffsets);
   const description = b.createString(def.description ?? 'filterdb test writer');
   b.startObject(5);

@@ -1,4 +1,5 @@
 /** The server's JSON API (docs/API.md), typed for the pages. */
+import type { StoredInitDistance } from '../../src/metrics/init-distance.js';
 
 export interface ApiInfo {
   name: string;
@@ -59,6 +60,12 @@ export interface LayerRow {
   /** What was not measured for the layer ("orthogonality", "metrics and flags"); empty when nothing. */
   notMeasured: string[];
   storedFilters: number;
+  /** WeightWatcher-style spectral metrics (all null when not computed at ingest). */
+  spectral: Record<string, number | null>;
+  spectralReason: string | null;
+  trainingFlags: Flag[];
+  /** Distance from random initialisation (null when not computed at ingest). */
+  init: StoredInitDistance | null;
 }
 
 export interface ModelDetail extends ModelSummary {

@@ -9,7 +9,7 @@ import type { QualityReport } from '../../src/metrics/layer-report.js';
 import { cumulativeVarianceSvg, eigenImagesSvg, metricCurvesSvg } from '../../src/report/svg/index.js';
 import { info, postBytes } from './api.js';
 import type { FromWorker } from './protocol.js';
-import { errorBox, filterFigures, h, layerTable, showDialog, svgFigure } from './ui.js';
+import { alphaFigure, errorBox, filterFigures, h, layerTable, showDialog, svgFigure } from './ui.js';
 
 interface DropState {
   files: File[];
@@ -184,6 +184,8 @@ function renderResult(out: HTMLElement, s: DropState): void {
       metricCurvesSvg(q.layers, { embedStyle: false, width: 1080 }),
       'Degenerated layers are marked.',
     ),
+    alphaFigure(q.layers) ? h('h2', {}, 'Spectral alpha over depth') : '',
+    alphaFigure(q.layers) ?? '',
     h('h2', {}, 'Filter basis of the model'),
     basis
       ? h(

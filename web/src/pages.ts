@@ -18,6 +18,7 @@ import {
   postJson,
 } from './api.js';
 import {
+  alphaFigure,
   bytes,
   errorBox,
   filterFigures,
@@ -203,11 +204,21 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     h('h2', {}, 'Metrics over depth'),
     svgFigure(
       metricCurvesSvg(
-        m.layers.map((l) => ({ ...l, convDepth: l.convDepth ?? undefined, shape: l.shape ?? undefined })),
+        m.layers.map((l) => ({
+          ...l,
+          convDepth: l.convDepth ?? undefined,
+          shape: l.shape ?? undefined,
+          init: l.init ? { rule: l.init.rule, metrics: l.init.metrics } : null,
+        })),
         { embedStyle: false, width: 1080 },
       ),
-      'Degenerated layers are marked. Variance entropy is only calibrated for 3×3 kernels.',
+      'Degenerated layers are marked. Variance entropy is only calibrated for 3×3 kernels.' +
+        (m.layers.some((l) => l.init)
+          ? ' Grey bars: what random layers of the same shape give (1st–99th percentile).'
+          : ''),
     ),
+    alphaFigure(m.layers) ? h('h2', {}, 'Spectral alpha over depth') : '',
+    alphaFigure(m.layers) ?? '',
     h('h2', {}, 'Layers'),
     h('p', { class: 'muted' }, 'Click a layer to see its filters large.'),
     layerTable(m.layers, (i) => showLayer(i, true)),

@@ -1,6 +1,6 @@
 /** Small DOM helpers and the shared pieces of the pages (layer table, filter dialog, number formats). */
 import { isDegenerated } from '../../src/metrics/flags.js';
-import { filterGridSvg, rgbFilterGridSvg } from '../../src/report/svg/index.js';
+import { ALPHA_PANEL, filterGridSvg, metricCurvesSvg, rgbFilterGridSvg } from '../../src/report/svg/index.js';
 
 type Child = Node | string | null | undefined | false;
 
@@ -75,6 +75,46 @@ export interface TableLayer {
   flags: readonly { id: string; reason?: string }[];
   /** What was not measured (server layers: `notMeasured` of metrics/flags.ts). */
   notMeasured?: readonly string[];
+  /** Spectral metrics as the API gives them (a QualityReport layer has them in `metrics`). */
+  spectral?: Record<string, number | null>;
+  spectralReason?: string | null;
+  trainingFlags?: readonly { id: string; reason?: string }[];
+  init?: { nearInit: boolean; score: number | null; reason?: string | null } | null;
+}
+
+function alphaOf(l: TableLayer): number | null {
+  const v = l.spectral?.alpha ?? (l.metrics as Record<string, number | null | undefined>).alpha;
+  return v === undefined ? null : v;
+}
+
+/** WeightWatcher's warnings and the near-init verdict, as info chips after the degeneration flags. */
+function diagnosticChips(l: TableLayer): HTMLElement[] {
+  const extra = [
+    ...(l.trainingFlags ?? []),
+    ...(l.init?.nearInit ? [{ id: 'near-init', reason: l.init.reason ?? '' }] : []),
+  ];
+  return extra.map((f) => h('span', { class: 'chip info diag', title: f.reason ?? '' }, f.id));
+}
+
+/**
+ * alpha over depth with WeightWatcher's 2–6 range (null when no layer has an alpha): layers with an
+ * over-/under-trained warning are marked.
+ */
+export function alphaFigure(layers: readonly TableLayer[]): HTMLElement | null {
+  if (!layers.some((l) => alphaOf(l) !== null)) return null;
+  const svg = metricCurvesSvg(
+    layers.map((l) => ({
+      name: l.name,
+      convDepth: l.convDepth ?? undefined,
+      metrics: { sparsity: null, varianceEntropyNorm: null, orthogonality: null, alpha: alphaOf(l) },
+      trainingFlags: l.trainingFlags ?? [],
+    })),
+    { embedStyle: false, width: 1080, panels: [ALPHA_PANEL], markedLabel: 'over-/under-trained' },
+  );
+  return svgFigure(
+    svg,
+    'WeightWatcher alpha of each layer’s pooled eigenvalue spectrum; the shaded range 2–6 is where well-trained layers fall.',
+  );
 }
 
 /** Metric columns: key in `metrics`, header, tooltip. */
@@ -97,6 +137,8 @@ export const METRIC_COLUMNS: [string, string, string][] = [
  * JSON); rows are clickable when `onPick` is given.
  */
 export function layerTable(layers: readonly TableLayer[], onPick?: (index: number) => void): HTMLElement {
+  const hasSpectral = layers.some((l) => alphaOf(l) !== null || l.spectralReason);
+  const hasInit = layers.some((l) => l.init);
   const head = h(
     'tr',
     {},
@@ -106,6 +148,16 @@ export function layerTable(layers: readonly TableLayer[], onPick?: (index: numbe
     h('th', {}, 'shape'),
     h('th', { class: 'num', title: 'conv depth' }, 'depth'),
     METRIC_COLUMNS.map(([, label, title]) => h('th', { class: 'num', title }, label)),
+    hasSpectral
+      ? h(
+          'th',
+          { class: 'num', title: 'WeightWatcher alpha of the pooled spectrum (2–6: well trained)' },
+          'alpha',
+        )
+      : null,
+    hasInit
+      ? h('th', { class: 'num', title: 'max |z| against random layers of the same shape' }, 'init score')
+      : null,
     h('th', {}, 'flags'),
   );
   const rows = layers.map((l, i) => {
@@ -142,12 +194,22 @@ export function layerTable(layers: readonly TableLayer[], onPick?: (index: numbe
               : fmt(m[key], key === 'normL1' || key === 'normL2' ? 2 : 4),
         ),
       ),
+      hasSpectral
+        ? h(
+            'td',
+            { class: 'num', title: l.spectralReason ?? null },
+            alphaOf(l) === null ? '–' : fmt(alphaOf(l), 3),
+          )
+        : null,
+      hasInit
+        ? h('td', { class: 'num', title: l.init?.reason ?? null }, fmt(l.init?.score ?? null, 2))
+        : null,
       h(
         'td',
         { class: 'flags' },
         missing.includes('metrics and flags')
           ? h('span', { class: 'muted' }, 'not measured')
-          : flagChips(l.flags),
+          : [...flagChips(l.flags), ...diagnosticChips(l)],
       ),
     );
     if (onPick) {

@@ -1,5 +1,6 @@
 /** `filterdb ingest <files|dirs…> --db zoo.duckdb [--meta meta.csv]`: add models to the filter database. */
 import type { Command } from 'commander';
+import { INIT_RULES, type InitRule } from '../../metrics/init-distance.js';
 import { openDb } from '../../store/db.js';
 import { databaseCounts, type IngestSummary, ingestPaths, type KernelSelection } from '../../store/ingest.js';
 import { type MetaReport, readMetaFile } from '../../store/meta.js';
@@ -14,6 +15,9 @@ interface IngestCliOptions {
   sparsityEps: string;
   workers?: string;
   json?: boolean;
+  spectral?: boolean;
+  init?: boolean;
+  initRule?: string;
 }
 
 export function registerIngest(program: Command): void {
@@ -32,8 +36,16 @@ export function registerIngest(program: Command): void {
       '--workers <n>',
       'worker threads for the layer metrics (0: none; default: up to 4 when there is enough to measure)',
     )
+    .option('--no-spectral', 'do not compute the WeightWatcher-style spectral metrics (faster on big models)')
+    .option('--init', "also store the distance from random initialisation (rule by the file's format)")
+    .option(
+      '--init-rule <rule>',
+      `initialisation rule for --init: ${INIT_RULES.join(' or ')} (implies --init)`,
+    )
     .option('--json', 'print the ingest summary as JSON on stdout')
     .action(async (paths: string[], opts: IngestCliOptions) => {
+      if (opts.initRule !== undefined && !INIT_RULES.includes(opts.initRule as InitRule))
+        throw new UsageError(`--init-rule must be one of ${INIT_RULES.join(', ')}, got ${opts.initRule}`);
       if (opts.kernel !== '3x3' && opts.kernel !== 'all')
         throw new UsageError(`--kernel takes 3x3 or all, not ${opts.kernel}`);
       const sparsityEps = Number(opts.sparsityEps);
@@ -55,6 +67,11 @@ export function registerIngest(program: Command): void {
           sparsityEps,
           workers,
           meta,
+          spectral: opts.spectral !== false,
+          init:
+            opts.init || opts.initRule !== undefined
+              ? { rule: (opts.initRule as InitRule | undefined) ?? 'auto' }
+              : undefined,
           onProgress(p) {
             bar ??= progressBar(
               'ingest',

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { groupKdes } from '../../analysis/kde.js';
 import { FilterDbError, fsErrorText, mkdirErrorText } from '../../errors.js';
 import { readModel } from '../../formats/detect.js';
+import { INIT_RULES, type InitRule } from '../../metrics/init-distance.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
 import { renderZooReport, type ZooModel, type ZooRidges } from '../../report/zoo-report.js';
@@ -30,6 +31,9 @@ interface ReportCliOptions {
   sparsityEps: string;
   maxFilters: string;
   degenerated: string;
+  spectral?: boolean;
+  init?: boolean;
+  initRule?: string;
 }
 
 export function registerReport(program: Command): void {
@@ -44,6 +48,12 @@ export function registerReport(program: Command): void {
     .option('--sparsity-eps <E>', "sparsity threshold as a fraction of the layer's max |w|", '0.01')
     .option('--max-filters <N>', 'most 2-D filters drawn per layer grid', '256')
     .option('--degenerated <N>', 'filter grids for this many of the most degenerated layers', '3')
+    .option('--no-spectral', 'leave out the WeightWatcher-style spectral metrics (alpha over depth)')
+    .option('--init', 'distance from random initialisation: init score column and bands on the metric plots')
+    .option(
+      '--init-rule <rule>',
+      `initialisation rule for --init: ${INIT_RULES.join(' or ')} (implies --init)`,
+    )
     .action(async (file: string | undefined, opts: ReportCliOptions) => {
       if (opts.db !== undefined) {
         if (file !== undefined) throw new UsageError('give either a model file or --db, not both');
@@ -60,6 +70,8 @@ export function registerReport(program: Command): void {
       const degeneratedGrids = Number(opts.degenerated);
       if (!(Number.isInteger(degeneratedGrids) && degeneratedGrids >= 0))
         throw new UsageError(`--degenerated must be a whole number, got ${opts.degenerated}`);
+      if (opts.initRule !== undefined && !INIT_RULES.includes(opts.initRule as InitRule))
+        throw new UsageError(`--init-rule must be one of ${INIT_RULES.join(', ')}, got ${opts.initRule}`);
       const out = opts.out!;
       const model = await readModel(await openModelInput(file));
       const bar = progressBar('measuring', model.layers.length);
@@ -67,6 +79,11 @@ export function registerReport(program: Command): void {
         sparsityEps,
         maxFilters,
         degeneratedGrids,
+        spectral: opts.spectral !== false,
+        init:
+          opts.init || opts.initRule !== undefined
+            ? { rule: (opts.initRule as InitRule | undefined) ?? 'auto' }
+            : undefined,
         onLayer: (done, total) => bar.update(done, total),
       });
       bar.stop();
@@ -100,12 +117,27 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
     );
     const base = new Set(['model_id', 'model', 'file', 'format', 'producer']);
     metaColumns = cols.map((r) => String(r.column_name)).filter((c) => !base.has(c));
+    // schema-1 files opened read-only lack the layer diagnostics columns
+    const diag =
+      (
+        await queryRows(
+          db.connection,
+          "SELECT 1 FROM information_schema.columns WHERE table_name = 'layers' AND column_name = 'near_init'",
+        )
+      ).length > 0;
     const rows = await queryRows(
       db.connection,
       `SELECT mi.*, coalesce(l.layers, 0) AS n_layers, coalesce(l.filters, 0) AS n_filters
+         ${diag ? ', l.training AS n_training, l.near AS n_near' : ''}
        FROM model_info mi LEFT JOIN (
          SELECT model_id, count(*) AS layers,
            sum(CASE WHEN filter_table = 'filters' AND coalesce(kind, '') <> 'transposed' THEN filter_count ELSE 0 END) AS filters
+           ${
+             diag
+               ? `, sum(CASE WHEN training_flags IS NULL THEN NULL WHEN len(training_flags) > 0 THEN 1 ELSE 0 END) AS training,
+           sum(CASE WHEN near_init IS NULL THEN NULL WHEN near_init THEN 1 ELSE 0 END) AS near`
+               : ''
+           }
          FROM layers GROUP BY model_id) l USING (model_id)
        ORDER BY mi.model_id`,
     );
@@ -116,6 +148,8 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
       layers: Number(r.n_layers),
       filters: Number(r.n_filters),
       ...zooHealth(health.get(Number(r.model_id))),
+      trainingWarnings: r.n_training === null || r.n_training === undefined ? null : Number(r.n_training),
+      nearInit: r.n_near === null || r.n_near === undefined ? null : Number(r.n_near),
       meta: Object.fromEntries(metaColumns.map((c) => [c, r[c] as string | number | null])),
     }));
     plans = [];

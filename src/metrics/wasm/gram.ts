@@ -24,7 +24,8 @@ interface GramExports {
 /** undefined: not tried yet; null: unavailable. */
 let kernel: GramExports | null | undefined;
 
-function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
+/** Base64 → bytes (atob: isomorphic), for the embedded wasm modules. */
+export function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const bin = atob(s);
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);

@@ -104,6 +104,8 @@ export const PLOT_CSS = `
 .fdb-flag{fill:var(--fdb-flag,#d55e00);fill-opacity:.12}
 .fdb-flagmark{stroke:var(--fdb-flag,#d55e00);fill:var(--fdb-bg,#fff);stroke-width:1.6}
 .fdb-bar{fill:currentColor;fill-opacity:.18}
+.fdb-initband{fill:currentColor;fill-opacity:.16}
+.fdb-goodrange{fill:#009e73;fill-opacity:.12}
 .fdb-box{fill:var(--fdb-accent,#0072b2);fill-opacity:.2;stroke:var(--fdb-accent,#0072b2);stroke-width:1.2}
 .fdb-whisker{stroke:currentColor;stroke-opacity:.7}
 .fdb-median{stroke:currentColor;stroke-width:2}

@@ -14,7 +14,9 @@ export {
 } from './drift.js';
 export { type FilterGridOptions, filterGridSvg, type RgbGridOptions, rgbFilterGridSvg } from './filters.js';
 export {
+  ALPHA_PANEL,
   DEFAULT_METRIC_PANELS,
+  initBandOf,
   is3x3,
   type MetricCurveLayer,
   type MetricCurvesOptions,

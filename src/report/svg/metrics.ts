@@ -33,6 +33,13 @@ export interface MetricCurveLayer {
   flags?: readonly { id: string; reason?: string }[];
   /** What was not measured for the layer (`notMeasured` of metrics/flags.ts): shown as such, not as n/a. */
   notMeasured?: readonly string[];
+  /** Distance from random initialisation: per metric the 1st–99th percentile band of random layers. */
+  init?: {
+    rule?: string;
+    metrics: Partial<Record<string, { p1: number | null; p99: number | null } | undefined>>;
+  } | null;
+  /** WeightWatcher's over-/under-trained warnings (kept apart from the degeneration flags). */
+  trainingFlags?: readonly { id: string; reason?: string }[] | null;
 }
 
 export interface MetricPanel {
@@ -49,8 +56,13 @@ export interface MetricPanel {
   skippedReason?: string;
   /** A few words shown beside the panel title when layers are skipped. */
   skippedShort?: string;
-  /** Flag ids this panel's metric trips: a layer is marked on this panel only for them (default: none). */
+  /**
+   * Flag ids this panel's metric trips (degeneration flags, or WeightWatcher's training flags on the alpha
+   * panel): a layer is marked on this panel only for them (default: none).
+   */
   flags?: readonly string[];
+  /** A shaded range of healthy values (e.g. alpha 2–6) with its label. */
+  goodRange?: { from: number; to: number; label: string };
 }
 
 /** Flags about the weights themselves rather than one metric: marked on every panel. */
@@ -78,6 +90,18 @@ export const DEFAULT_METRIC_PANELS: MetricPanel[] = [
   { key: 'orthogonality', label: 'orthogonality' },
 ];
 
+/** alpha over depth with WeightWatcher's 2–6 range. */
+export const ALPHA_PANEL: MetricPanel = {
+  key: 'alpha',
+  label: 'alpha (WeightWatcher)',
+  thresholds: [
+    { value: 2, label: 'over-trained <' },
+    { value: 6, label: 'under-trained >' },
+  ],
+  goodRange: { from: 2, to: 6, label: 'well-trained range 2 ≤ alpha ≤ 6' },
+  flags: ['over-trained', 'under-trained'],
+};
+
 export interface MetricCurvesOptions extends PlotFrameOptions {
   /** Total width (default 900); panels share it. */
   width?: number;
@@ -86,16 +110,31 @@ export interface MetricCurvesOptions extends PlotFrameOptions {
   panels?: MetricPanel[];
   /** Panels per row (default: all in one row). */
   columns?: number;
+  /** Legend text for the marked layers (default "flagged by this metric"). */
+  markedLabel?: string;
+  /** Draw each layer's random-initialisation band where the layers carry one (default true). */
+  initBands?: boolean;
 }
 
-/** The degeneration flags of `layer` that `panel` marks: its own metric's, plus the weight flags. */
+/** The layer's 1st–99th percentile band of random layers for `key`, when it has one. */
+export function initBandOf(layer: MetricCurveLayer, key: string): [number, number] | null {
+  const b = layer.init?.metrics[key];
+  return b && isFiniteNumber(b.p1) && isFiniteNumber(b.p99) ? [b.p1, b.p99] : null;
+}
+
+/**
+ * The flags of `layer` that `panel` marks: the degeneration flags of its own metric plus the weight flags, and
+ * the training flags (over-/under-trained) the panel names (the alpha panel).
+ */
 export function panelFlags(
   layer: MetricCurveLayer,
   panel: MetricPanel,
 ): readonly { id: string; reason?: string }[] {
-  return (layer.flags ?? []).filter(
-    (f) => isDegenerationFlag(f.id) && ((panel.flags ?? []).includes(f.id) || WEIGHT_FLAGS.includes(f.id)),
+  const own = panel.flags ?? [];
+  const degeneration = (layer.flags ?? []).filter(
+    (f) => isDegenerationFlag(f.id) && (own.includes(f.id) || WEIGHT_FLAGS.includes(f.id)),
   );
+  return [...degeneration, ...(layer.trainingFlags ?? []).filter((f) => own.includes(f.id))];
 }
 
 function isUnmeasured(layer: MetricCurveLayer, key: string): boolean {
@@ -135,9 +174,22 @@ export function metricCurvesSvg(
   body += `<circle cx="${lx + 5}" cy="${ly}" r="3.2" style="fill:var(--fdb-accent,#0072b2)"/>`;
   body += text(lx + 13, ly, 'layer', { baseline: 'middle', cls: 'fdb-sub' });
   body += `<rect class="fdb-flag" x="${lx + 52}" y="${ly - 7}" width="10" height="14"/><circle class="fdb-flagmark" cx="${lx + 57}" cy="${ly}" r="3.4"/>`;
-  body += text(lx + 67, ly, 'flagged by this metric', { baseline: 'middle', cls: 'fdb-sub' });
+  body += text(lx + 67, ly, options.markedLabel ?? 'flagged by this metric', {
+    baseline: 'middle',
+    cls: 'fdb-sub',
+  });
   body += `<line class="fdb-thr" x1="${lx + 200}" x2="${lx + 222}" y1="${ly}" y2="${ly}"/>`;
   body += text(lx + 227, ly, 'flag threshold', { baseline: 'middle', cls: 'fdb-sub' });
+  const showBands = options.initBands !== false;
+  const anyBand = showBands && panels.some((p) => layers.some((l) => initBandOf(l, p.key)));
+  if (anyBand) {
+    body += `<rect class="fdb-initband" x="${lx + 320}" y="${ly - 7}" width="8" height="14"/>`;
+    const rule = layers.find((l) => l.init?.rule)?.init?.rule;
+    body += text(lx + 333, ly, `random init${rule ? ` (${rule})` : ''}: 1st–99th percentile`, {
+      baseline: 'middle',
+      cls: 'fdb-sub',
+    });
+  }
 
   panels.forEach((panel, pi) => {
     const ox = (pi % cols) * pw;
@@ -150,10 +202,13 @@ export function metricCurvesSvg(
     const applies = layers.map((l) => (panel.applies ? panel.applies(l) : true));
     const values = layers.map((l, i) => (applies[i] ? metricValue(l, panel.key) : null));
     const marks = layers.map((l) => panelFlags(l, panel));
+    const bands = layers.map((l, i) => (showBands && applies[i] ? initBandOf(l, panel.key) : null));
     let dom = panel.domain;
     if (!dom) {
       const finite = values.filter(isFiniteNumber);
+      for (const b of bands) if (b) finite.push(b[0], b[1]);
       const th = (panel.thresholds ?? []).map((t) => t.value);
+      if (panel.goodRange) th.push(panel.goodRange.from);
       const lo = Math.min(0, ...finite, ...th);
       const hi = Math.max(...finite, ...th, lo + 1e-9);
       dom = niceDomain(lo, hi === lo ? lo + 1 : hi * 1.05, 4);
@@ -185,6 +240,19 @@ export function metricCurvesSvg(
       if (marks[i].length === 0) return;
       const reasons = marks[i].map((f) => `${f.id}: ${f.reason ?? ''}`);
       body += `<rect class="fdb-flag" x="${n2(x(i + 1) - band / 2)}" y="${n2(y0)}" width="${n2(band)}" height="${n2(y1 - y0)}"><title>${esc(`${l.name}\n${reasons.join('\n')}`)}</title></rect>`;
+    });
+    if (panel.goodRange) {
+      const a = Math.max(dom[0], Math.min(dom[1], panel.goodRange.from));
+      const b = Math.max(dom[0], Math.min(dom[1], panel.goodRange.to));
+      if (b > a)
+        body += `<rect class="fdb-goodrange" x="${n2(x0)}" y="${n2(y(b))}" width="${n2(x1 - x0)}" height="${n2(y(a) - y(b))}"><title>${esc(panel.goodRange.label)}</title></rect>`;
+    }
+    // random-initialisation bands: one bar per layer (the band depends on the layer's shape)
+    bands.forEach((b, i) => {
+      if (!b) return;
+      const top = y(Math.min(dom[1], b[1]));
+      const bottom = y(Math.max(dom[0], b[0]));
+      body += `<rect class="fdb-initband" x="${n2(x(i + 1) - band * 0.35)}" y="${n2(top)}" width="${n2(band * 0.7)}" height="${n2(Math.max(1, bottom - top))}"><title>${esc(`${layers[i].name}: random layers of this shape give ${panel.label} ${fmt(b[0], 4)} … ${fmt(b[1], 4)} (1st–99th percentile)`)}</title></rect>`;
     });
     body += leftAxis({ scale: y, ticks: ticks(dom[0], dom[1], 4) }, x0, y0, y1, x1);
     body += bottomAxis(

@@ -1,0 +1,322 @@
+/**
+ * All eigenvalues of a dense symmetric matrix: Householder reduction to tridiagonal form, then the implicit QL
+ * method with Wilkinson shifts on the tridiagonal matrix (eigenvalues only, no vectors). O(4/3·n³) for the
+ * reduction, O(n²) for QL — the cyclic Jacobi solver in linalg.ts is O(n³) per sweep with ~10 sweeps and is
+ * kept for the small k×k scatter matrices; this one is for the M×M Gram matrices of the spectral metrics (M up
+ * to a few thousand) and, through linalg.ts's `symmetricEigenvaluesQL`, the scatter of wide kernels.
+ *
+ * The reduction works on the lower triangle, row-major, and processes rows from the last one up (Numerical
+ * Recipes' tred2 order), so every Householder vector is a contiguous row. Each step's rank-2 update of the
+ * trailing block is fused with the next step's symmetric matrix–vector product (the next vector is the last
+ * row of the block, updated first): one pass over the trailing triangle per step instead of two. That pass is
+ * a WebAssembly SIMD kernel (wasm/tridiag.wat, two rows at a time) where the engine has SIMD, the same loop in
+ * JS otherwise.
+ */
+import { decodeBase64 } from './wasm/gram.js';
+import { TRIDIAG_WASM_BASE64 } from './wasm/tridiag-wasm.js';
+
+/** The per-step pass: rank-2 update of rows 0..m-1 with (u, q), and p += S·v with the updated values. */
+interface Workspace {
+  a: Float64Array;
+  u: Float64Array;
+  q: Float64Array;
+  v: Float64Array;
+  p: Float64Array;
+  updateProduct(m: number): void;
+}
+
+interface TridiagExports {
+  memory: WebAssembly.Memory;
+  update_product(
+    a: number,
+    n: number,
+    j0: number,
+    m: number,
+    u: number,
+    q: number,
+    v: number,
+    p: number,
+  ): void;
+  update_product2(a: number, n: number, m: number, u: number, q: number, v: number, p: number): void;
+}
+
+let wasm: TridiagExports | null | undefined;
+let useWasm = true;
+
+function loadWasm(): TridiagExports | null {
+  if (wasm !== undefined) return wasm;
+  wasm = null;
+  try {
+    if (typeof WebAssembly === 'object' && typeof atob === 'function') {
+      const module = new WebAssembly.Module(decodeBase64(TRIDIAG_WASM_BASE64));
+      const k = new WebAssembly.Instance(module, {}).exports as unknown as TridiagExports;
+      warmUp(k);
+      wasm = k;
+    }
+  } catch {
+    wasm = null; // no SIMD, or WebAssembly disabled: the JS loop below
+  }
+  return wasm;
+}
+
+/**
+ * A few calls on a small block (~0.1 ms) so the engine tiers the kernel up before real work (a wasm call never
+ * leaves the tier it started in; see gram.ts): the first 512×512 matrix took 200 ms instead of 75 without it.
+ */
+function warmUp(k: TridiagExports): void {
+  const n = 48;
+  const m = new Float64Array(k.memory.buffer, 0, n * n + 4 * n);
+  for (let i = 0; i < m.length; i++) m[i] = ((i * 7) % 13) / 13 - 0.5;
+  const vec = n * n * 8;
+  for (let r = 0; r < 40; r++) {
+    k.update_product(0, n, 0, n, vec, vec + n * 8, vec + 2 * n * 8, vec + 3 * n * 8);
+    k.update_product2(0, n, n, vec, vec + n * 8, vec + 2 * n * 8, vec + 3 * n * 8);
+  }
+}
+
+/** Forces the JS kernel (`false`) or allows the wasm one (`true`, default) — for tests and benchmarks. */
+export function setTridiagWasm(enabled: boolean): void {
+  useWasm = enabled;
+}
+
+const MAX_WASM_BYTES = 2 ** 31 - 2 ** 20;
+
+function wasmWorkspace(n: number): Workspace | null {
+  const k = useWasm ? loadWasm() : null;
+  if (!k) return null;
+  const vec = ((n + 1) & ~1) * 8; // 16-byte aligned vectors
+  const aBytes = n * n * 8;
+  const need = aBytes + 4 * vec;
+  if (!(need <= MAX_WASM_BYTES)) return null;
+  const have = k.memory.buffer.byteLength;
+  if (need > have) {
+    try {
+      k.memory.grow(Math.ceil((need - have) / 65536));
+    } catch {
+      return null;
+    }
+  }
+  const buf = k.memory.buffer;
+  const offU = aBytes + (aBytes % 16);
+  const offQ = offU + vec;
+  const offV = offQ + vec;
+  const offP = offV + vec;
+  if (offP + vec > buf.byteLength) return null;
+  return {
+    a: new Float64Array(buf, 0, n * n),
+    u: new Float64Array(buf, offU, n),
+    q: new Float64Array(buf, offQ, n),
+    v: new Float64Array(buf, offV, n),
+    p: new Float64Array(buf, offP, n),
+    updateProduct: (m) => {
+      // rows in pairs (each column of u, q, v, p loaded once for two rows), an odd last row alone
+      const even = m & ~1;
+      if (even > 0) k.update_product2(0, n, even, offU, offQ, offV, offP);
+      if (even < m) k.update_product(0, n, even, m, offU, offQ, offV, offP);
+    },
+  };
+}
+
+function jsWorkspace(n: number): Workspace {
+  const ws = {
+    a: new Float64Array(n * n),
+    u: new Float64Array(n),
+    q: new Float64Array(n),
+    v: new Float64Array(n),
+    p: new Float64Array(n),
+    updateProduct: (m: number) => updateProductJs(ws.a, n, m, ws.u, ws.q, ws.v, ws.p),
+  };
+  return ws;
+}
+
+/** The JS twin of wasm/tridiag.wat's update_product (same operations, summation in one lane). */
+function updateProductJs(
+  a: Float64Array,
+  n: number,
+  m: number,
+  u: Float64Array,
+  q: Float64Array,
+  v: Float64Array,
+  p: Float64Array,
+): void {
+  for (let j = 0; j < m; j++) {
+    const o = j * n;
+    const uj = u[j];
+    const qj = q[j];
+    const vj = v[j];
+    let s = 0;
+    for (let k = 0; k < j; k++) {
+      const x = a[o + k] - (uj * q[k] + qj * u[k]);
+      a[o + k] = x;
+      s += x * v[k];
+      p[k] += x * vj;
+    }
+    const x = a[o + j] - (uj * qj + qj * uj);
+    a[o + j] = x;
+    p[j] += s + x * vj;
+  }
+}
+
+/**
+ * Eigenvalues of the symmetric `n × n` row-major matrix `a` (only the lower triangle is read; `a` is left
+ * unchanged), sorted ascending. Throws a RangeError on non-finite input.
+ */
+export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
+  const d = symmetricEigenvaluesOrNull(a, n);
+  if (!d) throw new Error('symmetricEigenvalues: QL did not converge');
+  return d;
+}
+
+/** {@link symmetricEigenvalues}, or null when QL does not converge (the caller falls back to Jacobi). */
+export function symmetricEigenvaluesOrNull(a: Float64Array, n: number): Float64Array | null {
+  if (a.length < n * n) throw new RangeError(`symmetricEigenvalues: need ${n * n} values, got ${a.length}`);
+  for (let i = 0; i < n; i++) {
+    const o = i * n;
+    for (let j = 0; j <= i; j++) {
+      if (!Number.isFinite(a[o + j])) throw new RangeError('symmetricEigenvalues: non-finite entry');
+    }
+  }
+  const ws = wasmWorkspace(n) ?? jsWorkspace(n);
+  ws.a.set(a.subarray(0, n * n));
+  const d = new Float64Array(n);
+  const e = new Float64Array(n);
+  tridiagonalize(ws, n, d, e);
+  if (!tridiagonalQl(d, e, n)) return null;
+  d.sort();
+  return d;
+}
+
+/**
+ * Householder vector of row `row` over columns 0..l of `a` (scaled by 1/scale for safety from over- and
+ * underflow), written to `x`. Returns h (scaled ‖x‖²/2 form of tred2) and the sub-diagonal element, or null
+ * when the row is zero.
+ */
+function householder(
+  a: Float64Array,
+  row: number,
+  l: number,
+  x: Float64Array,
+): { h: number; offDiagonal: number } | null {
+  let scale = 0;
+  for (let k = 0; k <= l; k++) scale += Math.abs(a[row + k]);
+  if (scale === 0) return null;
+  let h = 0;
+  for (let k = 0; k <= l; k++) {
+    const t = a[row + k] / scale;
+    x[k] = t;
+    h += t * t;
+  }
+  const f = x[l];
+  const g = f >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
+  h -= f * g;
+  x[l] = f - g;
+  return { h, offDiagonal: scale * g };
+}
+
+/**
+ * Householder tridiagonalisation (eigenvalues only): on return `d` holds the diagonal and `e[i]` the
+ * sub-diagonal element (i, i−1) of the tridiagonal matrix (e[0] = 0). `ws.a` is destroyed.
+ */
+function tridiagonalize(ws: Workspace, n: number, d: Float64Array, e: Float64Array): void {
+  const { a, u, q, v, p } = ws;
+  let productReady = false; // p already holds S·u for this step (from the previous fused pass)
+  for (let i = n - 1; i >= 1; i--) {
+    const l = i - 1;
+    const row = i * n;
+    let h = 0;
+    if (l > 0) {
+      const hh = householder(a, row, l, u);
+      if (!hh) {
+        e[i] = a[row + l];
+        d[i] = 0;
+        productReady = false;
+        continue;
+      }
+      h = hh.h;
+      e[i] = hh.offDiagonal;
+      if (!productReady) {
+        // p = S·u: the fused pass with a zero update (A − 0 = A exactly)
+        q.fill(0, 0, l + 1);
+        v.set(u.subarray(0, l + 1));
+        p.fill(0, 0, l + 1);
+        ws.updateProduct(l + 1);
+      }
+      let fsum = 0;
+      for (let j = 0; j <= l; j++) {
+        p[j] /= h;
+        fsum += p[j] * u[j];
+      }
+      const kk = fsum / (h + h);
+      for (let j = 0; j <= l; j++) q[j] = p[j] - kk * u[j];
+      // Row l (the next step's Householder row) first, then rows 0..l-1 fused with the next product.
+      const rowL = l * n;
+      const ul = u[l];
+      const ql = q[l];
+      for (let k = 0; k <= l; k++) a[rowL + k] -= ul * q[k] + ql * u[k];
+      productReady = l - 1 > 0 && householder(a, rowL, l - 1, v) !== null;
+      if (!productReady) v.fill(0, 0, l);
+      p.fill(0, 0, l);
+      ws.updateProduct(l);
+    } else {
+      e[i] = a[row + l];
+    }
+    d[i] = h;
+  }
+  for (let i = 0; i < n; i++) d[i] = a[i * n + i];
+  e[0] = 0;
+}
+
+/**
+ * Implicit QL with Wilkinson shifts on the symmetric tridiagonal matrix (diagonal `d`, sub-diagonal `e[i]` =
+ * element (i, i−1)); on return `d` holds the eigenvalues (unsorted). Numerical Recipes' tqli without vectors.
+ * False when an eigenvalue needs more than 60 steps.
+ */
+function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
+  for (let i = 1; i < n; i++) e[i - 1] = e[i];
+  if (n > 0) e[n - 1] = 0;
+  for (let l = 0; l < n; l++) {
+    let iter = 0;
+    for (;;) {
+      let m = l;
+      for (; m < n - 1; m++) {
+        const dd = Math.abs(d[m]) + Math.abs(d[m + 1]);
+        if (Math.abs(e[m]) <= Number.EPSILON * dd) break;
+      }
+      if (m === l) break;
+      if (++iter > 60) return false;
+      let g = (d[l + 1] - d[l]) / (2 * e[l]);
+      let r = Math.hypot(g, 1);
+      g = d[m] - d[l] + e[l] / (g + (g >= 0 ? Math.abs(r) : -Math.abs(r)));
+      let s = 1;
+      let c = 1;
+      let p = 0;
+      let i = m - 1;
+      let underflow = false;
+      for (; i >= l; i--) {
+        let f = s * e[i];
+        const b = c * e[i];
+        r = Math.hypot(f, g);
+        e[i + 1] = r;
+        if (r === 0) {
+          d[i + 1] -= p;
+          e[m] = 0;
+          underflow = true;
+          break;
+        }
+        s = f / r;
+        c = g / r;
+        g = d[i + 1] - p;
+        r = (d[i] - g) * s + 2 * c * b;
+        p = s * r;
+        d[i + 1] = g + p;
+        g = c * r - b;
+        f = 0;
+      }
+      if (underflow) continue;
+      d[l] -= p;
+      e[l] = g;
+      e[m] = 0;
+    }
+  }
+  return true;
+}
