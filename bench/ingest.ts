@@ -22,6 +22,9 @@ import { ingestPaths } from '../src/store/ingest.js';
 import { discoverModels, hashModel, readBuffered } from '../src/store/walk.js';
 import { resnet50Model, writeOnnx } from '../test/support/onnx-writer.js';
 import { modulePath, repoRoot } from '../test/support/paths.js';
+import { machineLine } from './machine.js';
+
+console.error(machineLine());
 
 const args = process.argv.slice(2);
 const value = (name: string, def: string) => {

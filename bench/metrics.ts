@@ -14,6 +14,9 @@ import { measureLayer, orthogonality, scanWeights, varianceEntropy } from '../sr
 import { wasmGramAvailable } from '../src/metrics/wasm/gram.js';
 import { MAX_POOL_SIZE, QualityPool } from '../src/node/parallel-quality.js';
 import { mulberry32 as rng } from '../test/support/random.js';
+import { machineLine } from './machine.js';
+
+console.log(machineLine());
 
 /** torchvision resnet50: conv2 of each bottleneck (layer1..layer4 have 3, 4, 6, 3 blocks). */
 const SHAPES: number[][] = [

@@ -14,6 +14,9 @@ import { measureLayer } from '../src/metrics/quality.js';
 import { kernelLabel } from '../src/model/types.js';
 import { openModelInput } from '../src/node/file-source.js';
 import { resnet50Model, writeOnnx } from '../test/support/onnx-writer.js';
+import { machineLine } from './machine.js';
+
+console.log(machineLine());
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const outDir = `${root}bench/out`;

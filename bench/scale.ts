@@ -25,6 +25,9 @@ import duckdb from '@duckdb/node-bindings';
 import type { ConvLayer, Model } from '../src/model/types.js';
 import { openDb } from '../src/store/db.js';
 import { writeModel } from '../src/store/ingest.js';
+import { machineLine } from './machine.js';
+
+console.error(machineLine());
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { SCAN_BLOCK } from '../src/analysis/wasm/scan.js';
 import { nativeScanReader } from '../src/scan/native-scan.js';
+import { machineLine } from './machine.js';
 
 interface Job {
   path: string;
@@ -70,6 +71,7 @@ if (!isMainThread) {
   reader.closeScan(c2);
   reader.close(db);
   const total = n[0];
+  console.log(machineLine());
   console.log(`${path}: ${total.toLocaleString('en-US')} filters, ${threads} threads, best of ${runs}`);
   // workers started before timing: the figures are the instances' open + read, not Node's worker boot
   const workers = Array.from({ length: threads }, () => new Worker(new URL(import.meta.url)));

@@ -1,13 +1,16 @@
 /**
  * bench/shift: `filterdb shift --by Task` (8 groups) on a synthetic database of N 3x3 filters written through
- * the store's write path (reused from bench/out/ when present), against the paper's notebook pipeline in
- * Python (bench/shift_reference.py: float16 load, peak scaling, sklearn PCA, numpy.histogram, scipy entropy)
- * on the same filters exported as .npy. Prints seconds, filters/s, peak RSS and the ratios.
+ * the store's write path (reused from bench/out/ when present), against two Python anchors on the same
+ * filters exported as .npy: the paper's notebook pipeline (bench/shift_reference.py: float16 load, peak
+ * scaling, sklearn PCA, numpy.histogram, scipy entropy) and the plain numpy port a competent user would write
+ * (bench/shift_numpy.py: covariance + numpy.linalg.eigh + numpy.histogram). The three sides run in turn
+ * (ours, notebook, numpy, ours, …) so a slow phase of the shared host hits them alike; prints every run, the
+ * medians, filters/s, peak RSS and both ratios.
  *
- *   node dist/bench/shift.js                       # 10 M filters, with the Python reference
- *   node dist/bench/shift.js --filters 100000000   # 100 M (add --no-python to skip the reference)
+ *   node dist/bench/shift.js                       # 10 M filters, with both Python anchors, 3 rounds
+ *   node dist/bench/shift.js --filters 100000000   # 100 M (add --no-python to skip the anchors)
  *   node dist/bench/shift.js --db /path/x.duckdb --workers 2
- *   node dist/bench/shift.js --runs 5                # median of 5 runs of ours (default 3 up to 20 M, else 1)
+ *   node dist/bench/shift.js --runs 5              # 5 rounds (default 3 up to 20 M, else 1)
  *
  * Needs Debian's python3-sklearn python3-scipy python3-h5py python3-numpy for /usr/bin/python3; installs them
  * with apt-get when missing and running as root.
@@ -16,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machineLine } from './machine.js';
 import { ensureSyntheticDb, exportNpy } from './shift-data.js';
 
 const args = process.argv.slice(2);
@@ -65,65 +69,104 @@ function ensurePython(): boolean {
   return ok();
 }
 
+interface PyAnswer {
+  seconds: number;
+  steps: Record<string, number>;
+  groups: string[];
+  matrix: number[][];
+}
+
+type Run = ReturnType<typeof timed>;
+
+/** The run with the median wall time (the lower middle one of an even count). */
+function median(runs: Run[]): Run {
+  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** Largest relative difference between the off-diagonal entries of two matrices. */
+function maxRelDiff(a: number[][], b: number[][]): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++)
+    for (let j = 0; j < a.length; j++) if (i !== j) m = Math.max(m, Math.abs(a[i][j] - b[i][j]) / b[i][j]);
+  return m;
+}
+
 async function main() {
+  log(machineLine());
   log(`database: ${dbPath} (${N.toLocaleString('en-US')} filters)`);
   const built = await ensureSyntheticDb(dbPath, N, log);
   if (built.built) log(`built in ${built.seconds.toFixed(1)} s`);
   const cli = join(root, 'dist/src/cli/main.js');
   const extra = flag('--workers') ? ['--workers', value('--workers', '2')] : [];
-  // the median of several runs (one at 100 M): single runs vary by ±15 % on this VM
-  const runs = Number(value('--runs', N <= 20_000_000 ? '3' : '1'));
-  const all: ReturnType<typeof timed>[] = [];
-  for (let i = 0; i < runs; i++)
-    all.push(timed(process.execPath, [cli, 'shift', '--db', dbPath, '--by', 'Task', '--json', ...extra]));
-  all.sort((a, b) => a.seconds - b.seconds);
-  const ours = all[Math.floor((all.length - 1) / 2)];
-  if (all.length > 1) log(`runs: ${all.map((r) => r.seconds.toFixed(2)).join(', ')} s (median taken)`);
+  // medians of several rounds (one at 100 M): single runs vary by ±15 % on this VM
+  const rounds = Number(value('--runs', N <= 20_000_000 ? '3' : '1'));
+  const sides: { name: string; run: () => Run }[] = [
+    {
+      name: 'filterdb',
+      run: () => timed(process.execPath, [cli, 'shift', '--db', dbPath, '--by', 'Task', '--json', ...extra]),
+    },
+  ];
+  if (!flag('--no-python') && ensurePython()) {
+    const { files, groups } = await exportNpy(dbPath, join(outDir, `shift-${tag}`));
+    if (!files.every(existsSync)) throw new Error('export failed');
+    for (const [name, script] of [
+      ['notebook', 'shift_reference.py'],
+      ['numpy', 'shift_numpy.py'],
+    ])
+      sides.push({
+        name,
+        run: () => timed(PY, [join(root, 'bench', script), files[0], files[1], JSON.stringify(groups)]),
+      });
+  }
+  const runs = new Map<string, Run[]>(sides.map((s) => [s.name, []]));
+  for (let i = 0; i < rounds; i++) for (const s of sides) runs.get(s.name)!.push(s.run());
+  for (const [name, rs] of runs) log(`${name} runs: ${rs.map((r) => r.seconds.toFixed(2)).join(', ')} s`);
+
+  const ours = median(runs.get('filterdb')!);
   const shift = JSON.parse(ours.stdout) as { groups: string[]; matrix: number[][]; filterCount: number };
   const oursRate = shift.filterCount / ours.seconds;
   log(
-    `filterdb shift --by Task: ${ours.seconds.toFixed(2)} s, ${(oursRate / 1e6).toFixed(2)} M filters/s, peak RSS ${ours.rssMB.toFixed(0)} MB (${shift.groups.length} groups)`,
+    `filterdb shift --by Task: median ${ours.seconds.toFixed(2)} s, ${(oursRate / 1e6).toFixed(2)} M filters/s, peak RSS ${ours.rssMB.toFixed(0)} MB (${shift.groups.length} groups)`,
   );
   const summary: Record<string, unknown> = {
+    machine: machineLine(),
     filters: N,
-    filterdb: { seconds: ours.seconds, filtersPerSecond: oursRate, peakRssMB: ours.rssMB },
+    rounds,
+    filterdb: {
+      seconds: ours.seconds,
+      runs: runs.get('filterdb')!.map((r) => r.seconds),
+      filtersPerSecond: oursRate,
+      peakRssMB: ours.rssMB,
+    },
     extrapolated1_4B: {
       seconds: (ours.seconds * 1.4e9) / N,
       note: 'linear in filters; RSS is independent of N (accumulators only)',
     },
   };
-  if (!flag('--no-python') && ensurePython()) {
-    const base = join(outDir, `shift-${tag}`);
-    const { files, groups } = await exportNpy(dbPath, base);
-    if (!files.every(existsSync)) throw new Error('export failed');
-    const py = timed(PY, [
-      join(root, 'bench/shift_reference.py'),
-      files[0],
-      files[1],
-      JSON.stringify(groups),
-    ]);
-    const ref = JSON.parse(py.stdout) as {
-      seconds: number;
-      steps: Record<string, number>;
-      groups: string[];
-      matrix: number[][];
-    };
+  for (const name of ['notebook', 'numpy']) {
+    const rs = runs.get(name);
+    if (!rs) continue;
+    const py = median(rs);
+    const ref = JSON.parse(py.stdout) as PyAnswer;
     const pyRate = N / py.seconds;
-    let maxRel = 0;
-    for (let a = 0; a < ref.matrix.length; a++)
-      for (let b = 0; b < ref.matrix.length; b++)
-        if (a !== b)
-          maxRel = Math.max(maxRel, Math.abs(ref.matrix[a][b] - shift.matrix[a][b]) / ref.matrix[a][b]);
+    const rel = maxRelDiff(shift.matrix, ref.matrix);
     log(
-      `python reference: ${py.seconds.toFixed(2)} s (${Object.entries(ref.steps)
+      `${name} anchor: median ${py.seconds.toFixed(2)} s (${Object.entries(ref.steps)
         .map(([k, v]) => `${k} ${v.toFixed(2)}`)
         .join(', ')}), ${(pyRate / 1e6).toFixed(2)} M filters/s, peak RSS ${py.rssMB.toFixed(0)} MB`,
     );
     log(
-      `ratios: ${(oursRate / pyRate).toFixed(2)}x filters/s (target >= 10), memory ${(ours.rssMB / py.rssMB).toFixed(3)} of Python's (target < 0.2); matrices agree to ${maxRel.toExponential(2)} relative (float16 + density=True in the reference)`,
+      `  filterdb vs ${name}: ${(oursRate / pyRate).toFixed(2)}x the filters/s, ${(ours.rssMB / py.rssMB).toFixed(3)} of the memory; matrices agree to ${rel.toExponential(2)} relative`,
     );
-    summary.python = { seconds: py.seconds, steps: ref.steps, filtersPerSecond: pyRate, peakRssMB: py.rssMB };
-    summary.ratios = { speed: oursRate / pyRate, memory: ours.rssMB / py.rssMB, matrixMaxRelDiff: maxRel };
+    summary[name] = {
+      seconds: py.seconds,
+      runs: rs.map((r) => r.seconds),
+      steps: ref.steps,
+      filtersPerSecond: pyRate,
+      peakRssMB: py.rssMB,
+      ratios: { speed: oursRate / pyRate, memory: ours.rssMB / py.rssMB, matrixMaxRelDiff: rel },
+    };
   }
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 }

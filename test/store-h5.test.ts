@@ -175,3 +175,68 @@ test('a damaged dataset.h5 is refused with an error naming it; the database keep
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).database.filters, 8672);
 });
+
+/** metrics key (JSON) → layers column. */
+const METRIC_COLUMNS: Record<string, string> = {
+  n: 'n',
+  sparsity: 'sparsity',
+  varianceEntropy: 'variance_entropy',
+  varianceEntropyNorm: 'variance_entropy_norm',
+  varianceEntropyClean: 'variance_entropy_clean',
+  varianceEntropyCleanNorm: 'variance_entropy_clean_norm',
+  orthogonality: 'orthogonality',
+  normL1: 'norm_l1',
+  normL2: 'norm_l2',
+  normL1Norm: 'norm_l1_norm',
+  normL2Norm: 'norm_l2_norm',
+};
+
+test('import-h5 (CLI and API defaults) stores every layer metric as numpy computes it (dataset.import-h5.json)', async () => {
+  const expected = JSON.parse(readFileSync(dataPath('dataset.import-h5.json'), 'utf8')) as {
+    layers: { model: string; filterIds: string; metrics: Record<string, number | null> }[];
+  };
+  assert.equal(expected.layers.length, 22);
+  const viaCli = join(tmp, 'metrics-cli.duckdb');
+  const r = spawnSync(
+    process.execPath,
+    [join(repoRoot, 'dist/src/cli/main.js'), 'import-h5', H5, '--db', viaCli],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const viaApi = join(tmp, 'metrics-api.duckdb');
+  const api = await openDb(viaApi);
+  try {
+    await importDatasetH5(api, H5);
+  } finally {
+    api.close();
+  }
+  for (const path of [viaCli, viaApi]) {
+    const db = await openDb(path, { readOnly: true });
+    let layers: Record<string, unknown>[];
+    try {
+      layers = await queryRows(
+        db.connection,
+        `SELECT m.name AS model, l.first_filter_id, l.filter_count, ${Object.values(METRIC_COLUMNS)
+          .map((c) => `l.${c}`)
+          .join(', ')} FROM layers l JOIN models m USING (model_id) ORDER BY l.first_filter_id`,
+      );
+    } finally {
+      db.close();
+    }
+    assert.equal(layers.length, expected.layers.length);
+    expected.layers.forEach((e, i) => {
+      const got = layers[i];
+      const [a, b] = e.filterIds.split(':').map(Number);
+      assert.deepEqual([got.model, got.first_filter_id, got.filter_count], [e.model, a, b - a + 1]);
+      for (const [key, column] of Object.entries(METRIC_COLUMNS)) {
+        const want = e.metrics[key];
+        const value = got[column] as number | null;
+        const what = `${path === viaCli ? 'CLI' : 'API'} ${e.model} ${e.filterIds} ${column}: ${value} vs ${want}`;
+        if (want === null) assert.equal(value, null, what);
+        else assert.ok(value !== null && Math.abs(value - want) <= 1e-12 * Math.max(1, Math.abs(want)), what);
+      }
+    });
+  }
+});

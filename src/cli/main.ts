@@ -23,7 +23,10 @@ const COMMANDS = new Map<string, () => Promise<Register>>([
   ['export', async () => (await import('./commands/export.js')).registerExport],
   ['pca', async () => (await import('./commands/pca.js')).registerPca],
   ['shift', async () => (await import('./commands/shift.js')).registerShift],
+  ['cohorts', async () => (await import('./commands/cohorts.js')).registerCohorts],
   ['serve', async () => (await import('./commands/serve.js')).registerServe],
+  ['energy', async () => (await import('./commands/energy.js')).registerEnergy],
+  ['kernels', async () => (await import('./commands/kernels.js')).registerKernels],
 ]);
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {

@@ -22,6 +22,7 @@ import {
   type ConvLayer,
   convKind,
   elementCount,
+  MAX_CONV_WEIGHTS,
   type Model,
   type WeightArray,
 } from '../model/types.js';
@@ -39,6 +40,8 @@ const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 const MAX_TENSOR_ELEMENTS = 2 ** 29;
 /** Nesting depth beyond which the checkpoint walk stops (protects the JS stack). */
 const MAX_WALK_DEPTH = 256;
+/** Most containers the state-dict search visits (each once); a 256 MB pickle holds far fewer real ones. */
+const MAX_WALK_STEPS = 20_000_000;
 /** torch.serialization.MAGIC_NUMBER of the legacy format. */
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_MAGIC_BYTES = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
@@ -394,7 +397,18 @@ class StateDictFinder {
   readonly found: Found[] = [];
   readonly warnings: string[] = [];
   private readonly seenTensors = new Set<TorchTensor>();
-  private readonly active = new Set<unknown>();
+  /**
+   * Every container already walked. Visiting each object once (not just guarding against cycles) keeps the
+   * walk linear in the pickle: shared references (`x = [x, x]` sixty times) would otherwise be walked 2^60
+   * times. A tensor reached again by another path was emitted the first time anyway.
+   */
+  private readonly visited = new Set<unknown>();
+
+  /** `steps` is shared with the probes {@link containsTensor} starts, so the cap bounds the whole search. */
+  constructor(
+    private readonly fail: Fail,
+    private readonly steps = { n: 0 },
+  ) {}
 
   /** Entry point: picks the model part of a checkpoint. */
   select(value: unknown, prefix: string, depth = 0): void {
@@ -421,7 +435,7 @@ class StateDictFinder {
   }
 
   private containsTensor(value: unknown): boolean {
-    const probe = new StateDictFinder();
+    const probe = new StateDictFinder(this.fail, this.steps);
     probe.walk(value, '', 0);
     return probe.found.length > 0;
   }
@@ -437,9 +451,11 @@ class StateDictFinder {
       this.emit({ name: prefix, tensor: value });
       return;
     }
-    if (typeof value !== 'object' || value === null || depth > MAX_WALK_DEPTH || this.active.has(value))
+    if (typeof value !== 'object' || value === null || depth > MAX_WALK_DEPTH || this.visited.has(value))
       return;
-    this.active.add(value);
+    this.visited.add(value);
+    if (++this.steps.n > MAX_WALK_STEPS)
+      this.fail('too-large', `the pickle holds more than ${MAX_WALK_STEPS} containers to search for tensors`);
     if (isModule(value)) this.walkModule(value, prefix, depth);
     else if (value instanceof Map) this.walkEntries(value, prefix, depth, true);
     else if (Array.isArray(value)) this.walkList(value, prefix, depth);
@@ -448,7 +464,6 @@ class StateDictFinder {
       this.walkEntries(value.dictItems, prefix, depth, true);
       this.walkList(value.listItems, prefix, depth);
     }
-    this.active.delete(value);
   }
 
   private walkList(items: readonly unknown[], prefix: string, depth: number): void {
@@ -668,7 +683,7 @@ export async function readCheckpointTensors(
   else if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b)
     return fail('unsupported', 'gzip-compressed file');
   else return fail('unsupported', 'not a PyTorch checkpoint (neither a zip archive nor a legacy pickle)');
-  const finder = new StateDictFinder();
+  const finder = new StateDictFinder(fail);
   finder.select(checkpoint.root, '');
   if (finder.found.length === 0) {
     fail(
@@ -678,7 +693,15 @@ export async function readCheckpointTensors(
   }
   const tensors = finder.found.map((f) => toStored(f, fail));
   // Open the storages of conv weights now, so a file cut short fails here rather than mid-analysis.
-  for (const [i, f] of finder.found.entries()) if (isConvTensor(tensors[i])) await f.tensor.storage.open();
+  // Their logical size (a stride-0 `expand` view claims far more than its storage) is checked first, so
+  // nothing is inflated for a layer that would be refused anyway.
+  for (const [i, f] of finder.found.entries()) {
+    if (!isConvTensor(tensors[i])) continue;
+    const n = elementCount(tensors[i].shape);
+    if (n > MAX_CONV_WEIGHTS)
+      fail('too-large', `conv weight ${f.name} has ${n} weights (limit ${MAX_CONV_WEIGHTS} per layer)`);
+    await f.tensor.storage.open();
+  }
   return { tensors, warnings: [...checkpoint.warnings, ...finder.warnings] };
 }
 

@@ -14,6 +14,8 @@
  *   point (1×1 kernels always have entropy 0, 5×5 random layers exceed 1).
  *   They are also skipped for `tiny` layers, where the entropy is not meaningful.
  * - `non-finite`: any NaN or ±Infinity weight (metrics that would be NaN are reported as null).
+ * - `overflow`: finite weights whose L1 or L2 norm exceeds float64's range (values near ±1.8e308); those norms
+ *   are null. Every other metric is scale-free and computed on weights scaled by a power of two.
  * - `tiny`: n ≤ kh·kw, i.e. at most as many 2-D filters as kernel values. After centring, n filters span at
  *   most n − 1 directions, so with n ≤ k at least one of the k variances is zero by construction and the
  *   variance entropy reflects the layer's size, not its filters. Also raised when out == 1 (orthogonality is
@@ -93,6 +95,14 @@ export function flagLayer(
     flags.push({
       id: 'non-finite',
       reason: `${nonFinite} weight${nonFinite === 1 ? ' is' : 's are'} NaN or infinite; entropy, orthogonality and standardised norms are not computed`,
+    });
+  }
+
+  if (metrics.normL1 === null || metrics.normL2 === null) {
+    flags.push({
+      id: 'overflow',
+      reason:
+        'the weights are so large that their L1/L2 norm exceeds float64 range (> 1.8e308); those norms are not reported',
     });
   }
 

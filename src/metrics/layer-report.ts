@@ -1,8 +1,18 @@
 /** Builds the `quality` answer for a model: per-layer metrics and flags (the CLI's JSON contract). */
-import { type ConvLayer, kernelLabel, type Model, type WeightArray } from '../model/types.js';
+
+import { FilterDbError } from '../errors.js';
+import {
+  type ConvLayer,
+  elementCount,
+  kernelLabel,
+  MAX_CONV_WEIGHTS,
+  type Model,
+  type WeightArray,
+} from '../model/types.js';
 import { flagLayer } from './flags.js';
 import { defaultInitRule, type InitDistance, type InitRule, layerInitDistance } from './init-distance.js';
 import { type MeasureOptions, measureLayerFull, plainMeasureOptions } from './layer-measure.js';
+import { checkOrthogonalityWork, checkSpectrumWork, MetricLimitError } from './quality.js';
 import { type SpectralMetrics, type SpectralResult, type TrainingFlag, trainingFlags } from './spectral.js';
 import type { LayerFlag, LayerMetrics, QualityOptions } from './types.js';
 
@@ -102,6 +112,28 @@ export function kernelFilter(kernel: string | undefined): (planar: readonly numb
   return (planar) => kernelLabel(planar) === label;
 }
 
+/**
+ * Refuses, before any weight is loaded, a layer over {@link MAX_CONV_WEIGHTS} or a metric's work limit (typed
+ * `too-large` naming the file and the layer). `planar` is the layer's 2-D view ({@link planarShape}).
+ */
+export function checkLayerWork(file: string, layer: { name: string }, planar: readonly number[]): void {
+  const weights = elementCount(planar);
+  if (weights > MAX_CONV_WEIGHTS)
+    throw new FilterDbError(
+      'too-large',
+      file,
+      `layer ${layer.name} has ${weights} weights (limit ${MAX_CONV_WEIGHTS} per conv layer)`,
+    );
+  try {
+    checkOrthogonalityWork(planar[0], planar[1] * planar[2] * planar[3]);
+    checkSpectrumWork(planar[0] * planar[1], planar[2] * planar[3]);
+  } catch (e) {
+    if (e instanceof MetricLimitError)
+      throw new FilterDbError('too-large', file, `layer ${layer.name}: ${e.detail}`);
+    throw e;
+  }
+}
+
 export async function qualityReport(
   model: Model,
   options: QualityReportOptions = {},
@@ -121,6 +153,7 @@ export async function qualityReport(
       });
     else measured.push({ layer, planar });
   }
+  for (const { layer, planar } of measured) checkLayerWork(model.source, layer, planar);
   let batch: LayerMeasurement[] | null = null;
   if (options.measureBatch) {
     const plain = plainMeasureOptions(options);

@@ -11,7 +11,7 @@
  */
 
 import { symmetricEigenvaluesOrNull } from './sym-eigenvalues.js';
-import { gramWasm } from './wasm/gram.js';
+import { crossGramWasm, gramWasm } from './wasm/gram.js';
 
 export interface SymmetricEigen {
   /** Eigenvalues, sorted descending. */
@@ -35,6 +35,9 @@ export interface EigenOptions {
    */
   vectors?: boolean;
 }
+
+/** Off-diagonal elements below this (~1e-271) are dropped after the first sweeps: far below any real scatter. */
+const NEGLIGIBLE = 2 ** -900;
 
 /**
  * Eigen-decomposition of a symmetric k×k matrix `a` (row-major; only the upper triangle is read) by the cyclic
@@ -81,8 +84,12 @@ export function symmetricEigen(a: ArrayLike<number>, k: number, options: EigenOp
       for (let q = p + 1; q < k; q++) {
         const apq = m[p * k + q];
         const g = 100 * Math.abs(apq);
-        if (sweep > 4 && Math.abs(d[p]) + g === Math.abs(d[p]) && Math.abs(d[q]) + g === Math.abs(d[q])) {
-          // Too small to change either diagonal element: drop it.
+        if (
+          sweep > 4 &&
+          ((Math.abs(d[p]) + g === Math.abs(d[p]) && Math.abs(d[q]) + g === Math.abs(d[q])) || g < NEGLIGIBLE)
+        ) {
+          // Too small to change either diagonal element (or so small that rotations only shuffle subnormal
+          // rounding debris between elements, never reaching 0 — seen with weights spanning 1e-231…1e247): drop it.
           m[p * k + q] = 0;
           continue;
         }
@@ -589,6 +596,38 @@ function centredScatter9(
   }
   for (let i = 1; i < 9; i++) for (let j = 0; j < i; j++) s[i * 9 + j] = s[j * 9 + i];
   return s;
+}
+
+/** Below this row length {@link crossGram} stays in JS. */
+const CROSS_WASM_MIN_COLS = 16;
+
+/**
+ * `X·Yᵀ` for row-major float64 `rowsX × cols` and `rowsY × cols` matrices, into `out` (`rowsX × rowsY`,
+ * row-major; overwritten). Uses the WebAssembly SIMD kernel of {@link gram} when it is available and allowed
+ * (see {@link setGramKernel}), else plain dot products. The orthogonality of layers too large for one Gram
+ * matrix is summed from these blocks.
+ */
+export function crossGram(
+  x: Float64Array,
+  rowsX: number,
+  y: Float64Array,
+  rowsY: number,
+  cols: number,
+  out: Float64Array,
+): Float64Array {
+  // Short rows: copying into wasm memory and padding to 4 columns costs more than the dot products.
+  if (defaultKernel === 'auto' && cols >= CROSS_WASM_MIN_COLS && crossGramWasm(x, rowsX, y, rowsY, cols, out))
+    return out;
+  for (let i = 0; i < rowsX; i++) {
+    const o = i * cols;
+    for (let j = 0; j < rowsY; j++) {
+      const p = j * cols;
+      let s = 0;
+      for (let d = 0; d < cols; d++) s += x[o + d] * y[p + d];
+      out[i * rowsY + j] = s;
+    }
+  }
+  return out;
 }
 
 /**

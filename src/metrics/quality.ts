@@ -13,8 +13,17 @@
  * - everything else that the non-finite values would turn into NaN (both variance entropies, orthogonality,
  *   `normL1Norm` / `normL2Norm`) is `null`. The caller raises the `non-finite` flag (see flags.ts).
  */
+
+import { FilterDbError } from '../errors.js';
 import type { WeightArray } from '../model/types.js';
-import { centredScatter, columnMeans, gram, symmetricEigen, symmetricEigenvaluesQL } from './linalg.js';
+import {
+  centredScatter,
+  columnMeans,
+  crossGram,
+  gram,
+  symmetricEigen,
+  symmetricEigenvaluesQL,
+} from './linalg.js';
 import type { LayerMetrics, QualityOptions } from './types.js';
 
 export const DEFAULT_SPARSITY_EPS = 0.01;
@@ -490,6 +499,151 @@ export function orthogonality(
   return 1 - (diag + 2 * off) / (out * (out - 1));
 }
 
+/**
+ * Orthogonality costs out²/2·(d + 4) multiply-adds (or the equivalent per pair) whatever the memory: layers
+ * above this (2^36 ≈ 6.9e10, ~10–30 s
+ * with the SIMD kernel) are refused with a typed `too-large` error ({@link MetricLimitError}). The largest
+ * convs of real CNNs are far below it (ResNet-50's biggest: 512 × 4608, 6e8; a 2048 → 2048 3×3 conv: 3.9e10).
+ */
+export const MAX_ORTHOGONALITY_MACS = 2 ** 37;
+/** What each pair of filters costs beyond its d multiply-adds, in multiply-adds (so d = 1 layers are bounded too). */
+const PAIR_COST = 32;
+/** Up to this many output filters (and {@link WIDEN_SCRATCH_MAX} weights) the whole out×out Gram is built (2 MiB). */
+export const FULL_GRAM_MAX_ROWS = 512;
+/** Row block of the blocked orthogonality: pairs of 256-row blocks, a 256×256 cross product at a time. */
+const ORTH_BLOCK_ROWS = 256;
+/** Columns widened at a time per row block (256 × 1024 float64 = 2 MiB per block). */
+const ORTH_BLOCK_COLS = 1024;
+
+/** A layer a metric refuses to measure (over a documented work limit); callers name the file and layer. */
+export class MetricLimitError extends FilterDbError {
+  readonly detail: string;
+  constructor(detail: string) {
+    super('too-large', 'conv layer', detail);
+    this.detail = detail;
+  }
+}
+
+/** Throws {@link MetricLimitError} when the orthogonality of `out` filters of `d` values is over the limit. */
+export function checkOrthogonalityWork(out: number, d: number): void {
+  const work = ((out * out) / 2) * (d + PAIR_COST);
+  if (work > MAX_ORTHOGONALITY_MACS)
+    throw new MetricLimitError(
+      `${out} output filters of ${d} values: orthogonality needs ${work.toExponential(2)} multiply-adds (limit ${MAX_ORTHOGONALITY_MACS.toExponential(2)})`,
+    );
+}
+
+/**
+ * Largest matrix order whose spectrum the variance entropy computes (O(order³) work, order² memory): the
+ * order is k, or n for wide kernels with fewer filters than values (see centredMoments). Real kernels have
+ * k ≤ 121 (11×11) or 1×k rows up to ~512; a 2048 spectrum takes seconds.
+ */
+export const MAX_SPECTRUM_ORDER = 2048;
+
+/** Throws {@link MetricLimitError} when the variance entropy of n filters of k values is over the limit. */
+export function checkSpectrumWork(n: number, k: number): void {
+  const order = k <= JACOBI_MAX_VALUES || n >= k ? k : n;
+  if (n >= 2 && order > MAX_SPECTRUM_ORDER)
+    throw new MetricLimitError(
+      `${n} filters of ${k} values: variance entropy needs the spectrum of a ${order}×${order} matrix (limit ${MAX_SPECTRUM_ORDER})`,
+    );
+}
+
+/** Rows [r0, r0 + rows) and columns [c0, c0 + cols) of the `? × d` weights `w`, widened into `into`. */
+function widenBlock(
+  w: WeightArray,
+  d: number,
+  r0: number,
+  rows: number,
+  c0: number,
+  cols: number,
+  into: Float64Array,
+): Float64Array {
+  for (let r = 0; r < rows; r++) {
+    const src = (r0 + r) * d + c0;
+    const dst = r * cols;
+    for (let j = 0; j < cols; j++) into[dst + j] = w[src + j];
+  }
+  return into;
+}
+
+/**
+ * {@link orthogonality} without the out×out matrix: the same sum of |Ĝ Ĝᵀ − I| accumulated over pairs of row
+ * blocks (i-block ≤ j-block), each block's cross products summed over column chunks. Memory is a few MiB
+ * whatever the layer's size; the weights are read (and widened) a block at a time.
+ */
+export function blockedOrthogonality(w: WeightArray, out: number, d: number): number | null {
+  if (out < 2) return null;
+  const inv = new Float64Array(out);
+  let diag = 0;
+  for (let i = 0; i < out; i++) {
+    let sq = 0;
+    for (let j = 0, o = i * d; j < d; j++) sq += w[o + j] * w[o + j];
+    inv[i] = sq > 0 ? 1 / Math.sqrt(sq) : 1;
+    diag += Math.abs(sq * inv[i] * inv[i] - 1);
+  }
+  const off = d < SHORT_ROWS ? shortRowsOffDiagonal(w, out, d, inv) : blockedOffDiagonal(w, out, d, inv);
+  return 1 - (diag + 2 * off) / (out * (out - 1));
+}
+
+/** Rows shorter than this are paired directly (blocks and kernel calls would cost more than the dots). */
+const SHORT_ROWS = 16;
+
+/** Σ_{i<j} |g_i·g_j|·inv_i·inv_j for short rows, straight from the weights. */
+function shortRowsOffDiagonal(w: WeightArray, out: number, d: number, inv: Float64Array): number {
+  let off = 0;
+  for (let i = 0; i < out; i++) {
+    const o = i * d;
+    let row = 0;
+    if (d === 1) {
+      const x = w[o];
+      for (let j = i + 1; j < out; j++) row += Math.abs(x * w[j] * inv[j]);
+    } else {
+      for (let j = i + 1; j < out; j++) {
+        let s = 0;
+        for (let c = 0, p = j * d; c < d; c++) s += w[o + c] * w[p + c];
+        row += Math.abs(s * inv[j]);
+      }
+    }
+    off += row * inv[i];
+  }
+  return off;
+}
+
+/** Σ_{i<j} |g_i·g_j|·inv_i·inv_j over pairs of row blocks, each block's cross products summed over column chunks. */
+function blockedOffDiagonal(w: WeightArray, out: number, d: number, inv: Float64Array): number {
+  const B = ORTH_BLOCK_ROWS;
+  const chunk = Math.min(d, ORTH_BLOCK_COLS);
+  const x = new Float64Array(B * chunk);
+  const y = new Float64Array(B * chunk);
+  const part = new Float64Array(B * B);
+  const acc = new Float64Array(B * B);
+  let off = 0;
+  for (let i0 = 0; i0 < out; i0 += B) {
+    const ni = Math.min(B, out - i0);
+    for (let j0 = i0; j0 < out; j0 += B) {
+      const nj = Math.min(B, out - j0);
+      for (let c0 = 0; c0 < d; c0 += chunk) {
+        const nc = Math.min(chunk, d - c0);
+        widenBlock(w, d, i0, ni, c0, nc, x);
+        widenBlock(w, d, j0, nj, c0, nc, y);
+        if (c0 === 0) crossGram(x, ni, y, nj, nc, acc);
+        else {
+          crossGram(x, ni, y, nj, nc, part);
+          for (let q = 0; q < ni * nj; q++) acc[q] += part[q];
+        }
+      }
+      for (let i = 0; i < ni; i++) {
+        let row = 0;
+        // within a diagonal block only j > i (the upper triangle)
+        for (let j = j0 === i0 ? i + 1 : 0; j < nj; j++) row += Math.abs(acc[i * nj + j] * inv[j0 + j]);
+        off += row * inv[i0 + i];
+      }
+    }
+  }
+  return off;
+}
+
 /** Layers up to this many weights are widened into one reused buffer (32 MiB) instead of a fresh array. */
 const WIDEN_SCRATCH_MAX = 1 << 22;
 let widenScratch: Float64Array | null = null;
@@ -527,6 +681,53 @@ function checkShape(weight: WeightArray, shape: readonly number[]): void {
 }
 
 /**
+ * Finite weights this large (or this small) would overflow (underflow) when squared in the Gram, scatter and
+ * L2 sums: 2^300 squared times any realistic row length stays far inside float64, and so does 2^-300.
+ */
+const SQUARING_MAX = 2 ** 300;
+const SQUARING_MIN = 2 ** -300;
+
+function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
+
+function outsideSquaringRange(maxAbs: number): boolean {
+  return maxAbs > SQUARING_MAX || (maxAbs > 0 && maxAbs < SQUARING_MIN);
+}
+
+/** `x·2^e` in two steps, so neither factor over- or underflows for any e in float64's exponent range. */
+function timesPowerOfTwo(x: number, e: number): number {
+  const half = Math.trunc(e / 2);
+  return x * 2 ** half * 2 ** (e - half);
+}
+
+/**
+ * Measures a finite layer outside {@link outsideSquaringRange} on a copy scaled by a power of two (exact, so
+ * every scale-free metric — sparsity, both entropies, orthogonality, the standardised norms — is what the
+ * unscaled weights define), then scales L1 and L2 back. A norm beyond float64's range is null, and the caller
+ * flags the layer `overflow` (see flags.ts).
+ */
+function measureScaled(
+  weight: WeightArray,
+  shape: readonly number[],
+  options: QualityOptions,
+  maxAbs: number,
+): { metrics: LayerMetrics; nonFinite: number } {
+  const e = Math.floor(Math.log2(maxAbs));
+  const scaled = new Float64Array(weight.length);
+  for (let i = 0; i < weight.length; i++) scaled[i] = timesPowerOfTwo(weight[i], -e);
+  const { metrics } = measureLayer(scaled, shape, options);
+  const back = (x: number | null): number | null => {
+    if (x === null) return null;
+    return finiteOrNull(timesPowerOfTwo(x, e));
+  };
+  return {
+    metrics: { ...metrics, normL1: back(metrics.normL1), normL2: back(metrics.normL2) },
+    nonFinite: 0,
+  };
+}
+
+/**
  * Measures one conv layer. `weight` is row-major `[out, inPerGroup, kh, kw]` (any kh×kw; transposed convs in
  * their stored `[in, outPerGroup, kh, kw]` layout, as torchconvquality does). Returns the metrics and the number
  * of non-finite weights (see the file comment for how those are treated).
@@ -541,9 +742,13 @@ export function measureLayer(
   if (!(eps >= 0 && Number.isFinite(eps)))
     throw new RangeError(`measureLayer: sparsityEps must be ≥ 0, got ${eps}`);
   const [out, inpg, kh, kw] = shape;
+  checkOrthogonalityWork(out, inpg * kh * kw);
+  checkSpectrumWork(out * inpg, kh * kw);
   const n = out * inpg;
   const k = kh * kw;
   const first = firstPass(weight, n, k);
+  if (first.nonFinite === 0 && outsideSquaringRange(first.maxAbs))
+    return measureScaled(weight, shape, options, first.maxAbs);
   const { keep, sparseCount } = sparsity(first.rowMax, first.maxAbs, eps);
   const finite = first.nonFinite === 0;
   const total = n * k;
@@ -583,7 +788,13 @@ export function measureLayer(
 
   // Orthogonality needs the float64 Gram kernel: widen float32 weights only here (into a reused buffer).
   let orth: number | null = null;
-  if (finite && out >= 2) orth = orthogonality(widened(weight), out, inpg * k);
+  if (finite && out >= 2) {
+    const d = inpg * k;
+    orth =
+      out <= FULL_GRAM_MAX_ROWS && out * d <= WIDEN_SCRATCH_MAX
+        ? orthogonality(widened(weight), out, d)
+        : blockedOrthogonality(weight, out, d);
+  }
 
   return {
     metrics: {
@@ -594,8 +805,8 @@ export function measureLayer(
       varianceEntropyClean: clean?.entropy ?? null,
       varianceEntropyCleanNorm: clean?.norm ?? null,
       orthogonality: orth,
-      normL1: first.sumAbs,
-      normL2: Math.sqrt(first.sumSq),
+      normL1: finiteOrNull(first.sumAbs),
+      normL2: finiteOrNull(Math.sqrt(first.sumSq)),
       normL1Norm,
       normL2Norm,
     },

@@ -8,8 +8,9 @@ export interface LayerMetrics {
   varianceEntropyClean: number | null;
   varianceEntropyCleanNorm: number | null;
   orthogonality: number | null;
-  normL1: number;
-  normL2: number;
+  /** Null when it exceeds float64's range (finite weights near ±1.8e308; the layer is flagged `overflow`). */
+  normL1: number | null;
+  normL2: number | null;
   normL1Norm: number | null;
   normL2Norm: number | null;
 }
@@ -19,7 +20,7 @@ export interface QualityOptions {
   sparsityEps?: number;
 }
 
-export type FlagId = 'sparse' | 'low-diversity' | 'random-like' | 'non-finite' | 'tiny';
+export type FlagId = 'sparse' | 'low-diversity' | 'random-like' | 'non-finite' | 'overflow' | 'tiny';
 
 export interface LayerFlag {
   id: FlagId;

@@ -65,6 +65,15 @@ export function kernelLabel(shape: readonly number[]): string {
   return shape.length === 3 ? `1x${shape[2]}` : shape.slice(2).join('x');
 }
 
+/**
+ * Most weights one conv layer may have (2^26 ≈ 67 M: 256 MiB as float32). Measuring takes a few times the
+ * layer's size in memory, so this keeps any one layer within ~1.5 GB; the largest convs of real CNNs have
+ * under 20 M weights (VGG's 512×512×3×3: 2.4 M; a 2048→2048 3×3: 38 M). A layer's *logical* size counts
+ * (a stride-0 `expand` view or a small deflated entry can claim far more than the file holds), and it is
+ * checked before anything is loaded or inflated.
+ */
+export const MAX_CONV_WEIGHTS = 2 ** 26;
+
 export function elementCount(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;

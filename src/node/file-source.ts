@@ -1,14 +1,18 @@
 /** Node-only: byte sources over files on disk, and model inputs for a file or directory argument. */
 import { readSync } from 'node:fs';
-import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
+import { type FileHandle, open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { FilterDbError, fsErrorText } from '../errors.js';
 import { MODEL_FILE_EXTENSIONS } from '../formats/detect.js';
 import { type ByteSource, checkRange, type ModelInput, safeRelativePath } from '../formats/io/source.js';
+// HDF5 files opened from here on run in a worker with a deadline (a corrupt file can make libhdf5 loop).
+import './hdf5-remote.js';
 
 /** A ByteSource that can also read synchronously (h5wasm's lazy HDF5 access needs that). */
 export interface FileByteSource extends ByteSource {
   readSync(offset: number, target: Uint8Array): number;
+  /** The file on disk (the HDF5 worker opens it by path rather than receiving its bytes). */
+  readonly path: string;
 }
 
 /** A source that reads slices with positional reads on one shared descriptor. */
@@ -26,6 +30,7 @@ export async function fileSource(path: string, displayName = path): Promise<File
   let closed = false;
   const source: FileByteSource = {
     name: displayName,
+    path,
     size,
     async read(offset: number, length: number) {
       checkRange(displayName, size, offset, length);
@@ -117,8 +122,17 @@ export async function openModelInput(path: string): Promise<ModelInput> {
           `refuses path outside the model folder ${JSON.stringify(rel)}`,
         );
       }
+      const real = await realpath(target).catch(() => null);
+      if (real === null) return null; // missing (or a dangling link)
+      if (!(await insideModelFolder(real, folder, mainPath))) {
+        throw new FilterDbError(
+          'unsafe',
+          display,
+          `refuses ${JSON.stringify(rel)}: it is a link to ${real}, outside the model folder`,
+        );
+      }
       try {
-        const source = await fileSource(target, join(dirname(display), safe));
+        const source = await fileSource(real, join(dirname(display), safe));
         opened.push(source);
         return source;
       } catch (e) {
@@ -127,6 +141,22 @@ export async function openModelInput(path: string): Promise<ModelInput> {
       }
     },
   };
+}
+
+/**
+ * Whether `real` (a resolved sibling path) lies in the model's folder: the folder as named, resolved, or the
+ * folder the main file itself resolves to. The last keeps link farms such as the Hugging Face cache working
+ * (snapshots/<rev>/model-0000x.safetensors all link into ../../blobs/) while a link to /etc/passwd or to
+ * another user's files is refused.
+ */
+async function insideModelFolder(real: string, folder: string, mainPath: string): Promise<boolean> {
+  const roots = new Set([folder]);
+  const resolvedFolder = await realpath(folder).catch(() => null);
+  if (resolvedFolder) roots.add(resolvedFolder);
+  const resolvedMain = await realpath(mainPath).catch(() => null);
+  if (resolvedMain) roots.add(dirname(resolvedMain));
+  for (const root of roots) if (real.startsWith(root.endsWith(sep) ? root : root + sep)) return true;
+  return false;
 }
 
 function pickDirectoryEntry(listing: string[]): string | null {

@@ -23,6 +23,7 @@ import {
   type MeasureOptions as QualityOptions,
 } from '../metrics/layer-measure.js';
 import type { LayerMeasurement, MeasureJob } from '../metrics/layer-report.js';
+import { MetricLimitError } from '../metrics/quality.js';
 import { elementCount, type WeightArray } from '../model/types.js';
 
 const WORKER_TAG = 'filterdb:quality-worker';
@@ -52,6 +53,11 @@ interface BatchRequest {
   weights: WeightArray[];
   shapes: number[][];
   options: QualityOptions;
+}
+
+/** Asks an idle worker to close its port and exit on its own (see {@link QualityPool.close}). */
+interface ExitRequest {
+  exit: true;
 }
 
 type Request = SingleRequest | BatchRequest;
@@ -107,6 +113,8 @@ export class QualityPool {
   private readonly queue: Task[] = [];
   private readonly running = new Map<Worker, Task>();
   private nextId = 0;
+  /** Workers whose thread has ended. */
+  private readonly exited = new Map<Worker, number>();
   private failure: Error | null = null;
   private closed = false;
 
@@ -118,6 +126,7 @@ export class QualityPool {
       worker.on('message', (msg: Response) => this.settle(worker, msg));
       worker.on('error', (e) => this.fail(e instanceof Error ? e : new Error(String(e))));
       worker.on('exit', (code) => {
+        this.exited.set(worker, code);
         if (!this.closed) this.fail(new Error(`quality worker exited unexpectedly (code ${code})`));
       });
       this.workers.push(worker);
@@ -225,15 +234,31 @@ export class QualityPool {
     return results;
   };
 
-  /** Stops the workers; pending work is rejected. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Stops the workers; pending work is rejected. Idle workers are asked to exit and end on their own (their
+   * port closes, their event loop empties): `terminate()` stops a thread wherever it is — while it is still
+   * starting (loading modules, compiling the wasm kernel; slow on a loaded machine) or while V8 tiers up code
+   * in the background — and Node has had crashes of the whole process there. Only a worker still busy with a
+   * layer is terminated, since its result is no longer wanted. Resolves to the workers' exit codes (0 for a
+   * worker that ended by itself, 1 for a terminated one); a second call resolves to [].
+   */
+  async close(): Promise<number[]> {
+    if (this.closed) return [];
     this.closed = true;
     const error = new Error('quality pool is closed');
     for (const t of this.queue.splice(0)) t.reject(error);
     for (const t of this.running.values()) t.reject(error);
+    const busy = new Set(this.running.keys());
     this.running.clear();
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    return Promise.all(
+      this.workers.map((w) => {
+        if (this.exited.has(w)) return this.exited.get(w)!;
+        const exited = new Promise<number>((resolve) => w.once('exit', resolve));
+        if (busy.has(w) || this.failure) void w.terminate();
+        else w.postMessage({ exit: true } satisfies ExitRequest);
+        return exited;
+      }),
+    );
   }
 
   private pump(): void {
@@ -252,7 +277,12 @@ export class QualityPool {
     this.idle.push(worker);
     if (msg.ok) task.resolve('batch' in msg ? msg.batch : msg.result);
     else {
-      const e = msg.name === 'RangeError' ? new RangeError(msg.message) : new Error(msg.message);
+      const e =
+        msg.name === 'MetricLimitError'
+          ? new MetricLimitError(msg.message)
+          : msg.name === 'RangeError'
+            ? new RangeError(msg.message)
+            : new Error(msg.message);
       task.reject(e);
     }
     this.pump();
@@ -289,7 +319,11 @@ export async function withQualityPool<T>(
 // Worker side.
 if (!isMainThread && parentPort && (workerData as { tag?: string } | null)?.tag === WORKER_TAG) {
   const port = parentPort;
-  port.on('message', (req: Request) => {
+  port.on('message', (req: Request | ExitRequest) => {
+    if ('exit' in req) {
+      port.close(); // nothing else keeps this thread alive: it ends by itself
+      return;
+    }
     let msg: Response;
     let transfer: ArrayBuffer[] = [];
     try {
@@ -302,7 +336,10 @@ if (!isMainThread && parentPort && (workerData as { tag?: string } | null)?.tag 
       }
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      msg = { id: req.id, ok: false, name: err.name, message: err.message };
+      msg =
+        e instanceof MetricLimitError
+          ? { id: req.id, ok: false, name: 'MetricLimitError', message: e.detail }
+          : { id: req.id, ok: false, name: err.name, message: err.message };
     }
     port.postMessage(msg, transfer);
   });

@@ -7,10 +7,13 @@
  * app's worker — only supplies data. `zooReportData` computes that data from filter batch sources
  * (analysis/shift.ts `BatchSource`, one per grouping), streaming.
  */
+
 import { coefficientDistributions } from '../analysis/coefficients.js';
+import type { CohortsResult } from '../analysis/cohorts.js';
 import type { Density2dOptions } from '../analysis/density2d.js';
 import { groupKdes } from '../analysis/kde.js';
 import { type BatchSource, distributionShift, fitBasis, type ShiftResult } from '../analysis/shift.js';
+import { cohortSection } from './cohort-section.js';
 import {
   cards,
   escapeHtml as esc,
@@ -84,6 +87,8 @@ export interface ZooReportData {
   /** Grouping drawn as ridge small multiples over all coefficients (default: the first with ridges and ≥ 2 groups). */
   ridgeGridBy?: string;
   density?: DensityGridData & { xIndex?: number; yIndex?: number; total?: number };
+  /** The cohort study (`report --db … --cohorts COL`). */
+  cohorts?: CohortsResult;
   /** Footer date; null omits it (reproducible output). */
   generatedAt?: string | null;
 }
@@ -396,6 +401,8 @@ export function renderZooReport(data: ZooReportData): string {
       ),
     });
   }
+
+  if (data.cohorts) sections.push(cohortSection(data.cohorts));
 
   const generated =
     data.generatedAt === undefined

@@ -53,7 +53,7 @@ export class TooManyGroupsError extends SelectionError {}
 export const MAX_GROUPS = 4096;
 
 /** The SQL expression (over layer_info) of a grouping, or 'depth'. */
-async function groupingExpression(con: DuckDBConnection, by: string): Promise<string> {
+export async function groupingExpression(con: DuckDBConnection, by: string): Promise<string> {
   if (by === 'depth') return 'conv_depth_norm';
   if (by === 'model') return 'model_id';
   if (by === 'layer-kind') return 'kind';
@@ -64,6 +64,47 @@ async function groupingExpression(con: DuckDBConnection, by: string): Promise<st
   const names = cols.map((r) => String(r.column_name));
   const exact = names.find((c) => c === by) ?? names.find((c) => c.toLowerCase() === by.toLowerCase());
   return exact ? ident(exact) : `(${by})`;
+}
+
+/**
+ * The layers whose filters the scans read: 3x3 filters in the `filters` table, transposed convolutions left out
+ * (CNN Filter DB counts Conv layers only). An SQL condition on layer_info.
+ */
+const STORED_3X3_LAYERS =
+  "filter_table = 'filters' AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'";
+
+/**
+ * The stored 3x3 layers ({@link STORED_3X3_LAYERS}) matching `where`, in filter_id order: the given layer_info
+ * `columns` and `non_finite` (true when the layer's weights hold NaN or infinite values).
+ */
+export async function stored3x3Layers(
+  con: DuckDBConnection,
+  columns: string,
+  where: string | null,
+): Promise<Record<string, unknown>[]> {
+  try {
+    return await queryRows(
+      con,
+      `SELECT ${columns}, coalesce(non_finite, 0) > 0 AS non_finite
+       FROM layer_info
+       WHERE ${STORED_3X3_LAYERS}
+         ${where !== null ? `AND (${where})` : ''}
+       ORDER BY first_filter_id`,
+    );
+  } catch (e) {
+    throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
+  }
+}
+
+/** Refuses a `--where` that is not a valid condition on layer_info (SelectionError naming it). */
+export async function checkWhere(con: DuckDBConnection, where: string): Promise<void> {
+  try {
+    await con.runAndReadAll(`SELECT 1 FROM layer_info WHERE (${where}) LIMIT 0`);
+  } catch (e) {
+    throw new SelectionError(
+      `--where ${JSON.stringify(where)} is not valid SQL on layer_info: ${firstLine(e)}`,
+    );
+  }
 }
 
 /**
@@ -122,29 +163,12 @@ export async function planSelection(
       );
     }
   }
-  if (where !== null) {
-    try {
-      await con.runAndReadAll(`SELECT 1 FROM layer_info WHERE (${where}) LIMIT 0`);
-    } catch (e) {
-      throw new SelectionError(
-        `--where ${JSON.stringify(where)} is not valid SQL on layer_info: ${firstLine(e)}`,
-      );
-    }
-  }
-  let rows: Record<string, unknown>[];
-  try {
-    rows = await queryRows(
-      con,
-      `SELECT layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g,
-              coalesce(non_finite, 0) > 0 AS non_finite
-       FROM layer_info
-       WHERE filter_table = 'filters' AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'
-         ${where !== null ? `AND (${where})` : ''}
-       ORDER BY first_filter_id`,
-    );
-  } catch (e) {
-    throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
-  }
+  if (where !== null) await checkWhere(con, where);
+  const rows = await stored3x3Layers(
+    con,
+    `layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g`,
+    where,
+  );
   const labels = by === 'model' ? await modelLabels(con) : null;
   const layers: LayerPlan[] = [];
   const groups = new Set<string>();

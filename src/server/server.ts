@@ -20,6 +20,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { isFilterDbError } from '../errors.js';
 import { type FilterDb, openDb } from '../store/db.js';
 import { databaseCounts } from '../store/ingest.js';
+import { cohorts } from './cohorts.js';
 import { compare } from './compare.js';
 import {
   type BodyLimits,
@@ -430,6 +431,13 @@ function makeHandler(o: Options, db: FilterDb | null) {
       const d = needDb();
       const body = await json();
       return sendJson(res, 200, await withConnection(d, signal, (con) => compare(con, d.path, body, signal)));
+    }
+
+    if (route === 'cohorts') {
+      allow('POST');
+      const d = needDb();
+      const body = await json();
+      return sendJson(res, 200, await withConnection(d, signal, (con) => cohorts(con, d.path, body, signal)));
     }
 
     if (route === 'sql') {

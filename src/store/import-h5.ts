@@ -19,8 +19,9 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FilterDbError } from '../errors.js';
-import { BlockReader, type ModelSpec, readLayout } from '../formats/dataset-h5/layout.js';
+import { BlockReader, KERNEL_COUNT, type ModelSpec, readLayout } from '../formats/dataset-h5/layout.js';
 import { openHdf5 } from '../formats/io/hdf5.js';
+import '../node/hdf5-remote.js'; // HDF5 reads in a worker with a deadline
 import { flagLayer } from '../metrics/flags.js';
 import { measureLayer } from '../metrics/quality.js';
 import type { LayerFlag, LayerMetrics } from '../metrics/types.js';
@@ -227,7 +228,7 @@ async function writeH5Model(
     await appendLayers(con, modelId, rows);
     const kernelCounts = new Map<string, number>();
     for (const [k, v] of m.values) {
-      const km = /^\((\d+),\s*(\d+)\) filters$/.exec(k);
+      const km = KERNEL_COUNT.exec(k);
       if (km && typeof v === 'number' && Number.isFinite(v)) kernelCounts.set(`${km[1]}x${km[2]}`, v);
     }
     if (!kernelCounts.has('3x3')) kernelCounts.set('3x3', stored);

@@ -15,7 +15,7 @@ import type { ModelInput } from '../formats/io/source.js';
 import { flagLayer } from '../metrics/flags.js';
 import { defaultInitRule, type InitRule, layerInitDistance } from '../metrics/init-distance.js';
 import { measureLayerFull } from '../metrics/layer-measure.js';
-import { type LayerMeasurement, planarShape } from '../metrics/layer-report.js';
+import { checkLayerWork, type LayerMeasurement, planarShape } from '../metrics/layer-report.js';
 import type { LayerFlag, LayerMetrics } from '../metrics/types.js';
 import type { ConvLayer, Model, WeightArray } from '../model/types.js';
 import { openModelInput } from '../node/file-source.js';
@@ -462,6 +462,7 @@ async function load(
         skipped++;
         continue;
       }
+      if (!ctx.options.skipMetrics) checkLayerWork(model.source, layer, planar);
       loaded.push({ index, layer, planar, weight: await layer.loadWeight() });
     }
   } catch (e) {
@@ -629,6 +630,20 @@ function diagnosticsOf(
   return d;
 }
 
+/**
+ * The layer's non-finite weights as the filters table holds them (float32): float64 weights beyond ±3.4e38
+ * (a 1e200 in a float64 safetensors) are stored as ±Infinity, so scans must leave the layer out like a NaN one.
+ */
+function storedNonFinite(weight: WeightArray, nonFinite: number): number {
+  if (!(weight instanceof Float64Array)) return nonFinite;
+  let overflow = 0;
+  for (let i = 0; i < weight.length; i++) {
+    const v = weight[i];
+    if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) overflow++;
+  }
+  return nonFinite + overflow;
+}
+
 /** Waits for every layer's measurement (in layer order) and adds the flags. */
 async function finishLayers(
   layers: LoadedLayer[],
@@ -649,7 +664,7 @@ async function finishLayers(
         planar: l.planar,
         weight,
         metrics: measured?.metrics ?? null,
-        nonFinite: measured?.nonFinite ?? null,
+        nonFinite: measured ? storedNonFinite(weight, measured.nonFinite) : null,
         flags,
         diagnostics: measured ? diagnosticsOf(measured, l.layer, l.planar, format, options) : undefined,
       });
@@ -733,6 +748,7 @@ export async function writeModel(
       skipped++;
       continue;
     }
+    if (!options.skipMetrics) checkLayerWork(model.source, layer, planar);
     const weight = await layer.loadWeight();
     let m: LayerMeasurement | null = null;
     if (!options.skipMetrics)
@@ -743,7 +759,7 @@ export async function writeModel(
       planar,
       weight,
       metrics: m?.metrics ?? null,
-      nonFinite: m?.nonFinite ?? null,
+      nonFinite: m ? storedNonFinite(weight, m.nonFinite) : null,
       flags: m ? flagLayer(m.metrics, m.nonFinite, planar, eps) : null,
       diagnostics: m ? diagnosticsOf(m, layer, planar, model.format, options) : undefined,
     });

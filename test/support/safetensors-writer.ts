@@ -1,14 +1,18 @@
 import { writeFileSync } from 'node:fs';
 
-/** Writes a safetensors file (F32 tensors). */
+/** Writes a safetensors file (F32 or F64 tensors). */
 export function writeSafetensors(
   path: string,
-  tensors: { name: string; shape: number[]; data: Float32Array }[],
+  tensors: { name: string; shape: number[]; data: Float32Array | Float64Array }[],
 ): void {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const t of tensors) {
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    header[t.name] = {
+      dtype: t.data instanceof Float64Array ? 'F64' : 'F32',
+      shape: t.shape,
+      data_offsets: [offset, offset + t.data.byteLength],
+    };
     offset += t.data.byteLength;
   }
   let json = JSON.stringify(header);

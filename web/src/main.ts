@@ -2,6 +2,7 @@
 import { PAGE_CSS } from '../../src/report/html.js';
 import { PLOT_CSS } from '../../src/report/svg/index.js';
 import { info } from './api.js';
+import { cohortsPage } from './cohorts.js';
 import { dropPage } from './drop.js';
 import { comparePage, modelPage, modelsPage } from './pages.js';
 import './style.css';
@@ -42,6 +43,7 @@ async function route(): Promise<void> {
   try {
     if (page === 'drop') dropPage(root);
     else if (page === 'compare') await comparePage(root);
+    else if (page === 'cohorts') await cohortsPage(root);
     else if (page === 'model' && arg) await modelPage(root, decodeURIComponent(arg));
     else await modelsPage(root);
   } catch (e) {

@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { CohortsResult } from '../../analysis/cohorts.js';
 import { groupKdes } from '../../analysis/kde.js';
 import { FilterDbError, fsErrorText, mkdirErrorText } from '../../errors.js';
 import { readModel } from '../../formats/detect.js';
@@ -14,6 +15,7 @@ import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
 import { renderZooReport, type ZooModel, type ZooRidges } from '../../report/zoo-report.js';
 import { storeZooAnalysis } from '../../scan/analyses.js';
+import { type CohortPlan, planCohorts, storeCohorts } from '../../scan/cohort-scan.js';
 import {
   nonFiniteNote,
   planSelection,
@@ -23,7 +25,8 @@ import {
 import { openDb, queryRows } from '../../store/db.js';
 import { modelHealth, type StoredModelHealth } from '../../store/health.js';
 import { UsageError, writeNote } from '../context.js';
-import { progressBar } from '../progress.js';
+import { progressBar, scanProgress } from '../progress.js';
+import { cohortNotes } from './cohorts.js';
 
 interface ReportCliOptions {
   out?: string;
@@ -31,6 +34,8 @@ interface ReportCliOptions {
   sparsityEps: string;
   maxFilters: string;
   degenerated: string;
+  cohorts?: string;
+  correlate?: string;
   spectral?: boolean;
   init?: boolean;
   initRule?: string;
@@ -48,6 +53,11 @@ export function registerReport(program: Command): void {
     .option('--sparsity-eps <E>', "sparsity threshold as a fraction of the layer's max |w|", '0.01')
     .option('--max-filters <N>', 'most 2-D filters drawn per layer grid', '256')
     .option('--degenerated <N>', 'filter grids for this many of the most degenerated layers', '3')
+    .option(
+      '--cohorts <column>',
+      'with --db: add a cohort study by this column (boxplots by depth, divergence by depth; see `filterdb cohorts`)',
+    )
+    .option('--correlate <column>', 'with --cohorts: numeric column to correlate the metrics with')
     .option('--no-spectral', 'leave out the WeightWatcher-style spectral metrics (alpha over depth)')
     .option('--init', 'distance from random initialisation: init score column and bands on the metric plots')
     .option(
@@ -57,10 +67,11 @@ export function registerReport(program: Command): void {
     .action(async (file: string | undefined, opts: ReportCliOptions) => {
       if (opts.db !== undefined) {
         if (file !== undefined) throw new UsageError('give either a model file or --db, not both');
-        await writeZooReport(opts.db, opts.out!);
+        await writeZooReport(opts.db, opts.out!, opts.cohorts, opts.correlate);
         return;
       }
       if (file === undefined) throw new UsageError('report needs a model file or --db <database>');
+      if (opts.cohorts !== undefined) throw new UsageError('--cohorts needs --db');
       const sparsityEps = Number(opts.sparsityEps);
       if (!(sparsityEps >= 0 && sparsityEps < 1))
         throw new UsageError(`--sparsity-eps must be in [0, 1), got ${opts.sparsityEps}`);
@@ -104,9 +115,15 @@ function zooHealth(
   };
 }
 
-async function writeZooReport(dbPath: string, out: string): Promise<void> {
+async function writeZooReport(
+  dbPath: string,
+  out: string,
+  cohortsBy?: string,
+  correlate?: string,
+): Promise<void> {
   const t0 = performance.now();
   const db = await openDb(dbPath, { readOnly: true });
+  let cohortPlan: CohortPlan | null = null;
   let models: ZooModel[];
   let metaColumns: string[];
   let plans: SelectionPlan[];
@@ -162,6 +179,8 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
         writeNote(`report: no drift section by ${by}: ${e.message}`);
       }
     }
+    if (cohortsBy !== undefined)
+      cohortPlan = await planCohorts(db.connection, { by: cohortsBy, correlate: correlate ?? null });
   } finally {
     db.close();
   }
@@ -184,6 +203,13 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
     },
   });
   bar.stop();
+  let cohorts: CohortsResult | undefined;
+  if (cohortPlan) {
+    writeNote(cohortNotes(cohortPlan));
+    const cbar = scanProgress('cohorts', cohortPlan.filterCount, 3);
+    cohorts = await storeCohorts(dbPath, cohortPlan, { onProgress: cbar.onProgress });
+    cbar.stop();
+  }
   const ridges: ZooRidges[] = [];
   for (const [by, hist] of a.fine) {
     const groups = a.shifts.find((s) => s.by === by)?.groups;
@@ -207,6 +233,7 @@ async function writeZooReport(dbPath: string, out: string): Promise<void> {
     metaColumns,
     shifts: a.shifts.map(({ histograms: _h, ...s }) => s),
     ridges,
+    cohorts,
     density: a.density
       ? {
           counts: a.density.counts,

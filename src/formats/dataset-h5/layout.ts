@@ -46,6 +46,7 @@ export function readLayout(file: Hdf5File, path: string): { models: ModelSpec[];
     throw new FilterDbError('unsupported', path, `/filters holds ${info.dtype}, expected floating point`);
   }
   const rowCount = info.shape[0];
+  checkClaimedRows(file, path, rowCount, info.elementSize * 9);
   const frame = readPandasFrame(file, '/meta');
   if (!frame.columns.includes('filter_ids'))
     throw new FilterDbError('corrupt', path, '/meta has no filter_ids column');
@@ -87,9 +88,55 @@ export function readLayout(file: Hdf5File, path: string): { models: ModelSpec[];
       byKey.set(key, spec);
     }
     const num = (i: number) => (i >= 0 && typeof row.index[i] === 'number' ? (row.index[i] as number) : null);
-    spec.layers.push({ row: r, convDepth: num(iDepth), convDepthNorm: num(iNorm), start, end });
+    const convDepth = num(iDepth);
+    const convDepthNorm = num(iNorm);
+    const bad = (column: string, value: unknown, want: string): never => {
+      throw new FilterDbError('corrupt', path, `/meta row ${r}: ${column} = ${value} is not ${want}`);
+    };
+    if (convDepth !== null && !isIntegerIn(convDepth, 0, INT32_MAX)) bad('conv_depth', convDepth, INT32_TEXT);
+    if (convDepthNorm !== null && !Number.isFinite(convDepthNorm))
+      bad('conv_depth_norm', convDepthNorm, 'finite');
+    // the numbers that reach typed database columns (INTEGER, BIGINT): integers in range, or a typed error
+    for (const [column, value] of row.values) {
+      if (typeof value !== 'number') continue;
+      if ((column === 'op_set' || column === 'depth') && !isIntegerIn(value, 0, INT32_MAX))
+        bad(column, value, INT32_TEXT);
+      if (KERNEL_COUNT.test(column) && !isIntegerIn(value, 0, Number.MAX_SAFE_INTEGER))
+        bad(JSON.stringify(column), value, 'a whole number of filters (0 to 2^53)');
+    }
+    spec.layers.push({ row: r, convDepth, convDepthNorm, start, end });
   });
   return { models: [...byKey.values()], rowCount };
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+const INT32_TEXT = 'an integer from 0 to 2147483647';
+/** `/meta` columns counting a model's filters per kernel size, e.g. "(3, 3) filters". */
+export const KERNEL_COUNT = /^\((\d+),\s*(\d+)\) filters$/;
+
+function isIntegerIn(v: number, lo: number, hi: number): boolean {
+  return Number.isInteger(v) && v >= lo && v <= hi;
+}
+
+/** HDF5 filters that do not compress (shuffle, Fletcher-32): a dataset with only these holds its bytes. */
+const NON_COMPRESSING_FILTERS = new Set([2, 3]);
+/** Most a compressed chunk can expand (deflate's limit is ~1032:1; no HDF5 codec in use does better on data). */
+const MAX_COMPRESSION_RATIO = 1032;
+
+/**
+ * Refuses a `/filters` that claims more rows than the file can hold: uncompressed, every row's bytes must be in
+ * the file; compressed, at most {@link MAX_COMPRESSION_RATIO}× the file. (Chunked datasets may leave chunks
+ * unwritten and read back as fill values: a 1 MB file can claim 2^31 rows and would stream 77 GB of zeros.)
+ */
+function checkClaimedRows(file: Hdf5File, path: string, rowCount: number, rowBytes: number): void {
+  const compressed = file.filterIds('/filters').some((id) => !NON_COMPRESSING_FILTERS.has(id));
+  const capacity = file.size * (compressed ? MAX_COMPRESSION_RATIO : 1);
+  if (rowCount * rowBytes > capacity)
+    throw new FilterDbError(
+      'corrupt',
+      path,
+      `/filters claims ${rowCount} rows (${rowCount * rowBytes} bytes) but the ${file.size}-byte file can hold at most ${Math.floor(capacity / rowBytes)}${compressed ? ' even compressed' : ''}`,
+    );
 }
 
 export /** Serves row ranges of /filters from blocks of up to `blockRows` rows, as row-major 9-value filters. */

@@ -45,7 +45,38 @@ function toCell(v: unknown): Cell {
   if (typeof v === 'number') return Number.isNaN(v) ? null : v;
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   if (v instanceof Uint8Array) return new TextDecoder().decode(v);
-  return String(v);
+  return Array.isArray(v) ? renderList(v) : String(v);
+}
+
+/** Deepest list nesting a metadata cell may have, and the longest text it may render to. */
+export const MAX_CELL_DEPTH = 64;
+export const MAX_CELL_CHARS = 1 << 16;
+
+/** A cell that cannot be rendered within the bounds above. */
+class CellError extends Error {}
+
+/**
+ * A list cell as `String(list)` renders it (elements joined by ",", nested lists flattened, null as ""), but
+ * with bounded depth and output: a pickled cell can nest 100 000 lists (String() overflows the stack) or
+ * share references (`x = [x, x]` forty times renders 2^40 elements).
+ */
+function renderList(list: unknown[]): string {
+  let out = '';
+  const add = (text: string) => {
+    out += text;
+    if (out.length > MAX_CELL_CHARS) throw new CellError(`renders to more than ${MAX_CELL_CHARS} characters`);
+  };
+  const walk = (items: unknown[], depth: number) => {
+    if (depth > MAX_CELL_DEPTH) throw new CellError(`nests lists more than ${MAX_CELL_DEPTH} deep`);
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) add(',');
+      const x = items[i];
+      if (Array.isArray(x)) walk(x, depth + 1);
+      else if (x !== null && x !== undefined) add(String(x));
+    }
+  };
+  walk(list, 1);
+  return out;
 }
 
 function asStrings(file: Hdf5File, path: string): string[] {
@@ -140,7 +171,14 @@ function readFixedFrame(file: Hdf5File, key: string, fail: (detail: string) => n
       const data = arr.data as unknown[];
       if (data.length !== nr * ni) fail(`${valuesPath} holds ${data.length} objects, expected ${nr * ni}`);
       for (let r = 0; r < nr; r++) {
-        for (let c = 0; c < ni; c++) rows[r].values.set(items[c], toCell(data[r * ni + c]));
+        for (let c = 0; c < ni; c++) {
+          try {
+            rows[r].values.set(items[c], toCell(data[r * ni + c]));
+          } catch (e) {
+            if (!(e instanceof CellError)) throw e;
+            fail(`row ${r}, column ${JSON.stringify(items[c])}: the cell ${e.message}`);
+          }
+        }
       }
     } else {
       const info = file.datasetInfo(valuesPath);

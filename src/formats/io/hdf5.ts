@@ -263,11 +263,33 @@ function memorySyncSource(name: string, bytes: Uint8Array): SyncByteSource {
   };
 }
 
+/** An open HDF5 file: what every caller uses (the public members of {@link LocalHdf5File}). */
+export type Hdf5File = { [K in keyof LocalHdf5File]: LocalHdf5File[K] };
+
+/** Opens HDF5 files somewhere else (Node: in a worker with a deadline, src/node/hdf5-remote.ts). */
+export type Hdf5Opener = (input: Hdf5Input, options: OpenHdf5Options) => Promise<Hdf5File>;
+let opener: Hdf5Opener | null = null;
+
+/**
+ * Routes every later {@link openHdf5} through `next` (null: back to this thread). libhdf5 runs synchronously
+ * inside wasm: a corrupt file that makes it loop cannot be stopped from its own thread, so Node entry points
+ * install an opener that runs it in a worker they can terminate.
+ */
+export function setHdf5Opener(next: Hdf5Opener | null): void {
+  opener = next;
+}
+
 /**
  * Opens an HDF5 file read-only. Call `close()` when done (or use `withHdf5`): it closes the HDF5 handle,
- * removes the MEMFS node and closes a descriptor openHdf5 opened.
+ * removes the MEMFS node and closes a descriptor openHdf5 opened. Goes through the opener installed with
+ * {@link setHdf5Opener}, if any.
  */
 export async function openHdf5(input: Hdf5Input, options: OpenHdf5Options = {}): Promise<Hdf5File> {
+  return opener ? opener(input, options) : openLocalHdf5(input, options);
+}
+
+/** {@link openHdf5} on this thread, whatever opener is installed. */
+export async function openLocalHdf5(input: Hdf5Input, options: OpenHdf5Options = {}): Promise<LocalHdf5File> {
   const module = await getModule();
   let source: SyncByteSource;
   let owned = false;
@@ -317,7 +339,7 @@ export async function openHdf5(input: Hdf5Input, options: OpenHdf5Options = {}):
     if (lazy.failure) throw new FilterDbError('corrupt', source.name, `read failed: ${lazy.failure.message}`);
     throw toFilterDbError(source.name, 'open', e);
   }
-  return new Hdf5File(module, source, fileId, fullPath, owned ? source : null, lazy);
+  return new LocalHdf5File(module, source, fileId, fullPath, owned ? source : null, lazy);
 }
 
 /** Opens, runs `fn`, and always closes. */
@@ -379,6 +401,14 @@ class LazyFile {
       );
       this.reads++;
       this.bytesRead += got;
+      if (got <= MAX_SCANNED_READ && heapCheck) {
+        const problem = globalHeapProblem(
+          new Uint8Array(buffer.buffer, buffer.byteOffset + offset, got),
+          position,
+          size,
+        );
+        if (problem) throw new Error(problem);
+      }
       return got;
     } catch (e) {
       // A JS exception must not unwind through libhdf5's C frames: report EIO and keep the cause.
@@ -386,6 +416,62 @@ class LazyFile {
       throw new this.fs.ErrnoError(EIO);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Global heap collections, checked before libhdf5 parses them
+
+/**
+ * FILTERDB_HDF5_HEAP_CHECK=0 hands collections to libhdf5 unchecked (to reproduce its own behaviour, e.g. to
+ * test that the worker's deadline stops the loop).
+ */
+const heapCheck =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.FILTERDB_HDF5_HEAP_CHECK !== '0';
+/** Reads up to this size are scanned for global heap collections (metadata reads; raw data reads are larger). */
+const MAX_SCANNED_READ = 1 << 20;
+const GCOL = [0x47, 0x43, 0x4f, 0x4c]; // "GCOL"
+/** libhdf5 never writes a collection smaller than this (H5HG_MINSIZE). */
+const GCOL_MIN_SIZE = 4096;
+const GCOL_HEADER = 16;
+const GCOL_OBJECT_HEADER = 16;
+
+/**
+ * Checks every global heap collection that starts in `bytes` (read at file offset `position`) the way
+ * libhdf5's H5HG__cache_heap_deserialize walks it, and returns what is wrong or null. libhdf5 trusts these
+ * sizes: a free-space object of size 0 makes its walk loop forever (p = begin + 0), and a huge object size
+ * wraps the 32-bit wasm pointer. A collection must lie inside the file, and each object must move the walk
+ * forward and end inside its collection. Only "GCOL", version 1, three zero bytes and a size ≥ 4096 count as a
+ * collection (8 fixed bytes: data that merely contains "GCOL" is not mistaken for one).
+ */
+export function globalHeapProblem(bytes: Uint8Array, position: number, fileSize: number): string | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (
+    let at = bytes.indexOf(GCOL[0]);
+    at >= 0 && at + GCOL_HEADER <= bytes.length;
+    at = bytes.indexOf(GCOL[0], at + 1)
+  ) {
+    if (bytes[at + 1] !== GCOL[1] || bytes[at + 2] !== GCOL[2] || bytes[at + 3] !== GCOL[3]) continue;
+    if (bytes[at + 4] !== 1 || bytes[at + 5] !== 0 || bytes[at + 6] !== 0 || bytes[at + 7] !== 0) continue;
+    const size = Number(view.getBigUint64(at + 8, true));
+    if (size < GCOL_MIN_SIZE) continue;
+    const where = `global heap collection at ${position + at}`;
+    if (position + at + size > fileSize) return `${where} claims ${size} bytes, past the end of the file`;
+    if (at + size > bytes.length) continue; // only its header is in this read; checked when read whole
+    let p = at + GCOL_HEADER;
+    const end = at + size;
+    while (p < end) {
+      if (p + GCOL_OBJECT_HEADER > end) break; // a tail too small for an object header is free space
+      const index = view.getUint16(p, true);
+      const objectSize = Number(view.getBigUint64(p + 8, true));
+      const need = index > 0 ? GCOL_OBJECT_HEADER + Math.ceil(objectSize / 8) * 8 : objectSize;
+      if (need <= 0) return `${where}: object ${index} at ${position + p} has size 0`;
+      if (p + need > end)
+        return `${where}: object ${index} at ${position + p} (${objectSize} bytes) runs past the collection's ${size} bytes`;
+      p += need;
+    }
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -412,7 +498,8 @@ function dtypeOf(meta: H5Metadata): Hdf5Dtype {
   return 'other';
 }
 
-export class Hdf5File {
+/** An HDF5 file opened with h5wasm on this thread (see {@link Hdf5File} for the shape callers use). */
+export class LocalHdf5File {
   private closed = false;
   constructor(
     private readonly module: H5Module,

@@ -10,6 +10,9 @@
 ;;     [$d0, $d1) ($d0 % 4 == 0, $d1 % 4 == 0, $d0 < $d1 ≤ $stride) to every 4×2 block (i, j) with j ≥ i
 ;;     (i % 4 == 0, j % 2 == 0): Σ_d A[i+r][d]·A[j+s][d]. The upper triangle is complete; the diagonal blocks
 ;;     also fill a few lower entries, which the caller ignores.
+;;   Only row blocks i < $iend ($iend % 4 == 0, ≤ $rows) and columns j ≥ max(i, $j0) ($j0 even, < $rows) are
+;;   computed: ($rows, 0) is the whole upper triangle; ($j0, $j0) with A = [X; Y] stacked at row $j0 gives the
+;;   cross block X·Yᵀ alone (rows i < $j0, columns j ≥ $j0).
 ;;   The caller walks the columns in chunks (one call each) so a panel of row chunks stays in cache — and so
 ;;   the engine can tier the function up (baseline → optimising compiler) between calls: wasm has no
 ;;   on-stack replacement, a single long first call would run entirely in baseline code. Each chunk's 4×2
@@ -23,6 +26,7 @@
 
   (func (export "gram_cols")
     (param $a i32) (param $rows i32) (param $stride i32) (param $c i32) (param $d0 i32) (param $d1 i32)
+    (param $iend i32) (param $j0 i32)
     (local $sb i32) (local $cb i32) (local $len i32)
     (local $i i32) (local $j i32) (local $q i32)
     (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
@@ -32,7 +36,9 @@
     (local $s00 v128) (local $s01 v128) (local $s10 v128) (local $s11 v128)
     (local $s20 v128) (local $s21 v128) (local $s30 v128) (local $s31 v128)
 
-    (if (i32.or (i32.eqz (local.get $rows)) (i32.ge_u (local.get $d0) (local.get $d1))) (then (return)))
+    (if (i32.or (i32.or (i32.eqz (local.get $iend)) (i32.ge_u (local.get $j0) (local.get $rows)))
+                (i32.ge_u (local.get $d0) (local.get $d1)))
+      (then (return)))
     (local.set $sb (i32.shl (local.get $stride) (i32.const 3)))
     (local.set $cb (i32.shl (local.get $rows) (i32.const 3)))
     ;; byte offset of the chunk within a row, and its length in bytes (a multiple of 32, > 0)
@@ -47,7 +53,8 @@
       (local.set $x2 (i32.add (local.get $x1) (local.get $sb)))
       (local.set $x3 (i32.add (local.get $x2) (local.get $sb)))
 
-      (local.set $j (local.get $i))
+      (local.set $j
+        (select (local.get $i) (local.get $j0) (i32.gt_u (local.get $i) (local.get $j0))))
       (loop $jpairs
         (local.set $y0
           (i32.add (i32.add (local.get $a) (i32.mul (local.get $j) (local.get $sb))) (local.get $d0)))
@@ -124,7 +131,7 @@
         (br_if $jpairs (i32.lt_u (local.get $j) (local.get $rows))))
 
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br_if $iblocks (i32.lt_u (local.get $i) (local.get $rows)))))
+      (br_if $iblocks (i32.lt_u (local.get $i) (local.get $iend)))))
 
   ;; C[q] += s0.lane0 + s0.lane1; C[q+8] += s1.lane0 + s1.lane1
   (func $acc (param $q i32) (param $s0 v128) (param $s1 v128)

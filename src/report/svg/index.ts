@@ -1,4 +1,11 @@
 /** Every plot: pure functions data → SVG string (isomorphic; used by the HTML report and the web app). */
+export {
+  type CohortPlotData,
+  type CohortPlotOptions,
+  cohortBoxplotSvg,
+  cohortDivergenceSvg,
+  type DivergencePlotData,
+} from './cohorts.js';
 export { CATEGORICAL, divergingColor, divergingRgb, viridisRgb } from './color.js';
 export { esc, PLOT_CSS, type PlotFrameOptions } from './core.js';
 export { type DensityGridData, type DensityOptions, densitySvg } from './density.js';
@@ -12,6 +19,7 @@ export {
   driftHeatmapSvg,
   upperTriangle,
 } from './drift.js';
+export { type EnergyPlotOptions, type EnergySeries, energyProfileSvg } from './energy.js';
 export { type FilterGridOptions, filterGridSvg, type RgbGridOptions, rgbFilterGridSvg } from './filters.js';
 export {
   ALPHA_PANEL,

@@ -506,6 +506,36 @@ def gen_hostile(files):
     files['bomb.pt'] = (deflated_zip('bomb/data.pkl', body, 0xFFFFFFF0, zlib.crc32(b'\x80\x02}.')), None)
 
 
+def gen_blowups(files):
+    """Small files that claim huge work (issue 17): shared references, stride-0 views, a deflated storage."""
+    import zipfile
+
+    # "Billion laughs": x = [x, x] sixty times beside a conv; 2 KB, 2^60 paths through the lists.
+    sd, expected = small_state_dict()
+    x = []
+    for _ in range(60):
+        x = [x, x]
+    sd['laughs'] = x
+    files['dag60.pt'] = (torch_save_zip(sd, 'dag60'), expected)
+    # torch.randn(1, 1, 3, 3).expand(20000, 1, 3, 3): 36 bytes of storage, 180 000 logical weights.
+    nine = Storage('FloatStorage', RNG.standard_normal(9).astype('<f4').tobytes())
+    files['expand20000.pt'] = (torch_save_zip(OrderedDict([('conv.weight', Tensor(nine, 0, (20000, 1, 3, 3), (0, 9, 3, 1)))]),
+                                              'expand'), None)
+    # The same expanded to 10 M filters: 90 M logical weights, over the per-layer limit.
+    files['expand_huge.pt'] = (torch_save_zip(OrderedDict([('conv.weight', Tensor(nine, 0, (10_000_000, 1, 3, 3), (0, 9, 3, 1)))]),
+                                              'expand'), None)
+    # A deflated storage of 64 MiB of zeros (~65 KB in the file) holding a [16777216, 1, 1, 1] conv.
+    zeros = Storage('FloatStorage', bytes(64 * 1024 * 1024))
+    pkl, storages = pickle_with_storages(OrderedDict([('conv.weight', Tensor(zeros, 0, (16777216, 1, 1, 1), (1, 1, 1, 1)))]))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr('inflated/data.pkl', pkl)
+        for key in sorted(storages):
+            z.writestr(f'inflated/data/{key}', storages[key].data)
+        z.writestr('inflated/version', b'3\n')
+    files['inflated.pt'] = (buf.getvalue(), None)
+
+
 def deflated_zip(name, body, declared, crc):
     full = name.encode()
     out = bytearray(struct.pack('<IHHHHHIIIHH', 0x04034B50, 20, 0, 8, 0, 0, crc, len(body), declared, len(full), 0))
@@ -593,7 +623,7 @@ def main():
         return
     files = {}
     for gen in (gen_legacy, gen_checkpoint, gen_dtypes, gen_views, gen_big_endian, gen_module, gen_zip_variants, gen_sharded,
-                gen_safetensors, gen_hostile):
+                gen_safetensors, gen_hostile, gen_blowups):
         gen(files)
     files['pickles.json'] = (gen_pickles(), None)
     expected = {}

@@ -1,0 +1,415 @@
+/**
+ * Depthwise kernel atlas: a deterministic, data-free classifier of k×k depthwise kernels (k odd ≥ 3) into the
+ * patterns trained depthwise kernels fall into (Babaiee et al., ICLR 2024: Gaussians, differences of Gaussians
+ * and their derivatives, up to an affine map a·p + b).
+ *
+ * Grid: x (column) and y (row, increasing downwards) in {−r…r}, r = (k−1)/2. Prototypes, for σ in
+ * {0.5, 0.75, …, r} and centre (cx, cy) in {(0,0), (±½,0), (0,±½)}, with g = exp(−((x−cx)²+(y−cy)²)/2σ²):
+ * - edge: first derivatives gx = (x−cx)·g, gy = (y−cy)·g, scored by projection on span{gx, gy}; θ is the
+ *   direction in which the kernel increases (0° = towards +x, 90° = towards +y), in [0, 360).
+ * - line: the bright ridge −∂²g/∂n² across direction n at θ ∈ {0°, 15°, …, 165°} (θ = the ridge's normal).
+ * - saddle: span{gxx − gyy, 2gxy} (the anisotropic second derivative), θ in [0, 90).
+ * - centre: Gaussian g, −LoG and DoG g(σ)/Σg(σ) − g(1.6σ)/Σg(1.6σ) (all with a positive centre). After
+ *   mean removal these are nearly collinear, so one family; it is split into `blob` and `centre-surround` by
+ *   the DC fraction |ΣK| / Σ|K| of the kernel itself (≥ {@link BLOB_DC_FRACTION}: blob).
+ * Score of a prototype: correlation of the mean-centred kernel with the mean-centred prototype (for a span,
+ * the norm of the kernel's projection on the centred span over the kernel's norm) = √R² of the best affine
+ * fit a·p + b. A family's score is its best over σ, centre (and θ). Label: `flat` when
+ * ‖K − mean K‖ < 0.01·max|W_layer|; else the best family if its score ≥ threshold and it leads the runner-up
+ * family by ≥ margin; else `unclassified`. Polarity (centre and line families): `on` when the kernel
+ * correlates positively with the positive-centre prototype, `off` otherwise.
+ */
+
+import { depthDecile, displayOrder, NONE_GROUP } from './groups.js';
+
+export type KernelFamily = 'edge' | 'line' | 'saddle' | 'centre';
+export type KernelLabel = 'flat' | 'unclassified' | 'edge' | 'line' | 'saddle' | 'blob' | 'centre-surround';
+export const KERNEL_LABELS: readonly KernelLabel[] = [
+  'blob',
+  'centre-surround',
+  'edge',
+  'line',
+  'saddle',
+  'flat',
+  'unclassified',
+];
+
+/** DC fraction |ΣK| / Σ|K| from which a centre-family kernel is a blob rather than centre-surround. */
+export const BLOB_DC_FRACTION = 0.5;
+/** Flat rule: ‖K − mean K‖ below this fraction of the layer's max |w|. */
+export const FLAT_FRACTION = 0.01;
+
+export interface AtlasThresholds {
+  /** Minimum score (correlation) of the best family. */
+  threshold: number;
+  /** Minimum lead of the best family's score over the runner-up family's. */
+  margin: number;
+}
+
+/** Calibrated defaults (README, "Depthwise kernel atlas": real depthwise layers vs random-init layers). */
+export const DEFAULT_THRESHOLDS: AtlasThresholds = { threshold: 0.9, margin: 0.02 };
+
+export interface KernelClass {
+  label: KernelLabel;
+  /** on / off for blob, centre-surround and line; null otherwise. */
+  polarity: 'on' | 'off' | null;
+  sigma: number | null;
+  /** Degrees (see the module comment for each family's convention); null for centre-family and flat. */
+  theta: number | null;
+  /** Prototype centre offset [cx, cy] in pixels. */
+  shift: [number, number] | null;
+  /** Best family's score (0 for flat). */
+  score: number;
+  /** Best family's score minus the runner-up family's. */
+  margin: number;
+  /** The best family whatever the label (null for flat). */
+  family: KernelFamily | null;
+}
+
+interface SingleProto {
+  family: 'line' | 'centre';
+  sigma: number;
+  shift: [number, number];
+  theta: number | null;
+  /** Mean-centred, unit norm. */
+  unit: Float64Array;
+}
+
+interface SpanProto {
+  family: 'edge' | 'saddle';
+  sigma: number;
+  shift: [number, number];
+  /** Mean-centred basis pair and the inverse of their Gram matrix. */
+  a: Float64Array;
+  b: Float64Array;
+  inv: [number, number, number];
+}
+
+export interface PrototypeBank {
+  k: number;
+  singles: SingleProto[];
+  spans: SpanProto[];
+}
+
+const SHIFTS: [number, number][] = [
+  [0, 0],
+  [0.5, 0],
+  [-0.5, 0],
+  [0, 0.5],
+  [0, -0.5],
+];
+const LINE_ANGLES = Array.from({ length: 12 }, (_, i) => i * 15);
+
+function centred(v: Float64Array): Float64Array {
+  let m = 0;
+  for (const x of v) m += x;
+  m /= v.length;
+  return v.map((x) => x - m);
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** σ grid {0.5, 0.75, …, r} for kernel size k. */
+export function sigmaGrid(k: number): number[] {
+  const r = (k - 1) / 2;
+  const out: number[] = [];
+  for (let s = 0.5; s <= r + 1e-9; s += 0.25) out.push(s);
+  return out;
+}
+
+const banks = new Map<number, PrototypeBank>();
+
+/** The prototypes for k×k kernels (cached per k). */
+export function prototypeBank(k: number): PrototypeBank {
+  if (!(Number.isInteger(k) && k >= 3 && k % 2 === 1))
+    throw new RangeError(`kernel size ${k} is not odd ≥ 3`);
+  const cached = banks.get(k);
+  if (cached) return cached;
+  const r = (k - 1) / 2;
+  const n = k * k;
+  const singles: SingleProto[] = [];
+  const spans: SpanProto[] = [];
+  const field = (f: (x: number, y: number) => number) => {
+    const v = new Float64Array(n);
+    for (let y = 0; y < k; y++) for (let x = 0; x < k; x++) v[y * k + x] = f(x - r, y - r);
+    return v;
+  };
+  const addSingle = (
+    family: SingleProto['family'],
+    sigma: number,
+    shift: [number, number],
+    theta: number | null,
+    v: Float64Array,
+  ) => {
+    const c = centred(v);
+    const norm = Math.sqrt(dot(c, c));
+    if (norm < 1e-9) return;
+    singles.push({ family, sigma, shift, theta, unit: c.map((x) => x / norm) });
+  };
+  const addSpan = (
+    family: SpanProto['family'],
+    sigma: number,
+    shift: [number, number],
+    p: Float64Array,
+    q: Float64Array,
+  ) => {
+    const a = centred(p);
+    const b = centred(q);
+    const aa = dot(a, a);
+    const bb = dot(b, b);
+    const ab = dot(a, b);
+    const det = aa * bb - ab * ab;
+    if (!(det > 1e-12 * (aa + bb) ** 2)) return;
+    spans.push({ family, sigma, shift, a, b, inv: [bb / det, -ab / det, aa / det] });
+  };
+  for (const s of sigmaGrid(k)) {
+    const s2 = s * s;
+    for (const shift of SHIFTS) {
+      const [cx, cy] = shift;
+      const g = (x: number, y: number, sg = s) => Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sg * sg));
+      const gxx = (x: number, y: number) => (((x - cx) ** 2 / s2 - 1) / s2) * g(x, y);
+      const gyy = (x: number, y: number) => (((y - cy) ** 2 / s2 - 1) / s2) * g(x, y);
+      const gxy = (x: number, y: number) => (((x - cx) * (y - cy)) / (s2 * s2)) * g(x, y);
+      addSpan(
+        'edge',
+        s,
+        shift,
+        field((x, y) => (x - cx) * g(x, y)),
+        field((x, y) => (y - cy) * g(x, y)),
+      );
+      addSpan(
+        'saddle',
+        s,
+        shift,
+        field((x, y) => gxx(x, y) - gyy(x, y)),
+        field((x, y) => 2 * gxy(x, y)),
+      );
+      for (const deg of LINE_ANGLES) {
+        const t = (deg * Math.PI) / 180;
+        const c = Math.cos(t);
+        const si = Math.sin(t);
+        addSingle(
+          'line',
+          s,
+          shift,
+          deg,
+          field((x, y) => -(c * c * gxx(x, y) + 2 * c * si * gxy(x, y) + si * si * gyy(x, y))),
+        );
+      }
+      addSingle(
+        'centre',
+        s,
+        shift,
+        null,
+        field((x, y) => g(x, y)),
+      );
+      addSingle(
+        'centre',
+        s,
+        shift,
+        null,
+        field((x, y) => -(gxx(x, y) + gyy(x, y))),
+      );
+      const g1 = field((x, y) => g(x, y));
+      const g2 = field((x, y) => g(x, y, 1.6 * s));
+      const s1 = g1.reduce((p, q) => p + q, 0);
+      const sB = g2.reduce((p, q) => p + q, 0);
+      addSingle(
+        'centre',
+        s,
+        shift,
+        null,
+        g1.map((v, i) => v / s1 - g2[i] / sB),
+      );
+    }
+  }
+  const bank = { k, singles, spans };
+  banks.set(k, bank);
+  return bank;
+}
+
+interface FamilyBest {
+  score: number;
+  sign: number;
+  sigma: number;
+  shift: [number, number];
+  theta: number | null;
+}
+
+const FAMILIES: readonly KernelFamily[] = ['edge', 'line', 'saddle', 'centre'];
+
+/** Classifies one k×k kernel (row-major); `layerMaxAbs` is max |w| over its layer (for the flat rule). */
+export function classifyKernel(
+  kernel: ArrayLike<number>,
+  k: number,
+  layerMaxAbs: number,
+  thresholds: AtlasThresholds = DEFAULT_THRESHOLDS,
+): KernelClass {
+  const bank = prototypeBank(k);
+  const kc = centred(Float64Array.from(kernel));
+  const norm = Math.sqrt(dot(kc, kc));
+  if (!(norm >= FLAT_FRACTION * layerMaxAbs) || norm === 0) {
+    return {
+      label: 'flat',
+      polarity: null,
+      sigma: null,
+      theta: null,
+      shift: null,
+      score: 0,
+      margin: 0,
+      family: null,
+    };
+  }
+  const best = new Map<KernelFamily, FamilyBest>();
+  const offer = (family: KernelFamily, cand: FamilyBest) => {
+    const cur = best.get(family);
+    if (!cur || cand.score > cur.score) best.set(family, cand);
+  };
+  for (const p of bank.singles) {
+    const c = Math.max(-1, Math.min(1, dot(kc, p.unit) / norm));
+    offer(p.family, {
+      score: Math.abs(c),
+      sign: Math.sign(c),
+      sigma: p.sigma,
+      shift: p.shift,
+      theta: p.theta,
+    });
+  }
+  for (const p of bank.spans) {
+    const ra = dot(kc, p.a);
+    const rb = dot(kc, p.b);
+    const ca = p.inv[0] * ra + p.inv[1] * rb;
+    const cb = p.inv[1] * ra + p.inv[2] * rb;
+    const score = Math.min(1, Math.sqrt(Math.max(0, ca * ra + cb * rb)) / norm);
+    let theta = (Math.atan2(cb, ca) * 180) / Math.PI;
+    if (p.family === 'edge') theta = (theta + 360) % 360;
+    else theta = (((theta / 2) % 90) + 90) % 90;
+    offer(p.family, { score, sign: 1, sigma: p.sigma, shift: p.shift, theta });
+  }
+  const ranked = FAMILIES.map((f) => [f, best.get(f)] as const)
+    .filter((e): e is readonly [KernelFamily, FamilyBest] => e[1] !== undefined)
+    .sort((a, b) => b[1].score - a[1].score);
+  const [family, top] = ranked[0];
+  const margin = top.score - (ranked[1]?.[1].score ?? 0);
+  const base = {
+    sigma: top.sigma,
+    theta: top.theta === null ? null : Math.round(top.theta * 1e6) / 1e6,
+    shift: top.shift,
+    score: top.score,
+    margin,
+    family,
+  };
+  if (top.score < thresholds.threshold || margin < thresholds.margin) {
+    return { label: 'unclassified', polarity: null, ...base };
+  }
+  const polarity = family === 'centre' || family === 'line' ? (top.sign >= 0 ? 'on' : 'off') : null;
+  if (family !== 'centre') return { label: family, polarity, ...base };
+  let sum = 0;
+  let abs = 0;
+  for (let i = 0; i < kernel.length; i++) {
+    sum += kernel[i];
+    abs += Math.abs(kernel[i]);
+  }
+  const label = Math.abs(sum) / abs >= BLOB_DC_FRACTION ? 'blob' : 'centre-surround';
+  return { label, polarity, ...base };
+}
+
+/** Is a conv weight shape a depthwise layer the atlas labels: [C, 1, k, k], k odd ≥ 3. */
+export function isAtlasShape(shape: readonly number[]): boolean {
+  return shape.length === 4 && shape[1] === 1 && shape[2] === shape[3] && shape[2] >= 3 && shape[2] % 2 === 1;
+}
+
+export interface LayerAtlas {
+  k: number;
+  kernels: KernelClass[];
+  /** Share of each label among the layer's kernels. */
+  shares: Record<KernelLabel, number>;
+}
+
+/** Counts → shares over {@link KERNEL_LABELS}. */
+export function labelShares(labels: readonly KernelLabel[]): Record<KernelLabel, number> {
+  const out = Object.fromEntries(KERNEL_LABELS.map((l) => [l, 0])) as Record<KernelLabel, number>;
+  for (const l of labels) out[l] += 1;
+  for (const l of KERNEL_LABELS) out[l] = labels.length ? out[l] / labels.length : 0;
+  return out;
+}
+
+/** Labels every kernel of a depthwise layer [C, 1, k, k]. */
+export function classifyLayer(
+  weight: ArrayLike<number>,
+  shape: readonly number[],
+  thresholds: AtlasThresholds = DEFAULT_THRESHOLDS,
+): LayerAtlas {
+  if (!isAtlasShape(shape))
+    throw new RangeError(`shape [${shape.join(', ')}] is not [C, 1, k, k] with k odd ≥ 3`);
+  const k = shape[2];
+  const kk = k * k;
+  let maxAbs = 0;
+  for (let i = 0; i < weight.length; i++) {
+    const a = Math.abs(weight[i]);
+    if (a > maxAbs) maxAbs = a;
+  }
+  const kernels: KernelClass[] = [];
+  for (let c = 0; c < shape[0]; c++) {
+    const slice = Array.prototype.slice.call(weight, c * kk, (c + 1) * kk) as number[];
+    kernels.push(classifyKernel(slice, k, maxAbs, thresholds));
+  }
+  return { k, kernels, shares: labelShares(kernels.map((x) => x.label)) };
+}
+
+/** One depthwise layer to put in the atlas. */
+export interface AtlasLayerInput {
+  layer: string;
+  shape: readonly number[];
+  convDepthNorm: number;
+  weight: ArrayLike<number>;
+}
+
+export interface AtlasLayerResult extends LayerAtlas {
+  layer: string;
+  shape: number[];
+  convDepthNorm: number;
+  /** Depth decile of convDepthNorm (the depth bins of `shift --by depth`). */
+  depthBin: string | null;
+}
+
+export interface ModelAtlas {
+  layers: AtlasLayerResult[];
+  /** Shares over all the model's depthwise kernels. */
+  shares: Record<KernelLabel, number>;
+  kernelCount: number;
+  /** Shares per depth bin (bins in depth order). */
+  byDepth: { bin: string; kernels: number; shares: Record<KernelLabel, number> }[];
+}
+
+/** Labels every kernel of a model's depthwise layers; shares per layer, per depth bin and for the model. */
+export function modelAtlas(
+  layers: readonly AtlasLayerInput[],
+  thresholds: AtlasThresholds = DEFAULT_THRESHOLDS,
+): ModelAtlas {
+  const results: AtlasLayerResult[] = layers.map((l) => ({
+    layer: l.layer,
+    shape: [...l.shape],
+    convDepthNorm: l.convDepthNorm,
+    depthBin: depthDecile(l.convDepthNorm),
+    ...classifyLayer(l.weight, l.shape, thresholds),
+  }));
+  const all = results.flatMap((r) => r.kernels.map((k) => k.label));
+  const bins = new Map<string, KernelLabel[]>();
+  for (const r of results) {
+    const key = r.depthBin ?? NONE_GROUP;
+    if (!bins.has(key)) bins.set(key, []);
+    bins.get(key)!.push(...r.kernels.map((k) => k.label));
+  }
+  const entries = [...bins.entries()];
+  const byDepth = displayOrder(entries.map(([bin]) => bin)).map((i) => ({
+    bin: entries[i][0],
+    kernels: entries[i][1].length,
+    shares: labelShares(entries[i][1]),
+  }));
+  return { layers: results, shares: labelShares(all), kernelCount: all.length, byDepth };
+}

@@ -1,0 +1,169 @@
+/**
+ * `filterdb cohorts --db zoo.duckdb --by <column|SQL> [--where SQL] [--correlate COL] [--basis NAME] [--json]`:
+ * sparsity, variance entropy and orthogonality per depth bin and cohort of models, the distribution shift
+ * between cohorts by depth, and correlations with a numeric column (analysis/cohorts.ts).
+ */
+import type { Command } from 'commander';
+import {
+  COHORT_METRICS,
+  type CohortMetric,
+  type CohortsResult,
+  cohortsJson,
+} from '../../analysis/cohorts.js';
+import { boxStats } from '../../report/svg/drift.js';
+import type { CohortPlan } from '../../scan/cohort-scan.js';
+import { writeNote, writeOut } from '../context.js';
+import { scanProgress } from '../progress.js';
+import { fmtNumber, renderTable } from '../table.js';
+
+interface CohortsCliOptions {
+  db: string;
+  by: string;
+  where?: string;
+  correlate?: string;
+  basis?: string;
+  json?: boolean;
+}
+
+export function registerCohorts(program: Command): void {
+  program
+    .command('cohorts')
+    .description(
+      'cohort study: sparsity, variance entropy and orthogonality of 3x3 layers by depth bin and cohort of models, the distribution shift between cohorts by depth, Spearman correlations',
+    )
+    .requiredOption('--db <file>', 'DuckDB database file')
+    .requiredOption(
+      '--by <cohort>',
+      'a layer_info column (Training, Task, …) or SQL expression on layer_info; one value per model',
+    )
+    .option('--where <SQL>', 'selection: SQL condition on layer_info columns')
+    .option('--correlate <column>', "numeric column (e.g. 'Robust Accuracy') to correlate the metrics with")
+    .option('--basis <name>', 'use a basis stored with `pca --save` for the divergence')
+    .option('--json', 'print the JSON result')
+    .action(async (opts: CohortsCliOptions) => {
+      const t0 = performance.now();
+      const { openDb } = await import('../../store/db.js');
+      const { planCohorts, storeCohorts } = await import('../../scan/cohort-scan.js');
+      const { loadBasis } = await import('../../scan/bases.js');
+      let plan: CohortPlan;
+      let basis: Awaited<ReturnType<typeof loadBasis>> | undefined;
+      {
+        const db = await openDb(opts.db, { readOnly: true });
+        try {
+          plan = await planCohorts(db.connection, {
+            by: opts.by,
+            where: opts.where,
+            correlate: opts.correlate,
+          });
+          if (opts.basis !== undefined) basis = await loadBasis(db.connection, opts.basis);
+        } finally {
+          db.close();
+        }
+      }
+      writeNote(cohortNotes(plan));
+      const passes = basis?.range ? 1 : 3;
+      const bar = scanProgress('cohorts', plan.filterCount, passes);
+      const result = await storeCohorts(opts.db, plan, {
+        basis: basis ? { basis: basis.basis, range: basis.range } : undefined,
+        onProgress: bar.onProgress,
+      });
+      bar.stop();
+      if (opts.json) {
+        await writeOut(`${JSON.stringify(cohortsJson(result))}\n`);
+        return;
+      }
+      await writeOut(`${renderCohortsText(result, (performance.now() - t0) / 1000)}\n`);
+    });
+}
+
+/** Notes on what the plan left out (stderr), or null. */
+export function cohortNotes(plan: CohortPlan): string | null {
+  const notes: string[] = [];
+  const { layers, filters } = plan.nonFinite;
+  if (layers > 0)
+    notes.push(
+      `left out ${layers} layer${layers === 1 ? '' : 's'} (${filters.toLocaleString('en-US')} filters) whose weights hold NaN or infinite values`,
+    );
+  const with3x3 = new Set(plan.layers.map((l) => l.model));
+  const without = plan.models.filter((_, i) => !with3x3.has(i)).length;
+  if (without > 0)
+    notes.push(
+      `${without} model${without === 1 ? ' has' : 's have'} no selected 3x3 layer (all values null)`,
+    );
+  return notes.length ? notes.join('; ') : null;
+}
+
+const METRIC_TITLES: Record<CohortMetric, string> = {
+  sparsity: 'sparsity',
+  varianceEntropy: 'variance entropy',
+  orthogonality: 'orthogonality',
+};
+
+/** Median [q1, q3] over the models of a cohort, or '–' when none has a value. */
+function cell(values: (number | null)[]): string {
+  const st = boxStats(values.filter((v): v is number => v !== null));
+  if (!st) return '–';
+  return `${fmtNumber(st.median, 3)} [${fmtNumber(st.q1, 3)}, ${fmtNumber(st.q3, 3)}] n=${st.n}`;
+}
+
+export function renderCohortsText(r: CohortsResult, seconds?: number): string {
+  const lines: string[] = [
+    `cohorts by ${r.by}: ${r.groups.length} cohort${r.groups.length === 1 ? '' : 's'} (${r.groups
+      .map((g) => `${g}: ${r.models.filter((m) => m.group === g).length}`)
+      .join(', ')} models); median [q1, q3] over models`,
+  ];
+  const slots = [...r.bins, 'whole'];
+  for (const metric of COHORT_METRICS) {
+    lines.push('', METRIC_TITLES[metric]);
+    const rows = slots.map((bin, b) => [
+      bin,
+      ...r.groups.map((g) =>
+        cell(
+          r.models
+            .filter((m) => m.group === g)
+            .map((m) => (b < r.bins.length ? m[metric][b] : m.whole[metric])),
+        ),
+      ),
+    ]);
+    lines.push(renderTable([{ header: 'bin' }, ...r.groups.map((g) => ({ header: g, right: true }))], rows));
+  }
+  const d = r.divergence;
+  lines.push('');
+  if (!d) lines.push('divergence by depth: fewer than 2 non-sparse filters, no PCA basis');
+  else if (r.groups.length < 2) lines.push('divergence by depth: a single cohort, no pairs');
+  else {
+    lines.push(
+      `divergence by depth (EVR-weighted symmetric KL of 70-bin coefficient histograms; ${d.filterCount.toLocaleString('en-US')} non-sparse filters, range [${fmtNumber(d.range[0], 5)}, ${fmtNumber(d.range[1], 5)}])`,
+    );
+    const pairs: [number, number][] = [];
+    for (let a = 0; a < r.groups.length; a++)
+      for (let b = a + 1; b < r.groups.length; b++) pairs.push([a, b]);
+    const matrices = [...d.byBin, d.whole];
+    lines.push(
+      renderTable(
+        [
+          { header: 'bin' },
+          ...pairs.map(([a, b]) => ({ header: `${r.groups[a]} – ${r.groups[b]}`, right: true })),
+        ],
+        slots.map((bin, s) => [
+          bin,
+          ...pairs.map(([a, b]) => {
+            const m = matrices[s];
+            return m ? fmtNumber(m[a][b], 4) : '–';
+          }),
+        ]),
+      ),
+    );
+  }
+  const c = r.correlation;
+  if (c) {
+    lines.push(
+      '',
+      `Spearman correlation with ${c.column} (${c.n} models with a value): ${COHORT_METRICS.map(
+        (m) => `${METRIC_TITLES[m]} ${c[m] === null ? '–' : fmtNumber(c[m], 3)}`,
+      ).join(', ')}`,
+    );
+  }
+  if (seconds !== undefined) lines.push(`(${seconds.toFixed(2)} s)`);
+  return lines.join('\n');
+}

@@ -1,0 +1,422 @@
+/**
+ * Node-only: `filterdb cohorts` over a filter database — the plan (models, their cohort and correlation
+ * value, their selected 3x3 layers with depth bin and output channels) and the streamed passes of
+ * analysis/cohorts.ts.
+ *
+ * The per-layer quantities need a layer's filters together (its max|W| decides which filters are sparse, its
+ * out × in·9 matrix gives the orthogonality), so the scan reads whole layers, one chunk of consecutive layers
+ * at a time (at most {@link CHUNK_FILTERS} filters, or one larger layer), in filter_id order, and drops each
+ * chunk before the next: memory is bounded by the largest layer, never a model or the selection. Passes:
+ * 1. per-layer metrics into per-model sums, and the moments of the non-sparse peak-scaled filters (the basis);
+ * 2. the coefficient range of those filters on the basis;
+ * 3. the per cohort × bin histograms.
+ * With a stored basis and range (`--basis`), pass 1 histograms directly: one scan.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import {
+  COHORT_BINS,
+  CohortHistograms,
+  type CohortModel,
+  type CohortsResult,
+  cohortBin,
+  cohortCorrelation,
+  cohortDivergence,
+  cohortModel,
+  keptFilters,
+  keptRange,
+  LayerScratch,
+  ModelAccumulator,
+  measureCohortLayer,
+  newProjectionBlock,
+} from '../analysis/cohorts.js';
+import { compareCodePoints, NONE_GROUP } from '../analysis/groups.js';
+import { batchMoments, emptyMoments, mergeMoments } from '../analysis/moments.js';
+import { flatComponents, type PcaBasis, pcaFromMoments } from '../analysis/pca.js';
+import { FilterDbError } from '../errors.js';
+import { queryRows } from '../store/db.js';
+import { BatchReader } from './batch-read.js';
+import { openScanSource, type ScanSource } from './filter-scan.js';
+import {
+  checkWhere,
+  firstLine,
+  groupingExpression,
+  MAX_GROUPS,
+  modelLabels,
+  SelectionError,
+  stored3x3Layers,
+  TooManyGroupsError,
+} from './selection.js';
+
+export interface CohortLayer {
+  layerId: number;
+  /** Index into {@link CohortPlan.models}. */
+  model: number;
+  first: number;
+  count: number;
+  /** Depth bin (analysis/cohorts.ts cohortBin), -1 for none. */
+  bin: number;
+  /** Output channels when the stored shape accounts for the layer's filters, else null (no orthogonality). */
+  out: number | null;
+}
+
+export interface CohortPlanModel {
+  modelId: number;
+  name: string;
+  group: string;
+  /** The --correlate column's value (null when absent or without --correlate). */
+  value: number | null;
+}
+
+export interface CohortPlan {
+  by: string;
+  where: string | null;
+  correlate: string | null;
+  models: CohortPlanModel[];
+  /** Cohort labels sorted as strings. */
+  groups: string[];
+  /** The selected 3x3 layers in filter_id order. */
+  layers: CohortLayer[];
+  filterCount: number;
+  /** Layers left out for NaN/infinite weights (non_finite > 0): they cannot be peak-scaled. */
+  nonFinite: { layers: number; filters: number };
+}
+
+/** A column or SQL expression on layer_info as `shift --by` reads it ({@link groupingExpression}), checked. */
+async function layerInfoExpression(con: DuckDBConnection, text: string, option: string): Promise<string> {
+  const expr = await groupingExpression(con, text);
+  try {
+    await con.runAndReadAll(`SELECT ${expr} FROM layer_info LIMIT 0`);
+  } catch (e) {
+    throw new SelectionError(
+      `${option} ${JSON.stringify(text)} is neither a column of layer_info (see \`filterdb sql --db … "DESCRIBE layer_info"\`) nor a valid SQL expression on it: ${firstLine(e)}`,
+    );
+  }
+  return expr;
+}
+
+/**
+ * The models of the selection (every model with a layer_info row matching `where`, 3x3 layers or not), each
+ * with one cohort label (`by` must be constant over a model's layers; NULL → `(none)`), and their selected
+ * 3x3 layers (the `filters` table, transposed convolutions left out as in `shift`).
+ */
+export async function planCohorts(
+  con: DuckDBConnection,
+  options: { by: string; where?: string | null; correlate?: string | null },
+): Promise<CohortPlan> {
+  const by = options.by.trim();
+  if (!by) throw new SelectionError('--by needs a column or an SQL expression');
+  const where = options.where?.trim() || null;
+  const correlate = options.correlate?.trim() || null;
+  const byExpr = await layerInfoExpression(con, by, '--by');
+  const corrExpr = correlate === null ? 'NULL' : await layerInfoExpression(con, correlate, '--correlate');
+  if (where !== null) await checkWhere(con, where);
+  const whereSql = where !== null ? `WHERE (${where})` : '';
+  let modelRows: Record<string, unknown>[];
+  try {
+    modelRows = await queryRows(
+      con,
+      `SELECT model_id, any_value(model) AS model, count(DISTINCT g) AS distinct_g, min(g) AS g,
+              count(g) AS with_g, count(*) AS layers,
+              count(c) AS with_c, count(cd) AS numeric_c, min(cd) AS c_lo, max(cd) AS c_hi
+       FROM (SELECT model_id, model, CAST(${byExpr} AS VARCHAR) AS g, ${corrExpr} AS c,
+                    TRY_CAST(${corrExpr} AS DOUBLE) AS cd
+             FROM layer_info ${whereSql})
+       GROUP BY model_id`,
+    );
+  } catch (e) {
+    throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
+  }
+  const layerRows = await stored3x3Layers(
+    con,
+    'layer_id, model_id, first_filter_id, filter_count, conv_depth, conv_depth_norm, shape',
+    where,
+  );
+  // models are named as `shift --by model` labels them: the stored name, told apart when several share it
+  const labels = await modelLabels(con);
+  const models: CohortPlanModel[] = [];
+  const index = new Map<number, number>();
+  for (const r of modelRows) {
+    const name = labels.get(Number(r.model_id)) ?? String(r.model);
+    if (Number(r.distinct_g) > 1 || (Number(r.with_g) > 0 && Number(r.with_g) < Number(r.layers)))
+      throw new SelectionError(
+        `--by ${JSON.stringify(by)} must give one value per model (a cohort is a set of models), but model ${name} has several`,
+      );
+    if (Number(r.with_c) > Number(r.numeric_c))
+      throw new SelectionError(`--correlate ${JSON.stringify(correlate)} is not numeric (model ${name})`);
+    if (r.c_lo !== r.c_hi)
+      throw new SelectionError(
+        `--correlate ${JSON.stringify(correlate)} must give one value per model, but model ${name} has several`,
+      );
+    index.set(Number(r.model_id), models.length);
+    models.push({
+      modelId: Number(r.model_id),
+      name,
+      group: by === 'model' ? name : r.g === null || r.g === undefined ? NONE_GROUP : String(r.g),
+      value: typeof r.c_lo === 'number' && Number.isFinite(r.c_lo) ? r.c_lo : null,
+    });
+  }
+  const groups = [...new Set(models.map((m) => m.group))].sort(compareCodePoints);
+  if (groups.length > MAX_GROUPS)
+    throw new TooManyGroupsError(
+      `--by ${by} gives ${groups.length.toLocaleString('en-US')} cohorts; at most ${MAX_GROUPS.toLocaleString('en-US')} can be compared`,
+    );
+  const layers: CohortLayer[] = [];
+  const nonFinite = { layers: 0, filters: 0 };
+  let filterCount = 0;
+  for (const r of layerRows) {
+    const count = Number(r.filter_count);
+    if (r.non_finite === true) {
+      nonFinite.layers++;
+      nonFinite.filters += count;
+      continue;
+    }
+    const shape = Array.isArray(r.shape) ? r.shape.map(Number) : null;
+    const out =
+      shape && shape.length === 4 && shape[0] > 0 && shape[0] * shape[1] === count ? shape[0] : null;
+    layers.push({
+      layerId: Number(r.layer_id),
+      model: index.get(Number(r.model_id))!,
+      first: Number(r.first_filter_id),
+      count,
+      bin: cohortBin(
+        typeof r.conv_depth === 'number' ? r.conv_depth : null,
+        typeof r.conv_depth_norm === 'number' ? r.conv_depth_norm : null,
+      ),
+      out,
+    });
+    filterCount += count;
+  }
+  return { by, where, correlate, models, groups, layers, filterCount, nonFinite };
+}
+
+/** Filters read per query (consecutive layers together; a larger layer alone): ≈ 10 MB of columns. */
+export const CHUNK_FILTERS = 1 << 18;
+
+const WEIGHT_COLUMNS = ['w0', 'w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8'];
+
+/** Consecutive layers whose filter ids touch, up to CHUNK_FILTERS each (a larger layer alone). */
+function chunks(layers: readonly CohortLayer[], limit: number): CohortLayer[][] {
+  const out: CohortLayer[][] = [];
+  let cur: CohortLayer[] = [];
+  let size = 0;
+  for (const l of layers) {
+    const last = cur[cur.length - 1];
+    if (cur.length > 0 && (last.first + last.count !== l.first || size + l.count > limit)) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(l);
+    size += l.count;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** Reads whole layers (row-major 3x3 filters in filter_id order) from a scan source. */
+class LayerReader {
+  private cols: (Float32Array | Int32Array)[] = [];
+  private rows = new Float32Array(0);
+  private batch: BatchReader | null = null;
+  constructor(
+    private readonly path: string,
+    private readonly source: ScanSource,
+  ) {}
+
+  private columns(cap: number): (Float32Array | Int32Array)[] {
+    if (this.cols.length === 0 || this.cols[0].length < cap)
+      this.cols = [new Int32Array(cap), ...WEIGHT_COLUMNS.map(() => new Float32Array(cap))];
+    return this.cols;
+  }
+
+  /** The rows of filter_id [lo, hi) as row-major filters (valid until the next call). */
+  async read(lo: number, hi: number): Promise<Float32Array> {
+    const size = hi - lo;
+    const cols = this.columns(size + 1);
+    let got = 0;
+    if (this.source.native) {
+      const { reader, db } = this.source.native;
+      const scan = reader.query(
+        db,
+        `SELECT CAST(filter_id - ${lo} AS INTEGER), ${WEIGHT_COLUMNS.join(', ')} FROM filters WHERE filter_id >= ${lo} AND filter_id < ${hi}`,
+      );
+      try {
+        got = reader.fill(scan, cols, 0, size + 1, null);
+      } finally {
+        reader.closeScan(scan);
+      }
+    } else {
+      this.batch ??= new BatchReader(this.source.con, ['CAST(filter_id - $1 AS INTEGER)', ...WEIGHT_COLUMNS]);
+      await this.batch.read(lo, hi, (n, v) => {
+        if (got + n > size) {
+          got += n;
+          return;
+        }
+        for (let c = 0; c < 10; c++)
+          cols[c].set(
+            c === 0
+              ? new Int32Array(v[c].slice(0, n * 4).buffer)
+              : new Float32Array(v[c].slice(0, n * 4).buffer),
+            got,
+          );
+        got += n;
+      });
+    }
+    if (got !== size)
+      throw new FilterDbError(
+        'corrupt',
+        this.path,
+        `filters ${lo}..${hi - 1} should be ${size} rows of the filters table, found ${got}`,
+      );
+    if (this.rows.length < size * 9) this.rows = new Float32Array(size * 9);
+    const rows = this.rows;
+    const pos = cols[0] as Int32Array;
+    for (let c = 0; c < 9; c++) {
+      const w = cols[c + 1];
+      for (let r = 0; r < size; r++) rows[pos[r] * 9 + c] = w[r];
+    }
+    return rows.subarray(0, size * 9);
+  }
+
+  close(): void {
+    this.batch?.close();
+    this.batch = null;
+  }
+}
+
+export interface CohortScanOptions {
+  /** A stored basis (`pca --save`) instead of fitting one; its range when stored. */
+  basis?: { basis: PcaBasis; range: [number, number] | null };
+  bins?: number;
+  /** Filters read per query (default {@link CHUNK_FILTERS}; tests make it small to cross chunk edges). */
+  chunkFilters?: number;
+  onProgress?: (filters: number, pass: string) => void;
+  /** Stops the scan between chunks (the server's request deadline, or a client that left). */
+  signal?: AbortSignal;
+}
+
+/** One pass over the plan's layers: `visit(layer, its row-major filters)` in filter_id order. */
+async function scanLayers(
+  path: string,
+  plan: CohortPlan,
+  pass: string,
+  visit: (layer: CohortLayer, w: Float32Array) => void,
+  options: CohortScanOptions,
+): Promise<void> {
+  const source = await openScanSource(path, 1);
+  const reader = new LayerReader(path, source);
+  try {
+    let done = 0;
+    for (const chunk of chunks(plan.layers, options.chunkFilters ?? CHUNK_FILTERS)) {
+      options.signal?.throwIfAborted();
+      const lo = chunk[0].first;
+      const last = chunk[chunk.length - 1];
+      const w = await reader.read(lo, last.first + last.count);
+      for (const l of chunk) visit(l, w.subarray((l.first - lo) * 9, (l.first - lo + l.count) * 9));
+      done += last.first + last.count - lo;
+      options.onProgress?.(done, pass);
+      await new Promise((resolve) => setImmediate(resolve)); // a server stays responsive
+    }
+  } finally {
+    reader.close();
+    source.close();
+  }
+}
+
+/** `filterdb cohorts` on a planned selection, streamed from the store. */
+export async function storeCohorts(
+  path: string,
+  plan: CohortPlan,
+  options: CohortScanOptions = {},
+): Promise<CohortsResult> {
+  const groupIndex = new Map(plan.groups.map((g, i) => [g, i]));
+  const cohortOf = plan.models.map((m) => groupIndex.get(m.group)!);
+  const accs = plan.models.map(() => new ModelAccumulator());
+  const scratch = new LayerScratch();
+  const bins = options.bins ?? 70;
+  const given = options.basis;
+  const moments = emptyMoments(9);
+  let kept = 0;
+  const histogramsOn = (basis: PcaBasis, range: [number, number]) =>
+    new CohortHistograms(
+      plan.groups.length,
+      Float64Array.from(basis.mean),
+      flatComponents(basis),
+      range[0],
+      range[1],
+      bins,
+    );
+  // a stored basis with its range: histograms in the first pass
+  let hist = given?.range ? histogramsOn(given.basis, given.range) : null;
+  await scanLayers(
+    path,
+    plan,
+    'layers',
+    (l, w) => {
+      const r = measureCohortLayer(w, l.count, l.out, scratch);
+      accs[l.model].add(l.bin, r.stats);
+      kept += r.kept.kept;
+      if (hist) hist.add(cohortOf[l.model], l.bin, r.kept);
+      else if (!given && r.kept.kept > 0) mergeMoments(moments, batchMoments(r.kept.scaled, r.kept.kept, 9));
+    },
+    options,
+  );
+  let basis: PcaBasis | null = given?.basis ?? null;
+  if (!given && !(moments.mean.every(Number.isFinite) && moments.scatter.every(Number.isFinite)))
+    // layers counted at ingest are planned out when they hold NaN/inf; uncounted ones (imported) end here
+    throw new SelectionError(
+      'the selected filters hold NaN or infinite weights (in layers without a non_finite count, such as imported ones); leave those layers out with --where',
+    );
+  if (!basis && moments.n >= 2) basis = pcaFromMoments(moments);
+  if (basis && !hist) {
+    const b = basis;
+    const mean = Float64Array.from(b.mean);
+    const comps = flatComponents(b);
+    const range: [number, number] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    const block = newProjectionBlock();
+    await scanLayers(
+      path,
+      plan,
+      'range',
+      (l, w) => {
+        const k = keptFilters(w, l.count, scratch);
+        if (k.kept > 0) keptRange(k, mean, comps, block, range);
+      },
+      options,
+    );
+    if (range[0] <= range[1]) {
+      const h = histogramsOn(b, range);
+      await scanLayers(
+        path,
+        plan,
+        'histograms',
+        (l, w) => h.add(cohortOf[l.model], l.bin, keptFilters(w, l.count, scratch)),
+        options,
+      );
+      hist = h;
+    }
+  }
+  const models: CohortModel[] = plan.models.map((m, i) => cohortModel(m.name, m.group, accs[i]));
+  const order = models.map((_, i) => i);
+  order.sort(
+    (a, b) =>
+      compareCodePoints(models[a].group, models[b].group) ||
+      compareCodePoints(models[a].model, models[b].model) ||
+      plan.models[a].modelId - plan.models[b].modelId,
+  );
+  const sorted = order.map((i) => models[i]);
+  const result: CohortsResult = {
+    by: plan.by,
+    bins: [...COHORT_BINS],
+    groups: plan.groups,
+    models: sorted,
+    divergence: basis && hist ? cohortDivergence(hist, basis.explainedVarianceRatio, kept) : null,
+  };
+  if (plan.correlate !== null)
+    result.correlation = cohortCorrelation(
+      plan.correlate,
+      sorted,
+      order.map((i) => plan.models[i].value),
+    );
+  return result;
+}
