@@ -108,6 +108,7 @@ export async function startCluster(timeoutMs = 90_000): Promise<LocalCluster | {
           }),
       ),
     );
+    process.removeListener('exit', killAll);
     rmSync(root, { recursive: true, force: true });
   };
   let exited = '';
@@ -140,6 +141,12 @@ export async function startCluster(timeoutMs = 90_000): Promise<LocalCluster | {
     });
     procs.push(p);
   }
+  // a crashed test must not leave servers behind
+  const killAll = () => {
+    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  };
+  process.once('exit', killAll);
   const urls = ports.map((p) => `http://127.0.0.1:${p.http}`);
   while (performance.now() - t0 < timeoutMs) {
     if (exited) break;
