@@ -4,12 +4,13 @@ import { storePca } from '../../scan/analyses.js';
 import { saveBasis } from '../../scan/bases.js';
 import { nonFiniteNote, planSelection } from '../../scan/selection.js';
 import { openDb } from '../../store/db.js';
-import { writeNote, writeOut } from '../context.js';
+import { UsageError, writeNote, writeOut } from '../context.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
 
 interface PcaCliOptions {
   db: string;
+  engine?: string;
   where?: string;
   json?: boolean;
   save?: string;
@@ -21,7 +22,11 @@ export function registerPca(program: Command): void {
     .description(
       'PCA basis of peak-scaled 3x3 filters (mean, components, explained variance), streamed from a filter database',
     )
-    .requiredOption('--db <file>', 'DuckDB database file')
+    .option('--db <file>', 'DuckDB database file')
+    .option(
+      '--engine <url>',
+      'run the moments (and range) passes on ClickHouse (clickhouse://host:8123/db) instead of --db',
+    )
     .option(
       '--where <SQL>',
       'filter selection: SQL condition on layer_info columns (model, Task, kind, conv_depth_norm, …)',
@@ -33,24 +38,9 @@ export function registerPca(program: Command): void {
     )
     .action(async (opts: PcaCliOptions) => {
       const t0 = performance.now();
-      let plan: Awaited<ReturnType<typeof planSelection>>;
-      {
-        const db = await openDb(opts.db, { readOnly: true });
-        try {
-          plan = await planSelection(db.connection, { where: opts.where });
-        } finally {
-          db.close();
-        }
-      }
-      writeNote(nonFiniteNote(plan));
-      const bar = scanProgress('pca', plan.filterCount, opts.save ? 2 : 1);
-      const { basis, range } = await storePca(opts.db, plan, {
-        range: Boolean(opts.save),
-        shareThisThread: true,
-        onProgress: bar.onProgress,
-      });
-      bar.stop();
+      const { plan, basis, range } = await fitPca(opts);
       if (opts.save) {
+        if (opts.db === undefined) throw new UsageError('--save stores the basis in a --db database');
         const db = await openDb(opts.db);
         try {
           await saveBasis(db.connection, { name: opts.save, where: plan.where, basis, range });
@@ -103,4 +93,32 @@ export function registerPca(program: Command): void {
       ].filter((l, i, a) => l !== '' || i < a.length - 1);
       await writeOut(`${text.join('\n')}\n`);
     });
+}
+
+/** The basis (and, for --save, its range): streamed from --db, or with its passes on --engine. */
+async function fitPca(opts: PcaCliOptions) {
+  if (opts.engine !== undefined) {
+    if (opts.db !== undefined) throw new UsageError('pca takes --db or --engine, not both');
+    const { enginePca } = await import('../../engine/cli.js');
+    return enginePca(opts.engine, { where: opts.where, range: Boolean(opts.save) }, writeNote);
+  }
+  if (opts.db === undefined) throw new UsageError('pca needs --db <file> or --engine <url>');
+  let plan: Awaited<ReturnType<typeof planSelection>>;
+  {
+    const db = await openDb(opts.db, { readOnly: true });
+    try {
+      plan = await planSelection(db.connection, { where: opts.where });
+    } finally {
+      db.close();
+    }
+  }
+  writeNote(nonFiniteNote(plan));
+  const bar = scanProgress('pca', plan.filterCount, opts.save ? 2 : 1);
+  const { basis, range } = await storePca(opts.db, plan, {
+    range: Boolean(opts.save),
+    shareThisThread: true,
+    onProgress: bar.onProgress,
+  });
+  bar.stop();
+  return { plan, basis, range };
 }

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { displayOrder } from '../../analysis/groups.js';
 import { kdeFromHistogram, linspace } from '../../analysis/kde.js';
 import type { PcaBasis } from '../../analysis/pca.js';
+import type { ShiftResult } from '../../analysis/shift.js';
 import { FilterDbError, fsErrorText } from '../../errors.js';
 import type { StoreShiftResult } from '../../scan/analyses.js';
 import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../scan/scan-workers.js';
@@ -19,6 +20,7 @@ import { fmtNumber, renderTable } from '../table.js';
 
 interface ShiftCliOptions {
   db: string;
+  engine?: string;
   by: string[];
   where?: string;
   bins: string;
@@ -37,7 +39,11 @@ export function registerShift(program: Command): void {
     .description(
       'distribution-shift matrix (EVR-weighted symmetric KL of PCA-coefficient histograms) between groups of 3x3 filters',
     )
-    .requiredOption('--db <file>', 'DuckDB database file')
+    .option('--db <file>', 'DuckDB database file')
+    .option(
+      '--engine <url>',
+      'run the passes on ClickHouse (clickhouse://host:8123/db, after `export --clickhouse`) instead of --db',
+    )
     .option(
       '--by <grouping>',
       'a layer_info column (Task, "Visual Category", …), depth (conv-depth deciles), model, layer-kind, or an SQL expression on layer_info; repeat it for several groupings from one read of the filters (JSON: an array)',
@@ -79,6 +85,8 @@ export function registerShift(program: Command): void {
       if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64))
         throw new UsageError(`--workers takes a whole number from 0 to 64, got ${opts.workers}`);
       const t0 = performance.now();
+      if (opts.engine !== undefined) return runEngineShift(opts, bins, t0);
+      if (opts.db === undefined) throw new UsageError('shift needs --db <file> or --engine <url>');
       // the scan workers start (DuckDB instance, kernels) while this thread loads @duckdb/node-api and plans;
       // this thread is one of the scan threads
       prewarmScanWorkers(opts.db, Math.max(0, (workers ?? scanWorkersFor(opts.db)) - 1));
@@ -158,17 +166,30 @@ async function runShift(
   }
   // depth bins read best in depth order, other groupings by mean drift (unless --sort says)
   const texts = results.map((r, i) =>
-    renderShiftText(
-      r,
-      (opts.sort ?? (opts.by[i] === 'depth' ? 'name' : 'mean')) as 'mean' | 'name',
-      i === results.length - 1 ? seconds : undefined,
-    ),
+    renderShiftText(r, textSort(opts, opts.by[i]), i === results.length - 1 ? seconds : undefined),
   );
   await writeOut(`${texts.join('\n\n')}\n`);
 }
 
+/** Row order of the text table: --sort, else depth bins by depth and other groups by mean drift. */
+function textSort(opts: ShiftCliOptions, by: string): 'mean' | 'name' {
+  return (opts.sort ?? (by === 'depth' ? 'name' : 'mean')) as 'mean' | 'name';
+}
+
+/** `shift --engine clickhouse://…`: the passes there (engine/), the rest here; one grouping per run. */
+async function runEngineShift(opts: ShiftCliOptions, bins: number, t0: number): Promise<void> {
+  if (opts.db !== undefined || opts.basis !== undefined || opts.views !== undefined)
+    throw new UsageError('--engine takes neither --db, --basis nor --views');
+  if (opts.by.length !== 1) throw new UsageError('--engine takes one --by (several groupings: --db)');
+  const by = opts.by[0];
+  const { engineShift } = await import('../../engine/cli.js');
+  const result = await engineShift(opts.engine!, { where: opts.where, by, bins }, writeNote);
+  if (opts.json) await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
+  else await writeOut(`${renderShiftText(result, textSort(opts, by), (performance.now() - t0) / 1000)}\n`);
+}
+
 /** The `shift --json` object (DESIGN.md contract, plus `summary`). */
-export function shiftJson(r: StoreShiftResult) {
+export function shiftJson(r: ShiftResult) {
   return {
     by: r.by,
     groups: r.groups,
@@ -190,7 +211,7 @@ export function meanDrift(matrix: number[][]): number[] {
   return matrix.map((row, i) => (n > 1 ? row.reduce((s, v, j) => (j === i ? s : s + v), 0) / (n - 1) : 0));
 }
 
-export function renderShiftText(r: StoreShiftResult, sort: 'mean' | 'name', seconds?: number): string {
+export function renderShiftText(r: ShiftResult, sort: 'mean' | 'name', seconds?: number): string {
   const means = meanDrift(r.matrix);
   // by name: depth bins by depth, other groups as the JSON sorts them
   const order = displayOrder(r.groups);

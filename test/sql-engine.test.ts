@@ -1,0 +1,66 @@
+/**
+ * The shift passes as SQL (src/engine/) against the streamed path, on DuckDB: the fixture database
+ * (dataset.h5 imported) gives the same groups and counts, histograms cell for cell, and the matrix to 1e-12.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { duckdbEngine } from '../src/engine/duckdb-engine.js';
+import { CLICKHOUSE, DUCKDB, histogramSql } from '../src/engine/sql-passes.js';
+import { sqlShift } from '../src/engine/sql-shift.js';
+import { storeShift } from '../src/scan/analyses.js';
+import { planSelection } from '../src/scan/selection.js';
+import { openDb } from '../src/store/db.js';
+import { importDatasetH5 } from '../src/store/import-h5.js';
+import { dataPath } from './support/paths.js';
+import { assertSameShift } from './support/same-shift.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'filterdb-sql-'));
+const DB = join(tmp, 'fx.duckdb');
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+before(async () => {
+  const db = await openDb(DB);
+  try {
+    await importDatasetH5(db, dataPath('dataset.h5'), { skipMetrics: true });
+  } finally {
+    db.close();
+  }
+});
+
+for (const [by, where] of [
+  ['Task', null],
+  ['depth', null],
+  ['model', "Training = 'adversarial' OR conv_depth_norm < 0.5"],
+] as const) {
+  test(`SQL passes on DuckDB equal the streamed shift: --by ${by}${where ? ` --where ${where}` : ''}`, async () => {
+    const db = await openDb(DB, { readOnly: true });
+    try {
+      const plan = await planSelection(db.connection, { by, where });
+      const streamed = await storeShift(DB, plan, { workers: 0 });
+      const sql = await sqlShift(duckdbEngine(db), plan);
+      assertSameShift(sql, streamed);
+      // with the streamed basis and range, the histograms (hence the matrix) are identical bit for bit
+      const same = await sqlShift(duckdbEngine(db), plan, { basis: streamed.basis, range: streamed.range });
+      assert.deepEqual(same.matrix, streamed.matrix);
+      assert.deepEqual(same.counts, streamed.counts);
+    } finally {
+      db.close();
+    }
+  });
+}
+
+test('the histogram SQL puts values on bin edges where numpy does, in both dialects', () => {
+  const groups = { layerIds: [3, 5], groupIds: [0, 1] };
+  const basis = { mean: new Array(9).fill(0), components: new Array(81).fill(0) };
+  for (const d of [DUCKDB, CLICKHOUSE]) {
+    const sql = histogramSql(d, 'filters', groups, basis, [-0.1, 0.3], 7);
+    // the range and step go in as exact doubles, the edge correction both ways, the last bin closed
+    assert.match(sql, /1e-1/);
+    assert.match(sql, /i0 - 1/);
+    assert.match(sql, /i0 \+ 1/);
+    assert.match(sql, /<= toFloat64\(3e-1\)|<= CAST\(3e-1 AS DOUBLE\)/);
+  }
+});
