@@ -146,6 +146,33 @@ describe('server API: answers', () => {
     assert.deepEqual(sel.body.groups, ['early', 'late']);
   });
 
+  it('POST /api/compare with several groupings answers each exactly as its single-grouping compare', async () => {
+    const where = "model = 'digits_cnn' OR model = 'digits_dwsep'";
+    const both = await post('/api/compare', { by: ['Architecture', 'depth'], where });
+    assert.equal(both.status, 200, JSON.stringify(both.body));
+    assert.equal(both.body.results.length, 2);
+    const one = await post('/api/compare', { by: ['Architecture'], where });
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.equal(one.body.results.length, 1, 'an array of one still answers { results }');
+    for (const [i, by] of ['Architecture', 'depth'].entries()) {
+      const single = await post('/api/compare', { by, where });
+      assert.equal(single.status, 200, JSON.stringify(single.body));
+      assert.equal(single.body.results, undefined, 'a string "by" keeps the single answer');
+      const r = both.body.results[i];
+      assert.equal(r.by, single.body.by);
+      assert.deepEqual(r.groups, single.body.groups);
+      assert.deepEqual(r.counts, single.body.counts);
+      assert.deepEqual(r.matrix, single.body.matrix);
+      assert.deepEqual(r.explainedVarianceRatio, single.body.explainedVarianceRatio);
+      assert.equal(r.filterCount, single.body.filterCount);
+      assert.deepEqual(r.ridges, single.body.ridges);
+    }
+    assert.ok(both.body.results[1].groups.length > 2, 'depth splits into more groups than Architecture');
+    assertError(await post('/api/compare', { by: [] }), 400, 'bad-request', /list/);
+    assertError(await post('/api/compare', { by: ['Task', 'task'] }), 400, 'bad-request', /twice/);
+    assertError(await post('/api/compare', { by: ['Task', 'NoSuchColumn'] }), 400, 'unknown-column');
+  });
+
   it('POST /api/compare streams the same numbers as the in-memory analysis of the model files', async () => {
     // independent path: the core readers and analysis/shift.ts on the files, grouped as meta.csv says
     const groupOf = new Map([

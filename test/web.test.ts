@@ -112,6 +112,22 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     assert.match(String(await page.locator('#compare-result .error').textContent()), /no_such_column/);
   });
 
+  it('compare page draws one heat-map per grouping when several are chosen', async () => {
+    await go('compare');
+    await page.waitForSelector('#by');
+    await page.check('input[name=mode][value=group]');
+    await page.selectOption('#by', ['Architecture', 'depth']);
+    await page.click('#run');
+    await page.waitForSelector('#compare-result section.grouping[data-by="depth"] figure.drift svg');
+    assert.equal(await page.locator('#compare-result section.grouping figure.drift svg').count(), 2);
+    assert.equal(
+      await page.locator('#compare-result figure.eigen').count(),
+      1,
+      'one basis for all groupings',
+    );
+    assert.equal(await page.locator('#compare-result .error').count(), 0);
+  });
+
   it('cohorts page draws the boxplots and the divergence chart and downloads the per-model table', async () => {
     await go('cohorts');
     // the first metadata column that splits the two fixture models is Architecture

@@ -7,7 +7,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { compareCodePoints } from '../analysis/groups.js';
 import { groupKdes } from '../analysis/kde.js';
-import { type StoreShiftResult, storeShift } from '../scan/analyses.js';
+import { type StoreShiftResult, storeShifts } from '../scan/analyses.js';
 import {
   type LayerPlan,
   planSelection,
@@ -21,8 +21,14 @@ import { checkSelect, layerInfoColumns } from './queries.js';
 import { serial } from './serial.js';
 
 export interface CompareRequest {
-  /** A layer_info column (e.g. "Task"), "depth" (conv_depth_norm deciles) or "model". */
-  by?: string;
+  /**
+   * Groupings: each a layer_info column (e.g. "Task"), "depth" (conv_depth_norm deciles), "model" or
+   * "layer-kind". A string in the body gives one (answered as one {@link CompareAnswer}); an array gives one
+   * or more, computed from one read of the filters and answered as {@link CompareManyAnswer}.
+   */
+  by?: string[];
+  /** Whether the body gave `by` as an array. */
+  many?: boolean;
   /** Optional SQL condition on layer_info restricting the filters (with `by`). */
   where?: string;
   /** Two or more named selections, each a SQL condition on layer_info (instead of `by`). */
@@ -49,6 +55,15 @@ export interface CompareAnswer {
   seconds: number;
 }
 
+/** The answer to a `by` array: one {@link CompareAnswer} per grouping, in the request's order. */
+export interface CompareManyAnswer {
+  results: CompareAnswer[];
+  seconds: number;
+}
+
+/** At most this many groupings in one compare. */
+export const MAX_GROUPINGS = 8;
+
 function round(values: ArrayLike<number>): number[] {
   return Array.from(values, (v) => (Number.isFinite(v) ? Number(v.toPrecision(5)) : 0));
 }
@@ -56,9 +71,15 @@ function round(values: ArrayLike<number>): number[] {
 function validBody(body: Record<string, unknown>): CompareRequest {
   const req: CompareRequest = {};
   if (body.by !== undefined) {
-    if (typeof body.by !== 'string' || !body.by)
-      throw new HttpError(400, 'bad-request', '"by" must be a column name');
-    req.by = body.by;
+    const list = Array.isArray(body.by) ? body.by : [body.by];
+    if (list.length === 0 || list.length > MAX_GROUPINGS || list.some((b) => typeof b !== 'string' || !b))
+      throw new HttpError(
+        400,
+        'bad-request',
+        `"by" must be a column name or a list of 1..${MAX_GROUPINGS} column names`,
+      );
+    req.by = list as string[];
+    req.many = Array.isArray(body.by);
   }
   if (body.where !== undefined && body.where !== null && body.where !== '') {
     if (typeof body.where !== 'string') throw new HttpError(400, 'bad-request', '"where" must be a string');
@@ -100,7 +121,7 @@ async function checkCondition(con: DuckDBConnection, where: string, what: string
 
 async function plan(
   con: DuckDBConnection,
-  options: { where?: string; by?: string },
+  options: { where?: string; by?: string; stats?: boolean },
   what: string,
 ): Promise<SelectionPlan> {
   try {
@@ -113,8 +134,7 @@ async function plan(
 }
 
 /** A grouping: a layer_info column (any case), depth, model or layer-kind. */
-async function groupingPlan(con: DuckDBConnection, by: string, where?: string): Promise<SelectionPlan> {
-  if (where) await checkCondition(con, where, 'where');
+async function groupingColumn(con: DuckDBConnection, by: string): Promise<string> {
   let column = by;
   if (!(SPECIAL_GROUPINGS as readonly string[]).includes(by)) {
     const columns = await layerInfoColumns(con);
@@ -127,7 +147,25 @@ async function groupingPlan(con: DuckDBConnection, by: string, where?: string): 
       );
     column = found;
   }
-  return plan(con, { where, by: column }, 'where');
+  return column;
+}
+
+/**
+ * One plan per grouping of the same selection, as `filterdb shift --by A --by B` plans them: the layer
+ * statistics are read once and shared.
+ */
+async function groupingPlans(con: DuckDBConnection, by: string[], where?: string): Promise<SelectionPlan[]> {
+  if (where) await checkCondition(con, where, 'where');
+  const columns: string[] = [];
+  for (const b of by) columns.push(await groupingColumn(con, b));
+  if (new Set(columns).size !== columns.length)
+    throw new HttpError(400, 'bad-request', '"by" names a grouping twice');
+  const plans: SelectionPlan[] = [];
+  for (const column of columns) {
+    const p = await plan(con, { where, by: column, stats: plans.length === 0 }, 'where');
+    plans.push(plans.length === 0 ? p : { ...p, stats: plans[0].stats });
+  }
+  return plans;
 }
 
 /**
@@ -173,28 +211,30 @@ async function selectionsPlan(
 }
 
 /**
- * Streams the selection from the database file in two scans (scan/analyses.ts, as `filterdb shift`):
- * memory stays bounded whatever the selection's size. `dbPath` is the file behind `con`. `signal` stops the
- * scans (the caller interrupts `con` itself).
+ * Streams the selection from the database file in two scans (scan/analyses.ts, as `filterdb shift`; several
+ * groupings share the scans, as `filterdb shift --by A --by B`): memory stays bounded whatever the
+ * selection's size. `dbPath` is the file behind `con`. `signal` stops the scans (the caller interrupts `con`
+ * itself).
  */
 export async function compare(
   con: DuckDBConnection,
   dbPath: string,
   body: Record<string, unknown>,
   signal?: AbortSignal,
-): Promise<CompareAnswer> {
+): Promise<CompareAnswer | CompareManyAnswer> {
   const t0 = performance.now();
   const req = validBody(body);
-  const selection = req.selections
-    ? await selectionsPlan(con, req.selections)
-    : await groupingPlan(con, req.by!, req.where);
+  const plans = req.selections
+    ? [await selectionsPlan(con, req.selections)]
+    : await groupingPlans(con, req.by!, req.where);
+  const selection = plans[0];
   if (selection.filterCount === 0)
     throw new HttpError(400, 'empty-selection', 'the selection holds no 3×3 filters');
-  let shift: StoreShiftResult;
+  let shifts: StoreShiftResult[];
   try {
-    shift = await serial(() => {
+    shifts = await serial(() => {
       signal?.throwIfAborted(); // the client left, or the deadline passed, while it waited its turn
-      return storeShift(dbPath, selection, {
+      return storeShifts(dbPath, plans, {
         bins: req.bins ?? 70,
         views: { kdeBins: 1024, density: false },
         signal,
@@ -204,6 +244,16 @@ export async function compare(
     if (e instanceof SelectionError) throw new HttpError(400, 'bad-request', e.message);
     throw e;
   }
+  const seconds = (performance.now() - t0) / 1000;
+  const results = shifts.map((shift) => answerOf(shift, selection.nonFinite, seconds));
+  return req.many ? { results, seconds } : results[0];
+}
+
+function answerOf(
+  shift: StoreShiftResult,
+  nonFinite: CompareAnswer['nonFinite'],
+  seconds: number,
+): CompareAnswer {
   const fine = shift.fine!;
   return {
     by: shift.by,
@@ -215,7 +265,7 @@ export async function compare(
     range: shift.range,
     bins: shift.bins,
     filterCount: shift.filterCount,
-    nonFinite: selection.nonFinite,
+    nonFinite,
     summary: shift.summary,
     ridges: Array.from({ length: shift.components.length }, (_, index) => ({
       index,
@@ -226,6 +276,6 @@ export async function compare(
         n: k.n,
       })),
     })),
-    seconds: (performance.now() - t0) / 1000,
+    seconds,
   };
 }

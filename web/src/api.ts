@@ -96,6 +96,12 @@ export interface CompareAnswer {
   seconds: number;
 }
 
+/** The compare answer to a `by` array: one answer per grouping, from one read of the filters. */
+export interface CompareManyAnswer {
+  results: CompareAnswer[];
+  seconds: number;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,

@@ -10,6 +10,7 @@ import {
 } from '../../src/report/svg/index.js';
 import {
   type CompareAnswer,
+  type CompareManyAnswer,
   getJson,
   info,
   type LayerFilters,
@@ -247,9 +248,16 @@ export async function comparePage(root: HTMLElement): Promise<void> {
       h('input', { type: 'radio', name: 'mode', value: v, checked }),
       ` ${label}`,
     );
+  // several groupings at once (ctrl/shift-click): one read of the filters, one heat-map per grouping
   const by = h(
     'select',
-    { id: 'by', name: 'by' },
+    {
+      id: 'by',
+      name: 'by',
+      multiple: true,
+      size: Math.min(byOptions.length, 5),
+      title: 'Groupings: ctrl/shift-click for several, computed from one read of the filters',
+    },
     byOptions.map((o) => h('option', { value: o }, o)),
   );
   const where = h('input', {
@@ -289,9 +297,10 @@ export async function comparePage(root: HTMLElement): Promise<void> {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const m = (form.querySelector('input[name=mode]:checked') as HTMLInputElement).value;
+    const groupings = Array.from(by.selectedOptions, (o) => o.value);
     const body =
       m === 'group'
-        ? { by: by.value, where: where.value.trim() || undefined }
+        ? { by: groupings, where: where.value.trim() || undefined }
         : {
             selections: [
               { label: labA.value, where: selA.value },
@@ -301,7 +310,9 @@ export async function comparePage(root: HTMLElement): Promise<void> {
     run.disabled = true;
     out.replaceChildren(loading('Computing the filter basis, drift and densities…'));
     try {
-      renderCompare(out, await postJson<CompareAnswer>('/api/compare', body));
+      const r = await postJson<CompareAnswer | CompareManyAnswer>('/api/compare', body);
+      if ('results' in r) renderGroupings(out, r);
+      else renderCompare(out, r);
     } catch (err) {
       out.replaceChildren(errorBox((err as Error).message));
     } finally {
@@ -326,7 +337,28 @@ export async function comparePage(root: HTMLElement): Promise<void> {
   form.requestSubmit();
 }
 
-function renderCompare(out: HTMLElement, r: CompareAnswer): void {
+/** Several groupings of one selection: one section (heat-map, densities) per grouping; one basis. */
+function renderGroupings(out: HTMLElement, many: CompareManyAnswer): void {
+  if (many.results.length === 1) {
+    renderCompare(out, many.results[0]);
+    return;
+  }
+  const sections = many.results.map((r, i) => {
+    const section = h('section', { class: 'grouping', 'data-by': r.by });
+    renderCompare(section, r, i === 0);
+    return section;
+  });
+  out.replaceChildren(
+    h(
+      'p',
+      { class: 'summary' },
+      `${many.results.length} groupings (${many.results.map((r) => r.by).join(', ')}) from one read of the filters · ${many.seconds.toFixed(2)} s`,
+    ),
+    ...sections.flatMap((s, i) => [h('h2', {}, `By ${many.results[i].by}`), s]),
+  );
+}
+
+function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true): void {
   const evr = r.explainedVarianceRatio;
   const panels = r.ridges.map((c) => ({ title: coefficientTitle(c.index, evr[c.index]), curves: c.curves }));
   out.replaceChildren(
@@ -360,16 +392,18 @@ function renderCompare(out: HTMLElement, r: CompareAnswer): void {
         undefined,
         'drift',
       ),
-      svgFigure(
-        eigenImagesSvg(r.components, evr, {
-          title: 'Eigen-images of the basis',
-          columns: 3,
-          size: 60,
-          embedStyle: false,
-        }),
-        undefined,
-        'eigen',
-      ),
+      basis
+        ? svgFigure(
+            eigenImagesSvg(r.components, evr, {
+              title: 'Eigen-images of the basis',
+              columns: 3,
+              size: 60,
+              embedStyle: false,
+            }),
+            undefined,
+            'eigen',
+          )
+        : '',
     ),
     h('h2', {}, 'Coefficient densities'),
     svgFigure(
