@@ -8,9 +8,6 @@
  *   node dist/bench/clickhouse.js                      # 10 M filters
  *   node dist/bench/clickhouse.js --filters 100000000  # the issue's 100 M (≈ 1 h of loading on 2 shared cores)
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   chCommand,
   chRows,
@@ -25,20 +22,10 @@ import { storeShift } from '../src/scan/analyses.js';
 import { planSelection } from '../src/scan/selection.js';
 import { openDb } from '../src/store/db.js';
 import { startCluster } from '../test/support/clickhouse-cluster.js';
+import { log, syntheticDbArgs } from './bench-args.js';
 import { ensureSyntheticDb } from './shift-data.js';
 
-const args = process.argv.slice(2);
-const value = (name: string, def: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
-};
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const N = Math.round(Number(value('--filters', '1e7')));
-const outDir = join(root, 'bench/out');
-mkdirSync(outDir, { recursive: true });
-const tag = N % 1e6 === 0 ? `${N / 1e6}M` : String(N);
-const dbPath = value('--db', join(outDir, `shift-${tag}.duckdb`));
-const log = (s: string) => process.stderr.write(`${s}\n`);
+const { N, dbPath } = syntheticDbArgs('1e7');
 const SHARDS = 2;
 
 async function main() {

@@ -20,40 +20,14 @@
  * with apt-get when missing and running as root.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { flag, log, root, syntheticDbArgs, timed, value } from './bench-args.js';
 import { machineLine } from './machine.js';
 import { ensureSyntheticDb, exportNpy } from './shift-data.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(name);
-const value = (name: string, def: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
-};
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const N = Math.round(Number(value('--filters', '1e7')));
-const outDir = join(root, 'bench/out');
-mkdirSync(outDir, { recursive: true });
-const tag = N % 1e6 === 0 ? `${N / 1e6}M` : String(N);
-const dbPath = value('--db', join(outDir, `shift-${tag}.duckdb`));
+const { N, outDir, tag, dbPath } = syntheticDbArgs('1e7');
 const PY = '/usr/bin/python3';
-const log = (s: string) => process.stderr.write(`${s}\n`);
-
-/** Runs a command under /usr/bin/time -v: wall seconds and peak RSS (MB). */
-function timed(cmd: string, argv: string[]): { seconds: number; rssMB: number; stdout: string } {
-  const r = spawnSync('/usr/bin/time', ['-v', cmd, ...argv], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-    env: { ...process.env, FILTERDB_NO_PROGRESS: '1' },
-  });
-  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed:\n${r.stderr}`);
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
-  const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
-  const rssMB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]) / 1024;
-  return { seconds, rssMB, stdout: r.stdout };
-}
 
 function ensurePython(): boolean {
   const ok = () =>
