@@ -11,14 +11,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { classifyLayer, isAtlasShape } from '../src/analysis/kernel-atlas.js';
+import { distributionShift, type ShiftResult } from '../src/analysis/shift.js';
+import { duckdbEngine } from '../src/engine/duckdb-engine.js';
+import { sqlShift } from '../src/engine/sql-shift.js';
 import { readModel } from '../src/formats/detect.js';
 import { openModelInput } from '../src/node/file-source.js';
+import { type StoreShiftResult, storeShift, storeShifts } from '../src/scan/analyses.js';
+import { superblockRows } from '../src/scan/filter-scan.js';
+import { splitPlan, storeBatchSource } from '../src/scan/plan-scanner.js';
+import { planSelection, type SelectionPlan } from '../src/scan/selection.js';
 import { openDb, queryRows } from '../src/store/db.js';
 import { ingestPaths } from '../src/store/ingest.js';
 import { SCHEMA_VERSION } from '../src/store/schema.js';
 import { upgradeDb } from '../src/store/upgrade.js';
 import { cliPath, runCli } from './support/cli.js';
 import { dataPath, modulePath } from './support/paths.js';
+import { assertSameShift } from './support/same-shift.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'filterdb-kpattern-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -258,6 +266,9 @@ describe('a version-3 database', () => {
     // read-only: labels computed from the stored filters
     const before = kernelsJson(['--db', path]);
     assert.equal(before.storedLayers, 0);
+    const shiftOld = runCli(['shift', '--db', path, '--by', 'pattern']);
+    assert.equal(shiftOld.code, 2);
+    assert.match(shiftOld.stderr, /filterdb upgrade/);
 
     const db = await openDb(path);
     try {
@@ -307,3 +318,90 @@ describe('a version-3 database', () => {
     assert.deepEqual(after.models, before.models);
   });
 });
+
+describe('shift --by pattern: a per-filter grouping', () => {
+  const path = join(tmp, 'shift.duckdb');
+  // in this order the two scan threads' parts meet inside a depthwise layer (asserted below)
+  const files = [dataPath('digits_cnn.onnx'), FACE, BLAZEFACE, OCR_CLS];
+
+  /**
+   * The reference, from the model files alone: every 3x3 filter of a non-transposed 2-D conv, a depthwise
+   * kernel in the group of its atlas label, any other filter in `(none)`; shifted in memory.
+   */
+  async function referenceShift(): Promise<ShiftResult> {
+    const batches: { group: string; filters: Float32Array; count: number }[] = [];
+    for (const file of files) {
+      const model = await readModel(await openModelInput(file));
+      for (const l of model.layers) {
+        if (l.shape.length !== 4 || l.shape[2] !== 3 || l.shape[3] !== 3 || l.kind === 'transposed') continue;
+        const w = Float32Array.from(await l.loadWeight());
+        const n = l.shape[0] * l.shape[1];
+        if (l.kind === 'depthwise' && isAtlasShape(l.shape)) {
+          const labels = classifyLayer(w, l.shape).kernels.map((k) => k.label);
+          labels.forEach((g, c) => {
+            batches.push({ group: g, filters: w.subarray(c * 9, c * 9 + 9), count: 1 });
+          });
+        } else batches.push({ group: '(none)', filters: w, count: n });
+      }
+    }
+    return distributionShift(async function* () {
+      yield* batches;
+    }, 'pattern');
+  }
+
+  test('equals the shift of the files grouped by their atlas labels, on any number of scan threads', async () => {
+    const db = await openDb(path);
+    let plan: SelectionPlan;
+    let depth: SelectionPlan;
+    try {
+      for (const f of files) await ingestPaths(db, [f], { workers: 0 }); // one by one: in this order
+      plan = await planSelection(db.connection, { by: 'pattern' });
+      depth = await planSelection(db.connection, { by: 'depth' });
+    } finally {
+      db.close();
+    }
+    assert.ok(plan.groups.includes('(none)') && plan.groups.includes('edge'), plan.groups.join());
+    assert.ok(plan.layers.some((l) => l.filterGroups) && plan.layers.some((l) => !l.filterGroups));
+    const reference = await referenceShift();
+    const streamed = await storeShift(path, plan, { workers: 0 });
+    assertSameShift(streamed, reference);
+    // split into parts at superblock edges, one inside a depthwise layer: the same counts, bit for bit
+    const cuts = splitPlan(plan, 2, superblockRows(plan.filterCount)).map((p) => p.ranges[0].lo);
+    assert.ok(
+      cuts.some((lo) => plan.layers.some((l) => l.filterGroups && l.first < lo && lo < l.first + l.count)),
+      `parts start at ${cuts.join(', ')}`,
+    );
+    const parts = await storeShift(path, plan, { workers: 2 });
+    assert.equal(JSON.stringify(strip(parts)), JSON.stringify(strip(streamed)));
+    // the in-memory path over the store's batches
+    assertSameShift(await distributionShift(storeBatchSource(path, plan), 'pattern'), reference);
+    // with another grouping in the same read: each the same as alone
+    const [both, byDepth] = await storeShifts(path, [plan, { ...depth, stats: plan.stats }], { workers: 0 });
+    assert.equal(JSON.stringify(strip(both)), JSON.stringify(strip(streamed)));
+    assert.equal(
+      JSON.stringify(strip(byDepth)),
+      JSON.stringify(strip(await storeShift(path, depth, { workers: 0 }))),
+    );
+  });
+
+  test('the CLI lists pattern groups; the SQL engines (whole layers) refuse it', async () => {
+    const r = runCli(['shift', '--db', path, '--by', 'pattern', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { by: string; groups: string[]; counts: number[] };
+    assert.equal(out.by, 'pattern');
+    assert.ok(out.groups.includes('unclassified'));
+    const db = await openDb(path, { readOnly: true });
+    try {
+      const plan = await planSelection(db.connection, { by: 'pattern' });
+      await assert.rejects(sqlShift(duckdbEngine(db), plan), (e: Error) => /one by one/.test(e.message));
+    } finally {
+      db.close();
+    }
+  });
+});
+
+/** A shift result without its timings. */
+function strip(r: StoreShiftResult): Omit<StoreShiftResult, 'seconds'> {
+  const { seconds: _, ...rest } = r;
+  return rest;
+}
