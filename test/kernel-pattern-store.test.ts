@@ -10,13 +10,29 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import {
+  type CohortDivergence,
+  CohortHistograms,
+  type CohortModel,
+  cohortBin,
+  cohortDivergence,
+  cohortModel,
+  keptFilters,
+  keptRange,
+  ModelAccumulator,
+  measureCohortLayer,
+  newProjectionBlock,
+} from '../src/analysis/cohorts.js';
 import { classifyLayer, isAtlasShape } from '../src/analysis/kernel-atlas.js';
+import { batchMoments, emptyMoments, mergeMoments } from '../src/analysis/moments.js';
+import { flatComponents, pcaFromMoments } from '../src/analysis/pca.js';
 import { distributionShift, type ShiftResult } from '../src/analysis/shift.js';
 import { duckdbEngine } from '../src/engine/duckdb-engine.js';
 import { sqlShift } from '../src/engine/sql-shift.js';
 import { readModel } from '../src/formats/detect.js';
 import { openModelInput } from '../src/node/file-source.js';
 import { type StoreShiftResult, storeShift, storeShifts } from '../src/scan/analyses.js';
+import { type CohortPlan, planCohorts, storeCohorts } from '../src/scan/cohort-scan.js';
 import { superblockRows } from '../src/scan/filter-scan.js';
 import { splitPlan, storeBatchSource } from '../src/scan/plan-scanner.js';
 import { planSelection, type SelectionPlan } from '../src/scan/selection.js';
@@ -405,3 +421,117 @@ function strip(r: StoreShiftResult): Omit<StoreShiftResult, 'seconds'> {
   const { seconds: _, ...rest } = r;
   return rest;
 }
+
+describe('cohorts --by pattern: members are a model’s kernels of one label', () => {
+  const path = join(tmp, 'cohorts.duckdb');
+  const files: [string, string][] = [
+    ['digits_cnn', dataPath('digits_cnn.onnx')],
+    ['face_detection_short_range', FACE],
+    ['blazeface', BLAZEFACE],
+    ['ch_ppocr_mobile_v2.0_cls_infer', OCR_CLS],
+  ];
+
+  /**
+   * The reference from the model files alone, with the cohort definitions of analysis/cohorts.ts applied by
+   * hand: a depthwise layer's kernels split by their atlas label (sparse relative to the whole layer's max|W|,
+   * orthogonality among the member's own kernels), any other 3x3 layer whole in its model's `(none)` member;
+   * the basis of every non-sparse filter, layer by layer.
+   */
+  async function referenceCohorts(): Promise<{ models: CohortModel[]; divergence: CohortDivergence }> {
+    type Part = {
+      member: string;
+      bin: number;
+      w: Float32Array;
+      count: number;
+      out: number | null;
+      max: number;
+    };
+    const parts: Part[] = [];
+    const wholeLayers: { w: Float32Array; count: number }[] = [];
+    const members = new Map<string, { model: string; group: string }>();
+    for (const [name, file] of files) {
+      const model = await readModel(await openModelInput(file));
+      for (const l of model.layers) {
+        if (l.shape.length !== 4 || l.shape[2] !== 3 || l.shape[3] !== 3 || l.kind === 'transposed') continue;
+        const w = Float32Array.from(await l.loadWeight());
+        const count = l.shape[0] * l.shape[1];
+        const bin = cohortBin(l.convDepth, l.convDepthNorm);
+        const max = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        wholeLayers.push({ w, count });
+        const add = (group: string, sub: Float32Array, n: number, out: number | null) => {
+          const key = `${name}\u0000${group}`;
+          members.set(key, { model: name, group });
+          parts.push({ member: key, bin, w: sub, count: n, out, max });
+        };
+        if (l.kind === 'depthwise' && isAtlasShape(l.shape)) {
+          const labels = classifyLayer(w, l.shape).kernels.map((k) => k.label);
+          for (const g of new Set(labels)) {
+            const idx = labels.flatMap((x, i) => (x === g ? [i] : []));
+            const sub = new Float32Array(idx.length * 9);
+            idx.forEach((c, j) => {
+              sub.set(w.subarray(c * 9, c * 9 + 9), j * 9);
+            });
+            add(g, sub, idx.length, idx.length);
+          }
+        } else add('(none)', w, count, l.shape[0]);
+      }
+    }
+    const accs = new Map([...members.keys()].map((k) => [k, new ModelAccumulator()]));
+    const moments = emptyMoments(9);
+    for (const { w, count } of wholeLayers) {
+      const k = keptFilters(w, count);
+      if (k.kept > 0) mergeMoments(moments, batchMoments(k.scaled, k.kept, 9));
+    }
+    let kept = 0;
+    for (const p of parts) {
+      const r = measureCohortLayer(p.w, p.count, p.out, undefined, p.max);
+      accs.get(p.member)!.add(p.bin, r.stats);
+      kept += r.kept.kept;
+    }
+    const basis = pcaFromMoments(moments);
+    const mean = Float64Array.from(basis.mean);
+    const comps = flatComponents(basis);
+    const range: [number, number] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    for (const { w, count } of wholeLayers)
+      keptRange(keptFilters(w, count), mean, comps, newProjectionBlock(), range);
+    const groups = [...new Set([...members.values()].map((m) => m.group))].sort();
+    const hist = new CohortHistograms(groups.length, mean, comps, range[0], range[1], 70);
+    for (const p of parts)
+      hist.add(
+        groups.indexOf(members.get(p.member)!.group),
+        p.bin,
+        keptFilters(p.w, p.count, undefined, p.max),
+      );
+    const models = [...members].map(([key, m]) => cohortModel(m.model, m.group, accs.get(key)!));
+    models.sort((a, b) =>
+      a.group < b.group ? -1 : a.group > b.group ? 1 : a.model < b.model ? -1 : a.model > b.model ? 1 : 0,
+    );
+    return { models, divergence: cohortDivergence(hist, basis.explainedVarianceRatio, kept) };
+  }
+
+  test('per member and depth bin, and the divergence between labels, as built from the files', async () => {
+    const db = await openDb(path);
+    let plan: CohortPlan;
+    try {
+      for (const [, f] of files) await ingestPaths(db, [f], { workers: 0 });
+      plan = await planCohorts(db.connection, { by: 'pattern' });
+    } finally {
+      db.close();
+    }
+    assert.ok(plan.layers.some((l) => l.members) && plan.layers.some((l) => !l.members));
+    const result = await storeCohorts(path, plan, { chunkFilters: 500 });
+    const reference = await referenceCohorts();
+    assert.deepEqual(result.groups, [...new Set(reference.models.map((m) => m.group))]);
+    assert.deepEqual(result.models, reference.models);
+    const a = result.divergence!;
+    const b = reference.divergence;
+    assert.deepEqual(
+      JSON.stringify(a, (_, v) => (typeof v === 'number' ? Number(v.toPrecision(11)) : v)),
+      JSON.stringify(b, (_, v) => (typeof v === 'number' ? Number(v.toPrecision(11)) : v)),
+    );
+    // the CLI: the same JSON; the models of a column grouping are unchanged by the new members
+    const cli = runCli(['cohorts', '--db', path, '--by', 'pattern', '--json']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual(JSON.parse(cli.stdout).models, JSON.parse(JSON.stringify(result.models)));
+  });
+});
