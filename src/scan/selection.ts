@@ -188,7 +188,7 @@ export async function planSelection(
       await con.runAndReadAll(`SELECT ${groupSql} FROM layer_info LIMIT 0`);
     } catch (e) {
       throw new SelectionError(
-        `--by ${JSON.stringify(by)} is neither a column of layer_info (see \`filterdb sql --db … "DESCRIBE layer_info"\`), depth, model, layer-kind, nor a valid SQL expression on layer_info: ${firstLine(e)}`,
+        `--by ${JSON.stringify(by)} is neither a column of layer_info (see \`filterdb sql --db … "DESCRIBE layer_info"\`), depth, model, layer-kind, pattern, nor a valid SQL expression on layer_info: ${firstLine(e)}`,
       );
     }
   }

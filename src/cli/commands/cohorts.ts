@@ -34,7 +34,7 @@ export function registerCohorts(program: Command): void {
     .requiredOption('--db <file>', 'DuckDB database file')
     .requiredOption(
       '--by <cohort>',
-      'a layer_info column (Training, Task, …) or SQL expression on layer_info; one value per model',
+      'a layer_info column (Training, Task, …) or SQL expression on layer_info, one value per model; or pattern (cohorts of depthwise kernels by atlas label, a member per model and label)',
     )
     .option('--where <SQL>', 'selection: SQL condition on layer_info columns')
     .option('--correlate <column>', "numeric column (e.g. 'Robust Accuracy') to correlate the metrics with")
