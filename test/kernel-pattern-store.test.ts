@@ -71,6 +71,20 @@ function kernelsJson(args: string[]): any {
   return JSON.parse(r.stdout);
 }
 
+/** Ingests `files` one by one, in this order (filter ids follow it), on this thread; the summed counts. */
+async function ingestInto(path: string, files: string[]): Promise<Record<string, number>> {
+  const db = await openDb(path);
+  const counts: Record<string, number> = {};
+  try {
+    for (const f of files)
+      for (const [k, n] of Object.entries((await ingestPaths(db, [f], { workers: 0 })).counts))
+        counts[k] = (counts[k] ?? 0) + n;
+  } finally {
+    db.close();
+  }
+  return counts;
+}
+
 interface FileLabels {
   /** Per depthwise layer (in layer order): name and every kernel's label. */
   layers: { name: string; k: number; labels: string[] }[];
@@ -142,13 +156,7 @@ describe('kernel_pattern written by ingest', () => {
   const path = join(tmp, 'zoo.duckdb');
 
   test('every depthwise kernel of TFLite, ONNX and TF.js models gets the label the atlas gives it', async () => {
-    const db = await openDb(path);
-    try {
-      const r = await ingestPaths(db, [FACE, OCR_CLS, BLAZEFACE], { workers: 0 });
-      assert.equal(r.counts.added, 3);
-    } finally {
-      db.close();
-    }
+    assert.equal((await ingestInto(path, [FACE, OCR_CLS, BLAZEFACE])).added, 3);
     const stored = await storedLabels(path);
     for (const [name, file] of [
       ['face_detection_short_range', FACE],
@@ -186,32 +194,16 @@ describe('kernel_pattern written by ingest', () => {
 
   test('re-ingest changes nothing; a replaced file replaces its labels (no duplicates, no leftovers)', async () => {
     const before = await storedLabels(path);
-    let db = await openDb(path);
-    try {
-      const r = await ingestPaths(db, [FACE, OCR_CLS, BLAZEFACE], { workers: 0 });
-      assert.equal(r.counts.unchanged, 3);
-    } finally {
-      db.close();
-    }
+    assert.equal((await ingestInto(path, [FACE, OCR_CLS, BLAZEFACE])).unchanged, 3);
     assert.deepEqual(await storedLabels(path), before);
 
     // one file name, first the selfie segmenter, then the full-range face detector: replaced in place
     const moving = join(tmp, 'moving.tflite');
     copyFileSync(SELFIE, moving);
-    db = await openDb(path);
-    try {
-      assert.equal((await ingestPaths(db, [moving], { workers: 0 })).counts.added, 1);
-    } finally {
-      db.close();
-    }
+    assert.equal((await ingestInto(path, [moving])).added, 1);
     assert.deepEqual((await storedLabels(path)).get('moving'), await fileLabels(SELFIE));
     copyFileSync(FACE_FULL, moving);
-    db = await openDb(path);
-    try {
-      assert.equal((await ingestPaths(db, [moving], { workers: 0 })).counts.replaced, 1);
-    } finally {
-      db.close();
-    }
+    assert.equal((await ingestInto(path, [moving])).replaced, 1);
     const after = await storedLabels(path);
     assert.deepEqual(after.get('moving'), await fileLabels(FACE_FULL));
     for (const name of before.keys()) assert.deepEqual(after.get(name), before.get(name), name);
@@ -307,12 +299,7 @@ describe('a version-3 database', () => {
     await assertConsistent(path);
     // the same rows a fresh ingest of the same files writes
     const fresh = join(tmp, 'fresh-v4.duckdb');
-    const fdb = await openDb(fresh);
-    try {
-      await ingestPaths(fdb, [dataPath('digits_dwsep.onnx'), FACE], { workers: 0 });
-    } finally {
-      fdb.close();
-    }
+    await ingestInto(fresh, [dataPath('digits_dwsep.onnx'), FACE]);
     const rows = async (p: string) => {
       const d = await openDb(p, { readOnly: true });
       try {

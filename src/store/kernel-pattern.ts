@@ -17,7 +17,7 @@ import {
   type KernelFamily,
   type KernelLabel,
 } from '../analysis/kernel-atlas.js';
-import { queryRows, queryValue } from './db.js';
+import { queryValue } from './db.js';
 import { hasKernelPattern } from './schema.js';
 
 /** The `filterdb_info` key recording the thresholds the stored labels were computed with. */
@@ -98,21 +98,8 @@ export async function readKernelLabels(
   layerIds: readonly number[],
 ): Promise<Map<number, KernelLabel[]>> {
   const out = new Map<number, KernelLabel[]>();
-  if (layerIds.length === 0 || !(await hasKernelPattern(con))) return out;
-  const reader = await con.runAndReadAll(
-    `SELECT layer_id, filter_index, label FROM kernel_pattern
-     WHERE layer_id IN (${layerIds.map((id) => Number(id)).join(', ')})
-     ORDER BY layer_id, filter_index`,
-  );
-  for (const [layer, index, label] of reader.getRowsJS()) {
-    const id = Number(layer);
-    let a = out.get(id);
-    if (!a) {
-      a = [];
-      out.set(id, a);
-    }
-    a[Number(index)] = label as KernelLabel;
-  }
+  for (const [layer, index, label] of await selectRows(con, layerIds, 'label'))
+    setAt(out, Number(layer), Number(index), label as KernelLabel);
   return out;
 }
 
@@ -122,33 +109,50 @@ export async function readKernelPatterns(
   layerIds: readonly number[],
 ): Promise<Map<number, KernelClass[]>> {
   const out = new Map<number, KernelClass[]>();
-  if (layerIds.length === 0 || !(await hasKernelPattern(con))) return out;
-  const rows = await queryRows(
+  const rows = await selectRows(
     con,
-    `SELECT layer_id, filter_index, label, family, polarity, sigma, theta, shift_x, shift_y, score, margin
-     FROM kernel_pattern WHERE layer_id IN (${layerIds.map((id) => Number(id)).join(', ')})
-     ORDER BY layer_id, filter_index`,
+    layerIds,
+    'label, family, polarity, sigma, theta, shift_x, shift_y, score, margin',
   );
-  for (const r of rows) {
-    const id = Number(r.layer_id);
-    let a = out.get(id);
-    if (!a) {
-      a = [];
-      out.set(id, a);
-    }
-    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-    const sx = num(r.shift_x);
-    const sy = num(r.shift_y);
-    a[Number(r.filter_index)] = {
-      label: r.label as KernelLabel,
-      polarity: (r.polarity ?? null) as KernelClass['polarity'],
-      sigma: num(r.sigma),
-      theta: num(r.theta),
-      shift: sx === null || sy === null ? null : [sx, sy],
-      score: Number(r.score),
-      margin: Number(r.margin),
-      family: (r.family ?? null) as KernelFamily | null,
-    };
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  for (const [layer, index, label, family, polarity, sigma, theta, sx, sy, score, margin] of rows) {
+    const x = num(sx);
+    const y = num(sy);
+    setAt(out, Number(layer), Number(index), {
+      label: label as KernelLabel,
+      polarity: (polarity ?? null) as KernelClass['polarity'],
+      sigma: num(sigma),
+      theta: num(theta),
+      shift: x === null || y === null ? null : [x, y],
+      score: Number(score),
+      margin: Number(margin),
+      family: (family ?? null) as KernelFamily | null,
+    });
   }
   return out;
+}
+
+/** layer_id, filter_index and `columns` of the rows of `layerIds` in channel order (none without the table). */
+async function selectRows(
+  con: DuckDBConnection,
+  layerIds: readonly number[],
+  columns: string,
+): Promise<unknown[][]> {
+  if (layerIds.length === 0 || !(await hasKernelPattern(con))) return [];
+  const reader = await con.runAndReadAll(
+    `SELECT layer_id, filter_index, ${columns} FROM kernel_pattern
+     WHERE layer_id IN (${layerIds.map((id) => Number(id)).join(', ')})
+     ORDER BY layer_id, filter_index`,
+  );
+  return reader.getRowsJS();
+}
+
+/** Sets `value` at `index` of the list `map` holds for `id` (created on first use). */
+function setAt<T>(map: Map<number, T[]>, id: number, index: number, value: T): void {
+  let a = map.get(id);
+  if (!a) {
+    a = [];
+    map.set(id, a);
+  }
+  a[index] = value;
 }

@@ -10,7 +10,7 @@
  * Resumable: layers are done in batches, each committed with its rows; a killed upgrade keeps the committed
  * batches and the next run does the rest. Nothing else is changed.
  */
-import type { DuckDBFloatVector, DuckDBIntegerVector } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBFloatVector, DuckDBIntegerVector } from '@duckdb/node-api';
 import { LayerStatsBuilder } from '../analysis/layer-stats.js';
 import { type FilterDb, mapDuckDbError, queryRows } from './db.js';
 import { readStoredFilters } from './filter-read.js';
@@ -129,9 +129,18 @@ async function upgradeBatch(
     rows.push({ layerId: l.layerId, stats: builders.get(l.layerId)!.finish() });
     byModel.set(l.modelId, rows);
   }
+  await appendByModel(con, byModel, appendLayerStats);
+}
+
+/** Appends rows per model in one committed transaction (rolled back on failure). */
+async function appendByModel<R>(
+  con: DuckDBConnection,
+  byModel: Map<number, R[]>,
+  append: (con: DuckDBConnection, modelId: number, rows: R[]) => Promise<void>,
+): Promise<void> {
   await con.run('BEGIN TRANSACTION');
   try {
-    for (const [modelId, rows] of byModel) await appendLayerStats(con, modelId, rows);
+    for (const [modelId, rows] of byModel) await append(con, modelId, rows);
     await con.run('COMMIT');
   } catch (e) {
     await con.run('ROLLBACK').catch(() => {});
@@ -157,14 +166,7 @@ async function upgradePatterns(
   let batch = new Map<number, KernelPatternRow[]>();
   let inBatch = 0;
   const commit = async () => {
-    await con.run('BEGIN TRANSACTION');
-    try {
-      for (const [modelId, r] of batch) await appendKernelPatterns(con, modelId, r);
-      await con.run('COMMIT');
-    } catch (e) {
-      await con.run('ROLLBACK').catch(() => {});
-      throw e;
-    }
+    await appendByModel(con, batch, appendKernelPatterns);
     batch = new Map();
     inBatch = 0;
   };
