@@ -441,7 +441,8 @@ export function probeSection(source: ProbeSource, ownName: string): HTMLElement 
       amplificationBarsSvg(r.ratios, r.mean, {
         title: `${s.layer.model}: amplification per channel`,
         subtitle: `‖Δ input‖ = ${r.inputNorm.toPrecision(4)}${r.inputNorm === 0 ? ' (no perturbation)' : ''}`,
-        width: 560,
+        // drawn at the column's width, so its text stays 11 px on a phone instead of being scaled down
+        width: Math.round(Math.min(720, Math.max(300, s.el.clientWidth || 560))),
         height: 230,
         max: sharedMax,
         color: SLOT_COLORS[s.index],
