@@ -10,7 +10,7 @@
  */
 import { FilterDbError } from '../errors.js';
 import { mulberry32 } from '../metrics/random.js';
-import type { ConvAttributes } from '../model/types.js';
+import type { ConvAttributes, ConvLayer } from '../model/types.js';
 
 export type PadMode = 'explicit' | 'same-upper' | 'same-lower' | 'valid';
 
@@ -94,6 +94,36 @@ export function convSpecOf(
   return {
     spec: { shape: [out, inPer, kh, kw], groups, strides, dilations, padMode, pads },
     known,
+    notes,
+  };
+}
+
+/** What the probe shows of a model's first layer besides its weights (the server's answer and the app's read). */
+export interface FirstLayerInfo {
+  format: string;
+  name: string;
+  op: string;
+  kind: string | null;
+  shape: number[];
+  groups: number | null;
+  /** Strides, dilations, pads / padding as the reader recorded them. */
+  attributes?: ConvAttributes;
+  /** False when the file does not record stride and padding (the app lets the user set them). */
+  geometryKnown: boolean;
+  notes: string[];
+}
+
+export function firstLayerInfo(layer: ConvLayer, format: string): FirstLayerInfo {
+  const { known, notes } = convSpecOf(layer, format);
+  return {
+    format,
+    name: layer.name,
+    op: layer.op,
+    kind: layer.kind,
+    shape: [...layer.shape],
+    groups: layer.groups,
+    ...(layer.attributes ? { attributes: layer.attributes } : {}),
+    geometryKnown: known,
     notes,
   };
 }

@@ -9,31 +9,21 @@
  */
 import { stat } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { convSpecOf, MAX_PROBE_WEIGHTS } from '../analysis/first-layer-conv.js';
+import { type FirstLayerInfo, firstLayerInfo, MAX_PROBE_WEIGHTS } from '../analysis/first-layer-conv.js';
 import { readModel } from '../formats/detect.js';
 import type { ModelInput } from '../formats/io/source.js';
-import { type ConvAttributes, elementCount } from '../model/types.js';
+import { elementCount } from '../model/types.js';
 import { openModelInput } from '../node/file-source.js';
 import { queryRows } from '../store/db.js';
 import { discoverModels, hashModel } from '../store/walk.js';
 import { HttpError } from './http.js';
 import { layerFilters } from './queries.js';
 
-export interface FirstLayerAnswer {
+/** The first layer as the API gives it: where it came from, and the weights as plain numbers. */
+export interface FirstLayerAnswer extends FirstLayerInfo {
   model: number;
-  format: string;
-  name: string;
-  op: string;
-  kind: string | null;
-  shape: number[];
-  groups: number | null;
-  /** Strides, dilations, pads / padding as the reader recorded them; absent when read from the database. */
-  attributes?: ConvAttributes;
-  /** Whether stride and padding come from the file (false: the app asks the user). */
-  geometryKnown: boolean;
   /** Where the weights came from. */
   source: 'file' | 'database';
-  notes: string[];
   weights: number[];
 }
 
@@ -129,19 +119,6 @@ async function fromFile(id: number, input: ModelInput, notes: string[]): Promise
   if (!layer) throw new HttpError(404, 'unknown-layer', `model ${id} has no conv layer`);
   if (elementCount(layer.shape) > MAX_PROBE_WEIGHTS) throw tooLarge(layer.shape, layer.name);
   const weights = Array.from(await layer.loadWeight());
-  const { known } = convSpecOf(layer, model.format);
-  return {
-    model: id,
-    format: model.format,
-    name: layer.name,
-    op: layer.op,
-    kind: layer.kind,
-    shape: [...layer.shape],
-    groups: layer.groups,
-    ...(layer.attributes ? { attributes: layer.attributes } : {}),
-    geometryKnown: known,
-    source: 'file',
-    notes,
-    weights,
-  };
+  const info = firstLayerInfo(layer, model.format);
+  return { ...info, model: id, source: 'file', notes: [...notes, ...info.notes], weights };
 }

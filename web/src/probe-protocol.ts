@@ -1,21 +1,10 @@
 /** Messages between the first-layer probe (probe.ts) and its worker (probe-worker.ts). */
-import type { ConvSpec, Perturbation } from '../../src/analysis/first-layer-conv.js';
-import type { ConvAttributes } from '../../src/model/types.js';
+import type { ConvSpec, FirstLayerInfo, Perturbation } from '../../src/analysis/first-layer-conv.js';
 
 /** A model's first conv layer, from the server (database model) or read from dropped files. */
-export interface FirstLayer {
+export interface FirstLayer extends FirstLayerInfo {
   /** Display name of the model. */
   model: string;
-  format: string;
-  name: string;
-  op: string;
-  kind: string | null;
-  shape: number[];
-  groups: number | null;
-  attributes?: ConvAttributes;
-  /** False when the file (or the database) does not record stride and padding. */
-  geometryKnown: boolean;
-  notes: string[];
   weights: Float32Array;
 }
 

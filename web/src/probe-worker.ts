@@ -7,17 +7,17 @@ import {
   amplification,
   type ConvSpec,
   conv2d,
-  convSpecOf,
+  firstLayerInfo,
   inputDelta,
+  MAX_PROBE_WEIGHTS,
   normalise,
   perturb,
   pixelsOf,
   type Tensor3,
 } from '../../src/analysis/first-layer-conv.js';
 import { readModel } from '../../src/formats/detect.js';
-import type { ByteSource, ModelInput } from '../../src/formats/io/source.js';
-import { safeRelativePath } from '../../src/formats/io/source.js';
-import { fileByteSource } from './file-source.js';
+import { elementCount } from '../../src/model/types.js';
+import { droppedModelInput } from './file-source.js';
 import type { FirstLayer, FromProbe, ProbeImage, ToProbe } from './probe-protocol.js';
 
 interface WorkerScope {
@@ -38,33 +38,17 @@ let image: ProbeImage | null = null;
 let imageVersion = 0;
 
 async function readFirstLayer(files: File[], mainName: string): Promise<FirstLayer> {
-  const main = files.find((f) => f.name === mainName) ?? files[0];
-  const byName = new Map(files.map((f) => [f.name, f]));
-  const input: ModelInput = {
-    main: fileByteSource(main),
-    listing: files.map((f) => f.name),
-    async sibling(rel: string): Promise<ByteSource | null> {
-      const safe = safeRelativePath(main.name, rel);
-      const file = byName.get(safe) ?? byName.get(safe.split('/').pop()!);
-      return file ? fileByteSource(file) : null;
-    },
-  };
-  const model = await readModel(input);
+  const model = await readModel(droppedModelInput(files, mainName));
   const layer = model.layers[0];
-  if (!layer) throw new Error(`${main.name}: no conv layer found`);
-  const { known, notes } = convSpecOf(layer, model.format);
+  if (!layer) throw new Error(`${mainName}: no conv layer found`);
+  if (elementCount(layer.shape) > MAX_PROBE_WEIGHTS)
+    throw new Error(
+      `${mainName}: the first layer ${layer.name} has more weights than the probe takes (${MAX_PROBE_WEIGHTS})`,
+    );
   const w = await layer.loadWeight();
   return {
-    model: main.name,
-    format: model.format,
-    name: layer.name,
-    op: layer.op,
-    kind: layer.kind,
-    shape: [...layer.shape],
-    groups: layer.groups,
-    attributes: layer.attributes,
-    geometryKnown: known,
-    notes,
+    ...firstLayerInfo(layer, model.format),
+    model: mainName,
     weights: w instanceof Float32Array ? w : Float32Array.from(w),
   };
 }
