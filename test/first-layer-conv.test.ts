@@ -280,6 +280,13 @@ describe('conv geometry from what the readers record', () => {
     const w = new Float32Array(4 * 147);
     assert.throws(() => conv2d(formulaTensor(1, 9, 9), w, s), /takes 3 input channels, the image has 1/);
     assert.throws(() => conv2d(formulaTensor(3, 5, 9), w, s), /smaller than the 7×7 kernel/);
+    // 64 × 1024 × 1024 maps would be 256 MiB twice over: refused before anything is allocated
+    const big = spec([64, 3, 3, 3], 1, [1, 1], [1, 1], 'same-upper', [0, 0, 0, 0]);
+    const huge: Tensor3 = { channels: 3, height: 1024, width: 1024, data: new Float32Array(3 * 1024 * 1024) };
+    assert.throws(
+      () => conv2d(huge, new Float32Array(64 * 27), big),
+      /more than the probe holds.*smaller image/,
+    );
   });
 });
 

@@ -42,6 +42,8 @@ const GEOMETRY_FORMATS = new Set(['onnx', 'tflite', 'tfjs', 'keras']);
 /** Most weights a probed layer may have, and most input elements (a 4096² RGB image). */
 export const MAX_PROBE_WEIGHTS = 1 << 22;
 export const MAX_PROBE_INPUT = 3 * 4096 * 4096;
+/** Most output values (64 MiB of float32 maps, e.g. 64 × 512 × 512); the page holds a clean and a Δ copy. */
+export const MAX_PROBE_OUTPUT = 1 << 24;
 
 /**
  * The conv spec of `layer` from its recorded attributes. `known` is false when the file does not record the
@@ -189,6 +191,12 @@ export function conv2d(input: Tensor3, weight: ArrayLike<number>, spec: ConvSpec
       'unsupported',
       'probe',
       `a ${H}×${W} input is smaller than the ${kh}×${kw} kernel`,
+    );
+  if (out * outH * outW > MAX_PROBE_OUTPUT)
+    throw new FilterDbError(
+      'too-large',
+      'probe',
+      `${out}×${outH}×${outW} output values are more than the probe holds (${MAX_PROBE_OUTPUT}); use a smaller image`,
     );
   const [sh, sw] = spec.strides;
   const [dh, dw] = spec.dilations;
