@@ -260,7 +260,7 @@ export function probeSection(source: ProbeSource, ownName: string): HTMLElement 
     h(
       'p',
       { class: 'muted' },
-      'Robust models’ first layers tend to damp small input perturbations (Gavrikov & Keuper). Convolve an image with this model’s first conv layer in your browser, perturb it, and see which output channels amplify the perturbation: ‖Δ output‖ / ‖Δ input‖ per channel, with Δ input in the layer’s normalised input space. No bias is added (it cancels in Δ).',
+      'Robust models’ first layers tend to damp small input perturbations (Gavrikov & Keuper). Convolve an image with this model’s first conv layer in your browser, perturb it, and see which output channels amplify the perturbation: ‖Δ output‖ / ‖Δ input‖ per channel, with Δ input in the layer’s normalised input space. No bias is added (it cancels in Δ). Model files do not state the input normalisation they were trained with (none of the supported formats records it), so choose it here.',
     ),
     h(
       'div',
