@@ -15,11 +15,14 @@
  * Score of a prototype: correlation of the mean-centred kernel with the mean-centred prototype (for a span,
  * the norm of the kernel's projection on the centred span over the kernel's norm) = √R² of the best affine
  * fit a·p + b. A family's score is its best over σ, centre (and θ). Label: `flat` when
- * ‖K − mean K‖ < 0.01·max|W_layer|; else the best family if its score ≥ threshold and it leads the runner-up
- * family by ≥ margin; else `unclassified`. Polarity (centre and line families): `on` when the kernel
+ * ‖K − mean K‖ < 0.01·max|W_layer|; else the best family if its score ≥ the size's threshold
+ * max(T, chance score at k) and it leads the runner-up family by ≥ margin; else `unclassified`. The chance
+ * score ({@link chanceScore}) is the 90th percentile of the best score of i.i.d. normal k×k kernels: a fixed
+ * correlation means far less at 3x3 (8 free dimensions) than at 7x7 (48), so one number cannot serve all k. Polarity (centre and line families): `on` when the kernel
  * correlates positively with the positive-centre prototype, `off` otherwise.
  */
 
+import { mulberry32 } from '../metrics/random.js';
 import { depthDecile, displayOrder, NONE_GROUP } from './groups.js';
 
 export type KernelFamily = 'edge' | 'line' | 'saddle' | 'centre';
@@ -40,14 +43,19 @@ export const BLOB_DC_FRACTION = 0.5;
 export const FLAT_FRACTION = 0.01;
 
 export interface AtlasThresholds {
-  /** Minimum score (correlation) of the best family. */
+  /** Minimum score (correlation) of the best family, whatever the kernel size. */
   threshold: number;
   /** Minimum lead of the best family's score over the runner-up family's. */
   margin: number;
+  /**
+   * Chance quantile: the best family must also reach this quantile of the scores of i.i.d. normal kernels of
+   * the same size ({@link chanceScore}); 0 or absent: no chance level.
+   */
+  chance?: number;
 }
 
 /** Calibrated defaults (README, "Depthwise kernel atlas": real depthwise layers vs random-init layers). */
-export const DEFAULT_THRESHOLDS: AtlasThresholds = { threshold: 0.9, margin: 0.02 };
+export const DEFAULT_THRESHOLDS: AtlasThresholds = { threshold: 0.75, margin: 0.01, chance: 0.9 };
 
 export interface KernelClass {
   label: KernelLabel;
@@ -242,28 +250,12 @@ interface FamilyBest {
 
 const FAMILIES: readonly KernelFamily[] = ['edge', 'line', 'saddle', 'centre'];
 
-/** Classifies one k×k kernel (row-major); `layerMaxAbs` is max |w| over its layer (for the flat rule). */
-export function classifyKernel(
-  kernel: ArrayLike<number>,
-  k: number,
-  layerMaxAbs: number,
-  thresholds: AtlasThresholds = DEFAULT_THRESHOLDS,
-): KernelClass {
-  const bank = prototypeBank(k);
-  const kc = centred(Float64Array.from(kernel));
-  const norm = Math.sqrt(dot(kc, kc));
-  if (!(norm >= FLAT_FRACTION * layerMaxAbs) || norm === 0) {
-    return {
-      label: 'flat',
-      polarity: null,
-      sigma: null,
-      theta: null,
-      shift: null,
-      score: 0,
-      margin: 0,
-      family: null,
-    };
-  }
+/** Each family's best prototype for a mean-centred kernel `kc` of norm `norm`, best family first. */
+function rankFamilies(
+  kc: Float64Array,
+  norm: number,
+  bank: PrototypeBank,
+): (readonly [KernelFamily, FamilyBest])[] {
   const best = new Map<KernelFamily, FamilyBest>();
   const offer = (family: KernelFamily, cand: FamilyBest) => {
     const cur = best.get(family);
@@ -290,9 +282,73 @@ export function classifyKernel(
     else theta = (((theta / 2) % 90) + 90) % 90;
     offer(p.family, { score, sign: 1, sigma: p.sigma, shift: p.shift, theta });
   }
-  const ranked = FAMILIES.map((f) => [f, best.get(f)] as const)
+  return FAMILIES.map((f) => [f, best.get(f)] as const)
     .filter((e): e is readonly [KernelFamily, FamilyBest] => e[1] !== undefined)
     .sort((a, b) => b[1].score - a[1].score);
+}
+
+/** Draws behind {@link chanceScore} (seeded: the same value on every run). */
+const CHANCE_DRAWS = 1000;
+const CHANCE_SEED = 0x6b65726e;
+const chanceCache = new Map<string, number>();
+
+/**
+ * The `quantile` of the best family's score of i.i.d. normal k×k kernels (CHANCE_DRAWS seeded draws): the
+ * score a kernel reaches by chance. It falls with k (k² − 1 free dimensions after mean removal against a
+ * prototype bank that grows only with the σ grid): ≈ 0.92 at 3x3, 0.64 at 5x5, 0.47 at 7x7 for q = 0.9.
+ */
+export function chanceScore(k: number, quantile: number): number {
+  const key = `${k}:${quantile}`;
+  const cached = chanceCache.get(key);
+  if (cached !== undefined) return cached;
+  const bank = prototypeBank(k);
+  const rand = mulberry32(CHANCE_SEED + k);
+  const scores: number[] = [];
+  const v = new Float64Array(k * k);
+  for (let d = 0; d < CHANCE_DRAWS; d++) {
+    for (let i = 0; i < v.length; i++) {
+      const u = Math.max(rand(), 1e-300);
+      v[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+    }
+    const kc = centred(v);
+    scores.push(rankFamilies(kc, Math.sqrt(dot(kc, kc)), bank)[0][1].score);
+  }
+  scores.sort((a, b) => a - b);
+  const q = Math.min(1, Math.max(0, quantile));
+  const value = scores[Math.floor(q * (scores.length - 1))];
+  chanceCache.set(key, value);
+  return value;
+}
+
+/** The score a k×k kernel's best family must reach: max(threshold, chance score at k). */
+export function effectiveThreshold(k: number, thresholds: AtlasThresholds = DEFAULT_THRESHOLDS): number {
+  const chance = thresholds.chance ?? 0;
+  return Math.max(thresholds.threshold, chance > 0 ? chanceScore(k, chance) : 0);
+}
+
+/** Classifies one k×k kernel (row-major); `layerMaxAbs` is max |w| over its layer (for the flat rule). */
+export function classifyKernel(
+  kernel: ArrayLike<number>,
+  k: number,
+  layerMaxAbs: number,
+  thresholds: AtlasThresholds = DEFAULT_THRESHOLDS,
+): KernelClass {
+  const bank = prototypeBank(k);
+  const kc = centred(Float64Array.from(kernel));
+  const norm = Math.sqrt(dot(kc, kc));
+  if (!(norm >= FLAT_FRACTION * layerMaxAbs) || norm === 0) {
+    return {
+      label: 'flat',
+      polarity: null,
+      sigma: null,
+      theta: null,
+      shift: null,
+      score: 0,
+      margin: 0,
+      family: null,
+    };
+  }
+  const ranked = rankFamilies(kc, norm, bank);
   const [family, top] = ranked[0];
   const margin = top.score - (ranked[1]?.[1].score ?? 0);
   const base = {
@@ -303,7 +359,7 @@ export function classifyKernel(
     margin,
     family,
   };
-  if (top.score < thresholds.threshold || margin < thresholds.margin) {
+  if (top.score < effectiveThreshold(k, thresholds) || margin < thresholds.margin) {
     return { label: 'unclassified', polarity: null, ...base };
   }
   const polarity = family === 'centre' || family === 'line' ? (top.sign >= 0 ? 'on' : 'off') : null;
@@ -325,6 +381,8 @@ export function isAtlasShape(shape: readonly number[]): boolean {
 
 export interface LayerAtlas {
   k: number;
+  /** The score a kernel of this size had to reach ({@link effectiveThreshold}). */
+  threshold: number;
   kernels: KernelClass[];
   /** Share of each label among the layer's kernels. */
   shares: Record<KernelLabel, number>;
@@ -358,7 +416,12 @@ export function classifyLayer(
     const slice = Array.prototype.slice.call(weight, c * kk, (c + 1) * kk) as number[];
     kernels.push(classifyKernel(slice, k, maxAbs, thresholds));
   }
-  return { k, kernels, shares: labelShares(kernels.map((x) => x.label)) };
+  return {
+    k,
+    threshold: effectiveThreshold(k, thresholds),
+    kernels,
+    shares: labelShares(kernels.map((x) => x.label)),
+  };
 }
 
 /** One depthwise layer to put in the atlas. */

@@ -25,6 +25,7 @@ interface KernelsCliOptions {
   json?: boolean;
   threshold: string;
   margin: string;
+  chance: string;
 }
 
 interface Skipped {
@@ -48,6 +49,11 @@ export function registerKernels(program: Command): void {
       "minimum lead over the runner-up family's correlation",
       String(DEFAULT_THRESHOLDS.margin),
     )
+    .option(
+      '--chance <Q>',
+      'the best family must also beat this quantile of random kernels of the same size (0: off)',
+      String(DEFAULT_THRESHOLDS.chance),
+    )
     .action(async (file: string | undefined, opts: KernelsCliOptions) => {
       if (Boolean(file) === Boolean(opts.db))
         throw new UsageError('kernels takes a model file or --db, not both');
@@ -56,15 +62,17 @@ export function registerKernels(program: Command): void {
       if (!(threshold >= 0 && threshold <= 1))
         throw new UsageError(`--threshold takes 0…1, not ${opts.threshold}`);
       if (!(margin >= 0 && margin <= 1)) throw new UsageError(`--margin takes 0…1, not ${opts.margin}`);
+      const chance = Number(opts.chance);
+      if (!(chance >= 0 && chance < 1)) throw new UsageError(`--chance takes 0…1, not ${opts.chance}`);
       const skipped: Skipped[] = [];
       const models: { model: string; atlas: ModelAtlas }[] = [];
       const inputs = file ? [await fileLayers(file)] : await dbLayers(opts.db!, skipped);
       for (const m of inputs)
-        models.push({ model: m.model, atlas: modelAtlas(m.layers, { threshold, margin }) });
+        models.push({ model: m.model, atlas: modelAtlas(m.layers, { threshold, margin, chance }) });
       for (const s of skipped) writeNote(`${s.model} ${s.layer}: skipped (${s.reason})`);
       if (opts.json) {
         await writeOut(
-          `${JSON.stringify({ threshold, margin, models: models.map((m) => ({ model: m.model, ...m.atlas })), skipped })}\n`,
+          `${JSON.stringify({ threshold, margin, chance, models: models.map((m) => ({ model: m.model, ...m.atlas })), skipped })}\n`,
         );
         return;
       }
@@ -92,9 +100,23 @@ export function registerKernels(program: Command): void {
           '',
         );
       }
-      out.push(`threshold ${threshold}, margin ${margin}`);
+      out.push(
+        `threshold max(${threshold}, chance score at k, quantile ${chance}), margin ${margin}; per size: ${sizeThresholds(models)}`,
+      );
       await writeOut(`${out.join('\n')}\n`);
     });
+}
+
+/** "3x3 0.921, 5x5 0.75": the threshold each kernel size met. */
+function sizeThresholds(models: { atlas: ModelAtlas }[]): string {
+  const bySize = new Map<number, number>();
+  for (const m of models) for (const l of m.atlas.layers) bySize.set(l.k, l.threshold);
+  return (
+    [...bySize]
+      .sort((a, b) => a[0] - b[0])
+      .map(([k, t]) => `${k}x${k} ${t.toFixed(3)}`)
+      .join(', ') || 'none'
+  );
 }
 
 async function fileLayers(file: string): Promise<{ model: string; layers: AtlasLayerInput[] }> {
