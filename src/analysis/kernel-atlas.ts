@@ -131,21 +131,102 @@ export function sigmaGrid(k: number): number[] {
 
 const banks = new Map<number, PrototypeBank>();
 
+/** The Gaussian and its derivatives at σ, centre `shift`, sampled on the k×k grid (row-major). */
+interface GaussianFields {
+  g: Float64Array;
+  gx: Float64Array;
+  gy: Float64Array;
+  gxx: Float64Array;
+  gyy: Float64Array;
+  gxy: Float64Array;
+  /** Difference of Gaussians g(σ)/Σg(σ) − g(1.6σ)/Σg(1.6σ). */
+  dog: Float64Array;
+}
+
+function gaussianFields(k: number, s: number, shift: readonly [number, number]): GaussianFields {
+  const r = (k - 1) / 2;
+  const n = k * k;
+  const [cx, cy] = shift;
+  const s2 = s * s;
+  const out = {
+    g: new Float64Array(n),
+    gx: new Float64Array(n),
+    gy: new Float64Array(n),
+    gxx: new Float64Array(n),
+    gyy: new Float64Array(n),
+    gxy: new Float64Array(n),
+    dog: new Float64Array(n),
+  };
+  const wide = new Float64Array(n);
+  for (let row = 0; row < k; row++) {
+    for (let col = 0; col < k; col++) {
+      const i = row * k + col;
+      const x = col - r - cx;
+      const y = row - r - cy;
+      const g = Math.exp(-(x * x + y * y) / (2 * s2));
+      out.g[i] = g;
+      out.gx[i] = x * g;
+      out.gy[i] = y * g;
+      out.gxx[i] = (((x * x) / s2 - 1) / s2) * g;
+      out.gyy[i] = (((y * y) / s2 - 1) / s2) * g;
+      out.gxy[i] = ((x * y) / (s2 * s2)) * g;
+      wide[i] = Math.exp(-(x * x + y * y) / (2 * (1.6 * s) ** 2));
+    }
+  }
+  const s1 = out.g.reduce((p, q) => p + q, 0);
+  const sB = wide.reduce((p, q) => p + q, 0);
+  for (let i = 0; i < n; i++) out.dog[i] = out.g[i] / s1 - wide[i] / sB;
+  return out;
+}
+
+/** a·u + b·v, element-wise. */
+function mix(a: number, u: Float64Array, b: number, v: Float64Array): Float64Array {
+  return u.map((x, i) => a * x + b * v[i]);
+}
+
+/** The bright ridge −∂²g/∂n² across the direction n at `deg`. */
+function ridge(f: GaussianFields, deg: number): Float64Array {
+  const t = (deg * Math.PI) / 180;
+  const c = Math.cos(t);
+  const si = Math.sin(t);
+  return f.gxx.map((xx, i) => -(c * c * xx + 2 * c * si * f.gxy[i] + si * si * f.gyy[i]));
+}
+
+/**
+ * A pattern's prototype as a k×k image (row-major, max |value| = 1, positive centre / "on" polarity): blob =
+ * Gaussian, centre-surround = DoG, edge = cos θ·gₓ + sin θ·g_y, line = the ridge at θ, saddle =
+ * cos 2θ·(gₓₓ − g_yy) + sin 2θ·2gₓᵧ — the prototypes the classifier scores against. Null for flat and
+ * unclassified.
+ */
+export function prototypeKernel(
+  label: KernelLabel,
+  k: number,
+  sigma: number,
+  theta = 0,
+  shift: readonly [number, number] = [0, 0],
+): number[] | null {
+  const f = gaussianFields(k, sigma, shift);
+  const t = (theta * Math.PI) / 180;
+  let v: Float64Array;
+  if (label === 'blob') v = f.g;
+  else if (label === 'centre-surround') v = f.dog;
+  else if (label === 'edge') v = mix(Math.cos(t), f.gx, Math.sin(t), f.gy);
+  else if (label === 'line') v = ridge(f, theta);
+  else if (label === 'saddle') v = mix(Math.cos(2 * t), mix(1, f.gxx, -1, f.gyy), 2 * Math.sin(2 * t), f.gxy);
+  else return null;
+  let max = 0;
+  for (const x of v) max = Math.max(max, Math.abs(x));
+  return Array.from(v, (x) => (max > 0 ? x / max : 0));
+}
+
 /** The prototypes for k×k kernels (cached per k). */
 export function prototypeBank(k: number): PrototypeBank {
   if (!(Number.isInteger(k) && k >= 3 && k % 2 === 1))
     throw new RangeError(`kernel size ${k} is not odd ≥ 3`);
   const cached = banks.get(k);
   if (cached) return cached;
-  const r = (k - 1) / 2;
-  const n = k * k;
   const singles: SingleProto[] = [];
   const spans: SpanProto[] = [];
-  const field = (f: (x: number, y: number) => number) => {
-    const v = new Float64Array(n);
-    for (let y = 0; y < k; y++) for (let x = 0; x < k; x++) v[y * k + x] = f(x - r, y - r);
-    return v;
-  };
   const addSingle = (
     family: SingleProto['family'],
     sigma: number,
@@ -175,64 +256,20 @@ export function prototypeBank(k: number): PrototypeBank {
     spans.push({ family, sigma, shift, a, b, inv: [bb / det, -ab / det, aa / det] });
   };
   for (const s of sigmaGrid(k)) {
-    const s2 = s * s;
     for (const shift of SHIFTS) {
-      const [cx, cy] = shift;
-      const g = (x: number, y: number, sg = s) => Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sg * sg));
-      const gxx = (x: number, y: number) => (((x - cx) ** 2 / s2 - 1) / s2) * g(x, y);
-      const gyy = (x: number, y: number) => (((y - cy) ** 2 / s2 - 1) / s2) * g(x, y);
-      const gxy = (x: number, y: number) => (((x - cx) * (y - cy)) / (s2 * s2)) * g(x, y);
-      addSpan(
-        'edge',
-        s,
-        shift,
-        field((x, y) => (x - cx) * g(x, y)),
-        field((x, y) => (y - cy) * g(x, y)),
-      );
+      const f = gaussianFields(k, s, shift);
+      addSpan('edge', s, shift, f.gx, f.gy);
       addSpan(
         'saddle',
         s,
         shift,
-        field((x, y) => gxx(x, y) - gyy(x, y)),
-        field((x, y) => 2 * gxy(x, y)),
+        mix(1, f.gxx, -1, f.gyy),
+        f.gxy.map((x) => 2 * x),
       );
-      for (const deg of LINE_ANGLES) {
-        const t = (deg * Math.PI) / 180;
-        const c = Math.cos(t);
-        const si = Math.sin(t);
-        addSingle(
-          'line',
-          s,
-          shift,
-          deg,
-          field((x, y) => -(c * c * gxx(x, y) + 2 * c * si * gxy(x, y) + si * si * gyy(x, y))),
-        );
-      }
-      addSingle(
-        'centre',
-        s,
-        shift,
-        null,
-        field((x, y) => g(x, y)),
-      );
-      addSingle(
-        'centre',
-        s,
-        shift,
-        null,
-        field((x, y) => -(gxx(x, y) + gyy(x, y))),
-      );
-      const g1 = field((x, y) => g(x, y));
-      const g2 = field((x, y) => g(x, y, 1.6 * s));
-      const s1 = g1.reduce((p, q) => p + q, 0);
-      const sB = g2.reduce((p, q) => p + q, 0);
-      addSingle(
-        'centre',
-        s,
-        shift,
-        null,
-        g1.map((v, i) => v / s1 - g2[i] / sB),
-      );
+      for (const deg of LINE_ANGLES) addSingle('line', s, shift, deg, ridge(f, deg));
+      addSingle('centre', s, shift, null, f.g);
+      addSingle('centre', s, shift, null, mix(-1, f.gxx, -1, f.gyy));
+      addSingle('centre', s, shift, null, f.dog);
     }
   }
   const bank = { k, singles, spans };
@@ -454,13 +491,19 @@ export function modelAtlas(
   layers: readonly AtlasLayerInput[],
   thresholds: AtlasThresholds = DEFAULT_THRESHOLDS,
 ): ModelAtlas {
-  const results: AtlasLayerResult[] = layers.map((l) => ({
-    layer: l.layer,
-    shape: [...l.shape],
-    convDepthNorm: l.convDepthNorm,
-    depthBin: depthDecile(l.convDepthNorm),
-    ...classifyLayer(l.weight, l.shape, thresholds),
-  }));
+  return summariseAtlas(
+    layers.map((l) => ({
+      layer: l.layer,
+      shape: [...l.shape],
+      convDepthNorm: l.convDepthNorm,
+      depthBin: depthDecile(l.convDepthNorm),
+      ...classifyLayer(l.weight, l.shape, thresholds),
+    })),
+  );
+}
+
+/** Shares over labelled layers (one model's, or several models' for a database), per depth bin and overall. */
+export function summariseAtlas(results: AtlasLayerResult[]): ModelAtlas {
   const all = results.flatMap((r) => r.kernels.map((k) => k.label));
   const bins = new Map<string, KernelLabel[]>();
   for (const r of results) {

@@ -4,10 +4,10 @@
  * layer, per depth bin and per model.
  */
 import type { Command } from 'commander';
+import { atlasInputs } from '../../analysis/atlas-view.js';
 import {
   type AtlasLayerInput,
   DEFAULT_THRESHOLDS,
-  isAtlasShape,
   KERNEL_LABELS,
   type KernelLabel,
   type ModelAtlas,
@@ -16,7 +16,7 @@ import {
 import { readModel } from '../../formats/detect.js';
 import { openModelInput } from '../../node/file-source.js';
 import { openDb } from '../../store/db.js';
-import { readStoredFilters } from '../../store/filter-read.js';
+import { readDepthwiseLayers } from '../../store/depthwise-read.js';
 import { UsageError, writeNote, writeOut } from '../context.js';
 import { renderTable } from '../table.js';
 
@@ -121,66 +121,19 @@ function sizeThresholds(models: { atlas: ModelAtlas }[]): string {
 
 async function fileLayers(file: string): Promise<{ model: string; layers: AtlasLayerInput[] }> {
   const model = await readModel(await openModelInput(file));
-  const layers: AtlasLayerInput[] = [];
-  for (const l of model.layers) {
-    if (l.kind !== 'depthwise' || !isAtlasShape(l.shape)) continue;
-    layers.push({
-      layer: l.name,
-      shape: l.shape,
-      convDepthNorm: l.convDepthNorm,
-      weight: await l.loadWeight(),
-    });
-  }
-  return { model: model.source, layers };
+  return { model: model.source, layers: await atlasInputs(model.layers) };
 }
 
-/** Every model's depthwise layers from their stored filters (a layer whose filters were not stored is skipped). */
+/** Every model's depthwise layers from their stored filters (store/depthwise-read.ts). */
 async function dbLayers(
   path: string,
   skipped: Skipped[],
 ): Promise<{ model: string; layers: AtlasLayerInput[] }[]> {
   const db = await openDb(path, { readOnly: true });
   try {
-    const con = db.connection;
-    const rows = (
-      await con.runAndReadAll(
-        `SELECT m.name, l.layer_id, l.name, l.shape, l.conv_depth_norm, l.filter_table, l.first_filter_id,
-                l.filter_count
-         FROM models m JOIN layers l ON l.model_id = m.model_id
-         WHERE l.kind = 'depthwise'
-         ORDER BY m.model_id, l.layer_index`,
-      )
-    ).getRowsJS();
-    const out = new Map<string, AtlasLayerInput[]>();
-    for (const r of rows) {
-      const model = String(r[0]);
-      const layer = String(r[2]);
-      const shape = ((r[3] as number[] | null) ?? []).map(Number);
-      if (!out.has(model)) out.set(model, []);
-      if (!isAtlasShape(shape)) continue;
-      const k = shape[2];
-      if (r[5] === null || Number(r[7]) !== shape[0]) {
-        skipped.push({
-          model,
-          layer,
-          reason: `its ${k}x${k} filters are not stored (ingest with --kernel all)`,
-        });
-        continue;
-      }
-      const weight = await readStoredFilters(con, {
-        layerId: Number(r[1]),
-        table: r[5] === 'filters' ? 'filters' : 'filters_other',
-        firstFilterId: Number(r[6]),
-        count: shape[0],
-        perFilter: k * k,
-      });
-      if (!weight) {
-        skipped.push({ model, layer, reason: 'its stored filters are incomplete' });
-        continue;
-      }
-      out.get(model)!.push({ layer, shape, convDepthNorm: Number(r[4]), weight });
-    }
-    return [...out.entries()].map(([model, layers]) => ({ model, layers }));
+    const r = await readDepthwiseLayers(db.connection);
+    skipped.push(...r.skipped.map((s) => ({ model: s.model, layer: s.layer ?? '', reason: s.reason })));
+    return r.models;
   } finally {
     db.close();
   }
