@@ -18,6 +18,7 @@ import {
   type ModelSummary,
   postJson,
 } from './api.js';
+import { databaseEnergySection, modelAtlasSections } from './atlas.js';
 import {
   alphaFigure,
   bytes,
@@ -123,6 +124,7 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
           h('a', { href: '#/drop' }, 'Drop a model file'),
           ' and add it.',
         ),
+    ...(models.length ? databaseEnergySection() : []),
   );
 }
 
@@ -225,6 +227,7 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     layerTable(m.layers, (i) => showLayer(i, true)),
     h('h2', {}, 'Filters of the first layer'),
     grids,
+    ...modelAtlasSections(m.id),
   );
   if (m.layers.length) await showLayer(0, false);
 }
