@@ -24,6 +24,7 @@ import { databaseCounts } from '../store/ingest.js';
 import { energyAnswer, modelAtlasAnswer, modelEnergyAnswer } from './atlas.js';
 import { cohorts } from './cohorts.js';
 import { compare } from './compare.js';
+import { firstLayer } from './first-layer.js';
 import {
   type BodyLimits,
   DEFAULT_BODY_LIMITS,
@@ -418,6 +419,10 @@ function makeHandler(o: Options, db: FilterDb | null) {
         const answer = (con: DuckDBConnection): Promise<unknown> =>
           parts[2] === 'atlas' ? modelAtlasAnswer(con, id) : modelEnergyAnswer(con, id);
         return sendJson(res, 200, await withConnection(needDb(), signal, answer));
+      }
+      if (parts.length === 3 && parts[2] === 'first-layer') {
+        allow('GET');
+        return sendJson(res, 200, await withConnection(needDb(), signal, (con) => firstLayer(con, id)));
       }
       if (parts.length === 5 && parts[2] === 'layers' && parts[4] === 'filters') {
         allow('GET');

@@ -19,6 +19,7 @@ import {
   postJson,
 } from './api.js';
 import { databaseEnergySection, modelAtlasSections } from './atlas.js';
+import { probeSection } from './probe.js';
 import {
   alphaFigure,
   bytes,
@@ -228,6 +229,7 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     h('h2', {}, 'Filters of the first layer'),
     grids,
     ...modelAtlasSections(m.id),
+    m.layers.length ? probeSection({ kind: 'database', id: m.id, name: m.name }, m.name) : '',
   );
   if (m.layers.length) await showLayer(0, false);
 }
