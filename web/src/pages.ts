@@ -18,6 +18,7 @@ import {
   type ModelSummary,
   postJson,
 } from './api.js';
+import { databaseEnergySection, modelAtlasSections } from './atlas.js';
 import { probeSection } from './probe.js';
 import {
   alphaFigure,
@@ -124,6 +125,7 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
           h('a', { href: '#/drop' }, 'Drop a model file'),
           ' and add it.',
         ),
+    ...(models.length ? databaseEnergySection() : []),
   );
 }
 
@@ -226,6 +228,7 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     layerTable(m.layers, (i) => showLayer(i, true)),
     h('h2', {}, 'Filters of the first layer'),
     grids,
+    ...modelAtlasSections(m.id),
     m.layers.length ? probeSection({ kind: 'database', id: m.id, name: m.name }, m.name) : '',
   );
   if (m.layers.length) await showLayer(0, false);
