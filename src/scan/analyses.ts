@@ -276,7 +276,7 @@ function groupMap(plan: SelectionPlan, layerSpan: number, bins: number): HistMap
   return { layerGroup, groups: plan.groups.length, bins };
 }
 
-interface Cells {
+export interface Cells {
   /** layer_id → cell (-1: not selected). */
   layerCell: Int32Array;
   /** Per cell, its label in each grouping. */
@@ -284,7 +284,7 @@ interface Cells {
 }
 
 /** One grouping's groups as cells (in `plan.groups` order). */
-function groupsAsCells(plan: SelectionPlan): Cells {
+export function groupsAsCells(plan: SelectionPlan): Cells {
   return { layerCell: groupMap(plan, plan.layerSpan, 0).layerGroup, labels: plan.groups.map((g) => [g]) };
 }
 
@@ -292,7 +292,7 @@ function groupsAsCells(plan: SelectionPlan): Cells {
  * The cells of several groupings of one selection: layers with the same label in every grouping (every
  * layer_info grouping is a function of the layer, and cells are far fewer than layers).
  */
-function groupingCells(plans: SelectionPlan[]): Cells {
+export function groupingCells(plans: SelectionPlan[]): Cells {
   const base = plans[0];
   const labelsByLayer = new Map<number, string[]>();
   for (const p of plans)
@@ -322,7 +322,7 @@ function groupingCells(plans: SelectionPlan[]): Cells {
 }
 
 /** Grouping `pi`'s histograms: the cells' counts added up per label. */
-function cellsToGroups(
+export function cellsToGroups(
   labels: string[][],
   pi: number,
   cells: { counts: Float64Array; filters: Float64Array },
