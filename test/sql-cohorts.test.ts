@@ -111,3 +111,21 @@ async function basisOf(path: string, plan: Awaited<ReturnType<typeof planCohorts
   }
   return pcaFromMoments(m);
 }
+
+test('cohorts needs --db or --engine, and --engine takes neither --db nor --basis', () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'cohorts', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, FILTERDB_NO_PROGRESS: '1' },
+    });
+  const none = run('--by', 'Task');
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /--db <file> or --engine <url>/);
+  const both = run('--engine', 'clickhouse://127.0.0.1:9/x', '--db', ZOO, '--by', 'Task');
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /--engine takes neither --db nor --basis/);
+  const other = run('--engine', 'postgres://u:secret@h/x', '--by', 'Task');
+  assert.equal(other.status, 1);
+  assert.match(other.stderr, /not a known engine/);
+  assert.doesNotMatch(other.stderr, /secret/);
+});

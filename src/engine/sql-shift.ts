@@ -6,7 +6,7 @@
  */
 import { type PcaBasis, pcaFromMoments } from '../analysis/pca.js';
 import { type ShiftResult, shiftFromHistograms } from '../analysis/shift.js';
-import { cellsToGroups, groupingCells, groupsAsCells } from '../scan/analyses.js';
+import { cellsToGroups, checkShiftPlans, groupingCells, groupsAsCells } from '../scan/analyses.js';
 import { DIMS, emptySums, type MomentSums, mergeMomentSums } from '../scan/scan-passes.js';
 import { SelectionError, type SelectionPlan } from '../scan/selection.js';
 import {
@@ -156,15 +156,7 @@ export async function sqlShifts(
   plans: SelectionPlan[],
   options: SqlShiftOptions = {},
 ): Promise<SqlShiftResult[]> {
-  const bins = options.bins ?? 70;
-  if (!Number.isInteger(bins) || bins < 1)
-    throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
-  if (plans.length === 0 || plans.some((p) => p.by === null))
-    throw new SelectionError('a grouping (--by) is required');
-  const base = plans[0];
-  if (base.filterCount === 0) throw new SelectionError('no filters selected');
-  if (plans.some((p) => p.where !== base.where || p.filterCount !== base.filterCount))
-    throw new SelectionError('the groupings of one shift must group the same selection');
+  const { bins, base } = checkShiftPlans(plans, options.bins);
   const cells = plans.length === 1 ? groupsAsCells(base) : groupingCells(plans);
   const groups: LayerGroups = {
     layerIds: base.layers.map((l) => l.layerId),

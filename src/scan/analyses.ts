@@ -210,15 +210,7 @@ export async function storeShifts(
   plans: SelectionPlan[],
   options: StoreShiftOptions = {},
 ): Promise<StoreShiftResult[]> {
-  const bins = options.bins ?? 70;
-  if (!Number.isInteger(bins) || bins < 1)
-    throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
-  if (plans.length === 0 || plans.some((p) => p.by === null))
-    throw new SelectionError('a grouping (--by) is required');
-  const base = plans[0];
-  if (base.filterCount === 0) throw new SelectionError('no filters selected');
-  if (plans.some((p) => p.where !== base.where || p.filterCount !== base.filterCount))
-    throw new SelectionError('the groupings of one shift must group the same selection');
+  const { bins, base } = checkShiftPlans(plans, options.bins);
   const kdeBins = options.views ? (options.views.kdeBins ?? 2048) : 0;
   const density =
     options.views && options.views.density !== false ? (options.views.density ?? DEFAULT_DENSITY) : undefined;
@@ -266,6 +258,26 @@ export async function storeShifts(
   } finally {
     await scanner.close();
   }
+}
+
+/**
+ * The checks of a shift over several groupings (the streamed and the SQL paths): a positive integer bin count
+ * (default 70), a grouping each, and one selection with filters. Returns the bins and the first plan.
+ */
+export function checkShiftPlans(
+  plans: SelectionPlan[],
+  binsOption: number | undefined,
+): { bins: number; base: SelectionPlan } {
+  const bins = binsOption ?? 70;
+  if (!Number.isInteger(bins) || bins < 1)
+    throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
+  if (plans.length === 0 || plans.some((p) => p.by === null))
+    throw new SelectionError('a grouping (--by) is required');
+  const base = plans[0];
+  if (base.filterCount === 0) throw new SelectionError('no filters selected');
+  if (plans.some((p) => p.where !== base.where || p.filterCount !== base.filterCount))
+    throw new SelectionError('the groupings of one shift must group the same selection');
+  return { bins, base };
 }
 
 /** layer_id → index of the layer's group in `plan.groups` (-1: not selected), for a histogram of `bins`. */
