@@ -28,7 +28,8 @@ import { batchMoments, emptyMoments, mergeMoments } from '../src/analysis/moment
 import { flatComponents, pcaFromMoments } from '../src/analysis/pca.js';
 import { distributionShift, type ShiftResult } from '../src/analysis/shift.js';
 import { duckdbEngine } from '../src/engine/duckdb-engine.js';
-import { sqlShift } from '../src/engine/sql-shift.js';
+import { sqlCohorts } from '../src/engine/sql-cohorts.js';
+import { sqlShift, sqlShifts } from '../src/engine/sql-shift.js';
 import { readModel } from '../src/formats/detect.js';
 import { openModelInput } from '../src/node/file-source.js';
 import { type StoreShiftResult, storeShift, storeShifts } from '../src/scan/analyses.js';
@@ -397,6 +398,9 @@ describe('shift --by pattern: a per-filter grouping', () => {
     try {
       const plan = await planSelection(db.connection, { by: 'pattern' });
       await assert.rejects(sqlShift(duckdbEngine(db), plan), (e: Error) => /one by one/.test(e.message));
+      await assert.rejects(sqlShifts(duckdbEngine(db), [plan]), (e: Error) => /one by one/.test(e.message));
+      const cohorts = await planCohorts(db.connection, { by: 'pattern' });
+      await assert.rejects(sqlCohorts(duckdbEngine(db), cohorts), (e: Error) => /one by one/.test(e.message));
     } finally {
       db.close();
     }

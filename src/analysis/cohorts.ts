@@ -104,16 +104,30 @@ export function measureCohortLayer(
     const ve = varianceEntropy(kept.scaled, kept.kept, K);
     if (ve?.variances.some((v) => v > 0)) entropy = ve.entropy;
   }
-  let orth: number | null = null;
-  if (out !== null && out >= 2 && filters % out === 0) {
-    const d = (filters / out) * K;
-    const g = scratch.widen(w, filters * K);
-    orth = out <= ORTH_GRAM_MAX ? orthogonality(g, out, d) : rowwiseOrthogonality(g, out, d);
-  }
   return {
-    stats: { filters, sparse: filters - kept.kept, kept: kept.kept, entropy, out, orthogonality: orth },
+    stats: {
+      filters,
+      sparse: filters - kept.kept,
+      kept: kept.kept,
+      entropy,
+      out,
+      orthogonality: layerOrthogonality(w, filters, out, scratch),
+    },
     kept,
   };
+}
+
+/** oₗ of a layer's `filters` 3x3 filters with `out` output channels (null when out is unknown or < 2). */
+export function layerOrthogonality(
+  w: Float32Array,
+  filters: number,
+  out: number | null,
+  scratch = new LayerScratch(),
+): number | null {
+  if (out === null || out < 2 || filters % out !== 0) return null;
+  const d = (filters / out) * K;
+  const g = scratch.widen(w, filters * K);
+  return out <= ORTH_GRAM_MAX ? orthogonality(g, out, d) : rowwiseOrthogonality(g, out, d);
 }
 
 /**

@@ -211,15 +211,7 @@ export async function storeShifts(
   plans: SelectionPlan[],
   options: StoreShiftOptions = {},
 ): Promise<StoreShiftResult[]> {
-  const bins = options.bins ?? 70;
-  if (!Number.isInteger(bins) || bins < 1)
-    throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
-  if (plans.length === 0 || plans.some((p) => p.by === null))
-    throw new SelectionError('a grouping (--by) is required');
-  const base = plans[0];
-  if (base.filterCount === 0) throw new SelectionError('no filters selected');
-  if (plans.some((p) => p.where !== base.where || p.filterCount !== base.filterCount))
-    throw new SelectionError('the groupings of one shift must group the same selection');
+  const { bins, base } = checkShiftPlans(plans, options.bins);
   const kdeBins = options.views ? (options.views.kdeBins ?? 2048) : 0;
   const density =
     options.views && options.views.density !== false ? (options.views.density ?? DEFAULT_DENSITY) : undefined;
@@ -269,6 +261,26 @@ export async function storeShifts(
   }
 }
 
+/**
+ * The checks of a shift over several groupings (the streamed and the SQL paths): a positive integer bin count
+ * (default 70), a grouping each, and one selection with filters. Returns the bins and the first plan.
+ */
+export function checkShiftPlans(
+  plans: SelectionPlan[],
+  binsOption: number | undefined,
+): { bins: number; base: SelectionPlan } {
+  const bins = binsOption ?? 70;
+  if (!Number.isInteger(bins) || bins < 1)
+    throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
+  if (plans.length === 0 || plans.some((p) => p.by === null))
+    throw new SelectionError('a grouping (--by) is required');
+  const base = plans[0];
+  if (base.filterCount === 0) throw new SelectionError('no filters selected');
+  if (plans.some((p) => p.where !== base.where || p.filterCount !== base.filterCount))
+    throw new SelectionError('the groupings of one shift must group the same selection');
+  return { bins, base };
+}
+
 /** layer_id → index of the layer's group in `plan.groups` (-1: not selected), for a histogram of `bins`. */
 function groupMap(plan: SelectionPlan, layerSpan: number, bins: number): HistMap {
   const idx = new Map(plan.groups.map((g, i) => [g, i]));
@@ -289,7 +301,7 @@ function groupMap(plan: SelectionPlan, layerSpan: number, bins: number): HistMap
   return map;
 }
 
-interface Cells {
+export interface Cells {
   /** layer_id → cell (-1: not selected; PER_FILTER: see `filterCells`). */
   layerCell: Int32Array;
   /** Per cell, its label in each grouping. */
@@ -306,7 +318,7 @@ function cellMap(cells: Cells, bins: number): HistMap {
 }
 
 /** One grouping's groups as cells (in `plan.groups` order). */
-function groupsAsCells(plan: SelectionPlan): Cells {
+export function groupsAsCells(plan: SelectionPlan): Cells {
   const map = groupMap(plan, plan.layerSpan, 0);
   return { layerCell: map.layerGroup, labels: plan.groups.map((g) => [g]), filterCells: map.filterGroups };
 }
@@ -316,7 +328,7 @@ function groupsAsCells(plan: SelectionPlan): Cells {
  * layer_info grouping is a function of the layer, and cells are far fewer than layers); where a grouping labels
  * a layer's filters one by one (`pattern`), its filters with the same labels.
  */
-function groupingCells(plans: SelectionPlan[]): Cells {
+export function groupingCells(plans: SelectionPlan[]): Cells {
   const base = plans[0];
   const byLayer = new Map<number, SelectionPlan['layers'][number][]>();
   for (const p of plans)
@@ -357,7 +369,7 @@ function groupingCells(plans: SelectionPlan[]): Cells {
 }
 
 /** Grouping `pi`'s histograms: the cells' counts added up per label. */
-function cellsToGroups(
+export function cellsToGroups(
   labels: string[][],
   pi: number,
   cells: { counts: Float64Array; filters: Float64Array },

@@ -496,6 +496,19 @@ export async function storeCohorts(
       hist = h;
     }
   }
+  return cohortsResult(
+    plan,
+    accs,
+    basis && hist ? cohortDivergence(hist, basis.explainedVarianceRatio, kept) : null,
+  );
+}
+
+/** The result of a plan's per-model sums and divergence (models sorted; the correlation when asked for). */
+export function cohortsResult(
+  plan: CohortPlan,
+  accs: ModelAccumulator[],
+  divergence: CohortsResult['divergence'],
+): CohortsResult {
   const models: CohortModel[] = plan.models.map((m, i) => cohortModel(m.name, m.group, accs[i]));
   const order = models.map((_, i) => i);
   order.sort(
@@ -510,7 +523,7 @@ export async function storeCohorts(
     bins: [...COHORT_BINS],
     groups: plan.groups,
     models: sorted,
-    divergence: basis && hist ? cohortDivergence(hist, basis.explainedVarianceRatio, kept) : null,
+    divergence,
   };
   if (plan.correlate !== null)
     result.correlation = cohortCorrelation(

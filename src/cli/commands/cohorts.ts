@@ -12,12 +12,13 @@ import {
 } from '../../analysis/cohorts.js';
 import { boxStats } from '../../report/svg/drift.js';
 import type { CohortPlan } from '../../scan/cohort-scan.js';
-import { writeNote, writeOut } from '../context.js';
+import { UsageError, writeNote, writeOut } from '../context.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
 
 interface CohortsCliOptions {
-  db: string;
+  db?: string;
+  engine?: string;
   by: string;
   where?: string;
   correlate?: string;
@@ -31,7 +32,11 @@ export function registerCohorts(program: Command): void {
     .description(
       'cohort study: sparsity, variance entropy and orthogonality of 3x3 layers by depth bin and cohort of models, the distribution shift between cohorts by depth, Spearman correlations',
     )
-    .requiredOption('--db <file>', 'DuckDB database file')
+    .option('--db <file>', 'DuckDB database file')
+    .option(
+      '--engine <url>',
+      'run the aggregate passes on ClickHouse (clickhouse://host:8123/db[?table=filters], filled by `export --clickhouse`)',
+    )
     .requiredOption(
       '--by <cohort>',
       'a layer_info column (Training, Task, …) or SQL expression on layer_info, one value per model; or pattern (cohorts of depthwise kernels by atlas label, a member per model and label)',
@@ -42,13 +47,16 @@ export function registerCohorts(program: Command): void {
     .option('--json', 'print the JSON result')
     .action(async (opts: CohortsCliOptions) => {
       const t0 = performance.now();
+      if (opts.engine !== undefined) return runEngineCohorts(opts, t0);
+      if (opts.db === undefined) throw new UsageError('cohorts needs --db <file> or --engine <url>');
+      const dbPath = opts.db;
       const { openDb } = await import('../../store/db.js');
       const { planCohorts, storeCohorts } = await import('../../scan/cohort-scan.js');
       const { loadBasis } = await import('../../scan/bases.js');
       let plan: CohortPlan;
       let basis: Awaited<ReturnType<typeof loadBasis>> | undefined;
       {
-        const db = await openDb(opts.db, { readOnly: true });
+        const db = await openDb(dbPath, { readOnly: true });
         try {
           plan = await planCohorts(db.connection, {
             by: opts.by,
@@ -63,17 +71,35 @@ export function registerCohorts(program: Command): void {
       writeNote(cohortNotes(plan));
       const passes = basis?.range ? 1 : 3;
       const bar = scanProgress('cohorts', plan.filterCount, passes);
-      const result = await storeCohorts(opts.db, plan, {
+      const result = await storeCohorts(dbPath, plan, {
         basis: basis ? { basis: basis.basis, range: basis.range } : undefined,
         onProgress: bar.onProgress,
       });
       bar.stop();
-      if (opts.json) {
-        await writeOut(`${JSON.stringify(cohortsJson(result))}\n`);
-        return;
-      }
-      await writeOut(`${renderCohortsText(result, (performance.now() - t0) / 1000)}\n`);
+      await writeCohorts(opts, result, t0);
     });
+}
+
+async function writeCohorts(opts: CohortsCliOptions, result: CohortsResult, t0: number): Promise<void> {
+  if (opts.json) await writeOut(`${JSON.stringify(cohortsJson(result))}\n`);
+  else await writeOut(`${renderCohortsText(result, (performance.now() - t0) / 1000)}\n`);
+}
+
+/** `cohorts --engine clickhouse://…`: the aggregate passes there (engine/sql-cohorts.ts), the rest here. */
+async function runEngineCohorts(opts: CohortsCliOptions, t0: number): Promise<void> {
+  if (opts.db !== undefined || opts.basis !== undefined)
+    throw new UsageError('--engine takes neither --db nor --basis');
+  const { engineCohorts } = await import('../../engine/cli.js');
+  const result = await engineCohorts(
+    opts.engine!,
+    { by: opts.by, where: opts.where, correlate: opts.correlate },
+    (plan) => writeNote(cohortNotes(plan)),
+  );
+  if (result.orthogonalityComputed > 0)
+    writeNote(
+      `orthogonality of ${result.orthogonalityComputed} layer${result.orthogonalityComputed === 1 ? '' : 's'} computed here from filters read from the engine (no usable stored metric: ingested without metrics, or float64 weights)`,
+    );
+  await writeCohorts(opts, result, t0);
 }
 
 /** Notes on what the plan left out (stderr), or null. */

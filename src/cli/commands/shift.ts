@@ -159,9 +159,14 @@ async function runShift(
   const one = results.length === 1;
   if (opts.views)
     await writeViews(opts.views, one ? shiftViews(results[0]) : results.map((r) => shiftViews(r)));
+  await writeShifts(opts, results, seconds);
+}
+
+/** The results as JSON (one grouping: its object; several: an array) or as text tables. */
+async function writeShifts(opts: ShiftCliOptions, results: ShiftResult[], seconds: number): Promise<void> {
   if (opts.json) {
     const json = results.map(shiftJson);
-    await writeOut(`${JSON.stringify(one ? json[0] : json)}\n`);
+    await writeOut(`${JSON.stringify(results.length === 1 ? json[0] : json)}\n`);
     return;
   }
   // depth bins read best in depth order, other groupings by mean drift (unless --sort says)
@@ -176,16 +181,13 @@ function textSort(opts: ShiftCliOptions, by: string): 'mean' | 'name' {
   return (opts.sort ?? (by === 'depth' ? 'name' : 'mean')) as 'mean' | 'name';
 }
 
-/** `shift --engine clickhouse://…`: the passes there (engine/), the rest here; one grouping per run. */
+/** `shift --engine clickhouse://…`: the passes there (engine/), the rest here; every --by from one set of passes. */
 async function runEngineShift(opts: ShiftCliOptions, bins: number, t0: number): Promise<void> {
   if (opts.db !== undefined || opts.basis !== undefined || opts.views !== undefined)
     throw new UsageError('--engine takes neither --db, --basis nor --views');
-  if (opts.by.length !== 1) throw new UsageError('--engine takes one --by (several groupings: --db)');
-  const by = opts.by[0];
   const { engineShift } = await import('../../engine/cli.js');
-  const result = await engineShift(opts.engine!, { where: opts.where, by, bins }, writeNote);
-  if (opts.json) await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
-  else await writeOut(`${renderShiftText(result, textSort(opts, by), (performance.now() - t0) / 1000)}\n`);
+  const results = await engineShift(opts.engine!, { where: opts.where, by: opts.by, bins }, writeNote);
+  await writeShifts(opts, results, (performance.now() - t0) / 1000);
 }
 
 /** The `shift --json` object (DESIGN.md contract, plus `summary`). */
