@@ -30,6 +30,8 @@ interface Mutant {
 }
 interface Report {
   files: Record<string, { mutants: Mutant[] }>;
+  /** The test files the run used (dist/test/<name>.test.js). */
+  testFiles?: Record<string, unknown>;
 }
 interface Tally {
   killed: number;
@@ -52,12 +54,17 @@ function mutableFiles(dir: string): string[] {
 
 // The newest report per source file (a file re-run after new tests replaces its earlier report).
 const byFile = new Map<string, Mutant[]>();
+const testsOf = new Map<string, string>();
 const reportNames = existsSync(reportsDir) ? readdirSync(reportsDir).filter((n) => n.endsWith('.json')) : [];
 for (const name of reportNames.sort()) {
   const report = JSON.parse(readFileSync(join(reportsDir, name), 'utf8')) as Report;
   for (const [path, file] of Object.entries(report.files)) {
     const rel = relative(root, join(root, path)).replaceAll('\\', '/');
     byFile.set(rel, file.mutants);
+    const tests = Object.keys(report.testFiles ?? {}).map((t) =>
+      t.replace(/^.*\//, '').replace(/\.test\.js$/, ''),
+    );
+    testsOf.set(rel, tests.join(','));
   }
 }
 
@@ -87,7 +94,7 @@ const score = (t: Tally): string => {
 const row = (name: string, t: Tally): string =>
   `${name.padEnd(34)} ${String(t.killed).padStart(6)} ${String(t.timeout).padStart(7)} ${String(t.survived).padStart(8)} ${String(t.noCoverage).padStart(7)} ${score(t).padStart(8)}`;
 
-const header = `${'file'.padEnd(34)} ${'killed'.padStart(6)} ${'timeout'.padStart(7)} ${'survived'.padStart(8)} ${'no cov'.padStart(7)} ${'score'.padStart(8)}`;
+const header = `${'file'.padEnd(34)} ${'killed'.padStart(6)} ${'timeout'.padStart(7)} ${'survived'.padStart(8)} ${'no cov'.padStart(7)} ${'score'.padStart(8)}  test files`;
 const unexplained: string[] = [];
 const explainedLines: string[] = [];
 for (const folder of folders) {
@@ -100,7 +107,7 @@ for (const folder of folders) {
     const mutants = byFile.get(f) ?? [];
     const t = tally(mutants);
     for (const k of Object.keys(total) as (keyof Tally)[]) total[k] += t[k];
-    console.log(row(f.slice(folder.length + 1), t));
+    console.log(`${row(f.slice(folder.length + 1), t)}  ${testsOf.get(f)}`);
     for (const m of mutants) {
       if (m.status !== 'Survived' && m.status !== 'NoCoverage') continue;
       const key = `${f}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName}`;
