@@ -4,7 +4,7 @@
 // perTest coverage = which test files reach the mutant).
 //
 // MUTATE=metrics or MUTATE=analysis restricts the run to one folder; MUTATE=src/metrics/flags.ts (a file or a
-// glob) to one file. A single-file run writes its JSON report to bench/mutation/<file>.json, which
+// glob) to one file, MUTATE=src/metrics/flags.ts:70:0-70:80 to the mutants in those lines. A single-file run writes its JSON report to bench/mutation/<file>.json, which
 // `node dist/bench/mutation-score.js` aggregates into the per-folder score (bench/mutation/README.md).
 // MUTATE_TESTS=a,b replaces the folder's test files (names without .test.ts).
 const target = process.env.MUTATE;
@@ -15,13 +15,18 @@ const folderTests = {
 const isFolder = target === undefined || target in folderTests;
 const folders = target === undefined ? ['metrics', 'analysis'] : isFolder ? [target] : [];
 const mutate = isFolder ? folders.map((f) => `src/${f}/**/*.ts`) : [target];
-// A file's report name: src/metrics/wasm/gram.ts -> metrics-wasm-gram
-const name = isFolder
-  ? (target ?? 'all')
-  : target
-      .replace(/^src\//, '')
-      .replace(/\.ts$/, '')
-      .replace(/[^\w]+/g, '-');
+// A file's report name: src/metrics/wasm/gram.ts -> metrics-wasm-gram. A range of lines (Stryker's
+// `file.ts:12:4-15:8`, to re-run some mutants after new tests) -> metrics-wasm-gram@12-4-15-8, which the score
+// script applies after the file's whole report.
+const reportName = (t) => {
+  const [file, range] = t.split(/:(.*)/s);
+  const base = file
+    .replace(/^src\//, '')
+    .replace(/\.ts$/, '')
+    .replace(/[^\w]+/g, '-');
+  return range ? `${base}@${range.replace(/[^\w]+/g, '-')}` : base;
+};
+const name = isFolder ? (target ?? 'all') : reportName(target);
 const defaultTests = isFolder ? [...new Set(folders.flatMap((f) => folderTests[f]))] : [];
 const tests = process.env.MUTATE_TESTS?.split(',') ?? defaultTests;
 if (tests.length === 0) throw new Error('MUTATE=<file> needs MUTATE_TESTS=<test files that cover it>');

@@ -52,19 +52,33 @@ function mutableFiles(dir: string): string[] {
   return out.sort();
 }
 
-// The newest report per source file (a file re-run after new tests replaces its earlier report).
+// Per source file its mutants: from the whole-file report (`<name>.json`), then the re-runs of line ranges
+// (`<name>@<range>.json`, sorted after it) replace the status of the mutants they re-tested.
 const byFile = new Map<string, Mutant[]>();
 const testsOf = new Map<string, string>();
 const reportNames = existsSync(reportsDir) ? readdirSync(reportsDir).filter((n) => n.endsWith('.json')) : [];
-for (const name of reportNames.sort()) {
+// code-point order: `x.json` before `x@….json`
+for (const name of reportNames.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
   const report = JSON.parse(readFileSync(join(reportsDir, name), 'utf8')) as Report;
+  const tests = Object.keys(report.testFiles ?? {})
+    .map((t) => t.replace(/^.*\//, '').replace(/\.test\.js$/, ''))
+    .join(',');
   for (const [path, file] of Object.entries(report.files)) {
     const rel = relative(root, join(root, path)).replaceAll('\\', '/');
+    const previous = byFile.get(rel);
+    if (name.includes('@') && previous) {
+      const key = (m: Mutant) =>
+        `${m.location.start.line}:${m.location.start.column} ${m.mutatorName} ${m.replacement}`;
+      const rerun = new Map(file.mutants.map((m) => [key(m), m]));
+      byFile.set(
+        rel,
+        previous.map((m) => rerun.get(key(m)) ?? m),
+      );
+      testsOf.set(rel, `${testsOf.get(rel)}; re-run ${name.slice(name.indexOf('@') + 1, -5)}: ${tests}`);
+      continue;
+    }
     byFile.set(rel, file.mutants);
-    const tests = Object.keys(report.testFiles ?? {}).map((t) =>
-      t.replace(/^.*\//, '').replace(/\.test\.js$/, ''),
-    );
-    testsOf.set(rel, tests.join(','));
+    testsOf.set(rel, tests);
   }
 }
 
