@@ -8,19 +8,8 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { batchMoments, emptyMoments, mergeMoments, peakScale } from '../src/analysis/moments.js';
 import { flatComponents, pcaFromMoments, projectBatch, signByLargest } from '../src/analysis/pca.js';
+import { minstdWeights as weights } from './support/minstd.js';
 import { dataPath } from './support/paths.js';
-
-const M = 2147483647;
-/** make_quality_paths.py's generator (exact in float64 on both sides). */
-function weights(count: number, seed: number): Float64Array {
-  const out = new Float64Array(count);
-  let x = seed;
-  for (let i = 0; i < count; i++) {
-    x = (x * 48271) % M;
-    out[i] = x / M - 0.5;
-  }
-  return out;
-}
 
 interface Case {
   kind: 'random' | 'rank2';

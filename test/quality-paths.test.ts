@@ -21,19 +21,9 @@ import {
   varianceEntropy,
 } from '../src/metrics/quality.js';
 import type { LayerMetrics } from '../src/metrics/types.js';
+import { minstdWeights as weights } from './support/minstd.js';
 import { dataPath } from './support/paths.js';
 
-const M = 2147483647;
-/** make_quality_paths.py's generator: x ← 48271·x mod (2³¹ − 1), w = x/M − 0.5 (every step exact in float64). */
-function weights(count: number, seed: number): Float64Array {
-  const out = new Float64Array(count);
-  let x = seed;
-  for (let i = 0; i < count; i++) {
-    x = (x * 48271) % M;
-    out[i] = x / M - 0.5;
-  }
-  return out;
-}
 /** Rows r ≡ 3 (mod every) scaled by 1e-4 (the generator's dead filters). */
 function killRows(w: Float64Array, k: number, every: number): Float64Array {
   if (every) for (let r = 3; r * k < w.length; r += every) for (let j = 0; j < k; j++) w[r * k + j] *= 1e-4;

@@ -13,19 +13,9 @@ import {
   symmetricEigenvalues,
   symmetricEigenvaluesOrNull,
 } from '../src/metrics/sym-eigenvalues.js';
+import { minstdWeights as weights } from './support/minstd.js';
 import { dataPath } from './support/paths.js';
 
-const M = 2147483647;
-/** make_quality_paths.py's generator (exact in float64 on both sides). */
-function weights(count: number, seed: number): Float64Array {
-  const out = new Float64Array(count);
-  let x = seed;
-  for (let i = 0; i < count; i++) {
-    x = (x * 48271) % M;
-    out[i] = x / M - 0.5;
-  }
-  return out;
-}
 function symmetric(n: number, seed: number): Float64Array {
   const w = weights((n * (n + 1)) / 2, seed);
   const a = new Float64Array(n * n);

@@ -14,16 +14,7 @@ import os
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-M = 2147483647
-
-
-def weights(count, seed):
-    out = np.empty(count)
-    x = seed
-    for i in range(count):
-        x = (x * 48271) % M
-        out[i] = x / M - 0.5
-    return out
+from make_quality_paths import weights  # noqa: E402  the shared generator (bit-identical in the tests)
 
 
 def symmetric(n, seed):
