@@ -18,6 +18,7 @@ import {
   type ModelSummary,
   postJson,
 } from './api.js';
+import { probeSection } from './probe.js';
 import {
   alphaFigure,
   bytes,
@@ -225,6 +226,7 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     layerTable(m.layers, (i) => showLayer(i, true)),
     h('h2', {}, 'Filters of the first layer'),
     grids,
+    m.layers.length ? probeSection({ kind: 'database', id: m.id, name: m.name }, m.name) : '',
   );
   if (m.layers.length) await showLayer(0, false);
 }
