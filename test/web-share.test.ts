@@ -230,8 +230,14 @@ describe('web app: permalinks, downloads, compare, model pages', {
     await page.dispatchEvent('#cmax', 'change');
     await page.waitForFunction(() => location.hash.includes('cmax=0.5'));
     assert.match(
-      String(await page.locator('#compare-result figure.drift svg').textContent()),
-      /colour scale fixed at 0\.5/,
+      String(await page.locator('#compare-result figure.drift figcaption').textContent()),
+      /Colour scale fixed at 0\.5: larger values take the top colour/,
+    );
+    // the colour bar ends at the fixed value
+    assert.ok(
+      (
+        await page.$$eval('#compare-result figure.drift svg text', (ts) => ts.map((t) => t.textContent))
+      ).includes('0.5'),
     );
     await page.check('input[name=mode][value=group]');
     await page.click('#run');
@@ -239,8 +245,14 @@ describe('web app: permalinks, downloads, compare, model pages', {
       document.querySelector('#compare-result .summary')?.textContent?.includes('by Architecture'),
     );
     assert.match(
-      String(await page.locator('#compare-result figure.drift svg').textContent()),
-      /colour scale fixed at 0\.5/,
+      String(await page.locator('#compare-result figure.drift figcaption').textContent()),
+      /Colour scale fixed at 0\.5: larger values take the top colour/,
+    );
+    // the colour bar ends at the fixed value
+    assert.ok(
+      (
+        await page.$$eval('#compare-result figure.drift svg text', (ts) => ts.map((t) => t.textContent))
+      ).includes('0.5'),
     );
     await page.reload();
     await page.waitForSelector('#compare-result figure.drift svg');

@@ -669,13 +669,15 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true, colorMa
           { groups: r.groups, matrix: r.matrix, counts: r.counts, by: r.by },
           {
             title: `Drift by ${r.by}`,
-            subtitle: `symmetric KL, EVR-weighted${colorMax ? ` · colour scale fixed at ${fmt(colorMax, 4)}` : ''}`,
+            subtitle: 'symmetric KL, EVR-weighted',
             embedStyle: false,
             countsOnLabels: true,
             colorMax,
           },
         ),
-        undefined,
+        colorMax
+          ? `Colour scale fixed at ${colorMax}${matrixMax(r) > colorMax ? ': larger values take the top colour' : ''}.`
+          : undefined,
         'drift',
       ),
       basis
