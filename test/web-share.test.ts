@@ -179,6 +179,18 @@ describe('web app: permalinks, downloads, compare, model pages', {
     assert.equal(await page.inputValue('#cohort-where'), 'conv_depth_norm >= 0');
   });
 
+  /** The drift heat-map's colour scale is fixed at 0.5: said in the caption, and the colour bar ends there. */
+  async function assertScaleFixedAtHalf(): Promise<void> {
+    assert.match(
+      String(await page.locator('#compare-result figure.drift figcaption').textContent()),
+      /Colour scale fixed at 0\.5: larger values take the top colour/,
+    );
+    const texts = await page.$$eval('#compare-result figure.drift svg text', (ts) =>
+      ts.map((t) => t.textContent),
+    );
+    assert.ok(texts.includes('0.5'), JSON.stringify(texts));
+  }
+
   it('compare page: typing selects the mode, columns complete and are quoted, sizes and KL in the text, a fixed colour scale', async () => {
     await go('compare');
     await page.waitForSelector('#compare-result figure.drift svg');
@@ -229,31 +241,13 @@ describe('web app: permalinks, downloads, compare, model pages', {
     await page.fill('#cmax', '0.5');
     await page.dispatchEvent('#cmax', 'change');
     await page.waitForFunction(() => location.hash.includes('cmax=0.5'));
-    assert.match(
-      String(await page.locator('#compare-result figure.drift figcaption').textContent()),
-      /Colour scale fixed at 0\.5: larger values take the top colour/,
-    );
-    // the colour bar ends at the fixed value
-    assert.ok(
-      (
-        await page.$$eval('#compare-result figure.drift svg text', (ts) => ts.map((t) => t.textContent))
-      ).includes('0.5'),
-    );
+    await assertScaleFixedAtHalf();
     await page.check('input[name=mode][value=group]');
     await page.click('#run');
     await page.waitForFunction(() =>
       document.querySelector('#compare-result .summary')?.textContent?.includes('by Architecture'),
     );
-    assert.match(
-      String(await page.locator('#compare-result figure.drift figcaption').textContent()),
-      /Colour scale fixed at 0\.5: larger values take the top colour/,
-    );
-    // the colour bar ends at the fixed value
-    assert.ok(
-      (
-        await page.$$eval('#compare-result figure.drift svg text', (ts) => ts.map((t) => t.textContent))
-      ).includes('0.5'),
-    );
+    await assertScaleFixedAtHalf();
     await page.reload();
     await page.waitForSelector('#compare-result figure.drift svg');
     assert.ok(await page.isChecked('#fix-scale'));
@@ -277,7 +271,7 @@ describe('web app: permalinks, downloads, compare, model pages', {
     const strokes = await page.$$eval('#compare-result figure.ridges svg path', (ps) =>
       ps.map((p) => /stroke:(#[0-9a-fA-F]{6})/.exec(p.getAttribute('style') ?? '')?.[1] ?? null),
     );
-    const distinct = [...new Set(strokes)].filter((s) => s && s.startsWith('#'));
+    const distinct = [...new Set(strokes)].filter((s) => s?.startsWith('#'));
     assert.ok(distinct.length >= Math.min(bins.length, 2), JSON.stringify(distinct));
     const okabeIto = ['#e69f00', '#56b4e9', '#009e73', '#f0e442', '#0072b2', '#d55e00', '#cc79a7', '#000000'];
     assert.ok(

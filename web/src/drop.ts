@@ -9,11 +9,11 @@ import type { QualityReport } from '../../src/metrics/layer-report.js';
 import { modelNameOfPath } from '../../src/model/names.js';
 import { metricCurvesSvg } from '../../src/report/svg/index.js';
 import { getJson, info, postBytes } from './api.js';
-import { dataDownloads, layerRows, layerTableCsv, saveBlob, slug } from './download.js';
-import { basisFigures, modelSections } from './model-sections.js';
+import { saveBlob, slug } from './download.js';
+import { basisFigures, layersSection, modelSections } from './model-sections.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { onSamePage, parseRoute, popState, pushState, type Route, routeHash } from './router.js';
-import { alphaFigure, errorBox, filterFigures, h, layerTable, showDialog, svgFigure } from './ui.js';
+import { alphaFigure, errorBox, filterFigures, h, showDialog, svgFigure } from './ui.js';
 
 interface DropState {
   files: File[];
@@ -293,19 +293,7 @@ function renderResult(out: HTMLElement, s: DropState, openLayer: number | null):
   out.replaceChildren(
     summary,
     ...modelSections({
-      layers: h(
-        'div',
-        {},
-        h('p', { class: 'muted' }, 'Click a layer to see its filters large.'),
-        layerTable(q.layers, pick),
-        dataDownloads(
-          'layers-data',
-          'layer table',
-          slug(`${s.title}-layers`),
-          () => layerTableCsv(q.layers),
-          () => layerRows(q.layers),
-        ),
-      ),
+      layers: layersSection(q.layers, pick, s.title),
       metrics: svgFigure(
         metricCurvesSvg(q.layers, { embedStyle: false, width: 1080 }),
         'Degenerated layers are marked.',

@@ -3,7 +3,8 @@
  * the filter-basis figures both show.
  */
 import { cumulativeVarianceSvg, eigenImagesSvg } from '../../src/report/svg/index.js';
-import { h, svgFigure } from './ui.js';
+import { dataDownloads, layerRows, layerTableCsv, slug } from './download.js';
+import { h, layerTable, svgFigure, type TableLayer } from './ui.js';
 
 export interface ModelSections {
   layers: Node;
@@ -60,4 +61,25 @@ export function basisFigures(
     ),
   );
   return fig;
+}
+
+/** The layer table (rows open a layer) with its CSV and JSON downloads. */
+export function layersSection(
+  layers: readonly TableLayer[],
+  pick: (index: number) => void,
+  modelName: string,
+): HTMLElement {
+  return h(
+    'div',
+    {},
+    h('p', { class: 'muted' }, 'Click a layer to see its filters large.'),
+    layerTable(layers, pick),
+    dataDownloads(
+      'layers-data',
+      'layer table',
+      slug(`${modelName}-layers`),
+      () => layerTableCsv(layers),
+      () => layerRows(layers),
+    ),
+  );
 }

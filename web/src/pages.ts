@@ -18,18 +18,8 @@ import {
   type ModelSummary,
   postJson,
 } from './api.js';
-import {
-  dataDownloads,
-  densityCsv,
-  densityJson,
-  driftCsv,
-  driftJson,
-  layerRows,
-  layerTableCsv,
-  reportLink,
-  slug,
-} from './download.js';
-import { basisFigures, modelSections } from './model-sections.js';
+import { dataDownloads, densityCsv, densityJson, driftCsv, driftJson, reportLink, slug } from './download.js';
+import { basisFigures, layersSection, modelSections } from './model-sections.js';
 import { onSamePage, parseRoute, popState, pushState, type Route, routeHash } from './router.js';
 import { quoteColumn, withCompletion } from './sql-complete.js';
 import {
@@ -40,7 +30,6 @@ import {
   flagChips,
   fmt,
   h,
-  layerTable,
   loading,
   showDialog,
   svgFigure,
@@ -310,19 +299,7 @@ export async function modelPage(
         )
       : '',
     ...modelSections({
-      layers: h(
-        'div',
-        {},
-        h('p', { class: 'muted' }, 'Click a layer to see its filters large.'),
-        layerTable(m.layers, pick),
-        dataDownloads(
-          'layers-data',
-          'layer table',
-          slug(`${m.name}-layers`),
-          () => layerTableCsv(m.layers),
-          () => layerRows(m.layers),
-        ),
-      ),
+      layers: layersSection(m.layers, pick, m.name),
       metrics,
       alpha: alphaFigure(m.layers),
       basis,
