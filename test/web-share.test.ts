@@ -108,6 +108,7 @@ describe('web app: permalinks, downloads, compare, model pages', {
     await page.waitForSelector('#dialog[open] svg');
     assert.equal(await hash(), `#/model/${id}/layer/${detail.layers[2].index}`);
     assert.equal(await page.locator('#dialog-body h3').textContent(), detail.layers[2].name);
+    assert.ok((await page.locator('#dialog figure .dl-png').count()) > 0, 'the layer figures download too');
     // reload: the same layer opens
     await page.reload();
     await page.waitForSelector('#dialog[open] svg');

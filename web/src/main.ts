@@ -59,5 +59,6 @@ void info().then((i) => {
   document.getElementById('dbname')!.textContent = i.db ? i.db.split(/[\\/]/).pop()! : 'no database';
   document.getElementById('dbname')!.title = i.db ?? 'started without --db';
 });
-watchFigures(root);
+// figures anywhere (pages, the layer dialog) get their SVG and PNG buttons
+watchFigures(document.body);
 startRouter(render);
