@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { inflateSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { DEFAULT_WEB_ROOT } from '../src/server/server.js';
 import { CHROMIUM } from './support/chromium.js';
@@ -60,6 +61,19 @@ function parseCsv(text: string): string[][] {
   }
   if (cell || row.length) rows.push([...row, cell]);
   return rows;
+}
+
+/** The RGBA of a PNG's top-left pixel (8-bit RGBA, as Chromium writes: the first pixel is stored unfiltered). */
+function firstPixel(png: Buffer): number[] {
+  assert.equal(png[24], 8, 'bit depth');
+  assert.equal(png[25], 6, 'colour type RGBA');
+  const idat: Buffer[] = [];
+  for (let at = 8; at < png.length; ) {
+    const len = png.readUInt32BE(at);
+    if (png.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + len));
+    at += 12 + len;
+  }
+  return [...inflateSync(Buffer.concat(idat)).subarray(1, 5)];
 }
 
 describe('web app: permalinks, downloads, compare, model pages', {
@@ -308,6 +322,17 @@ describe('web app: permalinks, downloads, compare, model pages', {
     assert.equal(png.bytes.toString('latin1', 12, 16), 'IHDR');
     assert.equal(png.bytes.readUInt32BE(16), parsed.width * 2);
     assert.equal(png.bytes.readUInt32BE(20), parsed.height * 2);
+    // the theme's colours go with the figure: light now, dark after switching (the PNG's corner is the background)
+    assert.match(svgText, /style="color:rgb\(29, 33, 38\);background:rgb\(255, 255, 255\)"/);
+    assert.deepEqual(firstPixel(png.bytes), [255, 255, 255, 255]);
+    await page.evaluate(() => document.documentElement.setAttribute('data-theme', 'dark'));
+    const darkSvg = (await clickDownload(page, 'figure:has(svg) .dl-svg')).bytes.toString('utf8');
+    assert.match(darkSvg, /style="color:rgb\(228, 231, 235\);background:rgb\(21, 24, 28\)"/);
+    assert.deepEqual(
+      firstPixel((await clickDownload(page, 'figure:has(svg) .dl-png')).bytes),
+      [21, 24, 28, 255],
+    );
+    await page.evaluate(() => document.documentElement.removeAttribute('data-theme'));
     // the layer table: CSV and JSON hold exactly the values of the table's cells
     const cells = await page.$$eval('#layers tbody tr', (trs) =>
       trs.map((tr) => ({
