@@ -11,6 +11,7 @@ import { metricCurvesSvg } from '../../src/report/svg/index.js';
 import { getJson, info, postBytes } from './api.js';
 import { saveBlob, slug } from './download.js';
 import { basisFigures, layersSection, modelSections } from './model-sections.js';
+import { probeSection } from './probe.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { onSamePage, parseRoute, popState, pushState, type Route, routeHash } from './router.js';
 import { alphaFigure, errorBox, filterFigures, h, showDialog, svgFigure } from './ui.js';
@@ -302,6 +303,7 @@ function renderResult(out: HTMLElement, s: DropState, openLayer: number | null):
       basis: basisFigures(basis, r.basisNote),
       firstLayer: grids,
     }),
+    q.layers.length ? probeSection({ kind: 'files', files: s.files, main: s.main }, s.main) : '',
   );
   if (q.layers.length) void show(0, false);
   if (openLayer !== null && openLayer < q.layers.length) void show(openLayer, true);

@@ -20,6 +20,7 @@ import {
 } from './api.js';
 import { dataDownloads, densityCsv, densityJson, driftCsv, driftJson, reportLink, slug } from './download.js';
 import { basisFigures, layersSection, modelSections } from './model-sections.js';
+import { probeSection } from './probe.js';
 import { onSamePage, parseRoute, popState, pushState, type Route, routeHash } from './router.js';
 import { quoteColumn, withCompletion } from './sql-complete.js';
 import {
@@ -305,6 +306,7 @@ export async function modelPage(
       basis,
       firstLayer: grids,
     }),
+    m.layers.length ? probeSection({ kind: 'database', id: m.id, name: m.name }, m.name) : '',
   );
   const open = positionOf(openLayer);
   if (open >= 0) openLayerDetail(m, open, closed);
