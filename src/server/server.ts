@@ -44,6 +44,7 @@ import {
   parseId,
   runSelect,
 } from './queries.js';
+import { databaseReport, modelsWithHash, sendReport, storedModelReport } from './reports.js';
 import { serveStatic } from './static.js';
 import { cleanStaleUploads, InFlightBytes, ingestUpload } from './upload.js';
 
@@ -388,6 +389,11 @@ function makeHandler(o: Options, db: FilterDb | null) {
       if (parts.length === 1) {
         allow('GET', 'POST');
         const d = needDb();
+        const hash = url.searchParams.get('hash');
+        if (method === 'GET' && hash !== null)
+          return sendJson(res, 200, {
+            models: await withConnection(d, signal, (con) => modelsWithHash(con, hash)),
+          });
         if (method === 'GET')
           return sendJson(res, 200, { models: await withConnection(d, signal, listModels) });
         if (d.readOnly)
@@ -420,6 +426,11 @@ function makeHandler(o: Options, db: FilterDb | null) {
           parts[2] === 'atlas' ? modelAtlasAnswer(con, id) : modelEnergyAnswer(con, id);
         return sendJson(res, 200, await withConnection(needDb(), signal, answer));
       }
+      if (parts.length === 3 && parts[2] === 'report.html') {
+        allow('GET');
+        const r = await withConnection(needDb(), signal, (con) => storedModelReport(con, id));
+        return sendReport(res, `${r.name}-report.html`, r.html);
+      }
       if (parts.length === 3 && parts[2] === 'first-layer') {
         allow('GET');
         return sendJson(res, 200, await withConnection(needDb(), signal, (con) => firstLayer(con, id)));
@@ -449,6 +460,13 @@ function makeHandler(o: Options, db: FilterDb | null) {
       const d = needDb();
       const body = await json();
       return sendJson(res, 200, await withConnection(d, signal, (con) => compare(con, d.path, body, signal)));
+    }
+
+    if (route === 'report.html') {
+      allow('GET');
+      const d = needDb();
+      const html = await withConnection(d, signal, (con) => databaseReport(con, d.path, signal));
+      return sendReport(res, `${d.path.split(/[\\/]/).pop()}-report.html`, html);
     }
 
     if (route === 'cohorts') {

@@ -14,6 +14,7 @@ import { FilterDbError, fsErrorText } from '../errors.js';
 import { MODEL_FILE_EXTENSIONS } from '../formats/detect.js';
 import { bytesSource, type ModelInput, safeRelativePath } from '../formats/io/source.js';
 import { readers } from '../formats/registry.js';
+import { modelNameOfPath } from '../model/names.js';
 import { openModelInput } from '../node/file-source.js';
 
 export interface ModelCandidate {
@@ -29,19 +30,6 @@ export interface ModelCandidate {
   bytes: number;
 }
 
-/** Stems too generic to name a model; the folder name is used instead. */
-const GENERIC_STEMS = new Set([
-  'model',
-  'pytorch_model',
-  'tf_model',
-  'flax_model',
-  'weights',
-  'checkpoint',
-  'saved_model',
-  'model_weights',
-  'diffusion_pytorch_model',
-]);
-
 function modelExtensions(): string[] {
   const exts = new Set(MODEL_FILE_EXTENSIONS);
   for (const r of readers)
@@ -56,19 +44,7 @@ function isModelDirectory(listing: string[]): boolean {
 
 /** The model name of a file path: its stem, or the parent folder's name when the stem is generic. */
 export function modelNameOf(path: string, isDirectory = false): string {
-  if (isDirectory) return basename(path);
-  const base = basename(path);
-  let stem = base.slice(0, base.length - extname(base).length) || base;
-  // sharded names such as pytorch_model-00001-of-00002 or model.safetensors.index
-  stem = stem
-    .replace(/-\d+-of-\d+$/, '')
-    .replace(/\.(safetensors|bin)\.index$/, '')
-    .replace(/[-_]weights_manifest$/, '');
-  if (GENERIC_STEMS.has(stem.toLowerCase())) {
-    const parent = basename(dirname(path));
-    if (parent && parent !== '.' && parent !== '/') return parent;
-  }
-  return stem;
+  return modelNameOfPath(path, isDirectory);
 }
 
 export interface Discovery {

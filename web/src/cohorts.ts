@@ -2,6 +2,9 @@
 import { COHORT_METRICS, type CohortsResult, cohortsCsv } from '../../src/analysis/cohorts.js';
 import { cohortBoxplotSvg, cohortDivergenceSvg } from '../../src/report/svg/index.js';
 import { info, postJson } from './api.js';
+import { saveBlob } from './download.js';
+import { pushState, type Route, routeHash } from './router.js';
+import { withCompletion } from './sql-complete.js';
 import { errorBox, fmt, h, loading, svgFigure } from './ui.js';
 
 type CohortsAnswer = CohortsResult & { nonFinite: { layers: number; filters: number }; seconds: number };
@@ -9,15 +12,10 @@ type CohortsAnswer = CohortsResult & { nonFinite: { layers: number; filters: num
 const LABELS = { sparsity: 'sparsity', varianceEntropy: 'variance entropy', orthogonality: 'orthogonality' };
 
 function download(name: string, type: string, text: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = h('a', { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  saveBlob(name, new Blob([text], { type }));
 }
 
-export async function cohortsPage(root: HTMLElement): Promise<void> {
+export async function cohortsPage(root: HTMLElement, route?: Route): Promise<void> {
   root.replaceChildren(h('h1', {}, 'Cohorts'), loading());
   const i = await info();
   if (!i.db) {
@@ -44,11 +42,14 @@ export async function cohortsPage(root: HTMLElement): Promise<void> {
     h('option', { value: '' }, '(no correlation)'),
     meta.map((o) => h('option', { value: o }, o)),
   );
+  const q = route?.query ?? new URLSearchParams();
   const where = h('input', {
     id: 'cohort-where',
     name: 'where',
     class: 'sql',
     placeholder: `optional SQL condition on layer_info, e.g. kind <> 'depthwise'`,
+    'aria-label': 'condition on the layers (SQL)',
+    value: q.get('where') ?? '',
   });
   const run = h('button', { type: 'submit', class: 'primary', id: 'cohort-run' }, 'Compare cohorts');
   const out = h('div', { id: 'cohorts-result' });
@@ -63,11 +64,21 @@ export async function cohortsPage(root: HTMLElement): Promise<void> {
       h('label', {}, ' correlate with '),
       correlate,
     ),
-    h('div', { class: 'row' }, where),
+    h('div', { class: 'row' }, withCompletion(where, i.layerColumns ?? [])),
     h('div', { class: 'row' }, run),
   );
+  let first = true;
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    // the state in the URL: the first run fills in the defaults, later runs are new history entries
+    pushState(
+      routeHash({
+        page: 'cohorts',
+        query: { by: by.value, correlate: correlate.value, where: where.value.trim() },
+      }),
+      first,
+    );
+    first = false;
     run.disabled = true;
     out.replaceChildren(loading('Scanning the layers of the selected models…'));
     try {
@@ -83,8 +94,13 @@ export async function cohortsPage(root: HTMLElement): Promise<void> {
       run.disabled = false;
     }
   });
-  // the first metadata column that splits the models
-  by.value = meta.find((k) => (i.metaDistinct?.[k] ?? 0) >= 2) ?? by.value;
+  // the URL's choice, else the first metadata column that splits the models
+  const hasOption = (sel: HTMLSelectElement, v: string | null) =>
+    v !== null && Array.from(sel.options).some((o) => o.value === v);
+  by.value = hasOption(by, q.get('by'))
+    ? q.get('by')!
+    : (meta.find((k) => (i.metaDistinct?.[k] ?? 0) >= 2) ?? by.value);
+  if (hasOption(correlate, q.get('correlate'))) correlate.value = q.get('correlate')!;
   root.replaceChildren(
     h('h1', {}, 'Cohorts'),
     h(

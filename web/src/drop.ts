@@ -6,16 +6,22 @@
 import { zipSync } from 'fflate';
 import { isDegenerated } from '../../src/metrics/flags.js';
 import type { QualityReport } from '../../src/metrics/layer-report.js';
-import { cumulativeVarianceSvg, eigenImagesSvg, metricCurvesSvg } from '../../src/report/svg/index.js';
-import { info, postBytes } from './api.js';
+import { modelNameOfPath } from '../../src/model/names.js';
+import { metricCurvesSvg } from '../../src/report/svg/index.js';
+import { getJson, info, postBytes } from './api.js';
 import { droppedAtlasSections } from './atlas.js';
+import { saveBlob, slug } from './download.js';
+import { basisFigures, layersSection, modelSections } from './model-sections.js';
 import { probeSection } from './probe.js';
-import type { FromWorker } from './protocol.js';
-import { alphaFigure, errorBox, filterFigures, h, layerTable, showDialog, svgFigure } from './ui.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+import { onSamePage, parseRoute, popState, pushState, type Route, routeHash } from './router.js';
+import { alphaFigure, errorBox, filterFigures, h, showDialog, svgFigure } from './ui.js';
 
 interface DropState {
   files: File[];
   main: string;
+  /** What the result is called: the main file's name, or its folder's for a generic one (TF.js model.json). */
+  title: string;
   result: Extract<FromWorker, { type: 'result' }> | null;
   error: string | null;
   /** Milliseconds from choosing the file to the rendered layer table. */
@@ -46,47 +52,113 @@ export function mainFile(files: readonly File[]): File {
   return [...files].sort((a, b) => rank(a) - rank(b))[0];
 }
 
-export function dropPage(root: HTMLElement): void {
+export function dropPage(root: HTMLElement, route?: Route): void {
   const input = h('input', { type: 'file', id: 'file-input', multiple: true, class: 'visually-hidden' });
+  const folder = h('input', {
+    type: 'file',
+    id: 'folder-input',
+    webkitdirectory: true,
+    class: 'visually-hidden',
+    'aria-label': 'choose a model folder',
+  });
   const zone = h(
     'label',
     { class: 'dropzone', for: 'file-input', id: 'dropzone' },
-    h('strong', {}, 'Drop a model file here'),
-    h('span', { class: 'muted' }, ' or click to choose one'),
+    h('strong', {}, 'Drop a model file or folder here'),
+    h('span', { class: 'muted' }, ' or click to choose a file'),
     h(
       'span',
       { class: 'small muted block' },
-      'ONNX, PyTorch (.pt/.pth), safetensors, TF.js (model.json + shards: drop them together), TFLite, Keras (.h5/.keras). The file is read in your browser; nothing is uploaded.',
+      'ONNX, PyTorch (.pt/.pth), safetensors, TF.js (model.json + shards: drop them together, or their folder), TFLite, Keras (.h5/.keras). The file is read in your browser; nothing is uploaded.',
     ),
+  );
+  const folderLink = h(
+    'p',
+    { class: 'small' },
+    h('label', { for: 'folder-input', class: 'link' }, 'Choose a folder'),
+    ' (a TF.js model: model.json and its shards)',
   );
   const status = h('div', { id: 'drop-status', 'aria-live': 'polite' });
   const out = h('div', { id: 'drop-result' });
-  input.addEventListener('change', () => {
-    if (input.files?.length) start([...input.files], status, out);
-  });
+  for (const el of [input, folder])
+    el.addEventListener('change', () => {
+      const files = [...(el.files ?? [])];
+      // cleared, so choosing the same file again is a change that re-runs the analysis
+      el.value = '';
+      if (files.length)
+        start(
+          picked(files, (f) => f.webkitRelativePath || f.name),
+          status,
+          out,
+        );
+    });
   zone.addEventListener('dragover', (e) => {
     e.preventDefault();
     zone.classList.add('over');
   });
   zone.addEventListener('dragleave', () => zone.classList.remove('over'));
-  zone.addEventListener('drop', (e) => {
+  zone.addEventListener('drop', async (e) => {
     e.preventDefault();
     zone.classList.remove('over');
-    const files = [...(e.dataTransfer?.files ?? [])];
-    if (files.length) start(files, status, out);
+    const files = await droppedFiles(e.dataTransfer);
+    if (files.files.length) start(files, status, out);
   });
-  root.replaceChildren(h('h1', {}, 'Analyse a model file'), input, zone, status, out);
-  if (state?.result) renderResult(out, state);
+  root.replaceChildren(h('h1', {}, 'Analyse a model file'), input, folder, zone, folderLink, status, out);
+  if (state?.result) renderResult(out, state, route?.layer ?? null);
   else if (state?.error) out.replaceChildren(errorBox(state.error));
 }
 
-function start(files: File[], status: HTMLElement, out: HTMLElement): void {
+interface Picked {
+  files: File[];
+  /** Each file's path relative to what was chosen ("x2/model.json"; just the name for loose files). */
+  paths: Map<File, string>;
+}
+
+function picked(files: File[], path: (f: File) => string): Picked {
+  return { files, paths: new Map(files.map((f) => [f, path(f)])) };
+}
+
+/** Dropped files, a dropped folder's files included (with their paths, which name a TF.js model). */
+async function droppedFiles(dt: DataTransfer | null): Promise<Picked> {
+  const entries = [...(dt?.items ?? [])]
+    .map((item) => item.webkitGetAsEntry?.())
+    .filter((e): e is FileSystemEntry => !!e);
+  if (!entries.some((e) => e.isDirectory)) return picked([...(dt?.files ?? [])], (f) => f.name);
+  const out: Picked = { files: [], paths: new Map() };
+  const visit = async (entry: FileSystemEntry): Promise<void> => {
+    if (entry.isFile) {
+      const file = await new Promise<File>((resolve, reject) =>
+        (entry as FileSystemFileEntry).file(resolve, reject),
+      );
+      out.files.push(file);
+      out.paths.set(file, entry.fullPath.replace(/^\//, ''));
+    } else if (entry.isDirectory) {
+      const reader = (entry as FileSystemDirectoryEntry).createReader();
+      // readEntries answers in batches until an empty one
+      for (;;) {
+        const batch = await new Promise<FileSystemEntry[]>((resolve, reject) =>
+          reader.readEntries(resolve, reject),
+        );
+        if (!batch.length) break;
+        for (const e of batch) await visit(e);
+      }
+    }
+  };
+  for (const e of entries) await visit(e);
+  return out;
+}
+
+function start(chosen: Picked, status: HTMLElement, out: HTMLElement): void {
   const t0 = performance.now();
+  const files = chosen.files;
   const main = mainFile(files);
-  state = { files, main: main.name, result: null, error: null, ms: null };
+  // a generic main file (TF.js model.json) is named by its folder, when the folder was chosen or dropped
+  const byPath = modelNameOfPath(chosen.paths.get(main) ?? main.name);
+  const title = byPath === modelNameOfPath(main.name) ? main.name : byPath;
+  state = { files, main: main.name, title, result: null, error: null, ms: null };
   const mine = state;
-  const bar = h('progress', { max: 1, value: 0 });
-  const label = h('span', {}, `Reading ${main.name}…`);
+  const bar = h('progress', { max: 1, value: 0, 'aria-label': 'analysis progress' });
+  const label = h('span', {}, `Reading ${title}…`);
   status.replaceChildren(h('div', { class: 'progress' }, bar, label));
   out.replaceChildren();
   out.removeAttribute('data-ms');
@@ -103,10 +175,10 @@ function start(files: File[], status: HTMLElement, out: HTMLElement): void {
       bar.max = Math.max(1, msg.total);
       bar.value = msg.done;
       label.textContent =
-        msg.phase === 'reading' ? `Reading ${main.name}…` : `Measuring layer ${msg.done} of ${msg.total}…`;
+        msg.phase === 'reading' ? `Reading ${title}…` : `Measuring layer ${msg.done} of ${msg.total}…`;
     } else if (msg.type === 'result') {
       mine.result = msg;
-      renderResult(out, mine);
+      renderResult(out, mine, null);
       mine.ms = performance.now() - t0;
       out.dataset.ms = mine.ms.toFixed(0);
       status.replaceChildren(
@@ -125,29 +197,54 @@ function start(files: File[], status: HTMLElement, out: HTMLElement): void {
   w.postMessage({ type: 'analyse', files, main: main.name });
 }
 
-function layerWeights(name: string): Promise<{ shape: number[]; weight: Float32Array }> {
+/** Asks the worker (which holds the model) and waits for its answer to this request. */
+function ask(message: ToWorker): Promise<FromWorker> {
   const request = ++requests;
   return new Promise((resolve, reject) => {
-    pending.set(request, (m) => {
-      if (m.type === 'layer') resolve({ shape: m.shape, weight: m.weight });
-      else if (m.type === 'error') reject(new Error(m.message));
-    });
-    getWorker().postMessage({ type: 'layer', name, request });
+    pending.set(request, (m) => (m.type === 'error' ? reject(new Error(m.message)) : resolve(m)));
+    getWorker().postMessage({ ...message, request });
   });
 }
 
-function renderResult(out: HTMLElement, s: DropState): void {
+async function layerWeights(name: string): Promise<{ shape: number[]; weight: Float32Array }> {
+  const m = await ask({ type: 'layer', name, request: 0 });
+  if (m.type !== 'layer') throw new Error(`the worker answered ${m.type}`);
+  return { shape: m.shape, weight: m.weight };
+}
+
+/** The self-contained HTML report of the dropped model (`filterdb report`'s), written in the worker. */
+async function reportHtml(): Promise<string> {
+  const m = await ask({ type: 'report', request: 0 });
+  if (m.type !== 'report') throw new Error(`the worker answered ${m.type}`);
+  return m.html;
+}
+
+function renderResult(out: HTMLElement, s: DropState, openLayer: number | null): void {
   const r = s.result!;
   const q: QualityReport = r.report;
   const flagged = q.layers.filter((l) => isDegenerated(l.flags));
   const addBox = h('div', { class: 'add' });
+  const report = h('button', { type: 'button', class: 'dl', id: 'drop-report' }, 'HTML report of this model');
+  report.addEventListener('click', async () => {
+    report.disabled = true;
+    try {
+      saveBlob(
+        `${slug(s.title, 'model')}-report.html`,
+        new Blob([await reportHtml()], { type: 'text/html' }),
+      );
+    } catch (e) {
+      report.after(errorBox((e as Error).message));
+    } finally {
+      report.disabled = false;
+    }
+  });
   const summary = h(
     'div',
     { class: `summary ${flagged.length ? 'bad' : 'good'}`, id: 'drop-summary' },
     h(
       'p',
       {},
-      h('b', {}, s.main),
+      h('b', { id: 'drop-title', title: s.main }, s.title),
       ` · ${q.format}${q.producer ? ` (${q.producer})` : ''} · ${q.layers.length} conv layers measured`,
       q.skipped.length ? ` · ${q.skipped.length} skipped` : '',
       ' · ',
@@ -160,6 +257,7 @@ function renderResult(out: HTMLElement, s: DropState): void {
           q.warnings.map((w) => h('li', {}, w)),
         )
       : null,
+    h('p', { class: 'downloads' }, report),
     addBox,
   );
   void addButton(addBox, s);
@@ -167,7 +265,12 @@ function renderResult(out: HTMLElement, s: DropState): void {
   const show = async (index: number, inDialog: boolean) => {
     const layer = q.layers[index];
     const target = inDialog ? h('div', {}, 'Loading…') : grids;
-    if (inDialog) showDialog(layer.name, target);
+    if (inDialog) {
+      showDialog(layer.name, target);
+      (document.getElementById('dialog') as HTMLDialogElement).onclose = () => {
+        if (parseRoute(location.hash).layer !== null) popState(routeHash({ page: 'drop' }));
+      };
+    }
     try {
       const { weight, shape } = await layerWeights(layer.name);
       target.replaceChildren(filterFigures(layer.name, weight, layer.measuredAs ?? shape, '', inDialog));
@@ -175,49 +278,68 @@ function renderResult(out: HTMLElement, s: DropState): void {
       target.replaceChildren(errorBox((e as Error).message));
     }
   };
+  onSamePage((route) => {
+    const d = document.getElementById('dialog') as HTMLDialogElement;
+    if (route.layer !== null && route.layer < q.layers.length) void show(route.layer, true);
+    else {
+      d.onclose = null;
+      if (d.open) d.close();
+    }
+    return true;
+  });
+  const pick = (i: number) => {
+    pushState(routeHash({ page: 'drop', layer: i }));
+    void show(i, true);
+  };
   const basis = r.basis;
   out.replaceChildren(
     summary,
-    h('h2', {}, 'Layers'),
-    h('p', { class: 'muted' }, 'Click a layer to see its filters large.'),
-    layerTable(q.layers, (i) => show(i, true)),
-    h('h2', {}, 'Metrics over depth'),
-    svgFigure(
-      metricCurvesSvg(q.layers, { embedStyle: false, width: 1080 }),
-      'Degenerated layers are marked.',
-    ),
-    alphaFigure(q.layers) ? h('h2', {}, 'Spectral alpha over depth') : '',
-    alphaFigure(q.layers) ?? '',
-    h('h2', {}, 'Filter basis of the model'),
-    basis
-      ? h(
-          'div',
-          { class: 'figs' },
-          svgFigure(
-            eigenImagesSvg(basis.components, basis.explainedVarianceRatio, {
-              title: 'Eigen-images',
-              subtitle: `${basis.filters.toLocaleString('en-US')} 3×3 filters from ${basis.layers} layers`,
-              columns: 3,
-              size: 60,
-              embedStyle: false,
-            }),
-          ),
-          svgFigure(
-            cumulativeVarianceSvg(basis.explainedVarianceRatio, {
-              title: 'Cumulative explained variance',
-              width: 360,
-              height: 230,
-              embedStyle: false,
-            }),
-          ),
-        )
-      : h('p', { class: 'muted' }, r.basisNote ?? ''),
-    h('h2', {}, 'Filters of the first layer'),
-    grids,
+    ...modelSections({
+      layers: layersSection(q.layers, pick, s.title),
+      metrics: svgFigure(
+        metricCurvesSvg(q.layers, { embedStyle: false, width: 1080 }),
+        'Degenerated layers are marked.',
+      ),
+      alpha: alphaFigure(q.layers),
+      basis: basisFigures(basis, r.basisNote),
+      firstLayer: grids,
+    }),
     ...droppedAtlasSections(r.atlas, r.energy),
     q.layers.length ? probeSection({ kind: 'files', files: s.files, main: s.main }, s.main) : '',
   );
   if (q.layers.length) void show(0, false);
+  if (openLayer !== null && openLayer < q.layers.length) void show(openLayer, true);
+}
+
+async function sha256Hex(data: BufferSource): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The content hash ingest stores (store/walk.ts hashModel): one file, "sha256:" + its hash; several, the
+ * hash of "name NUL sha256(file) LF" lines in name order.
+ */
+export async function contentHash(files: readonly File[]): Promise<string> {
+  if (files.length === 1) return `sha256:${await sha256Hex(await files[0].arrayBuffer())}`;
+  const sorted = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let lines = '';
+  for (const f of sorted) lines += `${f.name}\0${await sha256Hex(await f.arrayBuffer())}\n`;
+  return `sha256:${await sha256Hex(new TextEncoder().encode(lines))}`;
+}
+
+/** The stored model with the same bytes, if any (null also where the browser cannot hash: no secure context). */
+async function storedAs(files: readonly File[]): Promise<{ id: number; name: string } | null> {
+  if (!globalThis.crypto?.subtle) return null;
+  try {
+    const hash = await contentHash(files);
+    const { models } = await getJson<{ models: { id: number; name: string }[] }>(
+      `/api/models?hash=${encodeURIComponent(hash)}`,
+    );
+    return models[0] ?? null;
+  } catch {
+    return null;
+  }
 }
 
 async function addButton(box: HTMLElement, s: DropState): Promise<void> {
@@ -228,11 +350,24 @@ async function addButton(box: HTMLElement, s: DropState): Promise<void> {
     );
     return;
   }
+  const size = s.files.reduce((t, f) => t + f.size, 0);
+  const known = size <= i.maxUpload ? await storedAs(s.files) : null;
+  if (known) {
+    // said before any upload: the database already holds these exact bytes
+    box.replaceChildren(
+      h(
+        'p',
+        { class: 'small', id: 'already-stored' },
+        `Already in the database as ${known.name} (id ${known.id}, same bytes): `,
+        h('a', { href: routeHash({ page: 'model', model: known.id }) }, 'open it'),
+      ),
+    );
+    return;
+  }
   if (i.readOnly) {
     box.replaceChildren(h('p', { class: 'muted small' }, 'The database is open read-only.'));
     return;
   }
-  const size = s.files.reduce((t, f) => t + f.size, 0);
   const button = h('button', { type: 'button', id: 'add-to-db', class: 'primary' }, 'Add to database');
   const note = h('span', { class: 'muted small' }, ` uploads ${(size / 1e6).toFixed(1)} MB to ${i.db}`);
   box.replaceChildren(button, note);

@@ -3,8 +3,10 @@ import { PAGE_CSS } from '../../src/report/html.js';
 import { PLOT_CSS } from '../../src/report/svg/index.js';
 import { info } from './api.js';
 import { cohortsPage } from './cohorts.js';
+import { watchFigures } from './download.js';
 import { dropPage } from './drop.js';
 import { comparePage, modelPage, modelsPage } from './pages.js';
+import { type Route, startRouter } from './router.js';
 import './style.css';
 import { errorBox, h } from './ui.js';
 
@@ -29,22 +31,20 @@ themeButton.addEventListener('click', () => {
 
 const root = document.getElementById('app')!;
 
-async function route(): Promise<void> {
-  const hash = location.hash.replace(/^#\/?/, '');
-  const [page, arg] = hash.split('/');
+async function render(r: Route): Promise<void> {
+  root.dataset.ready = 'false';
+  const page = r.page;
   for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a'))
-    a.classList.toggle(
-      'active',
-      a.dataset.nav === (page || 'models') || (page === 'model' && a.dataset.nav === 'models'),
-    );
+    a.classList.toggle('active', a.dataset.nav === (page === 'model' ? 'models' : page));
   const dialog = document.getElementById('dialog') as HTMLDialogElement;
+  dialog.onclose = null;
   if (dialog.open) dialog.close();
-  root.dataset.page = page || 'models';
+  root.dataset.page = page;
   try {
-    if (page === 'drop') dropPage(root);
-    else if (page === 'compare') await comparePage(root);
-    else if (page === 'cohorts') await cohortsPage(root);
-    else if (page === 'model' && arg) await modelPage(root, decodeURIComponent(arg));
+    if (page === 'drop') dropPage(root, r);
+    else if (page === 'compare') await comparePage(root, r);
+    else if (page === 'cohorts') await cohortsPage(root, r);
+    else if (page === 'model' && r.model !== null) await modelPage(root, r.model, r.layer);
     else await modelsPage(root);
   } catch (e) {
     root.replaceChildren(
@@ -55,12 +55,10 @@ async function route(): Promise<void> {
   root.dataset.ready = 'true';
 }
 
-window.addEventListener('hashchange', () => {
-  root.dataset.ready = 'false';
-  void route();
-});
 void info().then((i) => {
   document.getElementById('dbname')!.textContent = i.db ? i.db.split(/[\\/]/).pop()! : 'no database';
   document.getElementById('dbname')!.title = i.db ?? 'started without --db';
 });
-void route();
+// figures anywhere (pages, the layer dialog) get their SVG and PNG buttons
+watchFigures(document.body);
+startRouter(render);

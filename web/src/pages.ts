@@ -1,5 +1,5 @@
 /** The database pages: models list, one model, compare. */
-import { defaultGrouping } from '../../src/analysis/groups.js';
+import { defaultGrouping, depthBinStart, displayOrder } from '../../src/analysis/groups.js';
 import { isDegenerated, isDegenerationFlag, modelVerdict } from '../../src/metrics/flags.js';
 import {
   coefficientTitle,
@@ -19,15 +19,19 @@ import {
   postJson,
 } from './api.js';
 import { databaseEnergySection, modelAtlasSections } from './atlas.js';
+import { dataDownloads, densityCsv, densityJson, driftCsv, driftJson, reportLink, slug } from './download.js';
+import { basisFigures, layersSection, modelSections } from './model-sections.js';
 import { probeSection } from './probe.js';
+import { onSamePage, parseRoute, popState, pushState, type Route, routeHash } from './router.js';
+import { quoteColumn, withCompletion } from './sql-complete.js';
 import {
   alphaFigure,
   bytes,
   errorBox,
   filterFigures,
   flagChips,
+  fmt,
   h,
-  layerTable,
   loading,
   showDialog,
   svgFigure,
@@ -133,7 +137,85 @@ function card(value: string, label: string): HTMLElement {
   return h('div', { class: 'card' }, h('div', { class: 'v' }, value), h('div', { class: 'k' }, label));
 }
 
-export async function modelPage(root: HTMLElement, id: string): Promise<void> {
+/**
+ * The one place a database layer's detail opens: the layer dialog today (the layer detail view of issue 16
+ * item 2 replaces it here). `onClose` runs when the user closes it.
+ */
+function openLayerDetail(m: ModelDetail, index: number, onClose: () => void): void {
+  const layer = m.layers[index];
+  const target = h('div', {}, loading());
+  showDialog(layer.name, target);
+  onDialogClose(onClose);
+  void layerFilterFigures(m, index, true).then((f) => target.replaceChildren(f));
+}
+
+function closeLayerDetail(): void {
+  const d = document.getElementById('dialog') as HTMLDialogElement;
+  onDialogClose(null);
+  if (d.open) d.close();
+}
+
+function onDialogClose(fn: (() => void) | null): void {
+  (document.getElementById('dialog') as HTMLDialogElement).onclose = fn;
+}
+
+/** A stored layer's filter grids (or why there are none). */
+async function layerFilterFigures(m: ModelDetail, index: number, large: boolean): Promise<HTMLElement> {
+  const layer = m.layers[index];
+  try {
+    if (layer.storedFilters === 0)
+      return h(
+        'p',
+        { class: 'muted' },
+        `The filters of ${layer.name} (${layer.shape?.join('×') ?? '?'}) are not stored: the database keeps 3×3 filters unless ingested with --kernel all.`,
+      );
+    const f = await getJson<LayerFilters>(
+      `/api/models/${m.id}/layers/${layer.index}/filters?max=${large ? 4096 : 512}`,
+    );
+    const note = f.returned < f.stored ? ` · first ${f.returned} of ${f.stored} filters` : '';
+    return filterFigures(layer.name, f.weights, f.shape, note, large);
+  } catch (e) {
+    return errorBox((e as Error).message);
+  }
+}
+
+/** The basis of the model's stored 3×3 filters (the compare endpoint on this model alone). */
+async function storedBasis(m: ModelDetail, into: HTMLElement): Promise<void> {
+  const threes = m.layers.filter(
+    (l) => l.storedFilters > 0 && l.shape?.[2] === 3 && l.shape?.[3] === 3 && l.kind !== 'transposed',
+  );
+  if (threes.length === 0) {
+    into.replaceChildren(
+      basisFigures(
+        null,
+        'The model has no stored 3×3 convolutions, so there is no 3×3 filter basis to show.',
+      ),
+    );
+    return;
+  }
+  try {
+    const r = await postJson<CompareAnswer>('/api/compare', { by: 'model', where: `model_id = ${m.id}` });
+    into.replaceChildren(
+      basisFigures(
+        {
+          components: r.components,
+          explainedVarianceRatio: r.explainedVarianceRatio,
+          filters: r.filterCount,
+          layers: threes.length,
+        },
+        null,
+      ),
+    );
+  } catch (e) {
+    into.replaceChildren(errorBox((e as Error).message));
+  }
+}
+
+export async function modelPage(
+  root: HTMLElement,
+  id: string,
+  openLayer: number | null = null,
+): Promise<void> {
   root.replaceChildren(loading());
   if (!(await info()).db) {
     root.replaceChildren(noDatabase());
@@ -167,33 +249,47 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
         )
       : null,
     h('p', { class: 'muted mono' }, m.file),
+    h(
+      'p',
+      { class: 'downloads' },
+      reportLink(`/api/models/${m.id}/report.html`, 'HTML report of this model', 'model-report'),
+    ),
   );
-  const grids = h('div', { id: 'filters' });
-  const showLayer = async (index: number, inDialog: boolean) => {
-    const layer = m.layers[index];
-    const target = inDialog ? h('div', {}, loading()) : grids;
-    if (inDialog) showDialog(`${layer.name}`, target);
-    else grids.replaceChildren(loading());
-    try {
-      if (layer.storedFilters === 0) {
-        target.replaceChildren(
-          h(
-            'p',
-            { class: 'muted' },
-            `The filters of ${layer.name} (${layer.shape?.join('×') ?? '?'}) are not stored: the database keeps 3×3 filters unless ingested with --kernel all.`,
-          ),
-        );
-        return;
-      }
-      const f = await getJson<LayerFilters>(
-        `/api/models/${m.id}/layers/${layer.index}/filters?max=${inDialog ? 4096 : 512}`,
-      );
-      const note = f.returned < f.stored ? ` · first ${f.returned} of ${f.stored} filters` : '';
-      target.replaceChildren(filterFigures(layer.name, f.weights, f.shape, note, inDialog));
-    } catch (e) {
-      target.replaceChildren(errorBox((e as Error).message));
-    }
+  const grids = h('div', { id: 'filters' }, loading());
+  const basis = h('div', { id: 'basis' }, loading('Fitting the basis of the stored 3×3 filters…'));
+  // the URL names a layer by the API's index; the table by position
+  const hashOf = (pos: number | null) =>
+    routeHash({ page: 'model', model: m.id, layer: pos === null ? null : m.layers[pos].index });
+  const positionOf = (layerIndex: number | null) =>
+    layerIndex === null ? -1 : m.layers.findIndex((l) => l.index === layerIndex);
+  const closed = () => {
+    if (parseRoute(location.hash).layer !== null) popState(hashOf(null));
   };
+  const pick = (pos: number) => {
+    pushState(hashOf(pos));
+    openLayerDetail(m, pos, closed);
+  };
+  onSamePage((r) => {
+    const pos = positionOf(r.layer);
+    if (pos < 0) closeLayerDetail();
+    else openLayerDetail(m, pos, closed);
+    return true;
+  });
+  const metrics = svgFigure(
+    metricCurvesSvg(
+      m.layers.map((l) => ({
+        ...l,
+        convDepth: l.convDepth ?? undefined,
+        shape: l.shape ?? undefined,
+        init: l.init ? { rule: l.init.rule, metrics: l.init.metrics } : null,
+      })),
+      { embedStyle: false, width: 1080 },
+    ),
+    'Degenerated layers are marked. Variance entropy is only calibrated for 3×3 kernels.' +
+      (m.layers.some((l) => l.init)
+        ? ' Grey bars: what random layers of the same shape give (1st–99th percentile).'
+        : ''),
+  );
   root.replaceChildren(
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Models'), ' / '),
     h('h1', {}, m.name),
@@ -205,44 +301,81 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
           m.warnings.map((w) => h('li', {}, w)),
         )
       : '',
-    h('h2', {}, 'Metrics over depth'),
-    svgFigure(
-      metricCurvesSvg(
-        m.layers.map((l) => ({
-          ...l,
-          convDepth: l.convDepth ?? undefined,
-          shape: l.shape ?? undefined,
-          init: l.init ? { rule: l.init.rule, metrics: l.init.metrics } : null,
-        })),
-        { embedStyle: false, width: 1080 },
-      ),
-      'Degenerated layers are marked. Variance entropy is only calibrated for 3×3 kernels.' +
-        (m.layers.some((l) => l.init)
-          ? ' Grey bars: what random layers of the same shape give (1st–99th percentile).'
-          : ''),
-    ),
-    alphaFigure(m.layers) ? h('h2', {}, 'Spectral alpha over depth') : '',
-    alphaFigure(m.layers) ?? '',
-    h('h2', {}, 'Layers'),
-    h('p', { class: 'muted' }, 'Click a layer to see its filters large.'),
-    layerTable(m.layers, (i) => showLayer(i, true)),
-    h('h2', {}, 'Filters of the first layer'),
-    grids,
+    ...modelSections({
+      layers: layersSection(m.layers, pick, m.name),
+      metrics,
+      alpha: alphaFigure(m.layers),
+      basis,
+      firstLayer: grids,
+    }),
     ...modelAtlasSections(m.id),
     m.layers.length ? probeSection({ kind: 'database', id: m.id, name: m.name }, m.name) : '',
   );
-  if (m.layers.length) await showLayer(0, false);
+  const open = positionOf(openLayer);
+  if (open >= 0) openLayerDetail(m, open, closed);
+  await Promise.all([
+    m.layers.length
+      ? layerFilterFigures(m, 0, false).then((f) => grids.replaceChildren(f))
+      : grids.replaceChildren(),
+    storedBasis(m, basis),
+  ]);
 }
 
-export async function comparePage(root: HTMLElement): Promise<void> {
+/** What the compare page shows, as its URL holds it. */
+interface CompareState {
+  mode: 'group' | 'select';
+  by: string[];
+  where: string;
+  a: string;
+  b: string;
+  la: string;
+  lb: string;
+  /** A fixed upper end of the drift colour scale, or null for each matrix's own maximum. */
+  cmax: number | null;
+}
+
+function compareState(q: URLSearchParams): CompareState {
+  const cmax = Number(q.get('cmax'));
+  return {
+    mode: q.get('mode') === 'select' ? 'select' : 'group',
+    by: q.getAll('by'),
+    where: q.get('where') ?? '',
+    a: q.get('a') ?? '',
+    b: q.get('b') ?? '',
+    la: q.get('la') ?? 'A',
+    lb: q.get('lb') ?? 'B',
+    cmax: q.has('cmax') && cmax > 0 ? cmax : null,
+  };
+}
+
+function compareHash(st: CompareState): string {
+  const sel = st.mode === 'select';
+  return routeHash({
+    page: 'compare',
+    query: {
+      mode: sel ? 'select' : null,
+      by: sel ? [] : st.by,
+      where: sel ? null : st.where.trim(),
+      a: sel ? st.a : null,
+      b: sel ? st.b : null,
+      la: sel && st.la !== 'A' ? st.la : null,
+      lb: sel && st.lb !== 'B' ? st.lb : null,
+      cmax: st.cmax === null ? null : String(st.cmax),
+    },
+  });
+}
+
+export async function comparePage(root: HTMLElement, route?: Route): Promise<void> {
   root.replaceChildren(h('h1', {}, 'Compare'), loading());
   const i = await info();
   if (!i.db) {
     root.replaceChildren(h('h1', {}, 'Compare'), noDatabase());
     return;
   }
+  const initial = compareState(route?.query ?? new URLSearchParams());
   const meta = i.metaColumns ?? [];
-  const cols = new Set(i.layerColumns ?? []);
+  const columns = i.layerColumns ?? [];
+  const cols = new Set(columns);
   const byOptions = [...meta, 'model', 'depth', 'kind', 'kernel', 'op', 'format'].filter(
     (o) => o === 'depth' || cols.has(o),
   );
@@ -262,6 +395,7 @@ export async function comparePage(root: HTMLElement): Promise<void> {
       multiple: true,
       size: Math.min(byOptions.length, 5),
       title: 'Groupings: ctrl/shift-click for several, computed from one read of the filters',
+      'aria-label': 'group by',
     },
     byOptions.map((o) => h('option', { value: o }, o)),
   );
@@ -270,65 +404,141 @@ export async function comparePage(root: HTMLElement): Promise<void> {
     name: 'where',
     placeholder: `optional SQL condition, e.g. kind = 'plain'`,
     class: 'sql',
+    'aria-label': 'condition on the layers (SQL)',
+    value: initial.where,
   });
   const selA = h('input', {
     id: 'sel-a',
     class: 'sql',
     placeholder: `selection A, e.g. model = '${'ch_PP-OCRv4_det_infer'}'`,
+    'aria-label': 'selection A (SQL condition)',
+    value: initial.a,
   });
   const selB = h('input', {
     id: 'sel-b',
     class: 'sql',
     placeholder: 'selection B, e.g. conv_depth_norm > 0.5',
+    'aria-label': 'selection B (SQL condition)',
+    value: initial.b,
   });
-  const labA = h('input', { id: 'lab-a', class: 'label', value: 'A' });
-  const labB = h('input', { id: 'lab-b', class: 'label', value: 'B' });
+  const labA = h('input', { id: 'lab-a', class: 'label', value: initial.la, 'aria-label': 'label of A' });
+  const labB = h('input', { id: 'lab-b', class: 'label', value: initial.lb, 'aria-label': 'label of B' });
+  const fix = h('input', { type: 'checkbox', id: 'fix-scale', checked: initial.cmax !== null });
+  const cmax = h('input', {
+    type: 'number',
+    id: 'cmax',
+    min: 0,
+    step: 'any',
+    class: 'num-input',
+    'aria-label': 'upper end of the colour scale',
+    value: initial.cmax === null ? '' : String(initial.cmax),
+    disabled: initial.cmax === null,
+  });
   const run = h('button', { type: 'submit', class: 'primary', id: 'run' }, 'Compare');
   const out = h('div', { id: 'compare-result' });
   const form = h(
     'form',
     { class: 'compare panel' },
-    h('div', { class: 'row' }, mode('group', 'Group by', true), by, where),
-    h('div', { class: 'row' }, mode('select', 'Two selections', false), labA, selA),
-    h('div', { class: 'row indent' }, labB, selB),
+    h(
+      'div',
+      { class: 'row' },
+      mode('group', 'Group by', initial.mode === 'group'),
+      by,
+      withCompletion(where, columns),
+    ),
+    h(
+      'div',
+      { class: 'row' },
+      mode('select', 'Two selections', initial.mode === 'select'),
+      labA,
+      withCompletion(selA, columns),
+    ),
+    h('div', { class: 'row indent' }, labB, withCompletion(selB, columns)),
+    h(
+      'div',
+      { class: 'row' },
+      h('label', { class: 'check' }, fix, ' fix the colour scale at '),
+      cmax,
+      h('span', { class: 'muted small' }, ' (the same KL colours across comparisons)'),
+    ),
     h(
       'details',
       { class: 'muted small' },
-      h('summary', {}, 'Conditions are SQL on the layer_info view'),
-      h('p', { class: 'mono' }, (i.layerColumns ?? []).join(', ')),
+      h('summary', {}, 'Conditions are SQL on the layer_info view (column names complete as you type)'),
+      h('p', { class: 'mono' }, columns.map(quoteColumn).join(', ')),
     ),
     h('div', { class: 'row' }, run),
   );
+  const setMode = (m: 'group' | 'select') => {
+    (form.querySelector(`input[name=mode][value=${m}]`) as HTMLInputElement).checked = true;
+  };
+  // typing into a field says which kind of comparison is meant
+  for (const f of [selA, selB, labA, labB]) f.addEventListener('input', () => setMode('select'));
+  where.addEventListener('input', () => setMode('group'));
+  by.addEventListener('change', () => setMode('group'));
+  const state = (): CompareState => ({
+    mode: (form.querySelector('input[name=mode]:checked') as HTMLInputElement).value as 'group' | 'select',
+    by: Array.from(by.selectedOptions, (o) => o.value),
+    where: where.value,
+    a: selA.value,
+    b: selB.value,
+    la: labA.value,
+    lb: labB.value,
+    cmax: fix.checked && Number(cmax.value) > 0 ? Number(cmax.value) : null,
+  });
+  let last: CompareAnswer | CompareManyAnswer | null = null;
+  const show = () => {
+    if (!last) return;
+    const colorMax = state().cmax ?? undefined;
+    if ('results' in last) renderGroupings(out, last, colorMax);
+    else renderCompare(out, last, true, colorMax);
+  };
+  fix.addEventListener('change', () => {
+    cmax.disabled = !fix.checked;
+    if (fix.checked && !(Number(cmax.value) > 0) && last) cmax.value = String(matrixMax(last));
+    pushState(compareHash(state()), true);
+    show();
+  });
+  cmax.addEventListener('change', () => {
+    pushState(compareHash(state()), true);
+    show();
+  });
+  let first = true;
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const m = (form.querySelector('input[name=mode]:checked') as HTMLInputElement).value;
-    const groupings = Array.from(by.selectedOptions, (o) => o.value);
+    const st = state();
+    // the first run fills in the defaults of the URL it was opened with; later runs are new history entries
+    pushState(compareHash(st), first);
+    first = false;
     const body =
-      m === 'group'
-        ? { by: groupings, where: where.value.trim() || undefined }
+      st.mode === 'group'
+        ? { by: st.by, where: st.where.trim() || undefined }
         : {
             selections: [
-              { label: labA.value, where: selA.value },
-              { label: labB.value, where: selB.value },
+              { label: st.la, where: st.a },
+              { label: st.lb, where: st.b },
             ],
           };
     run.disabled = true;
     out.replaceChildren(loading('Computing the filter basis, drift and densities…'));
     try {
-      const r = await postJson<CompareAnswer | CompareManyAnswer>('/api/compare', body);
-      if ('results' in r) renderGroupings(out, r);
-      else renderCompare(out, r);
+      last = await postJson<CompareAnswer | CompareManyAnswer>('/api/compare', body);
+      show();
     } catch (err) {
+      last = null;
       out.replaceChildren(errorBox((err as Error).message));
     } finally {
       run.disabled = false;
     }
   });
+  const known = initial.by.filter((b) => byOptions.includes(b));
+  if (known.length) for (const o of by.options) o.selected = known.includes(o.value);
   // a categorical metadata column that splits the models (never an id or count column), else per model
-  by.value = defaultGrouping(
-    meta.map((k) => ({ name: k, distinct: i.metaDistinct?.[k] ?? 0, numeric: i.metaNumeric?.[k] })),
-    i.counts?.models ?? 0,
-  );
+  else
+    by.value = defaultGrouping(
+      meta.map((k) => ({ name: k, distinct: i.metaDistinct?.[k] ?? 0, numeric: i.metaNumeric?.[k] })),
+      i.counts?.models ?? 0,
+    );
   root.replaceChildren(
     h('h1', {}, 'Compare filter distributions'),
     h(
@@ -336,21 +546,35 @@ export async function comparePage(root: HTMLElement): Promise<void> {
       { class: 'sub' },
       'Distribution shift between groups of 3×3 filters, as in CNN Filter DB: a PCA basis of all selected filters, 70-bin coefficient histograms per group, and the explained-variance-weighted symmetric KL divergence between groups.',
     ),
+    h(
+      'p',
+      { class: 'downloads' },
+      reportLink('/api/report.html', 'HTML report of the whole database', 'db-report'),
+    ),
     form,
     out,
   );
   form.requestSubmit();
 }
 
+/** The largest drift of an answer (every grouping): where a fixed colour scale starts. */
+function matrixMax(r: CompareAnswer | CompareManyAnswer): number {
+  const all = 'results' in r ? r.results : [r];
+  let max = 0;
+  for (const one of all)
+    for (const row of one.matrix) for (const v of row) if (Number.isFinite(v)) max = Math.max(max, v);
+  return Number(max.toPrecision(3)) || 1;
+}
+
 /** Several groupings of one selection: one section (heat-map, densities) per grouping; one basis. */
-function renderGroupings(out: HTMLElement, many: CompareManyAnswer): void {
+function renderGroupings(out: HTMLElement, many: CompareManyAnswer, colorMax?: number): void {
   if (many.results.length === 1) {
-    renderCompare(out, many.results[0]);
+    renderCompare(out, many.results[0], true, colorMax);
     return;
   }
   const sections = many.results.map((r, i) => {
     const section = h('section', { class: 'grouping', 'data-by': r.by });
-    renderCompare(section, r, i === 0);
+    renderCompare(section, r, i === 0, colorMax);
     return section;
   });
   out.replaceChildren(
@@ -363,9 +587,30 @@ function renderGroupings(out: HTMLElement, many: CompareManyAnswer): void {
   );
 }
 
-function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true): void {
+/** "DigitsCNN (1,152 filters)" */
+function sized(r: CompareAnswer, i: number): string {
+  return `${r.groups[i]} (${r.counts[i].toLocaleString('en-US')} filters)`;
+}
+
+function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true, colorMax?: number): void {
   const evr = r.explainedVarianceRatio;
-  const panels = r.ridges.map((c) => ({ title: coefficientTitle(c.index, evr[c.index]), curves: c.curves }));
+  // depth bins in depth order, drawn with a sequential palette; every label with its group's size
+  const ordered = (labels: readonly string[]) => displayOrder(labels);
+  const depthLike = r.groups.some((g) => depthBinStart(g) !== null);
+  const countOf = new Map(r.groups.map((g, i) => [g, r.counts[i]]));
+  const panels = r.ridges.map((c) => ({
+    title: coefficientTitle(c.index, evr[c.index]),
+    curves: ordered(c.curves.map((k) => k.label)).map((k) => {
+      const curve = c.curves[k];
+      const n = countOf.get(curve.label);
+      return {
+        ...curve,
+        label: n === undefined ? curve.label : `${curve.label} (${n.toLocaleString('en-US')})`,
+      };
+    }),
+  }));
+  const two = r.groups.length === 2 ? r.matrix[0][1] : null;
+  const base = slug(`compare-${r.by}`);
   out.replaceChildren(
     r.groups.length < 2
       ? h(
@@ -377,8 +622,20 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true): void {
     h(
       'p',
       { class: 'summary' },
-      `${r.filterCount.toLocaleString('en-US')} filters in ${r.groups.length} groups by ${r.by} · ${r.seconds.toFixed(2)} s`,
+      `${r.filterCount.toLocaleString('en-US')} filters in ${r.groups.length} groups by ${r.by} (${ordered(
+        r.groups,
+      )
+        .map((k) => sized(r, k))
+        .join(', ')}) · ${r.seconds.toFixed(2)} s`,
     ),
+    two !== null
+      ? h(
+          'p',
+          { class: 'summary kl' },
+          `Symmetric KL divergence (EVR-weighted) between ${r.groups[0]} and ${r.groups[1]}: `,
+          h('b', { class: 'kl-value', 'data-value': String(two) }, fmt(two, 4)),
+        )
+      : '',
     r.nonFinite && r.nonFinite.layers > 0
       ? h(
           'p',
@@ -392,9 +649,17 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true): void {
       svgFigure(
         driftHeatmapSvg(
           { groups: r.groups, matrix: r.matrix, counts: r.counts, by: r.by },
-          { title: `Drift by ${r.by}`, subtitle: 'symmetric KL, EVR-weighted', embedStyle: false },
+          {
+            title: `Drift by ${r.by}`,
+            subtitle: 'symmetric KL, EVR-weighted',
+            embedStyle: false,
+            countsOnLabels: true,
+            colorMax,
+          },
         ),
-        undefined,
+        colorMax
+          ? `Colour scale fixed at ${colorMax}${matrixMax(r) > colorMax ? ': larger values take the top colour' : ''}.`
+          : undefined,
         'drift',
       ),
       basis
@@ -410,11 +675,29 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true): void {
           )
         : '',
     ),
+    dataDownloads(
+      'drift-data',
+      'drift matrix',
+      `${base}-drift`,
+      () => driftCsv(r),
+      () => driftJson(r),
+    ),
     h('h2', {}, 'Coefficient densities'),
     svgFigure(
-      ridgeGridSvg(panels, { columns: 3, embedStyle: false }),
+      ridgeGridSvg(panels, {
+        columns: 3,
+        embedStyle: false,
+        colors: depthLike ? 'sequential' : undefined,
+      }),
       'Kernel density of each basis coefficient per group.',
       'ridges',
+    ),
+    dataDownloads(
+      'density-data',
+      'coefficient densities (KDE)',
+      `${base}-densities`,
+      () => densityCsv(r),
+      () => densityJson(r),
     ),
   );
 }

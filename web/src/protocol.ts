@@ -5,7 +5,8 @@ import type { ReportEnergy } from '../../src/report/atlas-section.js';
 
 export type ToWorker =
   | { type: 'analyse'; files: File[]; main: string }
-  | { type: 'layer'; name: string; request: number };
+  | { type: 'layer'; name: string; request: number }
+  | { type: 'report'; request: number };
 
 export interface BasisInfo {
   components: number[][];
@@ -28,4 +29,5 @@ export type FromWorker =
       timings: { read: number; measure: number; total: number };
     }
   | { type: 'layer'; request: number; name: string; shape: number[]; weight: Float32Array }
+  | { type: 'report'; request: number; html: string }
   | { type: 'error'; message: string; request?: number };

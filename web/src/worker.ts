@@ -4,7 +4,7 @@
  */
 import { readModel } from '../../src/formats/detect.js';
 import type { Model } from '../../src/model/types.js';
-import { modelReportData } from '../../src/report/model-report.js';
+import { modelReportData, modelReportHtml } from '../../src/report/model-report.js';
 import { droppedModelInput } from './file-source.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -62,11 +62,19 @@ async function layerWeights(name: string, request: number): Promise<void> {
   post({ type: 'layer', request, name, shape: [...conv.shape], weight }, [weight.buffer]);
 }
 
+/** `filterdb report`'s self-contained HTML report of the loaded model. */
+async function report(request: number): Promise<void> {
+  if (!model) throw new Error('no model loaded');
+  post({ type: 'report', request, html: await modelReportHtml(model) });
+}
+
 scope.onmessage = (event) => {
   const msg = event.data;
   if (msg.type === 'analyse') {
     model = null;
     analyse(msg.files, msg.main).catch((e) => post({ type: 'error', message: errorText(e) }));
+  } else if (msg.type === 'report') {
+    report(msg.request).catch((e) => post({ type: 'error', message: errorText(e), request: msg.request }));
   } else if (msg.type === 'layer') {
     layerWeights(msg.name, msg.request).catch((e) =>
       post({ type: 'error', message: errorText(e), request: msg.request }),

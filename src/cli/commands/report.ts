@@ -4,28 +4,16 @@
  * drift matrices for every metadata column + depth + model, ridges, 2-D density) from three streamed passes.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { CohortsResult } from '../../analysis/cohorts.js';
-import { groupKdes } from '../../analysis/kde.js';
 import { FilterDbError, fsErrorText, mkdirErrorText } from '../../errors.js';
 import { readModel } from '../../formats/detect.js';
 import { INIT_RULES, type InitRule } from '../../metrics/init-distance.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
-import { renderZooReport, type ZooModel, type ZooRidges } from '../../report/zoo-report.js';
-import { storeZooAnalysis } from '../../scan/analyses.js';
-import { type CohortPlan, planCohorts, storeCohorts } from '../../scan/cohort-scan.js';
-import {
-  nonFiniteNote,
-  planSelection,
-  type SelectionPlan,
-  TooManyGroupsError,
-} from '../../scan/selection.js';
-import { type StoredAtlas, type StoredEnergy, storedAtlas, storedEnergy } from '../../store/atlas-energy.js';
-import { openDb, queryRows } from '../../store/db.js';
-import type { SkippedLayer } from '../../store/depthwise-read.js';
-import { modelHealth, type StoredModelHealth } from '../../store/health.js';
+import { nonFiniteNote } from '../../scan/selection.js';
+import { planZooReport, type ZooReportPlan, zooReportFromPlan } from '../../scan/zoo-db-report.js';
+import { openDb } from '../../store/db.js';
 import { UsageError, writeNote } from '../context.js';
 import { progressBar, scanProgress } from '../progress.js';
 import { cohortNotes } from './cohorts.js';
@@ -105,18 +93,6 @@ export function registerReport(program: Command): void {
     });
 }
 
-/** A model's verdict counts for the zoo report (`degenerated` null when no layer was assessed). */
-function zooHealth(
-  h: StoredModelHealth | undefined,
-): Pick<ZooModel, 'degenerated' | 'notAssessed' | 'orthogonalityNotMeasured'> {
-  if (!h) return { degenerated: null, notAssessed: 0, orthogonalityNotMeasured: 0 };
-  return {
-    degenerated: h.notAssessed === h.layers ? null : h.degenerated,
-    notAssessed: h.notAssessed,
-    orthogonalityNotMeasured: h.orthogonalityNotMeasured,
-  };
-}
-
 async function writeZooReport(
   dbPath: string,
   out: string,
@@ -125,155 +101,25 @@ async function writeZooReport(
 ): Promise<void> {
   const t0 = performance.now();
   const db = await openDb(dbPath, { readOnly: true });
-  let cohortPlan: CohortPlan | null = null;
-  let models: ZooModel[];
-  let metaColumns: string[];
-  let plans: SelectionPlan[];
-  let atlas: StoredAtlas;
-  let energy: StoredEnergy;
+  let plan: ZooReportPlan;
   try {
-    const cols = await queryRows(
-      db.connection,
-      "SELECT column_name FROM information_schema.columns WHERE table_name = 'model_info' ORDER BY ordinal_position",
-    );
-    const base = new Set(['model_id', 'model', 'file', 'format', 'producer']);
-    metaColumns = cols.map((r) => String(r.column_name)).filter((c) => !base.has(c));
-    // schema-1 files opened read-only lack the layer diagnostics columns
-    const diag =
-      (
-        await queryRows(
-          db.connection,
-          "SELECT 1 FROM information_schema.columns WHERE table_name = 'layers' AND column_name = 'near_init'",
-        )
-      ).length > 0;
-    const rows = await queryRows(
-      db.connection,
-      `SELECT mi.*, coalesce(l.layers, 0) AS n_layers, coalesce(l.filters, 0) AS n_filters
-         ${diag ? ', l.training AS n_training, l.near AS n_near' : ''}
-       FROM model_info mi LEFT JOIN (
-         SELECT model_id, count(*) AS layers,
-           sum(CASE WHEN filter_table = 'filters' AND coalesce(kind, '') <> 'transposed' THEN filter_count ELSE 0 END) AS filters
-           ${
-             diag
-               ? `, sum(CASE WHEN training_flags IS NULL THEN NULL WHEN len(training_flags) > 0 THEN 1 ELSE 0 END) AS training,
-           sum(CASE WHEN near_init IS NULL THEN NULL WHEN near_init THEN 1 ELSE 0 END) AS near`
-               : ''
-           }
-         FROM layers GROUP BY model_id) l USING (model_id)
-       ORDER BY mi.model_id`,
-    );
-    const health = await modelHealth(db.connection);
-    models = rows.map((r) => ({
-      name: String(r.model),
-      format: (r.format as string | null) ?? null,
-      layers: Number(r.n_layers),
-      filters: Number(r.n_filters),
-      ...zooHealth(health.get(Number(r.model_id))),
-      trainingWarnings: r.n_training === null || r.n_training === undefined ? null : Number(r.n_training),
-      nearInit: r.n_near === null || r.n_near === undefined ? null : Number(r.n_near),
-      meta: Object.fromEntries(metaColumns.map((c) => [c, r[c] as string | number | null])),
-    }));
-    plans = [];
-    for (const by of [...metaColumns, 'depth', 'model']) {
-      try {
-        plans.push(await planSelection(db.connection, { by }));
-      } catch (e) {
-        // a column with a value per layer (say, a file hash) is no grouping: the report goes on without it
-        if (!(e instanceof TooManyGroupsError)) throw e;
-        writeNote(`report: no drift section by ${by}: ${e.message}`);
-      }
-    }
-    if (cohortsBy !== undefined)
-      cohortPlan = await planCohorts(db.connection, { by: cohortsBy, correlate: correlate ?? null });
-    atlas = await storedAtlas(db.connection);
-    energy = await storedEnergy(db.connection);
+    plan = await planZooReport(db.connection, { cohortsBy, correlate, onNote: writeNote });
   } finally {
     db.close();
   }
-  writeNote(nonFiniteNote(plans[0]));
-  if (plans[0].filterCount < 2)
-    throw new FilterDbError('unsupported', dbPath, 'holds fewer than 2 3x3 filters: nothing to analyse');
-  const bar = progressBar('zoo report', plans[0].filterCount * 3);
-  let base = 0;
-  let last = '';
-  const ridgeable = plans.filter((p) => p.by !== 'model' || p.groups.length <= 12).map((p) => p.by!);
-  const a = await storeZooAnalysis(dbPath, plans, {
-    ridges: ridgeable,
+  if (plan.plans[0]) writeNote(nonFiniteNote(plan.plans[0]));
+  if (plan.cohortPlan) writeNote(cohortNotes(plan.cohortPlan));
+  const bar = progressBar('zoo report', (plan.plans[0]?.filterCount ?? 0) * 3);
+  const { html, models, filterCount } = await zooReportFromPlan(dbPath, plan, {
     shareThisThread: true,
-    onProgress: (n, pass) => {
-      if (pass !== last) {
-        if (last) base += plans[0].filterCount;
-        last = pass;
-      }
-      bar.update(base + n);
-    },
+    onProgress: (n) => bar.update(n),
+    cohortProgress: (total) => scanProgress('cohorts', total, 3),
   });
   bar.stop();
-  let cohorts: CohortsResult | undefined;
-  if (cohortPlan) {
-    writeNote(cohortNotes(cohortPlan));
-    const cbar = scanProgress('cohorts', cohortPlan.filterCount, 3);
-    cohorts = await storeCohorts(dbPath, cohortPlan, { onProgress: cbar.onProgress });
-    cbar.stop();
-  }
-  const ridges: ZooRidges[] = [];
-  for (const [by, hist] of a.fine) {
-    const groups = a.shifts.find((s) => s.by === by)?.groups;
-    ridges.push({
-      by,
-      coefficients: Array.from({ length: hist.dims }, (_, c) => ({
-        index: c,
-        curves: groupKdes(hist, c, { groups, points: 1024 }).map((k) => ({
-          label: k.group,
-          x: k.x,
-          y: k.y,
-          n: k.n,
-        })),
-      })),
-    });
-  }
-  const html = renderZooReport({
-    title: `Filter database ${basename(dbPath)}`,
-    source: dbPath,
-    models,
-    metaColumns,
-    shifts: a.shifts.map(({ histograms: _h, ...s }) => s),
-    ridges,
-    cohorts,
-    atlas: atlas.view
-      ? { view: atlas.view, models: atlas.models, note: skippedNote(atlas.skipped) }
-      : undefined,
-    energy: energy.models.length
-      ? { models: energy.models, correlation: energy.correlation, note: skippedNote(energy.skipped) }
-      : undefined,
-    density: a.density
-      ? {
-          counts: a.density.counts,
-          nx: a.density.spec.size,
-          ny: a.density.spec.size,
-          x: [a.density.spec.lo, a.density.spec.hi],
-          y: [a.density.spec.lo, a.density.spec.hi],
-          outside: a.density.outside,
-          xIndex: a.density.spec.xIndex,
-          yIndex: a.density.spec.yIndex,
-          total: a.density.total,
-        }
-      : undefined,
-  });
   await writeReport(out, html);
   process.stderr.write(
-    `wrote ${out} (${Math.round(Buffer.byteLength(html) / 1024)} kB; ${models.length} models, ${a.filterCount.toLocaleString('en-US')} filters, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+    `wrote ${out} (${Math.round(Buffer.byteLength(html) / 1024)} kB; ${models} models, ${filterCount.toLocaleString('en-US')} filters, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
-}
-
-/** "2 layers skipped: a / b (reason), …" for a report section, or undefined. */
-function skippedNote(skipped: SkippedLayer[]): string | undefined {
-  if (!skipped.length) return undefined;
-  const shown = skipped
-    .slice(0, 5)
-    .map((s) => `${s.model}${s.layer ? ` / ${s.layer}` : ''} (${s.reason})`)
-    .join('; ');
-  return `Skipped ${skipped.length}: ${shown}${skipped.length > 5 ? '; …' : ''}.`;
 }
 
 /** Writes a report, creating missing parent folders (as `export` does). */

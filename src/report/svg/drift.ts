@@ -42,6 +42,8 @@ export interface DriftHeatmapOptions extends PlotFrameOptions {
   diverging?: boolean;
   /** Colour-bar caption (default "sym. KL"). */
   legendLabel?: string;
+  /** Put each group's filter count on its label ("DigitsCNN (1,152)"), not only in the tooltips. */
+  countsOnLabels?: boolean;
 }
 
 /** Upper-triangle values of a square matrix (the pairwise drifts). */
@@ -70,7 +72,11 @@ export function driftHeatmapSvg(input: DriftMatrixData, options: DriftHeatmapOpt
   const g = data.groups.length;
   if (g === 0) return emptyPlot('no groups', options);
   const maxLen = options.maxLabelLength ?? 28;
-  const labels = data.groups.map((s) => truncate(String(s), maxLen));
+  const labels = data.groups.map(
+    (s, i) =>
+      truncate(String(s), maxLen) +
+      (options.countsOnLabels && data.counts ? ` (${data.counts[i].toLocaleString('en-US')})` : ''),
+  );
   const cell = options.cell ?? Math.max(14, Math.min(44, Math.floor(440 / g)));
   const showValues =
     options.showValues === 'auto' || options.showValues === undefined
