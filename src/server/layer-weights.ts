@@ -1,0 +1,175 @@
+/**
+ * Node-only: `GET /api/models/:id/layers/:index/weights` — one layer's weights for the app's layer view, from
+ * the database when it stores every filter of the layer, else from the model file the database was built
+ * from (only when that file is still there with the same content hash), with the layer's near-zero ("dead")
+ * 2-D filters as `scanWeights` (metrics/quality.ts) decides them for the sparsity metric. Bounded: at most
+ * `max` values (whole output channels) are returned; a layer of more than {@link READ_LIMIT} values is refused
+ * (413), since marking its dead filters needs it whole.
+ */
+import { stat } from 'node:fs/promises';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { readModel } from '../formats/detect.js';
+import { planarShape } from '../metrics/layer-report.js';
+import { DEFAULT_SPARSITY_EPS, scanWeights } from '../metrics/quality.js';
+import type { WeightArray } from '../model/types.js';
+import { openModelInput } from '../node/file-source.js';
+import { queryRows } from '../store/db.js';
+import { discoverModels, hashModel } from '../store/walk.js';
+import { HttpError } from './http.js';
+import { layerFilters } from './queries.js';
+
+/** Most values of one layer read (16 M; a float64 copy is 128 MB). */
+export const READ_LIMIT = 1 << 24;
+/** Default and largest `max` (values returned). */
+export const DEFAULT_MAX_VALUES = 1 << 18;
+export const MAX_VALUES = 1 << 22;
+
+export interface LayerWeights {
+  model: number;
+  layer: number;
+  name: string;
+  /** The returned part: `[out', inPerGroup, kh, kw]` (whole output channels). */
+  shape: number[];
+  /** The layer's planar shape `[out, inPerGroup, kh, kw]`. */
+  fullShape: number[];
+  source: 'database' | 'file';
+  /** Output channels returned of the layer's out. */
+  returnedOut: number;
+  /** Largest finite |w| of the whole layer. */
+  maxAbs: number;
+  /** Indices (out·inPerGroup + i) of the near-zero 2-D filters among the returned ones. */
+  dead: number[];
+  /** Near-zero filters of the whole layer and the threshold (eps · max|w|, eps 0.01; 1 when max|w| is 0). */
+  deadCount: number;
+  deadThreshold: number;
+  weights: number[];
+}
+
+/** Content hash of a model path, cached by path, size and mtime so a file is hashed once while unchanged. */
+const hashCache = new Map<string, { size: number; mtimeMs: number; hash: string }>();
+
+async function currentHash(path: string): Promise<string | null> {
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(path);
+  } catch {
+    return null;
+  }
+  const cached = hashCache.get(path);
+  if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached.hash;
+  const { candidates } = await discoverModels([path]);
+  if (candidates.length !== 1) return null;
+  const hash = await hashModel(candidates[0]);
+  hashCache.set(path, { size: st.size, mtimeMs: st.mtimeMs, hash });
+  return hash;
+}
+
+async function weightsFromFile(
+  file: string,
+  contentHash: string,
+  index: number,
+  name: string,
+): Promise<{ weight: WeightArray; planar: number[] }> {
+  if (file.startsWith('upload:'))
+    throw new HttpError(
+      404,
+      'weights-unavailable',
+      `the filters of ${name} are not stored and the model was uploaded (${file.slice(7)}): its file is not kept; ingest it with --kernel all to store every kernel size`,
+    );
+  const hash = await currentHash(file);
+  if (hash === null)
+    throw new HttpError(
+      404,
+      'weights-unavailable',
+      `the filters of ${name} are not stored (ingested with --kernel 3x3) and the model file ${file} is no longer there`,
+    );
+  if (hash !== contentHash)
+    throw new HttpError(
+      409,
+      'weights-unavailable',
+      `the filters of ${name} are not stored and the model file ${file} has changed since it was ingested (its content hash differs)`,
+    );
+  const input = await openModelInput(file);
+  try {
+    const model = await readModel(input);
+    const byIndex = model.layers[index];
+    const layer = byIndex?.name === name ? byIndex : model.layers.find((l) => l.name === name);
+    const planar = layer ? planarShape(layer.shape) : null;
+    if (!layer || !planar)
+      throw new HttpError(404, 'unknown-layer', `${file} has no 2-D conv layer ${JSON.stringify(name)}`);
+    if (planar[0] * planar[1] * planar[2] * planar[3] > READ_LIMIT)
+      throw new HttpError(
+        413,
+        'too-large',
+        `${name} holds more than ${READ_LIMIT} weights: too large for the layer view`,
+      );
+    return { weight: await layer.loadWeight(), planar };
+  } finally {
+    await input.close?.().catch(() => {});
+  }
+}
+
+/** The layer's weights (at most `max` values, whole output channels) and its dead filters. */
+export async function layerWeights(
+  con: DuckDBConnection,
+  modelId: number,
+  index: number,
+  max: number,
+): Promise<LayerWeights> {
+  const rows = await queryRows(
+    con,
+    `SELECT l.name, l.shape, l.kh, l.kw, l.filter_count, m.file, m.content_hash
+     FROM layers l JOIN models m USING (model_id) WHERE l.model_id = $1 AND l.layer_index = $2`,
+    [modelId, index],
+  );
+  if (rows.length === 0) {
+    // the same 404s as the filters endpoint
+    await layerFilters(con, modelId, index, 1);
+    throw new HttpError(404, 'unknown-layer', `model ${modelId} has no layer ${index}`);
+  }
+  const r = rows[0];
+  const name = String(r.name);
+  const shape = (r.shape as number[] | null)?.map(Number) ?? null;
+  const stored = Number(r.filter_count ?? 0);
+  let weight: WeightArray;
+  let planar: number[];
+  let source: LayerWeights['source'];
+  if (shape && shape.length === 4 && stored > 0 && stored === shape[0] * shape[1]) {
+    if (stored * shape[2] * shape[3] > READ_LIMIT)
+      throw new HttpError(
+        413,
+        'too-large',
+        `${name} holds more than ${READ_LIMIT} weights: too large for the layer view`,
+      );
+    const f = await layerFilters(con, modelId, index, stored);
+    weight = Float64Array.from(f.weights);
+    planar = shape;
+    source = 'database';
+  } else {
+    ({ weight, planar } = await weightsFromFile(String(r.file), String(r.content_hash), index, name));
+    source = 'file';
+  }
+  const [out, inPer, kh, kw] = planar;
+  const k = kh * kw;
+  const scan = scanWeights(weight, out * inPer, k, DEFAULT_SPARSITY_EPS);
+  const returnedOut = Math.min(out, Math.max(1, Math.floor(max / (inPer * k))));
+  const n = returnedOut * inPer;
+  const dead: number[] = [];
+  for (let i = 0; i < n; i++) if (scan.keep[i] === 0) dead.push(i);
+  const weights = new Array<number>(n * k);
+  for (let i = 0; i < n * k; i++) weights[i] = weight[i];
+  return {
+    model: modelId,
+    layer: index,
+    name,
+    shape: [returnedOut, inPer, kh, kw],
+    fullShape: planar,
+    source,
+    returnedOut,
+    maxAbs: scan.maxAbs,
+    dead,
+    deadCount: scan.sparseCount,
+    deadThreshold: scan.threshold,
+    weights,
+  };
+}
