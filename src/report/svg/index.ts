@@ -21,6 +21,7 @@ export {
 } from './drift.js';
 export { type EnergyPlotOptions, type EnergySeries, energyProfileSvg } from './energy.js';
 export { type FilterGridOptions, filterGridSvg, type RgbGridOptions, rgbFilterGridSvg } from './filters.js';
+export { DEAD_COLOR, type LayerGridGeometry, type LayerGridOptions, layerGridSvg } from './layer-grid.js';
 export {
   ALPHA_PANEL,
   DEFAULT_METRIC_PANELS,
