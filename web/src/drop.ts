@@ -6,10 +6,14 @@
 import { zipSync } from 'fflate';
 import { isDegenerated } from '../../src/metrics/flags.js';
 import type { QualityReport } from '../../src/metrics/layer-report.js';
+import { DEFAULT_SPARSITY_EPS, scanWeights } from '../../src/metrics/quality.js';
 import { cumulativeVarianceSvg, eigenImagesSvg, metricCurvesSvg } from '../../src/report/svg/index.js';
 import { info, postBytes } from './api.js';
+import { openLayerView, setLayerSource } from './layer-view.js';
+import { linkPlotsAndTable } from './plot-links.js';
 import type { FromWorker } from './protocol.js';
-import { alphaFigure, errorBox, filterFigures, h, layerTable, showDialog, svgFigure } from './ui.js';
+import { enhanceLayerTable } from './table.js';
+import { alphaFigure, errorBox, filterFigures, h, layerTable, svgFigure } from './ui.js';
 
 interface DropState {
   files: File[];
@@ -162,30 +166,59 @@ function renderResult(out: HTMLElement, s: DropState): void {
   );
   void addButton(addBox, s);
   const grids = h('div', { id: 'filters' });
-  const show = async (index: number, inDialog: boolean) => {
+  const show = async (index: number) => {
     const layer = q.layers[index];
-    const target = inDialog ? h('div', {}, 'Loading…') : grids;
-    if (inDialog) showDialog(layer.name, target);
     try {
       const { weight, shape } = await layerWeights(layer.name);
-      target.replaceChildren(filterFigures(layer.name, weight, layer.measuredAs ?? shape, '', inDialog));
+      grids.replaceChildren(filterFigures(layer.name, weight, layer.measuredAs ?? shape, ''));
     } catch (e) {
-      target.replaceChildren(errorBox((e as Error).message));
+      grids.replaceChildren(errorBox((e as Error).message));
     }
   };
+  setLayerSource({
+    model: 'drop',
+    layers: q.layers,
+    async load(index) {
+      const layer = q.layers[index];
+      const { weight, shape } = await layerWeights(layer.name);
+      const planar = layer.measuredAs ?? shape;
+      const k = planar[2] * planar[3];
+      const n = planar[0] * planar[1];
+      // the near-zero filters exactly as the sparsity metric counts them
+      const scan = scanWeights(weight, n, k, DEFAULT_SPARSITY_EPS);
+      const dead: number[] = [];
+      for (let i = 0; i < n; i++) if (scan.keep[i] === 0) dead.push(i);
+      return {
+        shape: planar,
+        fullShape: planar,
+        weights: weight,
+        dead,
+        deadCount: scan.sparseCount,
+        source: 'dropped file',
+      };
+    },
+  });
+  const open = (i: number) => openLayerView('drop', i);
+  const table = layerTable(q.layers, open);
+  const curves = svgFigure(
+    metricCurvesSvg(q.layers, { embedStyle: false, width: 1080, hitColumns: true }),
+    'Degenerated layers are marked; point at a layer for its values, click it for its filters.',
+  );
+  const alpha = alphaFigure(q.layers);
   const basis = r.basis;
   out.replaceChildren(
     summary,
     h('h2', {}, 'Layers'),
-    h('p', { class: 'muted' }, 'Click a layer to see its filters large.'),
-    layerTable(q.layers, (i) => show(i, true)),
-    h('h2', {}, 'Metrics over depth'),
-    svgFigure(
-      metricCurvesSvg(q.layers, { embedStyle: false, width: 1080 }),
-      'Degenerated layers are marked.',
+    h(
+      'p',
+      { class: 'muted' },
+      'Click a layer (or press Enter on it) for its detail: metrics, flag reasons, every filter.',
     ),
-    alphaFigure(q.layers) ? h('h2', {}, 'Spectral alpha over depth') : '',
-    alphaFigure(q.layers) ?? '',
+    table,
+    h('h2', {}, 'Metrics over depth'),
+    curves,
+    alpha ? h('h2', {}, 'Spectral alpha over depth') : '',
+    alpha ?? '',
     h('h2', {}, 'Filter basis of the model'),
     basis
       ? h(
@@ -213,7 +246,9 @@ function renderResult(out: HTMLElement, s: DropState): void {
     h('h2', {}, 'Filters of the first layer'),
     grids,
   );
-  if (q.layers.length) void show(0, false);
+  enhanceLayerTable(table);
+  linkPlotsAndTable(alpha ? [curves, alpha] : [curves], table, q.layers, open);
+  if (q.layers.length) void show(0);
 }
 
 async function addButton(box: HTMLElement, s: DropState): Promise<void> {

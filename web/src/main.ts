@@ -4,6 +4,7 @@ import { PLOT_CSS } from '../../src/report/svg/index.js';
 import { info } from './api.js';
 import { cohortsPage } from './cohorts.js';
 import { dropPage } from './drop.js';
+import { setLayerSource } from './layer-view.js';
 import { comparePage, modelPage, modelsPage } from './pages.js';
 import './style.css';
 import { errorBox, h } from './ui.js';
@@ -39,6 +40,7 @@ async function route(): Promise<void> {
     );
   const dialog = document.getElementById('dialog') as HTMLDialogElement;
   if (dialog.open) dialog.close();
+  setLayerSource(null); // the page being shown registers its model again (closes the layer view)
   root.dataset.page = page || 'models';
   try {
     if (page === 'drop') dropPage(root);

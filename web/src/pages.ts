@@ -14,10 +14,14 @@ import {
   getJson,
   info,
   type LayerFilters,
+  type LayerWeights,
   type ModelDetail,
   type ModelSummary,
   postJson,
 } from './api.js';
+import { openLayerView, setLayerSource } from './layer-view.js';
+import { linkPlotsAndTable } from './plot-links.js';
+import { enhanceLayerTable, enhanceTable } from './table.js';
 import {
   alphaFigure,
   bytes,
@@ -96,26 +100,27 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
           );
     return h(
       'tr',
-      { class: m.health.degenerated > 0 ? 'flagged' : null, 'data-model': m.id },
-      h('td', { class: 'name' }, h('a', { href: `#/model/${m.id}` }, m.name)),
+      {
+        class: m.health.degenerated > 0 ? 'flagged' : null,
+        'data-model': m.id,
+        'data-format': m.format ?? '',
+      },
+      h('td', { class: 'name' }, h('a', { href: `#/model/${m.id}`, title: m.name }, m.name)),
       h('td', {}, m.format ?? '–'),
-      h('td', { class: 'num nowrap' }, bytes(m.bytes)),
+      h('td', { class: 'num nowrap', 'data-sort': m.bytes ?? '' }, bytes(m.bytes)),
       h('td', { class: 'num' }, String(m.convLayers ?? m.health.layers)),
       h('td', { class: 'num' }, (m.filters3x3 ?? 0).toLocaleString('en-US')),
-      h('td', {}, health),
+      h('td', { 'data-sort': m.health.degenerated }, health),
       metaCols.map((k) => h('td', {}, m.meta[k] ?? '')),
     );
   });
+  const table = h('table', { id: 'models' }, h('thead', {}, head), h('tbody', {}, rows));
   root.replaceChildren(
     h('h1', {}, 'Models'),
     h('p', { class: 'sub' }, i.db),
     cards,
     models.length
-      ? h(
-          'div',
-          { class: 'table-wrap' },
-          h('table', { id: 'models' }, h('thead', {}, head), h('tbody', {}, rows)),
-        )
+      ? h('div', { class: 'table-wrap' }, table)
       : h(
           'p',
           { class: 'muted' },
@@ -124,6 +129,16 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
           ' and add it.',
         ),
   );
+  if (models.length)
+    enhanceTable(
+      table,
+      [
+        { type: 'search', label: 'Search', id: 'model-search', placeholder: 'name, format or metadata' },
+        { type: 'class', label: 'degenerated only', className: 'flagged', id: 'degenerated-only' },
+        { type: 'attr', label: 'format', attr: 'format', id: 'filter-format' },
+      ],
+      table.parentElement!,
+    );
 }
 
 function card(value: string, label: string): HTMLElement {
@@ -166,11 +181,10 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     h('p', { class: 'muted mono' }, m.file),
   );
   const grids = h('div', { id: 'filters' });
-  const showLayer = async (index: number, inDialog: boolean) => {
+  const showLayer = async (index: number) => {
     const layer = m.layers[index];
-    const target = inDialog ? h('div', {}, loading()) : grids;
-    if (inDialog) showDialog(`${layer.name}`, target);
-    else grids.replaceChildren(loading());
+    const target = grids;
+    grids.replaceChildren(loading());
     try {
       if (layer.storedFilters === 0) {
         target.replaceChildren(
@@ -182,15 +196,39 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
         );
         return;
       }
-      const f = await getJson<LayerFilters>(
-        `/api/models/${m.id}/layers/${layer.index}/filters?max=${inDialog ? 4096 : 512}`,
-      );
+      const f = await getJson<LayerFilters>(`/api/models/${m.id}/layers/${layer.index}/filters?max=512`);
       const note = f.returned < f.stored ? ` · first ${f.returned} of ${f.stored} filters` : '';
-      target.replaceChildren(filterFigures(layer.name, f.weights, f.shape, note, inDialog));
+      target.replaceChildren(filterFigures(layer.name, f.weights, f.shape, note));
     } catch (e) {
       target.replaceChildren(errorBox((e as Error).message));
     }
   };
+  const open = (i: number) => openLayerView(m.id, i);
+  setLayerSource({
+    model: String(m.id),
+    layers: m.layers,
+    load: async (i) => {
+      const w = await getJson<LayerWeights>(`/api/models/${m.id}/layers/${m.layers[i].index}/weights`);
+      return { ...w, source: w.source === 'file' ? 'model file (not stored in the database)' : 'database' };
+    },
+  });
+  const curves = svgFigure(
+    metricCurvesSvg(
+      m.layers.map((l) => ({
+        ...l,
+        convDepth: l.convDepth ?? undefined,
+        shape: l.shape ?? undefined,
+        init: l.init ? { rule: l.init.rule, metrics: l.init.metrics } : null,
+      })),
+      { embedStyle: false, width: 1080, hitColumns: true },
+    ),
+    'Degenerated layers are marked; point at a layer for its values, click it for its filters. Variance entropy is only calibrated for 3×3 kernels.' +
+      (m.layers.some((l) => l.init)
+        ? ' Grey bars: what random layers of the same shape give (1st–99th percentile).'
+        : ''),
+  );
+  const alpha = alphaFigure(m.layers);
+  const table = layerTable(m.layers, open);
   root.replaceChildren(
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Models'), ' / '),
     h('h1', {}, m.name),
@@ -203,30 +241,22 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
         )
       : '',
     h('h2', {}, 'Metrics over depth'),
-    svgFigure(
-      metricCurvesSvg(
-        m.layers.map((l) => ({
-          ...l,
-          convDepth: l.convDepth ?? undefined,
-          shape: l.shape ?? undefined,
-          init: l.init ? { rule: l.init.rule, metrics: l.init.metrics } : null,
-        })),
-        { embedStyle: false, width: 1080 },
-      ),
-      'Degenerated layers are marked. Variance entropy is only calibrated for 3×3 kernels.' +
-        (m.layers.some((l) => l.init)
-          ? ' Grey bars: what random layers of the same shape give (1st–99th percentile).'
-          : ''),
-    ),
-    alphaFigure(m.layers) ? h('h2', {}, 'Spectral alpha over depth') : '',
-    alphaFigure(m.layers) ?? '',
+    curves,
+    alpha ? h('h2', {}, 'Spectral alpha over depth') : '',
+    alpha ?? '',
     h('h2', {}, 'Layers'),
-    h('p', { class: 'muted' }, 'Click a layer to see its filters large.'),
-    layerTable(m.layers, (i) => showLayer(i, true)),
+    h(
+      'p',
+      { class: 'muted' },
+      'Click a layer (or press Enter on it) for its detail: metrics, flag reasons, every filter.',
+    ),
+    table,
     h('h2', {}, 'Filters of the first layer'),
     grids,
   );
-  if (m.layers.length) await showLayer(0, false);
+  enhanceLayerTable(table);
+  linkPlotsAndTable(alpha ? [curves, alpha] : [curves], table, m.layers, open);
+  if (m.layers.length) await showLayer(0);
 }
 
 export async function comparePage(root: HTMLElement): Promise<void> {
