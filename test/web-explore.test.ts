@@ -137,6 +137,9 @@ describe('exploring a model', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM
         await page.click('#lv-next');
         await page.waitForSelector('#layer-view[data-layer="3"][data-ready=true]');
         assert.equal(await page.textContent('#lv-title'), det.layers[3].name);
+        // a depthwise layer: its 32 output channels wrapped in rows
+        assert.match(String(await page.textContent('#layer-view figure.lv-grid')), /row start \+ offset/);
+        await page.screenshot({ path: shot('layer-view-depthwise') });
         await page.click('#lv-prev');
         await page.click('#lv-prev');
         await page.click('#lv-prev');

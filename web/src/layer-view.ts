@@ -299,7 +299,7 @@ function gridSection(index: number, w: ViewWeights): { element: HTMLElement; dra
   figure.addEventListener('mousemove', (e) => {
     const img = figure.querySelector<SVGImageElement>('image.fdb-layergrid');
     if (!img) return;
-    const g = JSON.parse(img.dataset.geometry ?? '{}') as { rows: number; cols: number };
+    const g = JSON.parse(img.dataset.geometry ?? '{}') as { rows: number; cols: number; wrap: number };
     const r = img.getBoundingClientRect();
     const col = Math.floor(((e.clientX - r.left) / r.width) * g.cols);
     const row = Math.floor(((e.clientY - r.top) / r.height) * g.rows);
@@ -308,11 +308,16 @@ function gridSection(index: number, w: ViewWeights): { element: HTMLElement; dra
       return;
     }
     const f = row * g.cols + col;
+    if (g.wrap && f >= out) {
+      tip.hidden = true;
+      return;
+    }
     const k = kh * kw;
     let peak = 0;
     for (let i = 0; i < k; i++) peak = Math.max(peak, Math.abs(w.weights[f * k + i]));
     const value = oneByOne ? `w = ${fmt(w.weights[f], 4)}` : `max |w| ${fmt(peak, 4)}`;
-    tip.textContent = `output ${row}, input ${col}: ${value}${dead.has(f) ? ' · near zero' : ''}`;
+    const where = g.wrap ? `output ${f}` : `output ${row}, input ${col}`;
+    tip.textContent = `${where}: ${value}${dead.has(f) ? ' · near zero' : ''}`;
     tip.hidden = false;
     const box = scroller.getBoundingClientRect();
     tip.style.left = `${e.clientX - box.left + scroller.scrollLeft + 12}px`;

@@ -70,6 +70,8 @@ export interface LayerGridGeometry {
   pitchY: number;
   rows: number;
   cols: number;
+  /** Output channels per grid row when a one-input-channel layer is wrapped (0: rows are output channels). */
+  wrap: number;
 }
 
 /** The layer grid (see the file comment). `shape` is `[out, inPerGroup, kh, kw]`. */
@@ -87,8 +89,12 @@ export function layerGridSvg(
   const gap = k > 1 ? 1 : 0;
   const cw = kw + gap;
   const ch = kh + gap;
-  const imgW = cols * cw - gap;
-  const imgH = rows * ch - gap;
+  // a depthwise layer (one input channel per group) is one tall column: wrap its output channels in rows
+  const wrap = cols === 1 && rows > 16 && k > 1 ? Math.ceil(Math.sqrt(rows * 1.5)) : 0;
+  const gridCols = wrap || cols;
+  const gridRows = wrap ? Math.ceil(rows / wrap) : rows;
+  const imgW = gridCols * cw - gap;
+  const imgH = gridRows * ch - gap;
   const px = options.pixel ?? Math.max(1, Math.min(12, Math.floor(900 / imgW)));
   const mode = options.scale ?? 'layer';
   const layerLimit = peak(weight, 0, rows * cols * k);
@@ -102,21 +108,33 @@ export function layerGridSvg(
       const o = f * k;
       const lim = mode === 'filter' ? (k === 1 ? rowLimit : peak(weight, o, o + k)) : layerLimit;
       const isDead = dead.has(f);
+      const gr = wrap ? Math.floor(f / wrap) : r;
+      const gc = wrap ? f % wrap : c;
       for (let i = 0; i < kh; i++)
         for (let j = 0; j < kw; j++)
-          idx[(r * ch + i) * imgW + c * cw + j] = isDead ? 2 : level(weight[o + i * kw + j], lim);
+          idx[(gr * ch + i) * imgW + gc * cw + j] = isDead ? 2 : level(weight[o + i * kw + j], lim);
     }
   }
   const png = base64(encodeIndexedPng(imgW, imgH, idx, PALETTE, [0]));
 
   const head = header(options);
   const rowName = options.rowName ?? 'output channel';
-  const colName = options.colName ?? 'input channel';
+  const colName = wrap
+    ? `output channel = row start + offset (one ${options.colName ?? 'input channel'} each)`
+    : (options.colName ?? 'input channel');
   const left = 58;
   const top = head.height + 34;
   const gw = imgW * px;
   const gh = imgH * px;
-  const geometry: LayerGridGeometry = { x: left, y: top, pitchX: cw * px, pitchY: ch * px, rows, cols };
+  const geometry: LayerGridGeometry = {
+    x: left,
+    y: top,
+    pitchX: cw * px,
+    pitchY: ch * px,
+    rows: gridRows,
+    cols: gridCols,
+    wrap,
+  };
   let body = `<rect class="fdb-frame" x="${left - 0.5}" y="${top - 0.5}" width="${gw + 1}" height="${gh + 1}"/>`;
   body += `<image class="fdb-layergrid" x="${left}" y="${top}" width="${gw}" height="${gh}" preserveAspectRatio="none" style="image-rendering:pixelated" data-geometry="${esc(JSON.stringify(geometry))}" href="data:image/png;base64,${png}"/>`;
   // axes: tick labels at cell centres
@@ -128,20 +146,24 @@ export function layerGridSvg(
       : text(left + gw / 2, top - 22, colName, { cls: 'fdb-sub', anchor: 'middle' });
   body += text(14, top + gh / 2, rowName, { cls: 'fdb-sub', anchor: 'middle', rotate: -90 });
   body += '<g class="fdb-axis">';
-  for (const c of indexTicks(cols, Math.max(2, Math.floor(gw / 34)))) {
+  for (const c of indexTicks(gridCols, Math.max(2, Math.floor(gw / 34)))) {
     const x = left + (c * cw + kw / 2) * px;
     body += `<line x1="${n2(x)}" x2="${n2(x)}" y1="${top - 4}" y2="${top}"/>`;
-    body += text(x, top - 7, String(c), { cls: 'fdb-sub', anchor: 'middle' });
+    body += text(x, top - 7, wrap ? `+${c}` : String(c), { cls: 'fdb-sub', anchor: 'middle' });
   }
-  for (const r of indexTicks(rows, Math.max(2, Math.floor(gh / 18)))) {
+  for (const r of indexTicks(gridRows, Math.max(2, Math.floor(gh / 18)))) {
     const y = top + (r * ch + kh / 2) * px;
     body += `<line x1="${left - 4}" x2="${left}" y1="${n2(y)}" y2="${n2(y)}"/>`;
-    body += text(left - 7, y, String(r), { cls: 'fdb-sub', anchor: 'end', baseline: 'middle' });
+    body += text(left - 7, y, String(wrap ? r * wrap : r), {
+      cls: 'fdb-sub',
+      anchor: 'end',
+      baseline: 'middle',
+    });
   }
   body += '</g>';
   // output channels whose every filter is dead: a marker left of the row
   let deadRows = 0;
-  if (dead.size) {
+  if (dead.size && !wrap) {
     for (let r = 0; r < rows; r++) {
       let all = true;
       for (let c = 0; c < cols && all; c++) all = dead.has(r * cols + c);
