@@ -14,6 +14,7 @@ import { openModelInput } from '../src/node/file-source.js';
 import { startServer } from '../src/server/server.js';
 import { openDb } from '../src/store/db.js';
 import { ingestPaths } from '../src/store/ingest.js';
+import { fixtureDb } from './support/fixture-db.js';
 import { dataPath } from './support/paths.js';
 import { type FixtureServer, fixtureServer } from './support/web-server.js';
 
@@ -117,6 +118,32 @@ describe('layer weights when the model file changed or went away', () => {
       const gone = await get(running.url, '/api/models/0/layers/2/weights');
       assert.equal(gone.status, 404);
       assert.match(gone.body.error.message, /no longer there/);
+    } finally {
+      await running.close();
+    }
+  });
+});
+
+describe('layer weights of a database imported from dataset.h5 (filters without a layer shape)', () => {
+  const path = fixtureDb('filterdb-weights-h5-');
+  it('the stored filters, one output per filter, with the dead ones among them', async () => {
+    const running = await startServer({ port: 0, host: '127.0.0.1', db: path, readOnly: true });
+    try {
+      const model = (await get(running.url, '/api/models/0')).body;
+      const layer = model.layers.find((l: Json) => l.storedFilters > 0);
+      const { status, body } = await get(running.url, `/api/models/0/layers/${layer.index}/weights`);
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.equal(body.source, 'database');
+      assert.deepEqual(body.fullShape, [layer.storedFilters, 1, 3, 3]);
+      const stored = (await get(running.url, `/api/models/0/layers/${layer.index}/filters?max=65536`)).body;
+      assert.deepEqual(body.weights, stored.weights);
+      const scan = scanWeights(
+        Float64Array.from(stored.weights),
+        layer.storedFilters,
+        9,
+        DEFAULT_SPARSITY_EPS,
+      );
+      assert.equal(body.deadCount, scan.sparseCount);
     } finally {
       await running.close();
     }

@@ -16,34 +16,16 @@ import { openModelInput } from '../node/file-source.js';
 import { queryRows } from '../store/db.js';
 import { discoverModels, hashModel } from '../store/walk.js';
 import { HttpError } from './http.js';
+import type { LayerWeights } from './layer-weights-answer.js';
 import { layerFilters } from './queries.js';
+
+export type { LayerWeights };
 
 /** Most values of one layer read (16 M; a float64 copy is 128 MB). */
 export const READ_LIMIT = 1 << 24;
 /** Default and largest `max` (values returned). */
 export const DEFAULT_MAX_VALUES = 1 << 18;
 export const MAX_VALUES = 1 << 22;
-
-export interface LayerWeights {
-  model: number;
-  layer: number;
-  name: string;
-  /** The returned part: `[out', inPerGroup, kh, kw]` (whole output channels). */
-  shape: number[];
-  /** The layer's planar shape `[out, inPerGroup, kh, kw]`. */
-  fullShape: number[];
-  source: 'database' | 'file';
-  /** Output channels returned of the layer's out. */
-  returnedOut: number;
-  /** Largest finite |w| of the whole layer. */
-  maxAbs: number;
-  /** Indices (out·inPerGroup + i) of the near-zero 2-D filters among the returned ones. */
-  dead: number[];
-  /** Near-zero filters of the whole layer and the threshold (eps · max|w|, eps 0.01; 1 when max|w| is 0). */
-  deadCount: number;
-  deadThreshold: number;
-  weights: number[];
-}
 
 /** Content hash of a model path, cached by path, size and mtime so a file is hashed once while unchanged. */
 const hashCache = new Map<string, { size: number; mtimeMs: number; hash: string }>();
@@ -134,8 +116,12 @@ export async function layerWeights(
   let weight: WeightArray;
   let planar: number[];
   let source: LayerWeights['source'];
-  if (shape && shape.length === 4 && stored > 0 && stored === shape[0] * shape[1]) {
-    if (stored * shape[2] * shape[3] > READ_LIMIT)
+  const kh = Number(r.kh ?? 3);
+  const kw = Number(r.kw ?? 3);
+  // a layer imported from dataset.h5 has filters but no shape: its filters as one column of outputs
+  const known = shape && shape.length === 4 ? shape : stored > 0 ? [stored, 1, kh, kw] : null;
+  if (known && stored > 0 && stored === known[0] * known[1]) {
+    if (stored * known[2] * known[3] > READ_LIMIT)
       throw new HttpError(
         413,
         'too-large',
@@ -143,14 +129,14 @@ export async function layerWeights(
       );
     const f = await layerFilters(con, modelId, index, stored);
     weight = Float64Array.from(f.weights);
-    planar = shape;
+    planar = known;
     source = 'database';
   } else {
     ({ weight, planar } = await weightsFromFile(String(r.file), String(r.content_hash), index, name));
     source = 'file';
   }
-  const [out, inPer, kh, kw] = planar;
-  const k = kh * kw;
+  const [out, inPer] = planar;
+  const k = planar[2] * planar[3];
   const scan = scanWeights(weight, out * inPer, k, DEFAULT_SPARSITY_EPS);
   const returnedOut = Math.min(out, Math.max(1, Math.floor(max / (inPer * k))));
   const n = returnedOut * inPer;
@@ -162,7 +148,7 @@ export async function layerWeights(
     model: modelId,
     layer: index,
     name,
-    shape: [returnedOut, inPer, kh, kw],
+    shape: [returnedOut, inPer, planar[2], planar[3]],
     fullShape: planar,
     source,
     returnedOut,

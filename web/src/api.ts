@@ -1,6 +1,8 @@
 /** The server's JSON API (docs/API.md), typed for the pages. */
 import type { StoredInitDistance } from '../../src/metrics/init-distance.js';
 
+export type { LayerWeights } from '../../src/server/layer-weights-answer.js';
+
 export interface ApiInfo {
   name: string;
   version: string;
@@ -79,20 +81,6 @@ export interface LayerFilters {
   fullShape: number[] | null;
   stored: number;
   returned: number;
-  weights: number[];
-}
-
-/** `GET /api/models/:id/layers/:index/weights` (src/server/layer-weights.ts). */
-export interface LayerWeights {
-  name: string;
-  shape: number[];
-  fullShape: number[];
-  source: 'database' | 'file';
-  returnedOut: number;
-  maxAbs: number;
-  dead: number[];
-  deadCount: number;
-  deadThreshold: number;
   weights: number[];
 }
 

@@ -204,7 +204,7 @@ async function render(src: LayerSource, index: number): Promise<void> {
   try {
     const w = await src.load(index);
     if (mine !== ticket) return;
-    const grid = gridSection(index, w);
+    const grid = gridSection(index === 0 && l.shape !== null, w);
     body.replaceChildren(grid.element);
     grid.draw();
   } catch (e) {
@@ -214,11 +214,11 @@ async function render(src: LayerSource, index: number): Promise<void> {
   p.dataset.ready = 'true';
 }
 
-function gridSection(index: number, w: ViewWeights): { element: HTMLElement; draw: () => void } {
+/** The grid with its controls; `first`: the model's first layer, whose inputs are the image's channels. */
+function gridSection(first: boolean, w: ViewWeights): { element: HTMLElement; draw: () => void } {
   const [out, inPer, kh, kw] = w.shape;
   const oneByOne = kh * kw === 1;
   const dead = new Set(w.dead);
-  const first = index === 0;
   // the first layer's inputs are the image's channels, in whatever order the model was trained on
   const colName = first ? 'input channel = image channel' : 'input channel';
   const figure = h('figure', { class: 'lv-grid' });

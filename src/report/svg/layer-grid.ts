@@ -6,6 +6,7 @@
  */
 import { divergingRgb, type Rgb } from './color.js';
 import { emptyPlot, esc, fmt, header, n2, type PlotFrameOptions, svgDoc, text, textWidth } from './core.js';
+import { peak } from './filters.js';
 import { base64, encodeIndexedPng } from './png.js';
 
 export interface LayerGridOptions extends PlotFrameOptions {
@@ -39,15 +40,6 @@ function level(v: number, limit: number): number {
   if (!Number.isFinite(v)) return 1;
   const t = limit > 0 ? 0.5 + v / (2 * limit) : 0.5;
   return 3 + Math.round(Math.min(1, Math.max(0, t)) * (LEVELS - 1));
-}
-
-function peak(w: ArrayLike<number>, from: number, to: number): number {
-  let m = 0;
-  for (let i = from; i < to; i++) {
-    const a = Math.abs(w[i]);
-    if (a > m && Number.isFinite(a)) m = a;
-  }
-  return m;
 }
 
 /** Tick positions 0, step, 2·step … below `count`, about `target` of them. */
