@@ -79,6 +79,9 @@ describe('exploring a model', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM
         assert.ok(text.includes(layer.flags[0].reason), `${layer.flags[0].reason} missing`);
         assert.ok(text.includes(`layer 3 of ${det.layers.length}`));
         await page.screenshot({ path: shot('layer-view-1x1') });
+        await page.evaluate(() => document.documentElement.setAttribute('data-theme', 'dark'));
+        await page.screenshot({ path: shot('layer-view-1x1-dark') });
+        await page.evaluate(() => document.documentElement.removeAttribute('data-theme'));
       });
 
       it('a 1x1 layer is an out × in weight matrix read from the model file, its near-zero filters marked', async () => {

@@ -6,7 +6,7 @@
  * ({@link setLayerSource}); {@link openLayerView} opens layer i of that model — the entry point for routes.
  */
 import './explore.css';
-import { layerGridSvg, rgbFilterGridSvg } from '../../src/report/svg/index.js';
+import { layerGridLayout, layerGridSvg, rgbFilterGridSvg } from '../../src/report/svg/index.js';
 import {
   diagnosticChips,
   errorBox,
@@ -162,10 +162,10 @@ function flagList(l: TableLayer): HTMLElement {
   );
 }
 
+/** Screen pixels per kernel element that fit the grid in `width` (quarter steps, 0.25 … 12). */
 function gridPixels(shape: readonly number[], width: number): number {
-  const [, cols, , kw] = shape;
-  const imgW = cols * (kw + (shape[2] * kw > 1 ? 1 : 0));
-  return Math.max(0.25, Math.min(12, Math.floor((width / imgW) * 4) / 4 || 0.25));
+  const imgW = layerGridLayout(shape).width;
+  return Math.max(0.25, Math.min(12, Math.floor((width / imgW) * 4) / 4));
 }
 
 async function render(src: LayerSource, index: number): Promise<void> {
@@ -229,7 +229,7 @@ function gridSection(first: boolean, w: ViewWeights): { element: HTMLElement; dr
   );
   const tip = h('div', { class: 'plot-tip lv-tip', role: 'tooltip', hidden: true });
   const draw = () => {
-    const px = settings.zoom || gridPixels(w.shape, Math.max(280, scroller.clientWidth - 200));
+    const px = settings.zoom || gridPixels(w.shape, Math.max(60, scroller.clientWidth - 190));
     figure.innerHTML = layerGridSvg(w.weights, w.shape, {
       scale: settings.scale,
       pixel: px,

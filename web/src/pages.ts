@@ -208,7 +208,10 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     model: String(m.id),
     layers: m.layers,
     load: async (i) => {
-      const w = await getJson<LayerWeights>(`/api/models/${m.id}/layers/${m.layers[i].index}/weights`);
+      // up to 1 M weights (whole output channels): every layer of most CNNs whole, the view says when not
+      const w = await getJson<LayerWeights>(
+        `/api/models/${m.id}/layers/${m.layers[i].index}/weights?max=${1 << 20}`,
+      );
       return { ...w, source: w.source === 'file' ? 'model file (not stored in the database)' : 'database' };
     },
   });

@@ -66,6 +66,31 @@ export interface LayerGridGeometry {
   wrap: number;
 }
 
+/** The raster's layout for a layer of `shape` (its size in image pixels, one per kernel element). */
+export function layerGridLayout(shape: readonly number[]): {
+  gap: number;
+  wrap: number;
+  gridCols: number;
+  gridRows: number;
+  width: number;
+  height: number;
+} {
+  const [rows, cols, kh, kw] = shape;
+  const gap = kh * kw > 1 ? 1 : 0;
+  // a depthwise layer (one input channel per group) is one tall column: wrap its output channels in rows
+  const wrap = cols === 1 && rows > 16 && kh * kw > 1 ? Math.ceil(Math.sqrt(rows * 1.5)) : 0;
+  const gridCols = wrap || cols;
+  const gridRows = wrap ? Math.ceil(rows / wrap) : rows;
+  return {
+    gap,
+    wrap,
+    gridCols,
+    gridRows,
+    width: gridCols * (kw + gap) - gap,
+    height: gridRows * (kh + gap) - gap,
+  };
+}
+
 /** The layer grid (see the file comment). `shape` is `[out, inPerGroup, kh, kw]`. */
 export function layerGridSvg(
   weight: ArrayLike<number>,
@@ -78,15 +103,9 @@ export function layerGridSvg(
   if (rows * cols * k === 0) return emptyPlot('empty layer (no filters)', options);
   if (weight.length < rows * cols * k)
     return emptyPlot(`weight holds ${weight.length} values, shape needs ${rows * cols * k}`, options);
-  const gap = k > 1 ? 1 : 0;
+  const { gap, wrap, gridCols, gridRows, width: imgW, height: imgH } = layerGridLayout(shape);
   const cw = kw + gap;
   const ch = kh + gap;
-  // a depthwise layer (one input channel per group) is one tall column: wrap its output channels in rows
-  const wrap = cols === 1 && rows > 16 && k > 1 ? Math.ceil(Math.sqrt(rows * 1.5)) : 0;
-  const gridCols = wrap || cols;
-  const gridRows = wrap ? Math.ceil(rows / wrap) : rows;
-  const imgW = gridCols * cw - gap;
-  const imgH = gridRows * ch - gap;
   const px = options.pixel ?? Math.max(1, Math.min(12, Math.floor(900 / imgW)));
   const mode = options.scale ?? 'layer';
   const layerLimit = peak(weight, 0, rows * cols * k);
