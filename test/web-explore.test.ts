@@ -140,6 +140,9 @@ describe('exploring a model', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM
         await page.click('#lv-next');
         await page.waitForSelector('#layer-view[data-layer="3"][data-ready=true]');
         assert.equal(await page.textContent('#lv-title'), det.layers[3].name);
+        // the shown layer stays marked in the table and the plots
+        assert.equal(await page.getAttribute('#layers tbody tr.current', 'data-index'), '3');
+        assert.ok((await page.locator('.fdb-hit.fdb-current[data-layer="3"]').count()) >= 3);
         // a depthwise layer: its 32 output channels wrapped in rows
         assert.match(String(await page.textContent('#layer-view figure.lv-grid')), /row start \+ offset/);
         await page.screenshot({ path: shot('layer-view-depthwise') });
@@ -157,6 +160,7 @@ describe('exploring a model', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM
         await page.waitForSelector('#layer-view[data-layer="1"][data-ready=true]');
         await page.keyboard.press('Escape');
         assert.equal(await page.locator('#layer-view').count(), 0);
+        assert.equal(await page.locator('#layers tbody tr.current').count(), 0);
       });
 
       it('hovering a row highlights its points; hovering a plot column highlights its row and shows the tooltip', async () => {

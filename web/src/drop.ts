@@ -175,9 +175,11 @@ function renderResult(out: HTMLElement, s: DropState): void {
       grids.replaceChildren(errorBox((e as Error).message));
     }
   };
+  let links: ReturnType<typeof linkPlotsAndTable> | null = null;
   setLayerSource({
     model: 'drop',
     layers: q.layers,
+    onShow: (i) => links?.select(i),
     async load(index) {
       const layer = q.layers[index];
       const { weight, shape } = await layerWeights(layer.name);
@@ -247,7 +249,7 @@ function renderResult(out: HTMLElement, s: DropState): void {
     grids,
   );
   enhanceLayerTable(table);
-  linkPlotsAndTable(alpha ? [curves, alpha] : [curves], table, q.layers, open);
+  links = linkPlotsAndTable(alpha ? [curves, alpha] : [curves], table, q.layers, open);
   if (q.layers.length) void show(0);
 }
 

@@ -37,6 +37,8 @@ export interface LayerSource {
   model: string;
   layers: readonly TableLayer[];
   load(index: number): Promise<ViewWeights>;
+  /** Told which layer the view shows (null: closed), to mark it in the page's table and plots. */
+  onShow?(index: number | null): void;
 }
 
 /** What the view shows; null when closed. */
@@ -69,6 +71,7 @@ export function layerViewState(): LayerViewState {
 
 function notify(): void {
   const s = layerViewState();
+  source?.onShow?.(s ? s.layer : null);
   for (const l of listeners) l(s);
 }
 

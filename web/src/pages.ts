@@ -204,9 +204,11 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     }
   };
   const open = (i: number) => openLayerView(m.id, i);
+  let links: ReturnType<typeof linkPlotsAndTable> | null = null;
   setLayerSource({
     model: String(m.id),
     layers: m.layers,
+    onShow: (i) => links?.select(i),
     load: async (i) => {
       // up to 1 M weights (whole output channels): every layer of most CNNs whole, the view says when not
       const w = await getJson<LayerWeights>(
@@ -258,7 +260,7 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     grids,
   );
   enhanceLayerTable(table);
-  linkPlotsAndTable(alpha ? [curves, alpha] : [curves], table, m.layers, open);
+  links = linkPlotsAndTable(alpha ? [curves, alpha] : [curves], table, m.layers, open);
   if (m.layers.length) await showLayer(0);
 }
 

@@ -57,7 +57,7 @@ export function linkPlotsAndTable(
   table: HTMLElement,
   layers: readonly TableLayer[],
   open: (index: number) => void,
-): void {
+): { select(index: number | null): void } {
   const state: Linked = {
     figures: [...figures],
     rows: new Map(
@@ -148,4 +148,22 @@ export function linkPlotsAndTable(
     row.addEventListener('mouseleave', () => highlight(null));
     row.addEventListener('blur', () => highlight(null));
   }
+
+  // the layer the detail view shows stays marked while the user hovers elsewhere
+  let selected: number | null = null;
+  return {
+    select(i) {
+      if (selected !== null) {
+        state.rows.get(selected)?.classList.remove('current');
+        for (const f of state.figures)
+          for (const el of f.querySelectorAll(`[data-layer="${selected}"]`))
+            el.classList.remove('fdb-current');
+      }
+      selected = i;
+      if (i === null) return;
+      state.rows.get(i)?.classList.add('current');
+      for (const f of state.figures)
+        for (const el of f.querySelectorAll(`[data-layer="${i}"]`)) el.classList.add('fdb-current');
+    },
+  };
 }
