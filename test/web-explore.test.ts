@@ -147,7 +147,11 @@ describe('exploring a model', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM
         assert.match(String(await page.textContent('#layer-view figure.lv-grid')), /row start \+ offset/);
         await page.screenshot({ path: shot('layer-view-depthwise') });
         await page.click('#lv-prev');
-        await page.click('#lv-prev');
+        await page.waitForSelector('#layer-view[data-layer="2"][data-ready=true]');
+        // the keyboard stays on "previous" while stepping
+        assert.equal(await page.evaluate(() => document.activeElement?.id), 'lv-prev');
+        await page.keyboard.press('Enter');
+        await page.waitForSelector('#layer-view[data-layer="1"][data-ready=true]');
         await page.click('#lv-prev');
         await page.waitForSelector('#layer-view[data-layer="0"][data-ready=true]');
         assert.equal(await page.isDisabled('#lv-prev'), true);

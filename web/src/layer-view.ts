@@ -186,6 +186,8 @@ async function render(src: LayerSource, index: number): Promise<void> {
   const shape = l.shape ? `${l.shape.join('×')}` : '–';
   p.dataset.layer = String(index);
   p.dataset.ready = 'false';
+  // keyboard users keep their place on previous / next while stepping
+  const focused = p.contains(document.activeElement) ? document.activeElement?.id : undefined;
   p.replaceChildren(
     h(
       'header',
@@ -203,7 +205,9 @@ async function render(src: LayerSource, index: number): Promise<void> {
     flagList(l),
     body,
   );
-  if (!p.contains(document.activeElement)) p.focus();
+  const again = focused ? p.querySelector<HTMLButtonElement>(`#${focused}`) : null;
+  if (again && !again.disabled) again.focus();
+  else if (!p.contains(document.activeElement)) p.focus();
   try {
     const w = await src.load(index);
     if (mine !== ticket) return;
