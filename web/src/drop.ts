@@ -11,6 +11,7 @@ import { cumulativeVarianceSvg, eigenImagesSvg, metricCurvesSvg } from '../../sr
 import { info, postBytes } from './api.js';
 import { openLayerView, setLayerSource } from './layer-view.js';
 import { linkPlotsAndTable } from './plot-links.js';
+import { probeSection } from './probe.js';
 import type { FromWorker } from './protocol.js';
 import { enhanceLayerTable } from './table.js';
 import { alphaFigure, errorBox, filterFigures, h, layerTable, svgFigure } from './ui.js';
@@ -247,6 +248,7 @@ function renderResult(out: HTMLElement, s: DropState): void {
       : h('p', { class: 'muted' }, r.basisNote ?? ''),
     h('h2', {}, 'Filters of the first layer'),
     grids,
+    q.layers.length ? probeSection({ kind: 'files', files: s.files, main: s.main }, s.main) : '',
   );
   enhanceLayerTable(table);
   links = linkPlotsAndTable(alpha ? [curves, alpha] : [curves], table, q.layers, open);

@@ -21,6 +21,7 @@ import {
 } from './api.js';
 import { openLayerView, setLayerSource } from './layer-view.js';
 import { linkPlotsAndTable } from './plot-links.js';
+import { probeSection } from './probe.js';
 import { enhanceLayerTable, enhanceTable } from './table.js';
 import {
   alphaFigure,
@@ -258,6 +259,7 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     table,
     h('h2', {}, 'Filters of the first layer'),
     grids,
+    m.layers.length ? probeSection({ kind: 'database', id: m.id, name: m.name }, m.name) : '',
   );
   enhanceLayerTable(table);
   links = linkPlotsAndTable(alpha ? [curves, alpha] : [curves], table, m.layers, open);
