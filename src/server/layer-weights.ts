@@ -6,7 +6,6 @@
  * `max` values (whole output channels) are returned; a layer of more than {@link READ_LIMIT} values is refused
  * (413), since marking its dead filters needs it whole.
  */
-import { stat } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { readModel } from '../formats/detect.js';
 import { planarShape } from '../metrics/layer-report.js';
@@ -14,10 +13,10 @@ import { DEFAULT_SPARSITY_EPS, scanWeights } from '../metrics/quality.js';
 import type { WeightArray } from '../model/types.js';
 import { openModelInput } from '../node/file-source.js';
 import { queryRows } from '../store/db.js';
-import { discoverModels, hashModel } from '../store/walk.js';
 import { HttpError } from './http.js';
 import type { LayerWeights } from './layer-weights-answer.js';
 import { layerFilters } from './queries.js';
+import { currentHash } from './source-hash.js';
 
 export type { LayerWeights };
 
@@ -26,25 +25,6 @@ export const READ_LIMIT = 1 << 24;
 /** Default and largest `max` (values returned). */
 export const DEFAULT_MAX_VALUES = 1 << 18;
 export const MAX_VALUES = 1 << 22;
-
-/** Content hash of a model path, cached by path, size and mtime so a file is hashed once while unchanged. */
-const hashCache = new Map<string, { size: number; mtimeMs: number; hash: string }>();
-
-async function currentHash(path: string): Promise<string | null> {
-  let st: Awaited<ReturnType<typeof stat>>;
-  try {
-    st = await stat(path);
-  } catch {
-    return null;
-  }
-  const cached = hashCache.get(path);
-  if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached.hash;
-  const { candidates } = await discoverModels([path]);
-  if (candidates.length !== 1) return null;
-  const hash = await hashModel(candidates[0]);
-  hashCache.set(path, { size: st.size, mtimeMs: st.mtimeMs, hash });
-  return hash;
-}
 
 async function weightsFromFile(
   file: string,
