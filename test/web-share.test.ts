@@ -119,32 +119,35 @@ describe('web app: permalinks, downloads, compare, model pages', {
     await page.waitForSelector('#layers tbody tr');
     const detail = (await api(`/api/models/${id}`)) as Json;
     await page.locator('#layers tbody tr').nth(2).click();
-    await page.waitForSelector('#dialog[open] svg');
+    await page.waitForSelector('#layer-view[data-ready=true] svg');
     assert.equal(await hash(), `#/model/${id}/layer/${detail.layers[2].index}`);
-    assert.equal(await page.locator('#dialog-body h3').textContent(), detail.layers[2].name);
-    assert.ok((await page.locator('#dialog figure .dl-png').count()) > 0, 'the layer figures download too');
+    assert.equal(await page.locator('#lv-title .lname').textContent(), detail.layers[2].name);
+    assert.ok(
+      (await page.locator('#layer-view figure .dl-png').count()) > 0,
+      'the layer figures download too',
+    );
     // reload: the same layer opens
     await page.reload();
-    await page.waitForSelector('#dialog[open] svg');
-    assert.equal(await page.locator('#dialog-body h3').textContent(), detail.layers[2].name);
+    await page.waitForSelector('#layer-view[data-ready=true] svg');
+    assert.equal(await page.locator('#lv-title .lname').textContent(), detail.layers[2].name);
     // another layer, then back: the first again; back once more: none; forward: the first
     await page.keyboard.press('Escape');
     await page.waitForFunction(() => !location.hash.includes('/layer/'));
     assert.equal(await hash(), `#/model/${id}`);
     await page.locator('#layers tbody tr').nth(4).click();
-    await page.waitForSelector('#dialog[open]');
+    await page.waitForSelector('#layer-view');
     assert.equal(await hash(), `#/model/${id}/layer/${detail.layers[4].index}`);
     await page.goBack();
     await page.waitForFunction(() => !location.hash.includes('/layer/'));
-    assert.equal(await page.locator('#dialog[open]').count(), 0, 'back closes the layer');
+    assert.equal(await page.locator('#layer-view').count(), 0, 'back closes the layer');
     await page.goForward();
-    await page.waitForSelector('#dialog[open] svg');
-    assert.equal(await page.locator('#dialog-body h3').textContent(), detail.layers[4].name);
+    await page.waitForSelector('#layer-view[data-ready=true] svg');
+    assert.equal(await page.locator('#lv-title .lname').textContent(), detail.layers[4].name);
     await page.keyboard.press('Escape');
     // an unknown layer index opens nothing, and the page still renders
     await go(`model/${id}/layer/999`);
     await page.waitForSelector('#layers tbody tr');
-    assert.equal(await page.locator('#dialog[open]').count(), 0);
+    assert.equal(await page.locator('#layer-view').count(), 0);
   });
 
   it('compare state is in the URL: reload and back/forward restore grouping, selections and the colour scale', async () => {
@@ -440,11 +443,11 @@ describe('web app: permalinks, downloads, compare, model pages', {
     assert.match(report.bytes.toString('utf8'), /<h1>Filter report: digits_cnn\.onnx<\/h1>/);
     // a layer of the dropped file is a URL too (while the file is loaded)
     await page.locator('#layers tbody tr').nth(1).click();
-    await page.waitForSelector('#dialog[open] svg');
+    await page.waitForSelector('#layer-view[data-ready=true] svg');
     assert.equal(await hash(), '#/drop/layer/1');
     await page.goBack();
     await page.waitForFunction(() => location.hash === '#/drop');
-    assert.equal(await page.locator('#dialog[open]').count(), 0);
+    assert.equal(await page.locator('#layer-view').count(), 0);
   });
 
   it('choosing the same file again re-runs the analysis; a TF.js folder is titled by its folder', async () => {
@@ -471,8 +474,8 @@ describe('web app: permalinks, downloads, compare, model pages', {
         const id = ids.get('digits_dwsep')!;
         const detail = (await api(`/api/models/${id}`)) as Json;
         await go(`model/${id}/layer/${detail.layers[1].index}`);
-        await page.waitForSelector('#dialog[open] svg');
-        assert.equal(await page.locator('#dialog-body h3').textContent(), detail.layers[1].name);
+        await page.waitForSelector('#layer-view[data-ready=true] svg');
+        assert.equal(await page.locator('#lv-title .lname').textContent(), detail.layers[1].name);
         await page.screenshot({ path: join(shots, `${vp.name}-layer.png`) });
         await page.keyboard.press('Escape');
         await page.waitForSelector('#basis figure.eigen svg');

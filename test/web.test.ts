@@ -72,10 +72,11 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     assert.ok((await page.locator('figure svg').count()) >= 2);
     await page.screenshot({ path: join(shots, 'model.png'), fullPage: true });
     await page.locator('#layers tbody tr').nth(2).click();
-    await page.waitForSelector('#dialog[open] svg');
-    assert.match(String(await page.locator('#dialog-body h3').textContent()), /\S/);
-    await page.screenshot({ path: join(shots, 'model-layer-dialog.png') });
+    await page.waitForSelector('#layer-view[data-ready=true] svg');
+    assert.match(String(await page.locator('#lv-title').textContent()), /\S/);
+    await page.screenshot({ path: join(shots, 'model-layer-view.png') });
     await page.keyboard.press('Escape');
+    assert.equal(await page.locator('#layer-view').count(), 0);
   });
 
   it('compare page draws drift heat-map, eigen-images and ridge plots (grouping and two selections)', async () => {
@@ -232,7 +233,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
     assert.match(String(await page.locator('#already-stored').textContent()), /Already in the database/);
     // a layer's filters large, from the worker
     await page.locator('#layers tbody tr').first().click();
-    await page.waitForSelector('#dialog[open] svg');
+    await page.waitForSelector('#layer-view[data-ready=true] svg');
     await page.keyboard.press('Escape');
     // dark theme
     await page.click('#theme');

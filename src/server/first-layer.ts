@@ -7,7 +7,6 @@
  * had at ingest (same content hash). Otherwise the stored filters are returned when the whole layer is stored,
  * with `geometryKnown: false` so the app lets the user set stride and padding.
  */
-import { stat } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type FirstLayerInfo, firstLayerInfo, MAX_PROBE_WEIGHTS } from '../analysis/first-layer-conv.js';
 import { readModel } from '../formats/detect.js';
@@ -15,9 +14,9 @@ import type { ModelInput } from '../formats/io/source.js';
 import { elementCount } from '../model/types.js';
 import { openModelInput } from '../node/file-source.js';
 import { queryRows } from '../store/db.js';
-import { discoverModels, hashModel } from '../store/walk.js';
 import { HttpError } from './http.js';
 import { layerFilters } from './queries.js';
+import { currentHash } from './source-hash.js';
 
 /** The first layer as the API gives it: where it came from, and the weights as plain numbers. */
 export interface FirstLayerAnswer extends FirstLayerInfo {
@@ -25,28 +24,6 @@ export interface FirstLayerAnswer extends FirstLayerInfo {
   /** Where the weights came from. */
   source: 'file' | 'database';
   weights: number[];
-}
-
-/** Content hashes of source files by path, valid while size and mtime are unchanged (hashing is the slow part). */
-const hashes = new Map<string, { size: number; mtimeMs: number; hash: string }>();
-const MAX_CACHED = 64;
-
-async function currentHash(path: string): Promise<string | null> {
-  let st: Awaited<ReturnType<typeof stat>>;
-  try {
-    st = await stat(path);
-  } catch {
-    return null;
-  }
-  const known = hashes.get(path);
-  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.hash;
-  const found = await discoverModels([path]);
-  const candidate = found.candidates.find((c) => c.path === path) ?? found.candidates[0];
-  if (!candidate) return null;
-  const hash = await hashModel(candidate);
-  if (hashes.size >= MAX_CACHED) hashes.delete(hashes.keys().next().value as string);
-  hashes.set(path, { size: st.size, mtimeMs: st.mtimeMs, hash });
-  return hash;
 }
 
 function tooLarge(shape: readonly number[], name: string): HttpError {

@@ -35,6 +35,7 @@ import {
   sendJson,
   toJson,
 } from './http.js';
+import { DEFAULT_MAX_VALUES, layerWeights, MAX_VALUES } from './layer-weights.js';
 import {
   getModel,
   layerFilters,
@@ -446,6 +447,23 @@ function makeHandler(o: Options, db: FilterDb | null) {
           res,
           200,
           await withConnection(needDb(), signal, (con) => layerFilters(con, id, index, max)),
+        );
+      }
+      if (parts.length === 5 && parts[2] === 'layers' && parts[4] === 'weights') {
+        allow('GET');
+        const index = parseId(parts[3], 'layer');
+        const maxText = url.searchParams.get('max') ?? String(DEFAULT_MAX_VALUES);
+        const max = Number(maxText);
+        if (!Number.isInteger(max) || max < 1 || max > MAX_VALUES)
+          throw new HttpError(
+            400,
+            'bad-request',
+            `max must be 1..${MAX_VALUES}, not ${JSON.stringify(maxText)}`,
+          );
+        return sendJson(
+          res,
+          200,
+          await withConnection(needDb(), signal, (con) => layerWeights(con, id, index, max)),
         );
       }
     }

@@ -14,16 +14,22 @@ export interface FixtureServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-/** Builds zoo.duckdb from digits_cnn.onnx + digits_dwsep.onnx + meta.csv and starts the server on it. */
-export async function fixtureServer(options: ServerOptions = {}): Promise<FixtureServer> {
+/**
+ * Builds zoo.duckdb from digits_cnn.onnx + digits_dwsep.onnx (+ `extraModels`, paths) + meta.csv and starts
+ * the server on it.
+ */
+export async function fixtureServer(
+  options: ServerOptions = {},
+  extraModels: readonly string[] = [],
+): Promise<FixtureServer> {
   const dir = mkdtempSync(join(tmpdir(), 'filterdb-web-'));
   const dbPath = join(dir, 'zoo.duckdb');
   const db = await openDb(dbPath);
   try {
-    const summary = await ingestPaths(db, [dataPath('digits_cnn.onnx'), dataPath('digits_dwsep.onnx')], {
-      meta: await readMetaFile(dataPath('meta.csv')),
-    });
-    if (summary.counts.added !== 2) throw new Error(`fixture ingest: ${JSON.stringify(summary.results)}`);
+    const models = [dataPath('digits_cnn.onnx'), dataPath('digits_dwsep.onnx'), ...extraModels];
+    const summary = await ingestPaths(db, models, { meta: await readMetaFile(dataPath('meta.csv')) });
+    if (summary.counts.added !== models.length)
+      throw new Error(`fixture ingest: ${JSON.stringify(summary.results)}`);
   } finally {
     db.close();
   }

@@ -1,6 +1,8 @@
 /** The server's JSON API (docs/API.md), typed for the pages. */
 import type { StoredInitDistance } from '../../src/metrics/init-distance.js';
 
+export type { LayerWeights } from '../../src/server/layer-weights-answer.js';
+
 export interface ApiInfo {
   name: string;
   version: string;

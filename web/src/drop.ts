@@ -6,16 +6,20 @@
 import { zipSync } from 'fflate';
 import { isDegenerated } from '../../src/metrics/flags.js';
 import type { QualityReport } from '../../src/metrics/layer-report.js';
+import { DEFAULT_SPARSITY_EPS, scanWeights } from '../../src/metrics/quality.js';
 import { modelNameOfPath } from '../../src/model/names.js';
 import { metricCurvesSvg } from '../../src/report/svg/index.js';
 import { getJson, info, postBytes } from './api.js';
 import { droppedAtlasSections } from './atlas.js';
 import { saveBlob, slug } from './download.js';
+import { closeLayerView, followLayerView, openLayerView, setLayerSource } from './layer-view.js';
 import { basisFigures, layersSection, modelSections } from './model-sections.js';
+import { linkPlotsAndTable } from './plot-links.js';
 import { probeSection } from './probe.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { onSamePage, parseRoute, popState, pushState, type Route, routeHash } from './router.js';
-import { alphaFigure, errorBox, filterFigures, h, showDialog, svgFigure } from './ui.js';
+import { enhanceLayerTable } from './table.js';
+import { alphaFigure, errorBox, filterFigures, h, layerTable, svgFigure } from './ui.js';
 
 interface DropState {
   files: File[];
@@ -262,53 +266,74 @@ function renderResult(out: HTMLElement, s: DropState, openLayer: number | null):
   );
   void addButton(addBox, s);
   const grids = h('div', { id: 'filters' });
-  const show = async (index: number, inDialog: boolean) => {
+  const show = async (index: number) => {
     const layer = q.layers[index];
-    const target = inDialog ? h('div', {}, 'Loading…') : grids;
-    if (inDialog) {
-      showDialog(layer.name, target);
-      (document.getElementById('dialog') as HTMLDialogElement).onclose = () => {
-        if (parseRoute(location.hash).layer !== null) popState(routeHash({ page: 'drop' }));
-      };
-    }
     try {
       const { weight, shape } = await layerWeights(layer.name);
-      target.replaceChildren(filterFigures(layer.name, weight, layer.measuredAs ?? shape, '', inDialog));
+      grids.replaceChildren(filterFigures(layer.name, weight, layer.measuredAs ?? shape, ''));
     } catch (e) {
-      target.replaceChildren(errorBox((e as Error).message));
+      grids.replaceChildren(errorBox((e as Error).message));
     }
   };
+  let links: ReturnType<typeof linkPlotsAndTable> | null = null;
+  setLayerSource({
+    model: 'drop',
+    layers: q.layers,
+    onShow: (i) => links?.select(i),
+    async load(index) {
+      const layer = q.layers[index];
+      const { weight, shape } = await layerWeights(layer.name);
+      const planar = layer.measuredAs ?? shape;
+      const k = planar[2] * planar[3];
+      const n = planar[0] * planar[1];
+      // the near-zero filters exactly as the sparsity metric counts them
+      const scan = scanWeights(weight, n, k, DEFAULT_SPARSITY_EPS);
+      const dead: number[] = [];
+      for (let i = 0; i < n; i++) if (scan.keep[i] === 0) dead.push(i);
+      return {
+        shape: planar,
+        fullShape: planar,
+        weights: weight,
+        dead,
+        deadCount: scan.sparseCount,
+        source: 'dropped file',
+      };
+    },
+  });
+  // the layer view's state in the URL (#/drop/layer/L): opening or stepping adds an entry, closing goes back
+  followLayerView((state) => {
+    if (state && state.model === 'drop') pushState(routeHash({ page: 'drop', layer: state.layer }));
+    else if (!state && parseRoute(location.hash).layer !== null) popState(routeHash({ page: 'drop' }));
+  });
   onSamePage((route) => {
-    const d = document.getElementById('dialog') as HTMLDialogElement;
-    if (route.layer !== null && route.layer < q.layers.length) void show(route.layer, true);
-    else {
-      d.onclose = null;
-      if (d.open) d.close();
-    }
+    if (route.layer !== null && route.layer < q.layers.length) openLayerView('drop', route.layer);
+    else closeLayerView();
     return true;
   });
-  const pick = (i: number) => {
-    pushState(routeHash({ page: 'drop', layer: i }));
-    void show(i, true);
-  };
+  const pick = (i: number) => openLayerView('drop', i);
+  const table = layerTable(q.layers, pick);
+  const curves = svgFigure(
+    metricCurvesSvg(q.layers, { embedStyle: false, width: 1080, hitColumns: true }),
+    'Degenerated layers are marked; point at a layer for its values, click it for its filters.',
+  );
+  const alpha = alphaFigure(q.layers);
   const basis = r.basis;
   out.replaceChildren(
     summary,
     ...modelSections({
-      layers: layersSection(q.layers, pick, s.title),
-      metrics: svgFigure(
-        metricCurvesSvg(q.layers, { embedStyle: false, width: 1080 }),
-        'Degenerated layers are marked.',
-      ),
-      alpha: alphaFigure(q.layers),
+      layers: layersSection(table, q.layers, s.title),
+      metrics: curves,
+      alpha,
       basis: basisFigures(basis, r.basisNote),
       firstLayer: grids,
     }),
     ...droppedAtlasSections(r.atlas, r.energy),
     q.layers.length ? probeSection({ kind: 'files', files: s.files, main: s.main }, s.main) : '',
   );
-  if (q.layers.length) void show(0, false);
-  if (openLayer !== null && openLayer < q.layers.length) void show(openLayer, true);
+  enhanceLayerTable(table);
+  links = linkPlotsAndTable(alpha ? [curves, alpha] : [curves], table, q.layers, pick);
+  if (q.layers.length) void show(0);
+  if (openLayer !== null && openLayer < q.layers.length) openLayerView('drop', openLayer);
 }
 
 async function sha256Hex(data: BufferSource): Promise<string> {

@@ -5,6 +5,7 @@ import { info } from './api.js';
 import { cohortsPage } from './cohorts.js';
 import { watchFigures } from './download.js';
 import { dropPage } from './drop.js';
+import { followLayerView, setLayerSource } from './layer-view.js';
 import { comparePage, modelPage, modelsPage } from './pages.js';
 import { type Route, startRouter } from './router.js';
 import './style.css';
@@ -39,6 +40,8 @@ async function render(r: Route): Promise<void> {
   const dialog = document.getElementById('dialog') as HTMLDialogElement;
   dialog.onclose = null;
   if (dialog.open) dialog.close();
+  followLayerView(null);
+  setLayerSource(null); // the page being shown registers its model again (closes the layer view)
   root.dataset.page = page;
   try {
     if (page === 'drop') dropPage(root, r);

@@ -4,7 +4,7 @@
  */
 import { cumulativeVarianceSvg, eigenImagesSvg } from '../../src/report/svg/index.js';
 import { dataDownloads, layerRows, layerTableCsv, slug } from './download.js';
-import { h, layerTable, svgFigure, type TableLayer } from './ui.js';
+import { h, svgFigure, type TableLayer } from './ui.js';
 
 export interface ModelSections {
   layers: Node;
@@ -63,17 +63,21 @@ export function basisFigures(
   return fig;
 }
 
-/** The layer table (rows open a layer) with its CSV and JSON downloads. */
+/** The layer table (ui.ts layerTable: rows open a layer) with its CSV and JSON downloads. */
 export function layersSection(
+  table: HTMLElement,
   layers: readonly TableLayer[],
-  pick: (index: number) => void,
   modelName: string,
 ): HTMLElement {
   return h(
     'div',
     {},
-    h('p', { class: 'muted' }, 'Click a layer to see its filters large.'),
-    layerTable(layers, pick),
+    h(
+      'p',
+      { class: 'muted' },
+      'Click a layer (or press Enter on it) for its detail: metrics, flag reasons, every filter.',
+    ),
+    table,
     dataDownloads(
       'layers-data',
       'layer table',

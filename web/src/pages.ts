@@ -14,16 +14,20 @@ import {
   getJson,
   info,
   type LayerFilters,
+  type LayerWeights,
   type ModelDetail,
   type ModelSummary,
   postJson,
 } from './api.js';
 import { databaseEnergySection, modelAtlasSections } from './atlas.js';
 import { dataDownloads, densityCsv, densityJson, driftCsv, driftJson, reportLink, slug } from './download.js';
+import { closeLayerView, followLayerView, openLayerView, setLayerSource } from './layer-view.js';
 import { basisFigures, layersSection, modelSections } from './model-sections.js';
+import { linkPlotsAndTable } from './plot-links.js';
 import { probeSection } from './probe.js';
 import { onSamePage, parseRoute, popState, pushState, type Route, routeHash } from './router.js';
 import { quoteColumn, withCompletion } from './sql-complete.js';
+import { enhanceLayerTable, enhanceTable } from './table.js';
 import {
   alphaFigure,
   bytes,
@@ -32,6 +36,7 @@ import {
   flagChips,
   fmt,
   h,
+  layerTable,
   loading,
   showDialog,
   svgFigure,
@@ -102,26 +107,27 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
           );
     return h(
       'tr',
-      { class: m.health.degenerated > 0 ? 'flagged' : null, 'data-model': m.id },
-      h('td', { class: 'name' }, h('a', { href: `#/model/${m.id}` }, m.name)),
+      {
+        class: m.health.degenerated > 0 ? 'flagged' : null,
+        'data-model': m.id,
+        'data-format': m.format ?? '',
+      },
+      h('td', { class: 'name' }, h('a', { href: `#/model/${m.id}`, title: m.name }, m.name)),
       h('td', {}, m.format ?? '–'),
-      h('td', { class: 'num nowrap' }, bytes(m.bytes)),
+      h('td', { class: 'num nowrap', 'data-sort': m.bytes ?? '' }, bytes(m.bytes)),
       h('td', { class: 'num' }, String(m.convLayers ?? m.health.layers)),
       h('td', { class: 'num' }, (m.filters3x3 ?? 0).toLocaleString('en-US')),
-      h('td', {}, health),
+      h('td', { 'data-sort': m.health.degenerated }, health),
       metaCols.map((k) => h('td', {}, m.meta[k] ?? '')),
     );
   });
+  const table = h('table', { id: 'models' }, h('thead', {}, head), h('tbody', {}, rows));
   root.replaceChildren(
     h('h1', {}, 'Models'),
     h('p', { class: 'sub' }, i.db),
     cards,
     models.length
-      ? h(
-          'div',
-          { class: 'table-wrap' },
-          h('table', { id: 'models' }, h('thead', {}, head), h('tbody', {}, rows)),
-        )
+      ? h('div', { class: 'table-wrap' }, table)
       : h(
           'p',
           { class: 'muted' },
@@ -131,32 +137,20 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
         ),
     ...(models.length ? databaseEnergySection() : []),
   );
+  if (models.length)
+    enhanceTable(
+      table,
+      [
+        { type: 'search', label: 'Search', id: 'model-search', placeholder: 'name, format or metadata' },
+        { type: 'class', label: 'degenerated only', className: 'flagged', id: 'degenerated-only' },
+        { type: 'attr', label: 'format', attr: 'format', id: 'filter-format' },
+      ],
+      table.parentElement!,
+    );
 }
 
 function card(value: string, label: string): HTMLElement {
   return h('div', { class: 'card' }, h('div', { class: 'v' }, value), h('div', { class: 'k' }, label));
-}
-
-/**
- * The one place a database layer's detail opens: the layer dialog today (the layer detail view of issue 16
- * item 2 replaces it here). `onClose` runs when the user closes it.
- */
-function openLayerDetail(m: ModelDetail, index: number, onClose: () => void): void {
-  const layer = m.layers[index];
-  const target = h('div', {}, loading());
-  showDialog(layer.name, target);
-  onDialogClose(onClose);
-  void layerFilterFigures(m, index, true).then((f) => target.replaceChildren(f));
-}
-
-function closeLayerDetail(): void {
-  const d = document.getElementById('dialog') as HTMLDialogElement;
-  onDialogClose(null);
-  if (d.open) d.close();
-}
-
-function onDialogClose(fn: (() => void) | null): void {
-  (document.getElementById('dialog') as HTMLDialogElement).onclose = fn;
 }
 
 /** A stored layer's filter grids (or why there are none). */
@@ -262,17 +256,29 @@ export async function modelPage(
     routeHash({ page: 'model', model: m.id, layer: pos === null ? null : m.layers[pos].index });
   const positionOf = (layerIndex: number | null) =>
     layerIndex === null ? -1 : m.layers.findIndex((l) => l.index === layerIndex);
-  const closed = () => {
-    if (parseRoute(location.hash).layer !== null) popState(hashOf(null));
-  };
-  const pick = (pos: number) => {
-    pushState(hashOf(pos));
-    openLayerDetail(m, pos, closed);
-  };
+  const pick = (pos: number) => openLayerView(m.id, pos);
+  let links: ReturnType<typeof linkPlotsAndTable> | null = null;
+  setLayerSource({
+    model: String(m.id),
+    layers: m.layers,
+    onShow: (i) => links?.select(i),
+    load: async (i) => {
+      // up to 1 M weights (whole output channels): every layer of most CNNs whole, the view says when not
+      const w = await getJson<LayerWeights>(
+        `/api/models/${m.id}/layers/${m.layers[i].index}/weights?max=${1 << 20}`,
+      );
+      return { ...w, source: w.source === 'file' ? 'model file (not stored in the database)' : 'database' };
+    },
+  });
+  // the layer view's state in the URL: opening or stepping adds a history entry, closing goes back
+  followLayerView((state) => {
+    if (state && state.model === String(m.id)) pushState(hashOf(state.layer));
+    else if (!state && parseRoute(location.hash).layer !== null) popState(hashOf(null));
+  });
   onSamePage((r) => {
     const pos = positionOf(r.layer);
-    if (pos < 0) closeLayerDetail();
-    else openLayerDetail(m, pos, closed);
+    if (pos < 0) closeLayerView();
+    else openLayerView(m.id, pos);
     return true;
   });
   const metrics = svgFigure(
@@ -283,13 +289,15 @@ export async function modelPage(
         shape: l.shape ?? undefined,
         init: l.init ? { rule: l.init.rule, metrics: l.init.metrics } : null,
       })),
-      { embedStyle: false, width: 1080 },
+      { embedStyle: false, width: 1080, hitColumns: true },
     ),
-    'Degenerated layers are marked. Variance entropy is only calibrated for 3×3 kernels.' +
+    'Degenerated layers are marked; point at a layer for its values, click it for its filters. Variance entropy is only calibrated for 3×3 kernels.' +
       (m.layers.some((l) => l.init)
         ? ' Grey bars: what random layers of the same shape give (1st–99th percentile).'
         : ''),
   );
+  const alpha = alphaFigure(m.layers);
+  const table = layerTable(m.layers, pick);
   root.replaceChildren(
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Models'), ' / '),
     h('h1', {}, m.name),
@@ -302,17 +310,19 @@ export async function modelPage(
         )
       : '',
     ...modelSections({
-      layers: layersSection(m.layers, pick, m.name),
+      layers: layersSection(table, m.layers, m.name),
       metrics,
-      alpha: alphaFigure(m.layers),
+      alpha,
       basis,
       firstLayer: grids,
     }),
     ...modelAtlasSections(m.id),
     m.layers.length ? probeSection({ kind: 'database', id: m.id, name: m.name }, m.name) : '',
   );
+  enhanceLayerTable(table);
+  links = linkPlotsAndTable(alpha ? [metrics, alpha] : [metrics], table, m.layers, pick);
   const open = positionOf(openLayer);
-  if (open >= 0) openLayerDetail(m, open, closed);
+  if (open >= 0) openLayerView(m.id, open);
   await Promise.all([
     m.layers.length
       ? layerFilterFigures(m, 0, false).then((f) => grids.replaceChildren(f))

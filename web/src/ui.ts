@@ -88,7 +88,7 @@ function alphaOf(l: TableLayer): number | null {
 }
 
 /** WeightWatcher's warnings and the near-init verdict, as info chips after the degeneration flags. */
-function diagnosticChips(l: TableLayer): HTMLElement[] {
+export function diagnosticChips(l: TableLayer): HTMLElement[] {
   const extra = [
     ...(l.trainingFlags ?? []),
     ...(l.init?.nearInit ? [{ id: 'near-init', reason: l.init.reason ?? '' }] : []),
@@ -109,7 +109,13 @@ export function alphaFigure(layers: readonly TableLayer[]): HTMLElement | null {
       metrics: { sparsity: null, varianceEntropyNorm: null, orthogonality: null, alpha: alphaOf(l) },
       trainingFlags: l.trainingFlags ?? [],
     })),
-    { embedStyle: false, width: 1080, panels: [ALPHA_PANEL], markedLabel: 'over-/under-trained' },
+    {
+      embedStyle: false,
+      width: 1080,
+      panels: [ALPHA_PANEL],
+      markedLabel: 'over-/under-trained',
+      hitColumns: true,
+    },
   );
   return svgFigure(
     svg,
@@ -143,7 +149,7 @@ export function layerTable(layers: readonly TableLayer[], onPick?: (index: numbe
     'tr',
     {},
     h('th', { class: 'num' }, '#'),
-    h('th', {}, 'layer'),
+    h('th', { class: 'name' }, 'layer · flags'),
     h('th', {}, 'op · kind'),
     h('th', {}, 'shape'),
     h('th', { class: 'num', title: 'conv depth' }, 'depth'),
@@ -158,7 +164,6 @@ export function layerTable(layers: readonly TableLayer[], onPick?: (index: numbe
     hasInit
       ? h('th', { class: 'num', title: 'max |z| against random layers of the same shape' }, 'init score')
       : null,
-    h('th', {}, 'flags'),
   );
   const rows = layers.map((l, i) => {
     const m = l.metrics as Record<string, number | null>;
@@ -171,11 +176,24 @@ export function layerTable(layers: readonly TableLayer[], onPick?: (index: numbe
       {
         class: `${degenerated ? 'flagged' : ''}${onPick ? ' pick' : ''}`.trim() || null,
         'data-layer': l.name,
+        'data-index': i,
+        'data-op': l.op,
+        'data-kind': l.kind ?? '',
+        'data-kernel': l.shape && l.shape.length === 4 ? `${l.shape[2]}×${l.shape[3]}` : '',
         tabindex: onPick ? 0 : null,
         title: onPick ? 'show the filters of this layer' : null,
       },
       h('td', { class: 'num' }, String(i + 1)),
-      h('td', { class: 'name' }, l.name),
+      // flags next to the name: the name column stays in view when the table scrolls sideways
+      h(
+        'td',
+        { class: 'name' },
+        h('span', { class: 'lname', title: l.name }, l.name),
+        ' ',
+        missing.includes('metrics and flags')
+          ? h('span', { class: 'muted' }, 'not measured')
+          : [...flagChips(l.flags), ...diagnosticChips(l)],
+      ),
       h('td', { class: 'nowrap' }, `${l.op}${l.kind ? ` · ${l.kind}` : ''}`),
       h('td', { class: 'nowrap mono' }, l.shape ? l.shape.join('×') : '–'),
       h('td', { class: 'num' }, l.convDepth === null ? '–' : String(l.convDepth)),
@@ -204,16 +222,11 @@ export function layerTable(layers: readonly TableLayer[], onPick?: (index: numbe
       hasInit
         ? h('td', { class: 'num', title: l.init?.reason ?? null }, fmt(l.init?.score ?? null, 2))
         : null,
-      h(
-        'td',
-        { class: 'flags' },
-        missing.includes('metrics and flags')
-          ? h('span', { class: 'muted' }, 'not measured')
-          : [...flagChips(l.flags), ...diagnosticChips(l)],
-      ),
     );
     if (onPick) {
-      tr.addEventListener('click', () => onPick(i));
+      tr.addEventListener('click', (e) => {
+        if (!(e.target as Element).closest('a, button')) onPick(i);
+      });
       tr.addEventListener('keydown', (e) => {
         if (e.key === 'Enter' || e.key === ' ') {
           e.preventDefault();

@@ -112,6 +112,10 @@ export const PLOT_CSS = `
 .fdb-dot{fill:currentColor;fill-opacity:.45}
 .fdb-note{font-size:10.5px;font-style:italic;fill-opacity:.7}
 .fdb-empty{font-size:12px;fill-opacity:.6}
+.fdb-hit{fill:transparent;cursor:pointer}
+.fdb-hit.fdb-linked{fill:var(--fdb-accent,#0072b2);fill-opacity:.14}
+.fdb-hit.fdb-current{fill:var(--fdb-accent,#0072b2);fill-opacity:.22}
+circle.fdb-linked{stroke:currentColor;stroke-width:2;r:6px}
 `;
 
 export interface PlotFrameOptions {

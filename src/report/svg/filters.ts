@@ -40,7 +40,7 @@ interface Cell {
 }
 
 /** Largest |finite value| of a range of an array. */
-function peak(w: ArrayLike<number>, from: number, to: number): number {
+export function peak(w: ArrayLike<number>, from: number, to: number): number {
   let m = 0;
   for (let i = from; i < to; i++) {
     const a = Math.abs(w[i]);

@@ -38,6 +38,13 @@ export {
 } from './energy.js';
 export { type FilterGridOptions, filterGridSvg, type RgbGridOptions, rgbFilterGridSvg } from './filters.js';
 export {
+  DEAD_COLOR,
+  type LayerGridGeometry,
+  type LayerGridOptions,
+  layerGridLayout,
+  layerGridSvg,
+} from './layer-grid.js';
+export {
   ALPHA_PANEL,
   DEFAULT_METRIC_PANELS,
   initBandOf,

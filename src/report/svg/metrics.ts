@@ -114,6 +114,11 @@ export interface MetricCurvesOptions extends PlotFrameOptions {
   markedLabel?: string;
   /** Draw each layer's random-initialisation band where the layers carry one (default true). */
   initBands?: boolean;
+  /**
+   * Draw a transparent hit column per layer and panel on top (`data-layer`, 0-based), for an app that links
+   * the plot with a table and shows its own tooltip (default false: the native titles stay reachable).
+   */
+  hitColumns?: boolean;
 }
 
 /** The layer's 1st–99th percentile band of random layers for `key`, when it has one. */
@@ -290,9 +295,12 @@ export function metricCurvesSvg(
         `${l.name} (layer ${i + 1}${l.convDepth !== undefined ? `, depth ${l.convDepth}` : ''}): ${panel.label} ${fmt(v, 4)}` +
         (marks[i].length ? ` — ${marks[i].map((f) => f.id).join(', ')}` : '');
       body += marks[i].length
-        ? `<circle class="fdb-flagmark" cx="${n2(xs[i])}" cy="${n2(ys[i])}" r="4"><title>${esc(tip)}</title></circle>`
-        : `<circle cx="${n2(xs[i])}" cy="${n2(ys[i])}" r="3.2" style="fill:var(--fdb-accent,#0072b2)"><title>${esc(tip)}</title></circle>`;
+        ? `<circle class="fdb-flagmark" data-layer="${i}" cx="${n2(xs[i])}" cy="${n2(ys[i])}" r="4"><title>${esc(tip)}</title></circle>`
+        : `<circle class="fdb-point" data-layer="${i}" cx="${n2(xs[i])}" cy="${n2(ys[i])}" r="3.2" style="fill:var(--fdb-accent,#0072b2)"><title>${esc(tip)}</title></circle>`;
     });
+    if (options.hitColumns)
+      for (let i = 0; i < n; i++)
+        body += `<rect class="fdb-hit" data-layer="${i}" data-panel="${esc(panel.key)}" x="${n2(xs[i] - band / 2)}" y="${n2(y0)}" width="${n2(band)}" height="${n2(y1 - y0)}"/>`;
   });
   return svgDoc(width, top0 + prow * ph, head.svg + body, options);
 }
