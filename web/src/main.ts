@@ -6,6 +6,7 @@ import { cohortsPage } from './cohorts.js';
 import { dropPage } from './drop.js';
 import { comparePage, modelPage, modelsPage } from './pages.js';
 import './style.css';
+import { watchScrollBoxes } from './scroll-boxes.js';
 import { errorBox, h } from './ui.js';
 
 const style = document.createElement('style');
@@ -27,6 +28,7 @@ themeButton.addEventListener('click', () => {
   applyTheme(theme);
 });
 
+watchScrollBoxes();
 const root = document.getElementById('app')!;
 
 async function route(): Promise<void> {

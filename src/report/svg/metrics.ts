@@ -294,5 +294,9 @@ export function metricCurvesSvg(
         : `<circle cx="${n2(xs[i])}" cy="${n2(ys[i])}" r="3.2" style="fill:var(--fdb-accent,#0072b2)"><title>${esc(tip)}</title></circle>`;
     });
   });
-  return svgDoc(width, top0 + prow * ph, head.svg + body, options);
+  const what = `${panels.map((p) => p.label).join(', ')} of ${layers.length} layers by depth`;
+  return svgDoc(width, top0 + prow * ph, head.svg + body, {
+    description: `Metric curves: ${what}`,
+    ...options,
+  });
 }
