@@ -278,8 +278,8 @@ export async function comparePage(root: HTMLElement): Promise<void> {
     class: 'sql',
     placeholder: 'selection B, e.g. conv_depth_norm > 0.5',
   });
-  const labA = h('input', { id: 'lab-a', class: 'label', value: 'A', 'aria-label': 'Label of selection A' });
-  const labB = h('input', { id: 'lab-b', class: 'label', value: 'B', 'aria-label': 'Label of selection B' });
+  const labA = h('input', { id: 'lab-a', class: 'label', value: 'A', 'aria-label': 'label of A' });
+  const labB = h('input', { id: 'lab-b', class: 'label', value: 'B', 'aria-label': 'label of B' });
   const run = h('button', { type: 'submit', class: 'primary', id: 'run' }, 'Compare');
   const out = h('div', { id: 'compare-result' });
   const form = h(
