@@ -96,8 +96,9 @@ export function measureCohortLayer(
   filters: number,
   out: number | null,
   scratch = new LayerScratch(),
+  layerMaxAbs?: number,
 ): { stats: CohortLayerStats; kept: KeptFilters } {
-  const kept = keptFilters(w, filters, scratch);
+  const kept = keptFilters(w, filters, scratch, layerMaxAbs);
   let entropy: number | null = null;
   if (kept.kept >= 2) {
     const ve = varianceEntropy(kept.scaled, kept.kept, K);
@@ -117,15 +118,17 @@ export function measureCohortLayer(
 
 /**
  * The layer's non-sparse filters (max|f| > max|W| / 100), each scaled by its own max|f|, row-major (in
- * `scratch`, valid until the next call). An all-zero layer has none.
+ * `scratch`, valid until the next call). An all-zero layer has none. `w` may be a subset of a layer's filters
+ * (a cohort of its kernels), `layerMaxAbs` then the whole layer's max|W|.
  */
-export function keptFilters(w: Float32Array, filters: number, scratch = new LayerScratch()): KeptFilters {
-  let maxAbs = 0;
+export function keptFilters(
+  w: Float32Array,
+  filters: number,
+  scratch = new LayerScratch(),
+  layerMaxAbs?: number,
+): KeptFilters {
   const n = filters * K;
-  for (let i = 0; i < n; i++) {
-    const a = Math.abs(w[i]);
-    if (a > maxAbs) maxAbs = a;
-  }
+  const maxAbs = layerMaxAbs ?? maxAbsOf(w, n);
   const threshold = maxAbs / 100;
   scratch.grow(filters);
   const scaled = scratch.scaled;
@@ -143,6 +146,16 @@ export function keptFilters(w: Float32Array, filters: number, scratch = new Laye
     kept++;
   }
   return { scaled: scaled.subarray(0, kept * K), kept };
+}
+
+/** max |w| over the first `n` values. */
+export function maxAbsOf(w: Float32Array, n: number): number {
+  let maxAbs = 0;
+  for (let i = 0; i < n; i++) {
+    const a = Math.abs(w[i]);
+    if (a > maxAbs) maxAbs = a;
+  }
+  return maxAbs;
 }
 
 /**

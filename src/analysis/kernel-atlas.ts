@@ -361,13 +361,12 @@ export function classifyLayer(
   return { k, kernels, shares: labelShares(kernels.map((x) => x.label)) };
 }
 
-/** One depthwise layer to put in the atlas. */
-export interface AtlasLayerInput {
+/** One depthwise layer to put in the atlas: its weight, or its kernels already labelled (stored labels). */
+export type AtlasLayerInput = {
   layer: string;
   shape: readonly number[];
   convDepthNorm: number;
-  weight: ArrayLike<number>;
-}
+} & ({ weight: ArrayLike<number>; kernels?: undefined } | { kernels: KernelClass[]; weight?: undefined });
 
 export interface AtlasLayerResult extends LayerAtlas {
   layer: string;
@@ -396,7 +395,9 @@ export function modelAtlas(
     shape: [...l.shape],
     convDepthNorm: l.convDepthNorm,
     depthBin: depthDecile(l.convDepthNorm),
-    ...classifyLayer(l.weight, l.shape, thresholds),
+    ...(l.kernels
+      ? { k: l.shape[2], kernels: l.kernels, shares: labelShares(l.kernels.map((x) => x.label)) }
+      : classifyLayer(l.weight, l.shape, thresholds)),
   }));
   const all = results.flatMap((r) => r.kernels.map((k) => k.label));
   const bins = new Map<string, KernelLabel[]>();

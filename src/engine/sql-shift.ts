@@ -34,6 +34,10 @@ export interface SqlShiftResult extends ShiftResult {
 }
 
 function layerGroups(plan: SelectionPlan): LayerGroups {
+  if (plan.layers.some((l) => l.filterGroups))
+    throw new SelectionError(
+      `--by ${plan.by} groups filters one by one, the SQL engines whole layers: run it on the database itself (--db)`,
+    );
   const index = new Map(plan.groups.map((g, i) => [g, i]));
   return {
     layerIds: plan.layers.map((l) => l.layerId),

@@ -27,6 +27,7 @@ import {
 } from './filter-scan.js';
 import { PlanScanner, type ScanOptions, sampleRanges } from './plan-scanner.js';
 import { candidateRange, type TrackSpec } from './range-candidates.js';
+import { type FilterGroups, PER_FILTER } from './scan-passes.js';
 import { SelectionError, type SelectionPlan } from './selection.js';
 
 function toMoments(r: ScanResult): Moments {
@@ -237,7 +238,7 @@ export async function storeShifts(
     const basis = fit.basis;
     seconds.moments = (performance.now() - t) / 1000;
     t = performance.now();
-    const maps: HistMap[] = [{ layerGroup: cells.layerCell, groups: cells.labels.length, bins }];
+    const maps: HistMap[] = [cellMap(cells, bins)];
     if (kdeBins) for (const p of plans) maps.push(groupMap(p, base.layerSpan, kdeBins));
     const pass = await histogramPass(
       scanner,
@@ -272,43 +273,66 @@ export async function storeShifts(
 function groupMap(plan: SelectionPlan, layerSpan: number, bins: number): HistMap {
   const idx = new Map(plan.groups.map((g, i) => [g, i]));
   const layerGroup = new Int32Array(layerSpan).fill(-1);
-  for (const l of plan.layers) layerGroup[l.layerId] = idx.get(l.group)!;
-  return { layerGroup, groups: plan.groups.length, bins };
+  const filterGroups: FilterGroups[] = [];
+  for (const l of plan.layers) {
+    if (l.filterGroups) {
+      layerGroup[l.layerId] = PER_FILTER;
+      filterGroups.push({
+        layerId: l.layerId,
+        first: l.first,
+        groups: Int32Array.from(l.filterGroups, (g) => idx.get(g)!),
+      });
+    } else layerGroup[l.layerId] = idx.get(l.group)!;
+  }
+  const map: HistMap = { layerGroup, groups: plan.groups.length, bins };
+  if (filterGroups.length) map.filterGroups = filterGroups;
+  return map;
 }
 
 interface Cells {
-  /** layer_id → cell (-1: not selected). */
+  /** layer_id → cell (-1: not selected; PER_FILTER: see `filterCells`). */
   layerCell: Int32Array;
   /** Per cell, its label in each grouping. */
   labels: string[][];
+  /** The cells of the filters of layers some grouping labels filter by filter (`pattern`). */
+  filterCells?: FilterGroups[];
+}
+
+/** The histogram map of `cells` (`bins` per coefficient). */
+function cellMap(cells: Cells, bins: number): HistMap {
+  const map: HistMap = { layerGroup: cells.layerCell, groups: cells.labels.length, bins };
+  if (cells.filterCells) map.filterGroups = cells.filterCells;
+  return map;
 }
 
 /** One grouping's groups as cells (in `plan.groups` order). */
 function groupsAsCells(plan: SelectionPlan): Cells {
-  return { layerCell: groupMap(plan, plan.layerSpan, 0).layerGroup, labels: plan.groups.map((g) => [g]) };
+  const map = groupMap(plan, plan.layerSpan, 0);
+  return { layerCell: map.layerGroup, labels: plan.groups.map((g) => [g]), filterCells: map.filterGroups };
 }
 
 /**
  * The cells of several groupings of one selection: layers with the same label in every grouping (every
- * layer_info grouping is a function of the layer, and cells are far fewer than layers).
+ * layer_info grouping is a function of the layer, and cells are far fewer than layers); where a grouping labels
+ * a layer's filters one by one (`pattern`), its filters with the same labels.
  */
 function groupingCells(plans: SelectionPlan[]): Cells {
   const base = plans[0];
-  const labelsByLayer = new Map<number, string[]>();
+  const byLayer = new Map<number, SelectionPlan['layers'][number][]>();
   for (const p of plans)
     for (const l of p.layers) {
-      let a = labelsByLayer.get(l.layerId);
+      let a = byLayer.get(l.layerId);
       if (!a) {
         a = [];
-        labelsByLayer.set(l.layerId, a);
+        byLayer.set(l.layerId, a);
       }
-      a.push(l.group);
+      a.push(l);
     }
   const cellOf = new Map<string, number>();
   const layerCell = new Int32Array(base.layerSpan).fill(-1);
   const labels: string[][] = [];
-  for (const l of base.layers) {
-    const own = labelsByLayer.get(l.layerId)!;
+  const filterCells: FilterGroups[] = [];
+  const cell = (own: string[]) => {
     const key = JSON.stringify(own);
     let c = cellOf.get(key);
     if (c === undefined) {
@@ -316,9 +340,20 @@ function groupingCells(plans: SelectionPlan[]): Cells {
       cellOf.set(key, c);
       labels.push(own);
     }
-    layerCell[l.layerId] = c;
+    return c;
+  };
+  for (const l of base.layers) {
+    const planned = byLayer.get(l.layerId)!;
+    if (planned.every((x) => !x.filterGroups)) {
+      layerCell[l.layerId] = cell(planned.map((x) => x.group));
+      continue;
+    }
+    const groups = new Int32Array(l.count);
+    for (let f = 0; f < l.count; f++) groups[f] = cell(planned.map((x) => x.filterGroups?.[f] ?? x.group));
+    layerCell[l.layerId] = PER_FILTER;
+    filterCells.push({ layerId: l.layerId, first: l.first, groups });
   }
-  return { layerCell, labels };
+  return filterCells.length ? { layerCell, labels, filterCells } : { layerCell, labels };
 }
 
 /** Grouping `pi`'s histograms: the cells' counts added up per label. */
@@ -414,7 +449,7 @@ export async function storeZooAnalysis(
   const scanner = new PlanScanner(path, base, options);
   try {
     const { basis, guess } = await fitWithRangeGuess(scanner);
-    const maps: HistMap[] = [{ layerGroup: cells.layerCell, groups: cells.labels.length, bins }];
+    const maps: HistMap[] = [cellMap(cells, bins)];
     const ridgePlans = plans.filter((p) => options.ridges?.includes(p.by ?? '') ?? true);
     for (const p of ridgePlans) maps.push(groupMap(p, base.layerSpan, kdeBins));
     const density = options.density === false ? undefined : (options.density ?? DEFAULT_DENSITY);

@@ -143,7 +143,7 @@ export async function runScan(
   source?: ScanSource,
 ): Promise<ScanResult> {
   const k = threadScanKernels();
-  const pass = makePass(k, task.pass, task.superRows);
+  const pass = makePass(k, task.pass, task.superRows, task.ranges);
   if (task.ranges.length === 0) return pass.result();
   const own = source ? null : await openScanSource(task.path, task.threads);
   const src = source ?? own!;

@@ -34,7 +34,7 @@ export function registerCohorts(program: Command): void {
     .requiredOption('--db <file>', 'DuckDB database file')
     .requiredOption(
       '--by <cohort>',
-      'a layer_info column (Training, Task, …) or SQL expression on layer_info; one value per model',
+      'a layer_info column (Training, Task, …) or SQL expression on layer_info, one value per model; or pattern (cohorts of depthwise kernels by atlas label, a member per model and label)',
     )
     .option('--where <SQL>', 'selection: SQL condition on layer_info columns')
     .option('--correlate <column>', "numeric column (e.g. 'Robust Accuracy') to correlate the metrics with")
@@ -84,8 +84,9 @@ export function cohortNotes(plan: CohortPlan): string | null {
     notes.push(
       `left out ${layers} layer${layers === 1 ? '' : 's'} (${filters.toLocaleString('en-US')} filters) whose weights hold NaN or infinite values`,
     );
-  const with3x3 = new Set(plan.layers.map((l) => l.model));
-  const without = plan.models.filter((_, i) => !with3x3.has(i)).length;
+  // members: models, or with --by pattern a model's filters of one label
+  const with3x3 = new Set(plan.layers.flatMap((l) => (l.members ? [...new Set(l.members)] : [l.model])));
+  const without = plan.models.length - with3x3.size;
   if (without > 0)
     notes.push(
       `${without} model${without === 1 ? ' has' : 's have'} no selected 3x3 layer (all values null)`,

@@ -6,9 +6,11 @@
 import type { Command } from 'commander';
 import {
   type AtlasLayerInput,
+  type AtlasThresholds,
   DEFAULT_THRESHOLDS,
   isAtlasShape,
   KERNEL_LABELS,
+  type KernelClass,
   type KernelLabel,
   type ModelAtlas,
   modelAtlas,
@@ -17,6 +19,7 @@ import { readModel } from '../../formats/detect.js';
 import { openModelInput } from '../../node/file-source.js';
 import { openDb } from '../../store/db.js';
 import { readStoredFilters } from '../../store/filter-read.js';
+import { readKernelPatterns, storedRule } from '../../store/kernel-pattern.js';
 import { UsageError, writeNote, writeOut } from '../context.js';
 import { renderTable } from '../table.js';
 
@@ -58,13 +61,17 @@ export function registerKernels(program: Command): void {
       if (!(margin >= 0 && margin <= 1)) throw new UsageError(`--margin takes 0…1, not ${opts.margin}`);
       const skipped: Skipped[] = [];
       const models: { model: string; atlas: ModelAtlas }[] = [];
-      const inputs = file ? [await fileLayers(file)] : await dbLayers(opts.db!, skipped);
+      const inputs = file
+        ? [{ ...(await fileLayers(file)), stored: 0 }]
+        : await dbLayers(opts.db!, { threshold, margin }, skipped);
       for (const m of inputs)
         models.push({ model: m.model, atlas: modelAtlas(m.layers, { threshold, margin }) });
       for (const s of skipped) writeNote(`${s.model} ${s.layer}: skipped (${s.reason})`);
+      // layers whose labels were read from kernel_pattern rather than computed now
+      const storedLayers = inputs.reduce((n, m) => n + m.stored, 0);
       if (opts.json) {
         await writeOut(
-          `${JSON.stringify({ threshold, margin, models: models.map((m) => ({ model: m.model, ...m.atlas })), skipped })}\n`,
+          `${JSON.stringify({ threshold, margin, models: models.map((m) => ({ model: m.model, ...m.atlas })), skipped, storedLayers })}\n`,
         );
         return;
       }
@@ -92,7 +99,9 @@ export function registerKernels(program: Command): void {
           '',
         );
       }
-      out.push(`threshold ${threshold}, margin ${margin}`);
+      out.push(
+        `threshold ${threshold}, margin ${margin}${opts.db ? `; labels of ${storedLayers} layers read from the database (kernel_pattern), the others computed from the stored filters` : ''}`,
+      );
       await writeOut(`${out.join('\n')}\n`);
     });
 }
@@ -112,11 +121,16 @@ async function fileLayers(file: string): Promise<{ model: string; layers: AtlasL
   return { model: model.source, layers };
 }
 
-/** Every model's depthwise layers from their stored filters (a layer whose filters were not stored is skipped). */
+/**
+ * Every model's depthwise layers: their stored labels (`kernel_pattern`, written at ingest with the default
+ * thresholds) when the thresholds asked for are the ones they were computed with, else labelled again from the
+ * stored filters (a layer with neither is skipped).
+ */
 async function dbLayers(
   path: string,
+  thresholds: AtlasThresholds,
   skipped: Skipped[],
-): Promise<{ model: string; layers: AtlasLayerInput[] }[]> {
+): Promise<{ model: string; layers: AtlasLayerInput[]; stored: number }[]> {
   const db = await openDb(path, { readOnly: true });
   try {
     const con = db.connection;
@@ -129,14 +143,31 @@ async function dbLayers(
          ORDER BY m.model_id, l.layer_index`,
       )
     ).getRowsJS();
-    const out = new Map<string, AtlasLayerInput[]>();
+    const rule = await storedRule(con);
+    const useStored =
+      rule !== null && rule.threshold === thresholds.threshold && rule.margin === thresholds.margin;
+    const stored = useStored
+      ? await readKernelPatterns(
+          con,
+          rows.map((r) => Number(r[1])),
+        )
+      : new Map<number, KernelClass[]>();
+    const out = new Map<string, { layers: AtlasLayerInput[]; stored: number }>();
     for (const r of rows) {
       const model = String(r[0]);
       const layer = String(r[2]);
       const shape = ((r[3] as number[] | null) ?? []).map(Number);
-      if (!out.has(model)) out.set(model, []);
+      if (!out.has(model)) out.set(model, { layers: [], stored: 0 });
+      const entry = out.get(model)!;
       if (!isAtlasShape(shape)) continue;
       const k = shape[2];
+      const convDepthNorm = Number(r[4]);
+      const kernels = stored.get(Number(r[1]));
+      if (kernels && kernels.length === shape[0] && kernels.every((x) => x !== undefined)) {
+        entry.layers.push({ layer, shape, convDepthNorm, kernels });
+        entry.stored++;
+        continue;
+      }
       if (r[5] === null || Number(r[7]) !== shape[0]) {
         skipped.push({
           model,
@@ -156,9 +187,9 @@ async function dbLayers(
         skipped.push({ model, layer, reason: 'its stored filters are incomplete' });
         continue;
       }
-      out.get(model)!.push({ layer, shape, convDepthNorm: Number(r[4]), weight });
+      entry.layers.push({ layer, shape, convDepthNorm, weight });
     }
-    return [...out.entries()].map(([model, layers]) => ({ model, layers }));
+    return [...out.entries()].map(([model, e]) => ({ model, ...e }));
   } finally {
     db.close();
   }

@@ -1,5 +1,5 @@
 /**
- * `filterdb shift --db zoo.duckdb --by <column|depth|model|layer-kind|SQL> [--by …] [--where SQL] [--bins 70]
+ * `filterdb shift --db zoo.duckdb --by <column|depth|model|layer-kind|pattern|SQL> [--by …] [--where SQL] [--bins 70]
  * [--basis NAME] [--json] [--sort mean|name] [--views out.json]`: the paper's distribution-shift matrix
  * between groups of filters, streamed from a filter database; a repeated --by gives every grouping from the
  * same read of the filters (JSON and views: arrays).
@@ -46,7 +46,7 @@ export function registerShift(program: Command): void {
     )
     .option(
       '--by <grouping>',
-      'a layer_info column (Task, "Visual Category", …), depth (conv-depth deciles), model, layer-kind, or an SQL expression on layer_info; repeat it for several groupings from one read of the filters (JSON: an array)',
+      'a layer_info column (Task, "Visual Category", …), depth (conv-depth deciles), model, layer-kind, pattern (each filter by its depthwise kernel atlas label), or an SQL expression on layer_info; repeat it for several groupings from one read of the filters (JSON: an array)',
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
