@@ -30,7 +30,7 @@ export interface HtmlPage {
 }
 
 export const PAGE_CSS = `
-:root{--fdb-bg:#ffffff;--fdb-fg:#1d2126;--fdb-muted:#5b6470;--fdb-border:#d9dde3;--fdb-panel:#f6f7f9;--fdb-accent:#0072b2;--fdb-flag:#d55e00;--fdb-ok:#009e73;--fdb-warn:#b07800;color-scheme:light}
+:root{--fdb-bg:#ffffff;--fdb-fg:#1d2126;--fdb-muted:#5b6470;--fdb-border:#d9dde3;--fdb-panel:#f6f7f9;--fdb-accent:#0072b2;--fdb-flag:#b34d00;--fdb-ok:#007a5a;--fdb-warn:#8a5d00;color-scheme:light}
 @media (prefers-color-scheme:dark){:root:not([data-theme=light]){--fdb-bg:#15181c;--fdb-fg:#e4e7eb;--fdb-muted:#9aa4b0;--fdb-border:#343a42;--fdb-panel:#1d2126;--fdb-accent:#56b4e9;--fdb-flag:#ff8a3d;--fdb-ok:#3cc79b;--fdb-warn:#e3b341;color-scheme:dark}}
 :root[data-theme=dark]{--fdb-bg:#15181c;--fdb-fg:#e4e7eb;--fdb-muted:#9aa4b0;--fdb-border:#343a42;--fdb-panel:#1d2126;--fdb-accent:#56b4e9;--fdb-flag:#ff8a3d;--fdb-ok:#3cc79b;--fdb-warn:#e3b341;color-scheme:dark}
 *{box-sizing:border-box}

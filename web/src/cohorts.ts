@@ -32,13 +32,13 @@ export async function cohortsPage(root: HTMLElement, route?: Route): Promise<voi
   const meta = i.metaColumns ?? [];
   const by = h(
     'select',
-    { id: 'cohort-by', name: 'by' },
+    { id: 'cohort-by', name: 'by', 'aria-label': 'Split the models by' },
     meta.map((o) => h('option', { value: o }, o)),
     ['model', 'format', 'producer'].filter((c) => !meta.includes(c)).map((o) => h('option', { value: o }, o)),
   );
   const correlate = h(
     'select',
-    { id: 'cohort-correlate', name: 'correlate' },
+    { id: 'cohort-correlate', name: 'correlate', 'aria-label': 'Correlate with' },
     h('option', { value: '' }, '(no correlation)'),
     meta.map((o) => h('option', { value: o }, o)),
   );

@@ -9,6 +9,7 @@ import { followLayerView, setLayerSource } from './layer-view.js';
 import { comparePage, modelPage, modelsPage } from './pages.js';
 import { type Route, startRouter } from './router.js';
 import './style.css';
+import { watchScrollBoxes } from './scroll-boxes.js';
 import { errorBox, h } from './ui.js';
 
 const style = document.createElement('style');
@@ -30,6 +31,7 @@ themeButton.addEventListener('click', () => {
   applyTheme(theme);
 });
 
+watchScrollBoxes();
 const root = document.getElementById('app')!;
 
 async function render(r: Route): Promise<void> {

@@ -100,7 +100,7 @@ export const PLOT_CSS = `
 .fdb-cellframe{fill:none;stroke:currentColor;stroke-opacity:.25;stroke-width:.6}
 .fdb-line{fill:none;stroke-width:1.6;stroke-linejoin:round;stroke-linecap:round}
 .fdb-thr{stroke:currentColor;stroke-opacity:.55;stroke-dasharray:4 3;fill:none}
-.fdb-thr-label{font-size:9.5px;fill-opacity:.7}
+.fdb-thr-label{font-size:10px;fill-opacity:.7}
 .fdb-flag{fill:var(--fdb-flag,#d55e00);fill-opacity:.12}
 .fdb-flagmark{stroke:var(--fdb-flag,#d55e00);fill:var(--fdb-bg,#fff);stroke-width:1.6}
 .fdb-bar{fill:currentColor;fill-opacity:.18}
@@ -141,12 +141,14 @@ export function svgDoc(width: number, height: number, content: string, o: PlotFr
   const w = Math.max(1, Math.ceil(width));
   const h = Math.max(1, Math.ceil(height));
   const cls = `fdb-plot${o.className ? ` ${esc(o.className)}` : ''}`;
-  const desc = o.description ?? o.title ?? '';
+  // every plot gets an accessible name (WCAG 1.1.1): its description, its title, else its subtitle
+  const desc = o.description || o.title || o.subtitle || '';
+  const longDesc = o.subtitle && o.subtitle !== desc ? `<desc>${esc(o.subtitle)}</desc>` : '';
   const style = o.embedStyle === false ? '' : `<style>${PLOT_CSS.replace(/\n/g, '')}</style>`;
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" class="${cls}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img">` +
     (desc ? `<title>${esc(desc)}</title>` : '') +
-    (o.desc ? `<desc>${esc(o.desc)}</desc>` : '') +
+    (o.desc ? `<desc>${esc(o.desc)}</desc>` : longDesc) +
     style +
     content +
     '</svg>'

@@ -302,5 +302,9 @@ export function metricCurvesSvg(
       for (let i = 0; i < n; i++)
         body += `<rect class="fdb-hit" data-layer="${i}" data-panel="${esc(panel.key)}" x="${n2(xs[i] - band / 2)}" y="${n2(y0)}" width="${n2(band)}" height="${n2(y1 - y0)}"/>`;
   });
-  return svgDoc(width, top0 + prow * ph, head.svg + body, options);
+  const what = `${panels.map((p) => p.label).join(', ')} of ${layers.length} layers by depth`;
+  return svgDoc(width, top0 + prow * ph, head.svg + body, {
+    description: `Metric curves: ${what}`,
+    ...options,
+  });
 }

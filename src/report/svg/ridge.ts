@@ -158,7 +158,10 @@ export function ridgePlotSvg(curves: readonly RidgeCurve[], options: RidgeOption
     anchor: 'middle',
     cls: 'fdb-muted',
   });
-  return svgDoc(width, box.y1 + 42, head.svg + p.svg + xl, options);
+  return svgDoc(width, box.y1 + 42, head.svg + p.svg + xl, {
+    description: `Ridge plot of ${curves.length} distributions`,
+    ...options,
+  });
 }
 
 export interface RidgeGridPanel {
@@ -216,7 +219,10 @@ export function ridgeGridSvg(panels: readonly RidgeGridPanel[], options: RidgeGr
     `${options.xLabel ?? 'coefficient value'} · ridges: Gaussian KDE per group${options.normalise === 'each' ? ', each scaled to its peak' : ', common density scale per panel'}`,
     { cls: 'fdb-note' },
   );
-  return svgDoc(width, height + 4, head.svg + body + note, options);
+  return svgDoc(width, height + 4, head.svg + body + note, {
+    description: `Ridge plots of ${panels.length} coefficient distributions per group`,
+    ...options,
+  });
 }
 
 /** Short panel title for coefficient i with its explained-variance ratio. */
