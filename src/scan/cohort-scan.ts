@@ -36,6 +36,7 @@ import { FilterDbError } from '../errors.js';
 import { queryRows } from '../store/db.js';
 import { BatchReader } from './batch-read.js';
 import { openScanSource, type ScanSource } from './filter-scan.js';
+import { KERNEL_3X3, type KernelSize, kernelDims, kernelLabel } from './kernel-size.js';
 import {
   checkWhere,
   firstLine,
@@ -43,7 +44,7 @@ import {
   MAX_GROUPS,
   modelLabels,
   SelectionError,
-  stored3x3Layers,
+  storedLayers,
   TooManyGroupsError,
 } from './selection.js';
 
@@ -74,7 +75,9 @@ export interface CohortPlan {
   models: CohortPlanModel[];
   /** Cohort labels sorted as strings. */
   groups: string[];
-  /** The selected 3x3 layers in filter_id order. */
+  /** Kernel size of the selected layers' filters (`--kernel`, default 3x3). */
+  kernel: KernelSize;
+  /** The selected layers (of {@link kernel}) in filter_id order. */
   layers: CohortLayer[];
   filterCount: number;
   /** Layers left out for NaN/infinite weights (non_finite > 0): they cannot be peak-scaled. */
@@ -101,8 +104,9 @@ async function layerInfoExpression(con: DuckDBConnection, text: string, option: 
  */
 export async function planCohorts(
   con: DuckDBConnection,
-  options: { by: string; where?: string | null; correlate?: string | null },
+  options: { by: string; where?: string | null; correlate?: string | null; kernel?: KernelSize },
 ): Promise<CohortPlan> {
+  const kernel = options.kernel ?? KERNEL_3X3;
   const by = options.by.trim();
   if (!by) throw new SelectionError('--by needs a column or an SQL expression');
   const where = options.where?.trim() || null;
@@ -126,10 +130,11 @@ export async function planCohorts(
   } catch (e) {
     throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
   }
-  const layerRows = await stored3x3Layers(
+  const layerRows = await storedLayers(
     con,
     'layer_id, model_id, first_filter_id, filter_count, conv_depth, conv_depth_norm, shape',
     where,
+    kernel,
   );
   // models are named as `shift --by model` labels them: the stored name, told apart when several share it
   const labels = await modelLabels(con);
@@ -186,7 +191,7 @@ export async function planCohorts(
     });
     filterCount += count;
   }
-  return { by, where, correlate, models, groups, layers, filterCount, nonFinite };
+  return { by, where, correlate, models, groups, kernel, layers, filterCount, nonFinite };
 }
 
 /** Filters read per query (consecutive layers together; a larger layer alone): ≈ 10 MB of columns. */
@@ -213,32 +218,56 @@ function chunks(layers: readonly CohortLayer[], limit: number): CohortLayer[][] 
   return out;
 }
 
-/** Reads whole layers (row-major 3x3 filters in filter_id order) from a scan source. */
+/**
+ * Reads whole layers (row-major filters in filter_id order) from a scan source: 3x3 filters from `filters`
+ * (a row a filter: its position, w0..w8), other kernel sizes from `filters_other` (a row a value, the list
+ * unnested: its position filter·dims + index, the value).
+ */
 class LayerReader {
   private cols: (Float32Array | Int32Array)[] = [];
   private rows = new Float32Array(0);
   private batch: BatchReader | null = null;
+  /** Values per result row, the table and the position expression (`$1`: the first filter_id read). */
+  private readonly perRow: number;
+  private readonly table: 'filters' | 'filters_other';
+  private readonly position: string;
+  private readonly values: string[];
   constructor(
     private readonly path: string,
     private readonly source: ScanSource,
-  ) {}
+    private readonly dims = 9,
+  ) {
+    if (dims === 9) {
+      this.perRow = 9;
+      this.table = 'filters';
+      this.position = 'CAST(filter_id - $1 AS INTEGER)';
+      this.values = WEIGHT_COLUMNS;
+    } else {
+      this.perRow = 1;
+      this.table = 'filters_other';
+      this.position = `CAST((filter_id - $1) * ${dims} AS INTEGER) + CAST(generate_subscripts(w, 1) AS INTEGER) - 1`;
+      this.values = ['unnest(w)'];
+    }
+  }
 
   private columns(cap: number): (Float32Array | Int32Array)[] {
     if (this.cols.length === 0 || this.cols[0].length < cap)
-      this.cols = [new Int32Array(cap), ...WEIGHT_COLUMNS.map(() => new Float32Array(cap))];
+      this.cols = [new Int32Array(cap), ...this.values.map(() => new Float32Array(cap))];
     return this.cols;
   }
 
   /** The rows of filter_id [lo, hi) as row-major filters (valid until the next call). */
   async read(lo: number, hi: number): Promise<Float32Array> {
-    const size = hi - lo;
+    const d = this.dims;
+    const size = ((hi - lo) * d) / this.perRow; // result rows expected
     const cols = this.columns(size + 1);
+    const n = cols.length;
     let got = 0;
     if (this.source.native) {
       const { reader, db } = this.source.native;
       const scan = reader.query(
         db,
-        `SELECT CAST(filter_id - ${lo} AS INTEGER), ${WEIGHT_COLUMNS.join(', ')} FROM filters WHERE filter_id >= ${lo} AND filter_id < ${hi}`,
+        `SELECT ${this.position.replace('$1', String(lo))}, ${this.values.join(', ')} FROM ${this.table} WHERE filter_id >= ${lo} AND filter_id < ${hi}`,
       );
       try {
         got = reader.fill(scan, cols, 0, size + 1, null);
@@ -246,36 +275,38 @@ class LayerReader {
         reader.closeScan(scan);
       }
     } else {
-      this.batch ??= new BatchReader(this.source.con, ['CAST(filter_id - $1 AS INTEGER)', ...WEIGHT_COLUMNS]);
-      await this.batch.read(lo, hi, (n, v) => {
-        if (got + n > size) {
-          got += n;
+      this.batch ??= new BatchReader(this.source.con, [this.position, ...this.values], this.table);
+      await this.batch.read(lo, hi, (rows, v) => {
+        if (got + rows > size) {
+          got += rows;
           return;
         }
-        for (let c = 0; c < 10; c++)
+        for (let c = 0; c < n; c++)
           cols[c].set(
             c === 0
-              ? new Int32Array(v[c].slice(0, n * 4).buffer)
-              : new Float32Array(v[c].slice(0, n * 4).buffer),
+              ? new Int32Array(v[c].slice(0, rows * 4).buffer)
+              : new Float32Array(v[c].slice(0, rows * 4).buffer),
             got,
           );
-        got += n;
+        got += rows;
       });
     }
     if (got !== size)
       throw new FilterDbError(
         'corrupt',
         this.path,
-        `filters ${lo}..${hi - 1} should be ${size} rows of the filters table, found ${got}`,
+        `filters ${lo}..${hi - 1} should be ${size} rows of ${this.perRow === 1 ? `${d} values in the filters_other table` : 'the filters table'}, found ${got}`,
       );
-    if (this.rows.length < size * 9) this.rows = new Float32Array(size * 9);
+    const total = (hi - lo) * d;
+    if (this.rows.length < total) this.rows = new Float32Array(total);
     const rows = this.rows;
     const pos = cols[0] as Int32Array;
-    for (let c = 0; c < 9; c++) {
+    const per = this.perRow;
+    for (let c = 0; c < per; c++) {
       const w = cols[c + 1];
-      for (let r = 0; r < size; r++) rows[pos[r] * 9 + c] = w[r];
+      for (let r = 0; r < size; r++) rows[pos[r] * per + c] = w[r];
     }
-    return rows.subarray(0, size * 9);
+    return rows.subarray(0, total);
   }
 
   close(): void {
@@ -304,15 +335,18 @@ async function scanLayers(
   options: CohortScanOptions,
 ): Promise<void> {
   const source = await openScanSource(path, 1);
-  const reader = new LayerReader(path, source);
+  const d = kernelDims(plan.kernel);
+  const reader = new LayerReader(path, source, d);
+  // chunks of about the same bytes whatever the kernel size
+  const limit = options.chunkFilters ?? Math.max(1, Math.floor((CHUNK_FILTERS * 9) / d));
   try {
     let done = 0;
-    for (const chunk of chunks(plan.layers, options.chunkFilters ?? CHUNK_FILTERS)) {
+    for (const chunk of chunks(plan.layers, limit)) {
       options.signal?.throwIfAborted();
       const lo = chunk[0].first;
       const last = chunk[chunk.length - 1];
       const w = await reader.read(lo, last.first + last.count);
-      for (const l of chunk) visit(l, w.subarray((l.first - lo) * 9, (l.first - lo + l.count) * 9));
+      for (const l of chunk) visit(l, w.subarray((l.first - lo) * d, (l.first - lo + l.count) * d));
       done += last.first + last.count - lo;
       options.onProgress?.(done, pass);
       await new Promise((resolve) => setImmediate(resolve)); // a server stays responsive
@@ -335,7 +369,12 @@ export async function storeCohorts(
   const scratch = new LayerScratch();
   const bins = options.bins ?? 70;
   const given = options.basis;
-  const moments = emptyMoments(9);
+  const dims = kernelDims(plan.kernel);
+  if (given && given.basis.dims !== dims)
+    throw new SelectionError(
+      `the basis has ${given.basis.dims} dimensions, the selected ${kernelLabel(plan.kernel)} filters have ${dims}`,
+    );
+  const moments = emptyMoments(dims);
   let kept = 0;
   const histogramsOn = (basis: PcaBasis, range: [number, number]) =>
     new CohortHistograms(
@@ -353,11 +392,12 @@ export async function storeCohorts(
     plan,
     'layers',
     (l, w) => {
-      const r = measureCohortLayer(w, l.count, l.out, scratch);
+      const r = measureCohortLayer(w, l.count, l.out, scratch, dims);
       accs[l.model].add(l.bin, r.stats);
       kept += r.kept.kept;
       if (hist) hist.add(cohortOf[l.model], l.bin, r.kept);
-      else if (!given && r.kept.kept > 0) mergeMoments(moments, batchMoments(r.kept.scaled, r.kept.kept, 9));
+      else if (!given && r.kept.kept > 0)
+        mergeMoments(moments, batchMoments(r.kept.scaled, r.kept.kept, dims));
     },
     options,
   );
@@ -373,13 +413,13 @@ export async function storeCohorts(
     const mean = Float64Array.from(b.mean);
     const comps = flatComponents(b);
     const range: [number, number] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
-    const block = newProjectionBlock();
+    const block = newProjectionBlock(dims);
     await scanLayers(
       path,
       plan,
       'range',
       (l, w) => {
-        const k = keptFilters(w, l.count, scratch);
+        const k = keptFilters(w, l.count, scratch, dims);
         if (k.kept > 0) keptRange(k, mean, comps, block, range);
       },
       options,
@@ -390,7 +430,7 @@ export async function storeCohorts(
         path,
         plan,
         'histograms',
-        (l, w) => h.add(cohortOf[l.model], l.bin, keptFilters(w, l.count, scratch)),
+        (l, w) => h.add(cohortOf[l.model], l.bin, keptFilters(w, l.count, scratch, dims)),
         options,
       );
       hist = h;

@@ -176,6 +176,7 @@ export class PlanScanner {
       pass,
       superRows: this.superRows,
       threads: this.pool.length > 0 ? 1 : undefined,
+      kernel: this.plan.kernel,
     }));
     const results = await this.distribute(tasks, progress);
     const out: ScanResult = { rows: 0 };
@@ -195,6 +196,7 @@ export class PlanScanner {
       selected: null,
       pass,
       superRows: SCAN_BLOCK,
+      kernel: this.plan.kernel,
     }));
     const results = await this.distribute(tasks, () => {});
     const out: ScanResult = { rows: 0 };

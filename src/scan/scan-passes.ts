@@ -99,9 +99,9 @@ export function mergeScanResults(into: ScanResult, r: ScanResult): ScanResult {
   return into;
 }
 
-/** The moments of all superblocks, merged in order. */
-export function totalMoments(r: ScanResult): MomentSums {
-  const total = emptySums();
+/** The moments of all superblocks, merged in order (`dims` values a filter: 9, or k² of kxk-passes.ts). */
+export function totalMoments(r: ScanResult, dims = DIMS): MomentSums {
+  const total = emptySums(dims);
   for (const m of r.moments ?? []) mergeMomentSums(total, m);
   return total;
 }

@@ -4,10 +4,12 @@
  * the basis. User SQL is checked like the SQL endpoint's (one SELECT, on the server's locked-down
  * connection) before it selects layers; the filters themselves are streamed from the file by filter_id.
  */
+
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { compareCodePoints } from '../analysis/groups.js';
 import { groupKdes } from '../analysis/kde.js';
 import { type StoreShiftResult, storeShifts } from '../scan/analyses.js';
+import { KERNEL_3X3 } from '../scan/kernel-size.js';
 import {
   type LayerPlan,
   planSelection,
@@ -207,7 +209,17 @@ async function selectionsPlan(
   }
   layers.sort((a, b) => a.first - b.first);
   const groups = selections.map((s) => s.label).sort(compareCodePoints);
-  return { where: null, by: 'selection', layers, groups, filterCount, layerSpan, nonFinite, stats };
+  return {
+    where: null,
+    by: 'selection',
+    kernel: KERNEL_3X3,
+    layers,
+    groups,
+    filterCount,
+    layerSpan,
+    nonFinite,
+    stats,
+  };
 }
 
 /**
