@@ -8,7 +8,7 @@ Writes, next to this script (deterministic: numpy's PCG64 with fixed seeds):
   patterns on the k x k grid (a Gaussian, its two first and three second derivatives, off-centre copies) plus
   noise, with per-model and per-layer weights so that models differ; a few filters are all zero (peak scaling
   must leave them zero) and one layer is tiny.
-- meta.csv: model, Task.
+- meta.csv: model, Task, Score (a made-up number to correlate with).
 - expected.json: for 5x5 and 7x7 the answers of
     pca   --db … --kernel KxK --json                               (mean, components, explained variance)
     shift --db … --kernel KxK --by model --json
@@ -18,12 +18,17 @@ Writes, next to this script (deterministic: numpy's PCG64 with fixed seeds):
   order, each signed so that its largest-magnitude entry (the first on ties) is positive; the coefficients'
   global min/max; numpy.histogram with 70 bins per group and coefficient; empty bins set to float32 eps,
   normalised; matrix[P][Q] = sum_i evr_i (KL(P_i||Q_i) + KL(Q_i||P_i)).
+- cohorts.5x5.json, cohorts.7x7.json: `cohorts --kernel KxK --by Task --correlate Score --json`, by
+  test/data/cohorts/make_expected.py (the 3x3 cohorts reference, run with K = 5 and 7).
 
-Only numpy. Run from the repository root: python3 test/data/kxk/make_kxk.py
+numpy (and scipy for the cohorts' Spearman correlation). Run from the repository root:
+python3 test/data/kxk/make_kxk.py
 """
 import json
 import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 
@@ -32,6 +37,7 @@ EPS32 = float(np.finfo(np.float32).eps)
 BINS = 70
 
 # model -> Task, then its layers (name, shape); a model's layers in storage order
+SCORES = {'kxk_alpha': 0.71, 'kxk_beta': 0.64, 'kxk_gamma': 0.58}
 MODELS = {
     'kxk_alpha': ('Classification', [
         ('stem.weight', (24, 3, 7, 7)),
@@ -165,9 +171,9 @@ def main():
             filters.setdefault(k, []).append((model, task, w.reshape(-1, shape[2] * shape[3]).astype(np.float64)))
         write_safetensors(os.path.join(HERE, f'{model}.safetensors'), tensors)
     with open(os.path.join(HERE, 'meta.csv'), 'w') as f:
-        f.write('model,Task\n')
+        f.write('model,Task,Score\n')
         for model, (task, _) in MODELS.items():
-            f.write(f'{model},{task}\n')
+            f.write(f'{model},{task},{SCORES[model]}\n')
     out = {'generator': f'make_kxk.py (numpy {np.__version__})', 'bins': BINS}
     for k in ('5x5', '7x7'):
         rows = filters[k]
@@ -191,6 +197,10 @@ def main():
     with open(os.path.join(HERE, 'expected.json'), 'w') as f:
         json.dump(out, f)
         f.write('\n')
+    cohorts = os.path.join(HERE, '..', 'cohorts', 'make_expected.py')
+    for k in (5, 7):
+        target = os.path.join(HERE, f'cohorts.{k}x{k}.json')
+        subprocess.run([sys.executable, cohorts, HERE, str(k), 'Task', 'Score', target], check=True)
 
 
 if __name__ == '__main__':
