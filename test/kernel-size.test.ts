@@ -255,3 +255,17 @@ test('3x3: --kernel 3x3 and the default print what filterdb printed before --ker
     assert.equal(explicit.stdout, plain.stdout, file);
   }
 });
+
+test('report --db --kernel 5x5: the zoo report of the 5x5 filters with 25 5×5 eigen-images', () => {
+  const out = join(tmp, 'zoo5.html');
+  const r = cli(['report', '--db', DB, '--kernel', '5x5', '--cohorts', 'Task', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const html = readFileSync(out, 'utf8');
+  assert.match(html, /4,262 5×5 filters, compared along/);
+  assert.match(html, />PC25</);
+  assert.doesNotMatch(html, />PC26</);
+  assert.match(html, /Σ over the 25 PCA coefficients/);
+  const bad = cli(['report', join(DIR, 'kxk_alpha.safetensors'), '--kernel', '5x5', '--out', out]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--kernel needs --db/);
+});

@@ -17,6 +17,14 @@ import { renderZooReport, type ZooModel, type ZooRidges } from '../../report/zoo
 import { storeZooAnalysis } from '../../scan/analyses.js';
 import { type CohortPlan, planCohorts, storeCohorts } from '../../scan/cohort-scan.js';
 import {
+  isKernel3x3,
+  KERNEL_3X3,
+  type KernelSize,
+  kernelLabel,
+  parseKernelSize,
+  storedLayersCondition,
+} from '../../scan/kernel-size.js';
+import {
   nonFiniteNote,
   planSelection,
   type SelectionPlan,
@@ -25,6 +33,7 @@ import {
 import { openDb, queryRows } from '../../store/db.js';
 import { modelHealth, type StoredModelHealth } from '../../store/health.js';
 import { UsageError, writeNote } from '../context.js';
+import { KERNEL_OPTION } from '../kernel-option.js';
 import { progressBar, scanProgress } from '../progress.js';
 import { cohortNotes } from './cohorts.js';
 
@@ -39,6 +48,7 @@ interface ReportCliOptions {
   spectral?: boolean;
   init?: boolean;
   initRule?: string;
+  kernel?: string;
 }
 
 export function registerReport(program: Command): void {
@@ -58,6 +68,7 @@ export function registerReport(program: Command): void {
       'with --db: add a cohort study by this column (boxplots by depth, divergence by depth; see `filterdb cohorts`)',
     )
     .option('--correlate <column>', 'with --cohorts: numeric column to correlate the metrics with')
+    .option(KERNEL_OPTION[0], `with --db: ${KERNEL_OPTION[1]}`)
     .option('--no-spectral', 'leave out the WeightWatcher-style spectral metrics (alpha over depth)')
     .option('--init', 'distance from random initialisation: init score column and bands on the metric plots')
     .option(
@@ -67,9 +78,10 @@ export function registerReport(program: Command): void {
     .action(async (file: string | undefined, opts: ReportCliOptions) => {
       if (opts.db !== undefined) {
         if (file !== undefined) throw new UsageError('give either a model file or --db, not both');
-        await writeZooReport(opts.db, opts.out!, opts.cohorts, opts.correlate);
+        await writeZooReport(opts.db, opts.out!, opts.cohorts, opts.correlate, parseKernelSize(opts.kernel));
         return;
       }
+      if (opts.kernel !== undefined) throw new UsageError('--kernel needs --db');
       if (file === undefined) throw new UsageError('report needs a model file or --db <database>');
       if (opts.cohorts !== undefined) throw new UsageError('--cohorts needs --db');
       const sparsityEps = Number(opts.sparsityEps);
@@ -120,6 +132,7 @@ async function writeZooReport(
   out: string,
   cohortsBy?: string,
   correlate?: string,
+  kernel: KernelSize = KERNEL_3X3,
 ): Promise<void> {
   const t0 = performance.now();
   const db = await openDb(dbPath, { readOnly: true });
@@ -148,7 +161,7 @@ async function writeZooReport(
          ${diag ? ', l.training AS n_training, l.near AS n_near' : ''}
        FROM model_info mi LEFT JOIN (
          SELECT model_id, count(*) AS layers,
-           sum(CASE WHEN filter_table = 'filters' AND coalesce(kind, '') <> 'transposed' THEN filter_count ELSE 0 END) AS filters
+           sum(CASE WHEN ${storedLayersCondition(kernel)} THEN filter_count ELSE 0 END) AS filters
            ${
              diag
                ? `, sum(CASE WHEN training_flags IS NULL THEN NULL WHEN len(training_flags) > 0 THEN 1 ELSE 0 END) AS training,
@@ -172,7 +185,7 @@ async function writeZooReport(
     plans = [];
     for (const by of [...metaColumns, 'depth', 'model']) {
       try {
-        plans.push(await planSelection(db.connection, { by }));
+        plans.push(await planSelection(db.connection, { by, kernel }));
       } catch (e) {
         // a column with a value per layer (say, a file hash) is no grouping: the report goes on without it
         if (!(e instanceof TooManyGroupsError)) throw e;
@@ -180,13 +193,17 @@ async function writeZooReport(
       }
     }
     if (cohortsBy !== undefined)
-      cohortPlan = await planCohorts(db.connection, { by: cohortsBy, correlate: correlate ?? null });
+      cohortPlan = await planCohorts(db.connection, { by: cohortsBy, correlate: correlate ?? null, kernel });
   } finally {
     db.close();
   }
   writeNote(nonFiniteNote(plans[0]));
   if (plans[0].filterCount < 2)
-    throw new FilterDbError('unsupported', dbPath, 'holds fewer than 2 3x3 filters: nothing to analyse');
+    throw new FilterDbError(
+      'unsupported',
+      dbPath,
+      `holds fewer than 2 ${kernelLabel(kernel)} filters: nothing to analyse${isKernel3x3(kernel) ? '' : ' (other kernel sizes than 3x3 are stored by `ingest --kernel all`)'}`,
+    );
   const bar = progressBar('zoo report', plans[0].filterCount * 3);
   let base = 0;
   let last = '';
@@ -227,7 +244,8 @@ async function writeZooReport(
     });
   }
   const html = renderZooReport({
-    title: `Filter database ${basename(dbPath)}`,
+    title: `Filter database ${basename(dbPath)}${isKernel3x3(kernel) ? '' : `: ${kernelLabel(kernel)} filters`}`,
+    kernel: [kernel.kh, kernel.kw],
     source: dbPath,
     models,
     metaColumns,
