@@ -15,6 +15,7 @@ import { storeShift } from '../src/scan/analyses.js';
 import { planCohorts, storeCohorts } from '../src/scan/cohort-scan.js';
 import { parseKernelSize } from '../src/scan/kernel-size.js';
 import { planSelection } from '../src/scan/selection.js';
+import { startServer } from '../src/server/server.js';
 import { openDb } from '../src/store/db.js';
 import { fixtureDb } from './support/fixture-db.js';
 import { dataPath, repoRoot } from './support/paths.js';
@@ -268,4 +269,43 @@ test('report --db --kernel 5x5: the zoo report of the 5x5 filters with 25 5×5 e
   const bad = cli(['report', join(DIR, 'kxk_alpha.safetensors'), '--kernel', '5x5', '--out', out]);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--kernel needs --db/);
+});
+
+test('POST /api/compare and /api/cohorts take "kernel": the CLI answers; bad or absent sizes are 400s', async () => {
+  const srv = await startServer({ port: 0, host: '127.0.0.1', db: DB, readOnly: true });
+  try {
+    const post = (path: string, body: unknown) =>
+      fetch(new URL(path, srv.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: new URL(srv.url).origin },
+        body: JSON.stringify(body),
+      });
+    const res = await post('/api/compare', { by: 'model', kernel: '7x7' });
+    assert.equal(res.status, 200);
+    const got = await res.json();
+    assert.equal(got.kernel, '7x7');
+    assert.equal(got.ridges.length, 49);
+    const want = expected['7x7'].shiftByModel;
+    for (const key of ['groups', 'counts', 'matrix', 'explainedVarianceRatio', 'components', 'range'])
+      assertClose(got[key], want[key], () => (key === 'matrix' ? 1e-6 : 1e-9), key);
+    const plain = await (await post('/api/compare', { by: 'model' })).json();
+    assert.equal(plain.kernel, undefined);
+    assert.equal(plain.components.length, 9);
+    const coh = await post('/api/cohorts', { by: 'Task', correlate: 'Score', kernel: '5x5' });
+    assert.equal(coh.status, 200);
+    const { nonFinite: _n, seconds: _s, ...contract } = await coh.json();
+    assertClose(contract, JSON.parse(readFileSync(join(DIR, 'cohorts.5x5.json'), 'utf8')), tol);
+    for (const [path, body, pattern] of [
+      ['/api/compare', { by: 'model', kernel: 'big' }, /"kernel": takes a kernel size/],
+      ['/api/compare', { by: 'model', kernel: '9x9' }, /no 9x9 filters selected; the database stores/],
+      ['/api/cohorts', { by: 'Task', kernel: '9x9' }, /no 9x9 filters selected/],
+      ['/api/cohorts', { by: 'Task', kernel: 5 }, /"kernel" must be a string/],
+    ] as const) {
+      const r = await post(path, body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.match((await r.json()).error.message, pattern);
+    }
+  } finally {
+    await srv.close();
+  }
 });

@@ -2,6 +2,7 @@
 import { COHORT_METRICS, type CohortsResult, cohortsCsv } from '../../src/analysis/cohorts.js';
 import { cohortBoxplotSvg, cohortDivergenceSvg } from '../../src/report/svg/index.js';
 import { info, postJson } from './api.js';
+import { kernelInput } from './kernel-input.js';
 import { errorBox, fmt, h, loading, svgFigure } from './ui.js';
 
 type CohortsAnswer = CohortsResult & { nonFinite: { layers: number; filters: number }; seconds: number };
@@ -50,6 +51,7 @@ export async function cohortsPage(root: HTMLElement): Promise<void> {
     class: 'sql',
     placeholder: `optional SQL condition on layer_info, e.g. kind <> 'depthwise'`,
   });
+  const kernel = kernelInput('cohort-kernel');
   const run = h('button', { type: 'submit', class: 'primary', id: 'cohort-run' }, 'Compare cohorts');
   const out = h('div', { id: 'cohorts-result' });
   const form = h(
@@ -64,7 +66,7 @@ export async function cohortsPage(root: HTMLElement): Promise<void> {
       correlate,
     ),
     h('div', { class: 'row' }, where),
-    h('div', { class: 'row' }, run),
+    h('div', { class: 'row' }, h('label', { for: 'cohort-kernel' }, 'Kernel size '), kernel, run),
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -75,6 +77,7 @@ export async function cohortsPage(root: HTMLElement): Promise<void> {
         by: by.value,
         where: where.value.trim() || undefined,
         correlate: correlate.value || undefined,
+        kernel: kernel.value.trim() || undefined,
       });
       renderCohorts(out, r);
     } catch (err) {

@@ -18,6 +18,7 @@ import {
   type ModelSummary,
   postJson,
 } from './api.js';
+import { kernelInput } from './kernel-input.js';
 import {
   alphaFigure,
   bytes,
@@ -276,6 +277,7 @@ export async function comparePage(root: HTMLElement): Promise<void> {
     class: 'sql',
     placeholder: 'selection B, e.g. conv_depth_norm > 0.5',
   });
+  const kernel = kernelInput('kernel');
   const labA = h('input', { id: 'lab-a', class: 'label', value: 'A' });
   const labB = h('input', { id: 'lab-b', class: 'label', value: 'B' });
   const run = h('button', { type: 'submit', class: 'primary', id: 'run' }, 'Compare');
@@ -292,20 +294,22 @@ export async function comparePage(root: HTMLElement): Promise<void> {
       h('summary', {}, 'Conditions are SQL on the layer_info view'),
       h('p', { class: 'mono' }, (i.layerColumns ?? []).join(', ')),
     ),
-    h('div', { class: 'row' }, run),
+    h('div', { class: 'row' }, h('label', { for: 'kernel' }, 'Kernel size '), kernel, run),
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const m = (form.querySelector('input[name=mode]:checked') as HTMLInputElement).value;
     const groupings = Array.from(by.selectedOptions, (o) => o.value);
+    const k = kernel.value.trim() || undefined;
     const body =
       m === 'group'
-        ? { by: groupings, where: where.value.trim() || undefined }
+        ? { by: groupings, where: where.value.trim() || undefined, kernel: k }
         : {
             selections: [
               { label: labA.value, where: selA.value },
               { label: labB.value, where: selB.value },
             ],
+            kernel: k,
           };
     run.disabled = true;
     out.replaceChildren(loading('Computing the filter basis, drift and densities…'));
@@ -372,7 +376,7 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true): void {
     h(
       'p',
       { class: 'summary' },
-      `${r.filterCount.toLocaleString('en-US')} filters in ${r.groups.length} groups by ${r.by} · ${r.seconds.toFixed(2)} s`,
+      `${r.filterCount.toLocaleString('en-US')} ${r.kernel ? `${r.kernel} ` : ''}filters in ${r.groups.length} groups by ${r.by} · ${r.seconds.toFixed(2)} s`,
     ),
     r.nonFinite && r.nonFinite.layers > 0
       ? h(
@@ -396,7 +400,8 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true): void {
         ? svgFigure(
             eigenImagesSvg(r.components, evr, {
               title: 'Eigen-images of the basis',
-              columns: 3,
+              // k rows of k k×k images
+              columns: Math.round(Math.sqrt(r.components.length)),
               size: 60,
               embedStyle: false,
             }),
