@@ -93,7 +93,7 @@ export async function cohortsPage(root: HTMLElement): Promise<void> {
     h(
       'p',
       { class: 'sub' },
-      'Cohorts of models (robust vs normal, pruned vs dense, …) compared depth bin by depth bin, as in Gavrikov & Keuper, Adversarial Robustness through the Lens of Convolutional Filters (CVPR-W 2022): sparsity, variance entropy and orthogonality of the 3×3 layers, and the distribution shift of their filters between cohorts.',
+      'Cohorts of models (robust vs normal, pruned vs dense, …) compared depth bin by depth bin, as in Gavrikov & Keuper, Adversarial Robustness through the Lens of Convolutional Filters (CVPR-W 2022): sparsity, variance entropy and orthogonality of the 3×3 layers (or those of the kernel size set below), and the distribution shift of their filters between cohorts.',
     ),
     form,
     out,

@@ -333,7 +333,7 @@ export async function comparePage(root: HTMLElement): Promise<void> {
     h(
       'p',
       { class: 'sub' },
-      'Distribution shift between groups of 3×3 filters, as in CNN Filter DB: a PCA basis of all selected filters, 70-bin coefficient histograms per group, and the explained-variance-weighted symmetric KL divergence between groups.',
+      'Distribution shift between groups of filters of one kernel size (3×3 unless set below), as in CNN Filter DB: a PCA basis of all selected filters, 70-bin coefficient histograms per group, and the explained-variance-weighted symmetric KL divergence between groups.',
     ),
     form,
     out,
