@@ -17,7 +17,7 @@ import { binEdges, binIndex } from '../analysis/histogram.js';
 import { emptySums, type MomentSums, mergeMomentSums } from '../analysis/layer-stats.js';
 import { batchMoments, peakScale } from '../analysis/moments.js';
 import { SCAN_BLOCK } from '../analysis/wasm/scan.js';
-import type { BlockPass, PassSpec, ScanResult } from './scan-passes.js';
+import { type BlockPass, DensityRaster, type PassSpec, type ScanResult } from './scan-passes.js';
 
 /** One block of row-major filters (`dims` float32 values each), staged by the reader for the pass. */
 export class KxKBlock {
@@ -115,11 +115,7 @@ function histPass(b: KxKBlock, spec: Extract<PassSpec, { kind: 'hist' }>): Block
     filters: new Float64Array(m.groups),
   }));
   const edges = spec.maps.map((m) => binEdges(spec.lo, spec.hi, m.bins));
-  const dens = spec.density;
-  const densCounts = dens ? new Float64Array(dens.size * dens.size) : null;
-  const dScale = dens ? dens.size / (dens.hi - dens.lo) : 0;
-  let dTotal = 0;
-  let dOutside = 0;
+  const dens = spec.density ? new DensityRaster(spec.density) : null;
   let rows = 0;
   const { lo, hi } = spec;
   return {
@@ -144,20 +140,11 @@ function histPass(b: KxKBlock, spec: Extract<PassSpec, { kind: 'hist' }>): Block
           }
         }
       });
-      if (densCounts !== null && dens) {
+      if (dens !== null) {
+        const { xIndex, yIndex } = spec.density!;
         const first = spec.maps[0].layerGroup;
-        for (let r = 0; r < n; r++) {
-          if (first[layers[r]] < 0) continue;
-          const x = coef[r * d + dens.xIndex];
-          const y = coef[r * d + dens.yIndex];
-          if (!(x >= dens.lo && x <= dens.hi && y >= dens.lo && y <= dens.hi)) dOutside++;
-          else {
-            const ix = Math.min(dens.size - 1, Math.floor((x - dens.lo) * dScale));
-            const iy = Math.min(dens.size - 1, Math.floor((y - dens.lo) * dScale));
-            densCounts[iy * dens.size + ix]++;
-            dTotal++;
-          }
-        }
+        for (let r = 0; r < n; r++)
+          if (first[layers[r]] >= 0) dens.add(coef[r * d + xIndex], coef[r * d + yIndex]);
       }
     },
     result(): ScanResult {
@@ -166,7 +153,7 @@ function histPass(b: KxKBlock, spec: Extract<PassSpec, { kind: 'hist' }>): Block
         lo: range[0],
         hi: range[1],
         hist: totals,
-        density: densCounts ? { counts: densCounts, total: dTotal, outside: dOutside } : undefined,
+        density: dens?.result(),
       };
     },
   };

@@ -107,6 +107,36 @@ export function totalMoments(r: ScanResult, dims = DIMS): MomentSums {
 }
 
 /**
+ * The 2-D density of two coefficients of a histogram pass: counts on the spec's square raster over [lo, hi]²,
+ * and the points outside it.
+ */
+export class DensityRaster {
+  readonly counts: Float64Array;
+  private total = 0;
+  private outside = 0;
+  private readonly scale: number;
+  constructor(private readonly spec: DensitySpec) {
+    this.counts = new Float64Array(spec.size * spec.size);
+    this.scale = spec.size / (spec.hi - spec.lo);
+  }
+
+  add(x: number, y: number): void {
+    const d = this.spec;
+    if (!(x >= d.lo && x <= d.hi && y >= d.lo && y <= d.hi)) this.outside++;
+    else {
+      const ix = Math.min(d.size - 1, Math.floor((x - d.lo) * this.scale));
+      const iy = Math.min(d.size - 1, Math.floor((y - d.lo) * this.scale));
+      this.counts[iy * d.size + ix]++;
+      this.total++;
+    }
+  }
+
+  result(): { counts: Float64Array; total: number; outside: number } {
+    return { counts: this.counts, total: this.total, outside: this.outside };
+  }
+}
+
+/**
  * A pass over staged blocks: `block(n, layers)` is called with the kernels' columns holding rows [0, n) of the
  * next block (layer ids in `layers`, when the pass asked for them).
  */
@@ -170,10 +200,7 @@ function histPass(k: ScanKernels, spec: Extract<PassSpec, { kind: 'hist' }>): Bl
     filters: new Float64Array(m.groups),
   }));
   const d = spec.density;
-  const dens = d ? new Float64Array(d.size * d.size) : null;
-  const dScale = d ? d.size / (d.hi - d.lo) : 0;
-  let dTotal = 0;
-  let dOutside = 0;
+  const dens = d ? new DensityRaster(d) : null;
   let rows = 0;
   let pending = 0;
   const drain = () => {
@@ -197,18 +224,7 @@ function histPass(k: ScanKernels, spec: Extract<PassSpec, { kind: 'hist' }>): Bl
         const first = spec.maps[0].layerGroup;
         const xs = k.coef[d.xIndex];
         const ys = k.coef[d.yIndex];
-        for (let r = 0; r < n; r++) {
-          if (first[layers[r]] < 0) continue;
-          const x = xs[r];
-          const y = ys[r];
-          if (!(x >= d.lo && x <= d.hi && y >= d.lo && y <= d.hi)) dOutside++;
-          else {
-            const ix = Math.min(d.size - 1, Math.floor((x - d.lo) * dScale));
-            const iy = Math.min(d.size - 1, Math.floor((y - d.lo) * dScale));
-            dens[iy * d.size + ix]++;
-            dTotal++;
-          }
-        }
+        for (let r = 0; r < n; r++) if (first[layers[r]] >= 0) dens.add(xs[r], ys[r]);
       }
       pending += n;
       if (pending >= 1 << 30) drain();
@@ -221,7 +237,7 @@ function histPass(k: ScanKernels, spec: Extract<PassSpec, { kind: 'hist' }>): Bl
         lo,
         hi,
         hist: totals,
-        density: dens ? { counts: dens, total: dTotal, outside: dOutside } : undefined,
+        density: dens?.result(),
       };
     },
   };
