@@ -276,7 +276,7 @@ describe('parallel quality pool', () => {
     );
   });
 
-  it('closing lets idle workers end by themselves (exit code 0), even ones still starting; a busy one is stopped', async () => {
+  it('closing lets idle and still-starting workers end by themselves (exit code 0) and terminates only started busy ones (1)', async () => {
     // right after creation the workers are still loading modules: they must not be terminated there
     assert.deepEqual(await new QualityPool(2).close(), [0, 0]);
     // after work, idle
@@ -284,15 +284,20 @@ describe('parallel quality pool', () => {
     await used.measure(new Float32Array(72).fill(0.5), [4, 2, 3, 3]);
     assert.deepEqual(await used.close(), [0, 0]);
     assert.deepEqual(await used.close(), [], 'a second close does nothing');
-    // a worker busy with a layer nobody waits for any more is stopped; the layer's promise settles either way
+    // a started worker busy with a layer nobody waits for any more is terminated (exit code 1); the layer's
+    // promise is rejected
+    const layer = () => Float32Array.from({ length: 256 * 256 * 9 }, (_, i) => Math.sin(i));
     const busy = new QualityPool(1);
-    const pending = busy.measure(
-      Float32Array.from({ length: 512 * 512 * 9 }, (_, i) => Math.sin(i)),
-      [512, 512, 3, 3],
-    );
-    const settled = Promise.allSettled([pending]);
-    assert.equal((await busy.close()).length, 1);
-    assert.equal((await settled).length, 1);
+    await busy.measure(new Float32Array(72).fill(0.5), [4, 2, 3, 3]); // answered: it has started
+    const rejected = assert.rejects(busy.measure(layer(), [256, 256, 3, 3]), /quality pool is closed/);
+    assert.deepEqual(await busy.close(), [1]);
+    await rejected;
+    // a busy worker still starting (close() runs before its ready message can arrive) is never terminated
+    // mid-start-up: it measures the layer, then takes the exit request and ends by itself (exit code 0)
+    const starting = new QualityPool(1);
+    const early = assert.rejects(starting.measure(layer(), [256, 256, 3, 3]), /quality pool is closed/);
+    assert.deepEqual(await starting.close(), [0]);
+    await early;
   });
 
   it('shouldUsePool: only above the weight threshold', () => {

@@ -437,6 +437,56 @@ function centredMoments(
   return { matrix: gram(c, count, k), order: count };
 }
 
+/**
+ * The `n × n` Gram matrix XXᵀ of the raw rows when one matrix can serve orthogonality and both entropies: a
+ * layer with one input channel per group (its 2-D filters are its output filters, so both metrics see the
+ * same rows) whose kernels are wide (k above {@link JACOBI_MAX_VALUES}) with fewer rows than values (so the
+ * entropies use the Gram form, see centredMoments) and small enough for the full Gram matrix. `null` otherwise.
+ */
+function sharedRowGram(weight: WeightArray, out: number, inpg: number, k: number): Float64Array | null {
+  if (inpg !== 1 || k <= JACOBI_MAX_VALUES || out >= k || out < 2) return null;
+  if (out > FULL_GRAM_MAX_ROWS || out * k > WIDEN_SCRATCH_MAX) return null;
+  return gram(widened(weight), out, k);
+}
+
+/**
+ * The centred Gram matrix CCᵀ of the selected rows (C = rows − their column means) from the raw Gram matrix
+ * G = XXᵀ by double centring, HGH with H = I − 11ᵀ/count: `G_ab − r_a − r_b + t` (r = row means of G over the
+ * selection, t = their mean = ‖mean row‖²). Exact algebra, but centring now subtracts in the Gram domain, so
+ * the rounding error scales with ‖x‖² instead of ‖x − mean‖²: when the mean row carries more energy than the
+ * spread (count·‖m‖² > Σ‖x_i − m‖², e.g. near-identical filters) this returns `null` and the caller centres the
+ * rows themselves (at most 2× the direct path's rounding otherwise).
+ */
+function doubleCentred(
+  g: Float64Array,
+  n: number,
+  select: Uint8Array | null,
+  count: number,
+): { matrix: Float64Array; order: number } | null {
+  const rows = new Int32Array(count);
+  for (let r = 0, i = 0; r < n && i < count; r++) if (!select || select[r]) rows[i++] = r;
+  const rowMean = new Float64Array(count);
+  let total = 0;
+  let energy = 0;
+  for (let a = 0; a < count; a++) {
+    const o = rows[a] * n;
+    let s = 0;
+    for (let b = 0; b < count; b++) s += g[o + rows[b]];
+    rowMean[a] = s / count;
+    total += s;
+    energy += g[o + rows[a]];
+  }
+  const meanSq = total / (count * count);
+  if (!(count * meanSq <= 0.5 * energy)) return null;
+  const m = new Float64Array(count * count);
+  for (let a = 0; a < count; a++) {
+    const o = rows[a] * n;
+    const oa = a * count;
+    for (let b = 0; b < count; b++) m[oa + b] = g[o + rows[b]] - rowMean[a] - rowMean[b] + meanSq;
+  }
+  return { matrix: m, order: count };
+}
+
 /** Eigenvalues of a symmetric matrix: Jacobi for small ones, Householder + QL beyond {@link JACOBI_MAX_VALUES}. */
 function eigenvalues(a: Float64Array, order: number): Float64Array {
   if (order > JACOBI_MAX_VALUES) {
@@ -480,7 +530,11 @@ export function orthogonality(
   scratch?: Float64Array,
 ): number | null {
   if (out < 2) return null;
-  const c = gram(g, out, d, scratch);
+  return orthogonalityOfGram(gram(g, out, d, scratch), out);
+}
+
+/** {@link orthogonality} from the `out × out` Gram matrix `c` of the raw rows (read only). */
+function orthogonalityOfGram(c: Float64Array, out: number): number {
   const inv = new Float64Array(out);
   for (let i = 0; i < out; i++) {
     const sq = c[i * out + i];
@@ -749,7 +803,6 @@ export function measureLayer(
   const first = firstPass(weight, n, k);
   if (first.nonFinite === 0 && outsideSquaringRange(first.maxAbs))
     return measureScaled(weight, shape, options, first.maxAbs);
-  const { keep, sparseCount } = sparsity(first.rowMax, first.maxAbs, eps);
   const finite = first.nonFinite === 0;
   const total = n * k;
 
@@ -764,25 +817,40 @@ export function measureLayer(
     }
   }
 
+  // Wide single-channel kernels (1-D convs' 1×k rows): one Gram matrix of the rows serves orthogonality and
+  // both entropies (see sharedRowGram), instead of three passes of n²/2·k multiply-adds.
+  const shared = finite ? sharedRowGram(weight, out, inpg, k) : null;
+  const { keep, sparseCount } = sparsity(first.rowMax, first.maxAbs, eps);
+  const kept = n - sparseCount;
+
   // Variance entropy: the column sums come from the first pass; one centred pass per set of rows.
   let full: VarianceEntropy | null = null;
   let clean: VarianceEntropy | null = null;
+  const centredFromShared = (select: Uint8Array | null, count: number): VarianceEntropy | null => {
+    const moments = shared && doubleCentred(shared, n, select, count);
+    return moments ? entropyOfScatter(moments, count) : null;
+  };
   if (finite && n >= 2 && k > 0) {
     if (k === 1) full = singleVarianceEntropy(n);
     else {
-      const mean = meansFromSums(weight, n, k, first.columnSums, n, null);
-      full = entropyOfScatter(centredMoments(weight, n, k, mean, null, n), n);
+      full = centredFromShared(null, n);
+      if (!full) {
+        const mean = meansFromSums(weight, n, k, first.columnSums, n, null);
+        full = entropyOfScatter(centredMoments(weight, n, k, mean, null, n), n);
+      }
     }
   }
-  const kept = n - sparseCount;
   if (sparseCount === 0) {
     clean = full; // no sparse filter: the clean set is the full set
   } else if (finite && kept >= 2 && k > 0) {
     if (k === 1) clean = singleVarianceEntropy(kept);
     else {
-      const sums = selectedColumnSums(weight, n, k, keep);
-      const mean = meansFromSums(weight, n, k, sums, kept, keep);
-      clean = entropyOfScatter(centredMoments(weight, n, k, mean, keep, kept), kept);
+      clean = centredFromShared(keep, kept);
+      if (!clean) {
+        const sums = selectedColumnSums(weight, n, k, keep);
+        const mean = meansFromSums(weight, n, k, sums, kept, keep);
+        clean = entropyOfScatter(centredMoments(weight, n, k, mean, keep, kept), kept);
+      }
     }
   }
 
@@ -790,8 +858,9 @@ export function measureLayer(
   let orth: number | null = null;
   if (finite && out >= 2) {
     const d = inpg * k;
-    orth =
-      out <= FULL_GRAM_MAX_ROWS && out * d <= WIDEN_SCRATCH_MAX
+    orth = shared
+      ? orthogonalityOfGram(shared, out)
+      : out <= FULL_GRAM_MAX_ROWS && out * d <= WIDEN_SCRATCH_MAX
         ? orthogonality(widened(weight), out, d)
         : blockedOrthogonality(weight, out, d);
   }

@@ -68,6 +68,11 @@ export interface BatchMeasurement {
   weights: WeightArray[];
 }
 
+/** The worker's first message: its module graph is loaded and its message handler is listening. */
+interface ReadyMessage {
+  ready: true;
+}
+
 type Response =
   | { id: number; ok: true; result: LayerMeasurement }
   | { id: number; ok: true; batch: BatchMeasurement }
@@ -115,6 +120,8 @@ export class QualityPool {
   private nextId = 0;
   /** Workers whose thread has ended. */
   private readonly exited = new Map<Worker, number>();
+  /** Workers that have finished starting (sent their {@link ReadyMessage}): only these may be terminated. */
+  private readonly ready = new Set<Worker>();
   private failure: Error | null = null;
   private closed = false;
 
@@ -123,7 +130,10 @@ export class QualityPool {
     this.size = Math.max(1, Math.floor(size));
     for (let i = 0; i < this.size; i++) {
       const worker = new Worker(new URL(import.meta.url), { workerData: { tag: WORKER_TAG } });
-      worker.on('message', (msg: Response) => this.settle(worker, msg));
+      worker.on('message', (msg: Response | ReadyMessage) => {
+        if ('ready' in msg) this.ready.add(worker);
+        else this.settle(worker, msg);
+      });
       worker.on('error', (e) => this.fail(e instanceof Error ? e : new Error(String(e))));
       worker.on('exit', (code) => {
         this.exited.set(worker, code);
@@ -238,9 +248,12 @@ export class QualityPool {
    * Stops the workers; pending work is rejected. Idle workers are asked to exit and end on their own (their
    * port closes, their event loop empties): `terminate()` stops a thread wherever it is — while it is still
    * starting (loading modules, compiling the wasm kernel; slow on a loaded machine) or while V8 tiers up code
-   * in the background — and Node has had crashes of the whole process there. Only a worker still busy with a
-   * layer is terminated, since its result is no longer wanted. Resolves to the workers' exit codes (0 for a
-   * worker that ended by itself, 1 for a terminated one); a second call resolves to [].
+   * in the background — and runtimes have crashed the whole process there (nodejs/node#38418: "FATAL ERROR:
+   * v8::ToLocalChecked Empty MaybeLocal" from a terminate during start-up). Only a worker that has started
+   * (sent its ready message) and is busy with a layer is terminated, since its result is no longer wanted; a
+   * busy worker still starting gets the exit request behind its layer and ends after it. Resolves to the
+   * workers' exit codes (0 for a worker that ended by itself, 1 for a terminated one); a second call resolves
+   * to [].
    */
   async close(): Promise<number[]> {
     if (this.closed) return [];
@@ -254,7 +267,7 @@ export class QualityPool {
       this.workers.map((w) => {
         if (this.exited.has(w)) return this.exited.get(w)!;
         const exited = new Promise<number>((resolve) => w.once('exit', resolve));
-        if (busy.has(w) || this.failure) void w.terminate();
+        if ((busy.has(w) || this.failure) && this.ready.has(w)) void w.terminate();
         else w.postMessage({ exit: true } satisfies ExitRequest);
         return exited;
       }),
@@ -343,4 +356,5 @@ if (!isMainThread && parentPort && (workerData as { tag?: string } | null)?.tag 
     }
     port.postMessage(msg, transfer);
   });
+  port.postMessage({ ready: true } satisfies ReadyMessage);
 }
