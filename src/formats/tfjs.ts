@@ -861,6 +861,13 @@ function graphModel(
       attributes.strides = spatialAxes.map((a) => strides[a]);
     if (dil && dil.length === conv.spatial + 2) attributes.dilations = spatialAxes.map((a) => dil[a]);
     if (pad) attributes.padding = pad;
+    // EXPLICIT padding: [begin, end] per axis in data_format order, kept as ONNX pads [begins…, ends…]
+    const explicit = attrInts(get(attr, 'explicit_paddings'));
+    if (pad === 'EXPLICIT' && explicit && explicit.length === 2 * (conv.spatial + 2))
+      attributes.pads = [
+        ...spatialAxes.map((a) => explicit[2 * a]),
+        ...spatialAxes.map((a) => explicit[2 * a + 1]),
+      ];
     candidates.push({
       spec,
       op: ops[i],

@@ -22,6 +22,7 @@ import { type FilterDb, openDb } from '../store/db.js';
 import { databaseCounts } from '../store/ingest.js';
 import { cohorts } from './cohorts.js';
 import { compare } from './compare.js';
+import { firstLayer } from './first-layer.js';
 import {
   type BodyLimits,
   DEFAULT_BODY_LIMITS,
@@ -410,6 +411,10 @@ function makeHandler(o: Options, db: FilterDb | null) {
       if (parts.length === 2) {
         allow('GET');
         return sendJson(res, 200, await withConnection(needDb(), signal, (con) => getModel(con, id)));
+      }
+      if (parts.length === 3 && parts[2] === 'first-layer') {
+        allow('GET');
+        return sendJson(res, 200, await withConnection(needDb(), signal, (con) => firstLayer(con, id)));
       }
       if (parts.length === 5 && parts[2] === 'layers' && parts[4] === 'filters') {
         allow('GET');

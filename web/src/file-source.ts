@@ -3,8 +3,8 @@
  * once, with a small block cache so a reader's many small header reads cost one slice each. In a worker the
  * source can also read synchronously (`FileReaderSync`), which lets libhdf5 (Keras .h5) read lazily too.
  */
-import type { ByteSource } from '../../src/formats/io/source.js';
-import { checkRange } from '../../src/formats/io/source.js';
+import type { ByteSource, ModelInput } from '../../src/formats/io/source.js';
+import { checkRange, safeRelativePath } from '../../src/formats/io/source.js';
 
 /** FileReaderSync exists in dedicated workers only (lib.webworker.d.ts is not in this program's libs). */
 declare const FileReaderSync: { new (): { readAsArrayBuffer(blob: Blob): ArrayBuffer } } | undefined;
@@ -76,4 +76,20 @@ export function fileByteSource(file: File, blockSize = 4 << 20, maxBlocks = 16):
     };
   }
   return source;
+}
+
+/** A model input over dropped files: `mainName` is the model's main file, the others its siblings (shards). */
+export function droppedModelInput(files: readonly File[], mainName: string): ModelInput {
+  const main = files.find((f) => f.name === mainName) ?? files[0];
+  const byName = new Map(files.map((f) => [f.name, f]));
+  return {
+    main: fileByteSource(main),
+    listing: files.map((f) => f.name),
+    async sibling(rel: string): Promise<ByteSource | null> {
+      // dropped files have no folders: match the last path segment
+      const safe = safeRelativePath(main.name, rel);
+      const file = byName.get(safe) ?? byName.get(safe.split('/').pop()!);
+      return file ? fileByteSource(file) : null;
+    },
+  };
 }

@@ -19,6 +19,7 @@ import {
   postJson,
 } from './api.js';
 import { kernelInput } from './kernel-input.js';
+import { probeSection } from './probe.js';
 import {
   alphaFigure,
   bytes,
@@ -226,6 +227,7 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     layerTable(m.layers, (i) => showLayer(i, true)),
     h('h2', {}, 'Filters of the first layer'),
     grids,
+    m.layers.length ? probeSection({ kind: 'database', id: m.id, name: m.name }, m.name) : '',
   );
   if (m.layers.length) await showLayer(0, false);
 }

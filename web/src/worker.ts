@@ -3,11 +3,9 @@
  * analysis/), reports progress, and keeps the model so the page can ask for a layer's weights later.
  */
 import { readModel } from '../../src/formats/detect.js';
-import type { ByteSource, ModelInput } from '../../src/formats/io/source.js';
-import { safeRelativePath } from '../../src/formats/io/source.js';
 import type { Model } from '../../src/model/types.js';
 import { modelReportData } from '../../src/report/model-report.js';
-import { fileByteSource } from './file-source.js';
+import { droppedModelInput } from './file-source.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 interface WorkerScope {
@@ -28,18 +26,7 @@ function errorText(e: unknown): string {
 
 async function analyse(files: File[], mainName: string): Promise<void> {
   const t0 = performance.now();
-  const main = files.find((f) => f.name === mainName) ?? files[0];
-  const byName = new Map(files.map((f) => [f.name, f]));
-  const input: ModelInput = {
-    main: fileByteSource(main),
-    listing: files.map((f) => f.name),
-    async sibling(rel: string): Promise<ByteSource | null> {
-      // dropped files have no folders: match the last path segment
-      const safe = safeRelativePath(main.name, rel);
-      const file = byName.get(safe) ?? byName.get(safe.split('/').pop()!);
-      return file ? fileByteSource(file) : null;
-    },
-  };
+  const input = droppedModelInput(files, mainName);
   post({ type: 'progress', phase: 'reading', done: 0, total: 1 });
   model = await readModel(input);
   const t1 = performance.now();
