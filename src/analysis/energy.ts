@@ -109,6 +109,15 @@ export function energyProfile(
   return { filters: f, size: d, energy, profile };
 }
 
+/** A first layer's profile over the default basis (per-channel 2-D DCT-II), with the basis vectors' labels. */
+export function dctEnergy(
+  weights: ArrayLike<number>,
+  shape: readonly number[],
+): EnergyProfile & { labels: string[] } {
+  const basis = dctBasis(shape[1], shape[2], shape[3]);
+  return { ...energyProfile(weights, basis), labels: basis.labels };
+}
+
 /** Pearson correlation of two equal-length series; null when lengths differ or either is constant. */
 export function pearson(a: readonly number[], b: readonly number[]): number | null {
   const n = a.length;

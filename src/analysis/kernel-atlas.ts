@@ -15,11 +15,14 @@
  * Score of a prototype: correlation of the mean-centred kernel with the mean-centred prototype (for a span,
  * the norm of the kernel's projection on the centred span over the kernel's norm) = √R² of the best affine
  * fit a·p + b. A family's score is its best over σ, centre (and θ). Label: `flat` when
- * ‖K − mean K‖ < 0.01·max|W_layer|; else the best family if its score ≥ threshold and it leads the runner-up
- * family by ≥ margin; else `unclassified`. Polarity (centre and line families): `on` when the kernel
+ * ‖K − mean K‖ < 0.01·max|W_layer|; else the best family if its score ≥ the size's threshold
+ * max(T, chance score at k) and it leads the runner-up family by ≥ margin; else `unclassified`. The chance
+ * score ({@link chanceScore}) is the 90th percentile of the best score of i.i.d. normal k×k kernels: a fixed
+ * correlation means far less at 3x3 (8 free dimensions) than at 7x7 (48), so one number cannot serve all k. Polarity (centre and line families): `on` when the kernel
  * correlates positively with the positive-centre prototype, `off` otherwise.
  */
 
+import { mulberry32 } from '../metrics/random.js';
 import { depthDecile, displayOrder, NONE_GROUP } from './groups.js';
 
 export type KernelFamily = 'edge' | 'line' | 'saddle' | 'centre';
@@ -40,14 +43,19 @@ export const BLOB_DC_FRACTION = 0.5;
 export const FLAT_FRACTION = 0.01;
 
 export interface AtlasThresholds {
-  /** Minimum score (correlation) of the best family. */
+  /** Minimum score (correlation) of the best family, whatever the kernel size. */
   threshold: number;
   /** Minimum lead of the best family's score over the runner-up family's. */
   margin: number;
+  /**
+   * Chance quantile: the best family must also reach this quantile of the scores of i.i.d. normal kernels of
+   * the same size ({@link chanceScore}); 0 or absent: no chance level.
+   */
+  chance?: number;
 }
 
 /** Calibrated defaults (README, "Depthwise kernel atlas": real depthwise layers vs random-init layers). */
-export const DEFAULT_THRESHOLDS: AtlasThresholds = { threshold: 0.9, margin: 0.02 };
+export const DEFAULT_THRESHOLDS: AtlasThresholds = { threshold: 0.75, margin: 0.01, chance: 0.9 };
 
 export interface KernelClass {
   label: KernelLabel;
@@ -123,21 +131,102 @@ export function sigmaGrid(k: number): number[] {
 
 const banks = new Map<number, PrototypeBank>();
 
+/** The Gaussian and its derivatives at σ, centre `shift`, sampled on the k×k grid (row-major). */
+interface GaussianFields {
+  g: Float64Array;
+  gx: Float64Array;
+  gy: Float64Array;
+  gxx: Float64Array;
+  gyy: Float64Array;
+  gxy: Float64Array;
+  /** Difference of Gaussians g(σ)/Σg(σ) − g(1.6σ)/Σg(1.6σ). */
+  dog: Float64Array;
+}
+
+function gaussianFields(k: number, s: number, shift: readonly [number, number]): GaussianFields {
+  const r = (k - 1) / 2;
+  const n = k * k;
+  const [cx, cy] = shift;
+  const s2 = s * s;
+  const out = {
+    g: new Float64Array(n),
+    gx: new Float64Array(n),
+    gy: new Float64Array(n),
+    gxx: new Float64Array(n),
+    gyy: new Float64Array(n),
+    gxy: new Float64Array(n),
+    dog: new Float64Array(n),
+  };
+  const wide = new Float64Array(n);
+  for (let row = 0; row < k; row++) {
+    for (let col = 0; col < k; col++) {
+      const i = row * k + col;
+      const x = col - r - cx;
+      const y = row - r - cy;
+      const g = Math.exp(-(x * x + y * y) / (2 * s2));
+      out.g[i] = g;
+      out.gx[i] = x * g;
+      out.gy[i] = y * g;
+      out.gxx[i] = (((x * x) / s2 - 1) / s2) * g;
+      out.gyy[i] = (((y * y) / s2 - 1) / s2) * g;
+      out.gxy[i] = ((x * y) / (s2 * s2)) * g;
+      wide[i] = Math.exp(-(x * x + y * y) / (2 * (1.6 * s) ** 2));
+    }
+  }
+  const s1 = out.g.reduce((p, q) => p + q, 0);
+  const sB = wide.reduce((p, q) => p + q, 0);
+  for (let i = 0; i < n; i++) out.dog[i] = out.g[i] / s1 - wide[i] / sB;
+  return out;
+}
+
+/** a·u + b·v, element-wise. */
+function mix(a: number, u: Float64Array, b: number, v: Float64Array): Float64Array {
+  return u.map((x, i) => a * x + b * v[i]);
+}
+
+/** The bright ridge −∂²g/∂n² across the direction n at `deg`. */
+function ridge(f: GaussianFields, deg: number): Float64Array {
+  const t = (deg * Math.PI) / 180;
+  const c = Math.cos(t);
+  const si = Math.sin(t);
+  return f.gxx.map((xx, i) => -(c * c * xx + 2 * c * si * f.gxy[i] + si * si * f.gyy[i]));
+}
+
+/**
+ * A pattern's prototype as a k×k image (row-major, max |value| = 1, positive centre / "on" polarity): blob =
+ * Gaussian, centre-surround = DoG, edge = cos θ·gₓ + sin θ·g_y, line = the ridge at θ, saddle =
+ * cos 2θ·(gₓₓ − g_yy) + sin 2θ·2gₓᵧ — the prototypes the classifier scores against. Null for flat and
+ * unclassified.
+ */
+export function prototypeKernel(
+  label: KernelLabel,
+  k: number,
+  sigma: number,
+  theta = 0,
+  shift: readonly [number, number] = [0, 0],
+): number[] | null {
+  const f = gaussianFields(k, sigma, shift);
+  const t = (theta * Math.PI) / 180;
+  let v: Float64Array;
+  if (label === 'blob') v = f.g;
+  else if (label === 'centre-surround') v = f.dog;
+  else if (label === 'edge') v = mix(Math.cos(t), f.gx, Math.sin(t), f.gy);
+  else if (label === 'line') v = ridge(f, theta);
+  else if (label === 'saddle') v = mix(Math.cos(2 * t), mix(1, f.gxx, -1, f.gyy), 2 * Math.sin(2 * t), f.gxy);
+  else return null;
+  let max = 0;
+  for (const x of v) max = Math.max(max, Math.abs(x));
+  return Array.from(v, (x) => (max > 0 ? x / max : 0));
+}
+
 /** The prototypes for k×k kernels (cached per k). */
 export function prototypeBank(k: number): PrototypeBank {
   if (!(Number.isInteger(k) && k >= 3 && k % 2 === 1))
     throw new RangeError(`kernel size ${k} is not odd ≥ 3`);
   const cached = banks.get(k);
   if (cached) return cached;
-  const r = (k - 1) / 2;
-  const n = k * k;
   const singles: SingleProto[] = [];
   const spans: SpanProto[] = [];
-  const field = (f: (x: number, y: number) => number) => {
-    const v = new Float64Array(n);
-    for (let y = 0; y < k; y++) for (let x = 0; x < k; x++) v[y * k + x] = f(x - r, y - r);
-    return v;
-  };
   const addSingle = (
     family: SingleProto['family'],
     sigma: number,
@@ -167,64 +256,20 @@ export function prototypeBank(k: number): PrototypeBank {
     spans.push({ family, sigma, shift, a, b, inv: [bb / det, -ab / det, aa / det] });
   };
   for (const s of sigmaGrid(k)) {
-    const s2 = s * s;
     for (const shift of SHIFTS) {
-      const [cx, cy] = shift;
-      const g = (x: number, y: number, sg = s) => Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sg * sg));
-      const gxx = (x: number, y: number) => (((x - cx) ** 2 / s2 - 1) / s2) * g(x, y);
-      const gyy = (x: number, y: number) => (((y - cy) ** 2 / s2 - 1) / s2) * g(x, y);
-      const gxy = (x: number, y: number) => (((x - cx) * (y - cy)) / (s2 * s2)) * g(x, y);
-      addSpan(
-        'edge',
-        s,
-        shift,
-        field((x, y) => (x - cx) * g(x, y)),
-        field((x, y) => (y - cy) * g(x, y)),
-      );
+      const f = gaussianFields(k, s, shift);
+      addSpan('edge', s, shift, f.gx, f.gy);
       addSpan(
         'saddle',
         s,
         shift,
-        field((x, y) => gxx(x, y) - gyy(x, y)),
-        field((x, y) => 2 * gxy(x, y)),
+        mix(1, f.gxx, -1, f.gyy),
+        f.gxy.map((x) => 2 * x),
       );
-      for (const deg of LINE_ANGLES) {
-        const t = (deg * Math.PI) / 180;
-        const c = Math.cos(t);
-        const si = Math.sin(t);
-        addSingle(
-          'line',
-          s,
-          shift,
-          deg,
-          field((x, y) => -(c * c * gxx(x, y) + 2 * c * si * gxy(x, y) + si * si * gyy(x, y))),
-        );
-      }
-      addSingle(
-        'centre',
-        s,
-        shift,
-        null,
-        field((x, y) => g(x, y)),
-      );
-      addSingle(
-        'centre',
-        s,
-        shift,
-        null,
-        field((x, y) => -(gxx(x, y) + gyy(x, y))),
-      );
-      const g1 = field((x, y) => g(x, y));
-      const g2 = field((x, y) => g(x, y, 1.6 * s));
-      const s1 = g1.reduce((p, q) => p + q, 0);
-      const sB = g2.reduce((p, q) => p + q, 0);
-      addSingle(
-        'centre',
-        s,
-        shift,
-        null,
-        g1.map((v, i) => v / s1 - g2[i] / sB),
-      );
+      for (const deg of LINE_ANGLES) addSingle('line', s, shift, deg, ridge(f, deg));
+      addSingle('centre', s, shift, null, f.g);
+      addSingle('centre', s, shift, null, mix(-1, f.gxx, -1, f.gyy));
+      addSingle('centre', s, shift, null, f.dog);
     }
   }
   const bank = { k, singles, spans };
@@ -242,28 +287,12 @@ interface FamilyBest {
 
 const FAMILIES: readonly KernelFamily[] = ['edge', 'line', 'saddle', 'centre'];
 
-/** Classifies one k×k kernel (row-major); `layerMaxAbs` is max |w| over its layer (for the flat rule). */
-export function classifyKernel(
-  kernel: ArrayLike<number>,
-  k: number,
-  layerMaxAbs: number,
-  thresholds: AtlasThresholds = DEFAULT_THRESHOLDS,
-): KernelClass {
-  const bank = prototypeBank(k);
-  const kc = centred(Float64Array.from(kernel));
-  const norm = Math.sqrt(dot(kc, kc));
-  if (!(norm >= FLAT_FRACTION * layerMaxAbs) || norm === 0) {
-    return {
-      label: 'flat',
-      polarity: null,
-      sigma: null,
-      theta: null,
-      shift: null,
-      score: 0,
-      margin: 0,
-      family: null,
-    };
-  }
+/** Each family's best prototype for a mean-centred kernel `kc` of norm `norm`, best family first. */
+function rankFamilies(
+  kc: Float64Array,
+  norm: number,
+  bank: PrototypeBank,
+): (readonly [KernelFamily, FamilyBest])[] {
   const best = new Map<KernelFamily, FamilyBest>();
   const offer = (family: KernelFamily, cand: FamilyBest) => {
     const cur = best.get(family);
@@ -290,9 +319,73 @@ export function classifyKernel(
     else theta = (((theta / 2) % 90) + 90) % 90;
     offer(p.family, { score, sign: 1, sigma: p.sigma, shift: p.shift, theta });
   }
-  const ranked = FAMILIES.map((f) => [f, best.get(f)] as const)
+  return FAMILIES.map((f) => [f, best.get(f)] as const)
     .filter((e): e is readonly [KernelFamily, FamilyBest] => e[1] !== undefined)
     .sort((a, b) => b[1].score - a[1].score);
+}
+
+/** Draws behind {@link chanceScore} (seeded: the same value on every run). */
+const CHANCE_DRAWS = 1000;
+const CHANCE_SEED = 0x6b65726e;
+const chanceCache = new Map<string, number>();
+
+/**
+ * The `quantile` of the best family's score of i.i.d. normal k×k kernels (CHANCE_DRAWS seeded draws): the
+ * score a kernel reaches by chance. It falls with k (k² − 1 free dimensions after mean removal against a
+ * prototype bank that grows only with the σ grid): ≈ 0.92 at 3x3, 0.64 at 5x5, 0.47 at 7x7 for q = 0.9.
+ */
+export function chanceScore(k: number, quantile: number): number {
+  const key = `${k}:${quantile}`;
+  const cached = chanceCache.get(key);
+  if (cached !== undefined) return cached;
+  const bank = prototypeBank(k);
+  const rand = mulberry32(CHANCE_SEED + k);
+  const scores: number[] = [];
+  const v = new Float64Array(k * k);
+  for (let d = 0; d < CHANCE_DRAWS; d++) {
+    for (let i = 0; i < v.length; i++) {
+      const u = Math.max(rand(), 1e-300);
+      v[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+    }
+    const kc = centred(v);
+    scores.push(rankFamilies(kc, Math.sqrt(dot(kc, kc)), bank)[0][1].score);
+  }
+  scores.sort((a, b) => a - b);
+  const q = Math.min(1, Math.max(0, quantile));
+  const value = scores[Math.floor(q * (scores.length - 1))];
+  chanceCache.set(key, value);
+  return value;
+}
+
+/** The score a k×k kernel's best family must reach: max(threshold, chance score at k). */
+export function effectiveThreshold(k: number, thresholds: AtlasThresholds = DEFAULT_THRESHOLDS): number {
+  const chance = thresholds.chance ?? 0;
+  return Math.max(thresholds.threshold, chance > 0 ? chanceScore(k, chance) : 0);
+}
+
+/** Classifies one k×k kernel (row-major); `layerMaxAbs` is max |w| over its layer (for the flat rule). */
+export function classifyKernel(
+  kernel: ArrayLike<number>,
+  k: number,
+  layerMaxAbs: number,
+  thresholds: AtlasThresholds = DEFAULT_THRESHOLDS,
+): KernelClass {
+  const bank = prototypeBank(k);
+  const kc = centred(Float64Array.from(kernel));
+  const norm = Math.sqrt(dot(kc, kc));
+  if (!(norm >= FLAT_FRACTION * layerMaxAbs) || norm === 0) {
+    return {
+      label: 'flat',
+      polarity: null,
+      sigma: null,
+      theta: null,
+      shift: null,
+      score: 0,
+      margin: 0,
+      family: null,
+    };
+  }
+  const ranked = rankFamilies(kc, norm, bank);
   const [family, top] = ranked[0];
   const margin = top.score - (ranked[1]?.[1].score ?? 0);
   const base = {
@@ -303,7 +396,7 @@ export function classifyKernel(
     margin,
     family,
   };
-  if (top.score < thresholds.threshold || margin < thresholds.margin) {
+  if (top.score < effectiveThreshold(k, thresholds) || margin < thresholds.margin) {
     return { label: 'unclassified', polarity: null, ...base };
   }
   const polarity = family === 'centre' || family === 'line' ? (top.sign >= 0 ? 'on' : 'off') : null;
@@ -325,6 +418,8 @@ export function isAtlasShape(shape: readonly number[]): boolean {
 
 export interface LayerAtlas {
   k: number;
+  /** The score a kernel of this size had to reach ({@link effectiveThreshold}). */
+  threshold: number;
   kernels: KernelClass[];
   /** Share of each label among the layer's kernels. */
   shares: Record<KernelLabel, number>;
@@ -358,16 +453,20 @@ export function classifyLayer(
     const slice = Array.prototype.slice.call(weight, c * kk, (c + 1) * kk) as number[];
     kernels.push(classifyKernel(slice, k, maxAbs, thresholds));
   }
-  return { k, kernels, shares: labelShares(kernels.map((x) => x.label)) };
+  return {
+    k,
+    threshold: effectiveThreshold(k, thresholds),
+    kernels,
+    shares: labelShares(kernels.map((x) => x.label)),
+  };
 }
 
-/** One depthwise layer to put in the atlas. */
-export interface AtlasLayerInput {
+/** One depthwise layer to put in the atlas: its weight, or its kernels already labelled (stored labels). */
+export type AtlasLayerInput = {
   layer: string;
   shape: readonly number[];
   convDepthNorm: number;
-  weight: ArrayLike<number>;
-}
+} & ({ weight: ArrayLike<number>; kernels?: undefined } | { kernels: KernelClass[]; weight?: undefined });
 
 export interface AtlasLayerResult extends LayerAtlas {
   layer: string;
@@ -391,13 +490,26 @@ export function modelAtlas(
   layers: readonly AtlasLayerInput[],
   thresholds: AtlasThresholds = DEFAULT_THRESHOLDS,
 ): ModelAtlas {
-  const results: AtlasLayerResult[] = layers.map((l) => ({
-    layer: l.layer,
-    shape: [...l.shape],
-    convDepthNorm: l.convDepthNorm,
-    depthBin: depthDecile(l.convDepthNorm),
-    ...classifyLayer(l.weight, l.shape, thresholds),
-  }));
+  return summariseAtlas(
+    layers.map((l) => ({
+      layer: l.layer,
+      shape: [...l.shape],
+      convDepthNorm: l.convDepthNorm,
+      depthBin: depthDecile(l.convDepthNorm),
+      ...(l.kernels
+        ? {
+            k: l.shape[2],
+            threshold: effectiveThreshold(l.shape[2], thresholds),
+            kernels: l.kernels,
+            shares: labelShares(l.kernels.map((x) => x.label)),
+          }
+        : classifyLayer(l.weight, l.shape, thresholds)),
+    })),
+  );
+}
+
+/** Shares over labelled layers (one model's, or several models' for a database), per depth bin and overall. */
+export function summariseAtlas(results: AtlasLayerResult[]): ModelAtlas {
   const all = results.flatMap((r) => r.kernels.map((k) => k.label));
   const bins = new Map<string, KernelLabel[]>();
   for (const r of results) {

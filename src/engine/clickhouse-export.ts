@@ -47,6 +47,8 @@ export interface ClickHouseExportOptions {
   nodes: ClickHouseTarget[];
   /** Filters per RowBinary insert. */
   batchRows?: number;
+  /** Create the tables and write layers, models and metadata only (filters written otherwise: benches). */
+  metadataOnly?: boolean;
   onProgress?: (filters: number, total: number) => void;
 }
 
@@ -128,6 +130,8 @@ export async function exportToClickHouse(
             });
       }
     }
+    if (options.metadataOnly)
+      return { models: 0, skipped: 0, filters: 0, seconds: (performance.now() - t0) / 1000 };
     // filters, model by model
     const models = await queryRows(
       con,

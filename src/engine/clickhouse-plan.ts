@@ -65,9 +65,20 @@ export async function planOnClickHouse(
   t: ClickHouseTarget,
   options: { where?: string | null; by?: string | null },
 ): Promise<SelectionPlan> {
+  return (await plansOnClickHouse(t, options.where ?? null, [options.by ?? null]))[0];
+}
+
+/** One plan per grouping of `--where` (`shift --by A --by B`), from one copy of the layers. */
+export async function plansOnClickHouse(
+  t: ClickHouseTarget,
+  where: string | null | undefined,
+  bys: (string | null)[],
+): Promise<SelectionPlan[]> {
   const db = await clickhouseLayerDb(t);
   try {
-    return await planSelection(db.connection, options);
+    const plans: SelectionPlan[] = [];
+    for (const by of bys) plans.push(await planSelection(db.connection, { where, by }));
+    return plans;
   } finally {
     db.close();
   }

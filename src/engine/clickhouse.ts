@@ -127,6 +127,25 @@ export function clickhouseEngine(t: ClickHouseTarget): SqlEngine & { client: Cli
     dialect: CLICKHOUSE,
     filtersTable: `${t.database}.${t.table}`,
     query: (sql) => chRows(client, sql, where),
+    readFilters: async (sql) => {
+      // RowBinary: the float32 bits as stored (no decimal round trip)
+      try {
+        const r = await client.exec({
+          query: `${sql} FORMAT RowBinary`,
+          clickhouse_settings: QUERY_SETTINGS,
+        });
+        const parts: Buffer[] = [];
+        for await (const b of r.stream) parts.push(b as Buffer);
+        const buf = Buffer.concat(parts);
+        if (buf.length % 36 !== 0)
+          throw new Error(`RowBinary of ${buf.length} bytes is not rows of 9 Float32`);
+        const out = new Float32Array(buf.length / 4);
+        for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
+        return out;
+      } catch (e) {
+        throw chError(where, e);
+      }
+    },
     close: () => client.close(),
   };
 }

@@ -10,6 +10,14 @@ export function duckdbEngine(db: FilterDb): SqlEngine {
     dialect: DUCKDB,
     filtersTable: 'filters',
     query: (sql) => queryRows(db.connection, sql),
+    readFilters: async (sql) => {
+      const rows = (await db.connection.runAndReadAll(sql)).getRows();
+      const out = new Float32Array(rows.length * 9);
+      rows.forEach((r, i) => {
+        for (let j = 0; j < 9; j++) out[i * 9 + j] = Number(r[j]);
+      });
+      return out;
+    },
     close: async () => {},
   };
 }

@@ -11,6 +11,9 @@
  * x ≥ edge[bin + 1] (edges lo + j·step, the last one hi). Only the moment sums are in a different order
  * (SQL aggregates, compensated: Kahan sums), so the basis agrees to rounding (~1e-15), not bit for bit.
  *
+ * The same passes serve `cohorts` (sql-cohorts.ts): with per-layer thresholds they see only a layer's
+ * non-sparse filters, and a peaks pass gives each layer's max|w|.
+ *
  * Pure: builds strings only. Every number goes into the SQL as a literal that parses back to the same double.
  */
 import { DIMS } from '../scan/scan-passes.js';
@@ -27,7 +30,10 @@ export interface SqlDialect {
   cond(test: string, then: string, otherwise: string): string;
   /** A compensated float64 sum. */
   sum(expr: string): string;
-  /** Rows `gid, w0..w8` of the selected layers (gid: the layer's group index). */
+  /**
+   * Rows `gid, w0..w8` of the selected layers (gid: the layer's group index), and `thr` (the layer's
+   * threshold) when the groups carry thresholds.
+   */
   source(table: string, groups: LayerGroups): string;
   /** Rows `gid, k, x` of a relation with columns gid, c0..c8 (one row per coefficient). */
   explode(relation: string): string;
@@ -37,6 +43,11 @@ export interface SqlDialect {
 export interface LayerGroups {
   layerIds: number[];
   groupIds: number[];
+  /**
+   * Per layer, a peak threshold: only filters whose max|w| is above it enter the passes (`cohorts`' non-sparse
+   * filters: max|f| > max|W_layer| / 100). Absent: every filter.
+   */
+  thresholds?: number[];
 }
 
 function intList(v: number[]): string {
@@ -50,6 +61,10 @@ function exactLiteral(x: number): string {
   return x.toExponential();
 }
 
+function doubleList(v: number[]): string {
+  return `[${v.map(exactLiteral).join(',')}]`;
+}
+
 const coefficientNames = Array.from({ length: DIMS }, (_, i) => `c${i}`);
 
 export const DUCKDB: SqlDialect = {
@@ -60,8 +75,10 @@ export const DUCKDB: SqlDialect = {
   cond: (t, a, b) => `CASE WHEN ${t} THEN ${a} ELSE ${b} END`,
   sum: (e) => `kahan_sum(${e})`,
   source: (table, g) =>
-    `SELECT lg.gid, ${Array.from({ length: DIMS }, (_, j) => `f.w${j}`).join(', ')} FROM ${table} f
-     JOIN (SELECT unnest(${intList(g.layerIds)}) AS layer_id, unnest(${intList(g.groupIds)}) AS gid) lg
+    `SELECT lg.gid, ${g.thresholds ? 'lg.thr, ' : ''}${Array.from({ length: DIMS }, (_, j) => `f.w${j}`).join(', ')} FROM ${table} f
+     JOIN (SELECT unnest(${intList(g.layerIds)}) AS layer_id, unnest(${intList(g.groupIds)}) AS gid${
+       g.thresholds ? `, unnest(CAST(${doubleList(g.thresholds)} AS DOUBLE[])) AS thr` : ''
+     }) lg
        ON f.layer_id = lg.layer_id`,
   explode: (rel) =>
     `SELECT gid, unnest(${intList(coefficientNames.map((_, i) => i))}) AS k, unnest([${coefficientNames.join(', ')}]) AS x FROM (${rel})`,
@@ -80,31 +97,63 @@ export const CLICKHOUSE: SqlDialect = {
   cond: (t, a, b) => `if(${t}, ${a}, ${b})`,
   sum: (e) => `sumKahan(${e})`,
   source: (table, g) =>
-    `SELECT gid, ${Array.from({ length: DIMS }, (_, j) => `w${j}`).join(', ')} FROM (
+    `SELECT gid, ${g.thresholds ? 'thr, ' : ''}${Array.from({ length: DIMS }, (_, j) => `w${j}`).join(', ')} FROM (
        SELECT transform(toInt64(layer_id), CAST(${intList(g.layerIds)} AS Array(Int64)),
-                        CAST(${intList(g.groupIds)} AS Array(Int64)), toInt64(-1)) AS gid, ${Array.from({ length: DIMS }, (_, j) => `w${j}`).join(', ')}
+                        CAST(${intList(g.groupIds)} AS Array(Int64)), toInt64(-1)) AS gid, ${
+                          g.thresholds
+                            ? `transform(toInt64(layer_id), CAST(${intList(g.layerIds)} AS Array(Int64)),
+                        CAST(${doubleList(g.thresholds)} AS Array(Float64)), toFloat64(0)) AS thr, `
+                            : ''
+                        }${Array.from({ length: DIMS }, (_, j) => `w${j}`).join(', ')}
        FROM ${table} WHERE toInt64(layer_id) IN (${g.layerIds.join(',')}))
      WHERE gid >= 0`,
   explode: (rel) =>
     `SELECT gid, k, x FROM (${rel}) ARRAY JOIN ${intList(coefficientNames.map((_, i) => i))} AS k, [${coefficientNames.join(', ')}] AS x`,
 };
 
-/** Rows gid, x0..x8: the peak-scaled filters (the kernels' `scaled`). */
-function scaledSql(d: SqlDialect, table: string, groups: LayerGroups): string {
-  const v = Array.from({ length: DIMS }, (_, j) => d.f64(`w${j}`));
-  let peak = `abs(${v[0]})`;
-  for (let j = 1; j < DIMS; j++) peak = `greatest(${peak}, abs(${v[j]}))`;
-  const x = v.map((vj, j) => `${d.cond('peak = 0', d.num(0), `${vj} / peak`)} AS x${j}`);
-  return `SELECT gid, ${x.join(', ')} FROM (SELECT gid, ${v.map((_, j) => `w${j}`).join(', ')}, ${peak} AS peak FROM (${d.source(table, groups)}))`;
+/** max|w| of each filter in float64 (the kernels' `peak`). */
+function peakSql(d: SqlDialect): { values: string[]; peak: string } {
+  const values = Array.from({ length: DIMS }, (_, j) => d.f64(`w${j}`));
+  let peak = `abs(${values[0]})`;
+  for (let j = 1; j < DIMS; j++) peak = `greatest(${peak}, abs(${values[j]}))`;
+  return { values, peak };
 }
 
-/** Moments pass: one row per group: gid, n, s0..s8 (Σx_j), q_i_j for i ≤ j (Σx_i·x_j). */
-export function momentsSql(d: SqlDialect, table: string, groups: LayerGroups): string {
+/**
+ * Rows gid, x0..x8: the peak-scaled filters (the kernels' `scaled`); with thresholds, only the filters whose
+ * peak is above their layer's (those are never all-zero, so the division is the same).
+ */
+function scaledSql(d: SqlDialect, table: string, groups: LayerGroups): string {
+  const { values: v, peak } = peakSql(d);
+  const x = v.map((vj, j) => `${d.cond('peak = 0', d.num(0), `${vj} / peak`)} AS x${j}`);
+  const thr = groups.thresholds ? ', thr' : '';
+  return `SELECT gid, ${x.join(', ')} FROM (SELECT gid${thr}, ${v.map((_, j) => `w${j}`).join(', ')}, ${peak} AS peak FROM (${d.source(table, groups)}))${
+    groups.thresholds ? ' WHERE peak > thr' : ''
+  }`;
+}
+
+/**
+ * Moments pass: one row per group: gid, n, s0..s8 (Σx_j), q_i_j for i ≤ j (Σx_i·x_j); with `columnRange`
+ * also lo0..lo8 and hi0..hi8 (min and max of x_j: a constant column's mean is then known exactly).
+ */
+export function momentsSql(
+  d: SqlDialect,
+  table: string,
+  groups: LayerGroups,
+  options: { columnRange?: boolean } = {},
+): string {
   const cols = ['gid', 'count(*) AS n'];
   for (let j = 0; j < DIMS; j++) cols.push(`${d.sum(`x${j}`)} AS s${j}`);
   for (let i = 0; i < DIMS; i++)
     for (let j = i; j < DIMS; j++) cols.push(`${d.sum(`x${i} * x${j}`)} AS q${i}_${j}`);
+  if (options.columnRange)
+    for (let j = 0; j < DIMS; j++) cols.push(`min(x${j}) AS lo${j}`, `max(x${j}) AS hi${j}`);
   return `SELECT ${cols.join(', ')} FROM (${scaledSql(d, table, groups)}) GROUP BY gid ORDER BY gid`;
+}
+
+/** Peaks pass: one row per group: gid, n (filters), peak (the largest |w| of its filters, float64). */
+export function peaksSql(d: SqlDialect, table: string, groups: LayerGroups): string {
+  return `SELECT gid, count(*) AS n, max(${peakSql(d).peak}) AS peak FROM (${d.source(table, groups)}) GROUP BY gid ORDER BY gid`;
 }
 
 /** Basis of a projection: mean[9] and components[81] (row i = component i). */
@@ -160,5 +209,12 @@ export function histogramSql(
 
 /** Filters per group (when the moments pass is skipped: a stored basis). */
 export function countSql(d: SqlDialect, table: string, groups: LayerGroups): string {
-  return `SELECT gid, count(*) AS n FROM (${d.source(table, groups)}) GROUP BY gid ORDER BY gid`;
+  const rows = groups.thresholds ? scaledSql(d, table, groups) : d.source(table, groups);
+  return `SELECT gid, count(*) AS n FROM (${rows}) GROUP BY gid ORDER BY gid`;
+}
+
+/** A layer's filters in storage order (w0..w8 rows), for what runs in-process on whole layers. */
+export function layerFiltersSql(table: string, layerId: number): string {
+  if (!Number.isSafeInteger(layerId)) throw new RangeError(`not an integer id: ${layerId}`);
+  return `SELECT ${Array.from({ length: DIMS }, (_, j) => `w${j}`).join(', ')} FROM ${table} WHERE layer_id = ${layerId} ORDER BY filter_id`;
 }

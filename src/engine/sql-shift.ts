@@ -4,9 +4,9 @@
  * selection and grouping are planned as always (scan/selection.ts); only the layer → group map goes to the
  * engine.
  */
-import { GroupHistograms } from '../analysis/histogram.js';
 import { type PcaBasis, pcaFromMoments } from '../analysis/pca.js';
 import { type ShiftResult, shiftFromHistograms } from '../analysis/shift.js';
+import { cellsToGroups, checkShiftPlans, groupingCells, groupsAsCells } from '../scan/analyses.js';
 import { DIMS, emptySums, type MomentSums, mergeMomentSums } from '../scan/scan-passes.js';
 import { SelectionError, type SelectionPlan } from '../scan/selection.js';
 import {
@@ -24,6 +24,8 @@ export interface SqlEngine {
   /** Table holding the filters (filter_id, layer_id, model_id, w0..w8). */
   readonly filtersTable: string;
   query(sql: string): Promise<Record<string, unknown>[]>;
+  /** The rows of a query of nine Float32 columns (w0..w8) as row-major float32, bit for bit. */
+  readFilters(sql: string): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -33,7 +35,16 @@ export interface SqlShiftResult extends ShiftResult {
   seconds: { moments: number; range: number; histograms: number };
 }
 
+/** The SQL passes group whole layers: a grouping of filters one by one (`--by pattern`) is refused. */
+function refusePerFilter(plan: SelectionPlan): void {
+  if (plan.layers.some((l) => l.filterGroups))
+    throw new SelectionError(
+      `--by ${plan.by} groups filters one by one, the SQL engines whole layers: run it on the database itself (--db)`,
+    );
+}
+
 function layerGroups(plan: SelectionPlan): LayerGroups {
+  refusePerFilter(plan);
   const index = new Map(plan.groups.map((g, i) => [g, i]));
   return {
     layerIds: plan.layers.map((l) => l.layerId),
@@ -77,7 +88,14 @@ export async function sqlBasis(
   engine: SqlEngine,
   plan: SelectionPlan,
 ): Promise<{ basis: PcaBasis; counts: Map<number, number> }> {
-  const per = await sqlGroupMoments(engine, layerGroups(plan));
+  return basisOfGroups(engine, layerGroups(plan));
+}
+
+async function basisOfGroups(
+  engine: SqlEngine,
+  groups: LayerGroups,
+): Promise<{ basis: PcaBasis; counts: Map<number, number> }> {
+  const per = await sqlGroupMoments(engine, groups);
   const total = emptySums();
   const counts = new Map<number, number>();
   for (const gid of [...per.keys()].sort((a, b) => a - b)) {
@@ -103,9 +121,15 @@ export async function sqlRange(
   plan: SelectionPlan,
   basis: PcaBasis,
 ): Promise<[number, number]> {
-  const [r] = await engine.query(
-    rangeSql(engine.dialect, engine.filtersTable, layerGroups(plan), sqlProjection(basis)),
-  );
+  return rangeOfGroups(engine, layerGroups(plan), basis);
+}
+
+async function rangeOfGroups(
+  engine: SqlEngine,
+  groups: LayerGroups,
+  basis: PcaBasis,
+): Promise<[number, number]> {
+  const [r] = await engine.query(rangeSql(engine.dialect, engine.filtersTable, groups, sqlProjection(basis)));
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (let k = 0; k < DIMS; k++) {
@@ -120,14 +144,34 @@ export async function sqlRange(
 export async function sqlShift(
   engine: SqlEngine,
   plan: SelectionPlan,
-  options: { bins?: number; basis?: PcaBasis; range?: [number, number] } = {},
+  options: SqlShiftOptions = {},
 ): Promise<SqlShiftResult> {
-  const bins = options.bins ?? 70;
-  if (!Number.isInteger(bins) || bins < 1)
-    throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
-  if (plan.by === null) throw new SelectionError('a grouping (--by) is required');
-  if (plan.filterCount === 0) throw new SelectionError('no filters selected');
-  const groups = layerGroups(plan);
+  return (await sqlShifts(engine, [plan], options))[0];
+}
+
+export interface SqlShiftOptions {
+  bins?: number;
+  basis?: PcaBasis;
+  range?: [number, number];
+}
+
+/**
+ * Several groupings of one selection (`shift --by A --by B`) in one set of passes, as the streamed path does:
+ * the passes group by cell (the layers with the same label in every grouping: scan/analyses.ts's cells), and
+ * each grouping's histograms are its cells' added up in-process. One basis and one range for all.
+ */
+export async function sqlShifts(
+  engine: SqlEngine,
+  plans: SelectionPlan[],
+  options: SqlShiftOptions = {},
+): Promise<SqlShiftResult[]> {
+  for (const p of plans) refusePerFilter(p);
+  const { bins, base } = checkShiftPlans(plans, options.bins);
+  const cells = plans.length === 1 ? groupsAsCells(base) : groupingCells(plans);
+  const groups: LayerGroups = {
+    layerIds: base.layers.map((l) => l.layerId),
+    groupIds: base.layers.map((l) => cells.layerCell[l.layerId]),
+  };
   const seconds = { moments: 0, range: 0, histograms: 0 };
   let t = performance.now();
   let basis = options.basis;
@@ -139,28 +183,33 @@ export async function sqlShift(
         num(r.n, 'n'),
       ]),
     );
-  } else ({ basis, counts } = await sqlBasis(engine, plan));
+  } else ({ basis, counts } = await basisOfGroups(engine, groups));
   seconds.moments = (performance.now() - t) / 1000;
   t = performance.now();
-  const range = options.range ?? (await sqlRange(engine, plan, basis));
+  const range = options.range ?? (await rangeOfGroups(engine, groups, basis));
   seconds.range = (performance.now() - t) / 1000;
   t = performance.now();
   const rows = await engine.query(
     histogramSql(engine.dialect, engine.filtersTable, groups, sqlProjection(basis), range, bins),
   );
   seconds.histograms = (performance.now() - t) / 1000;
-  const hist = new GroupHistograms(DIMS, bins, range[0], range[1]);
-  for (const [gid, n] of counts) {
-    hist.counts.set(plan.groups[gid], new Float64Array(DIMS * bins));
-    hist.filters.set(plan.groups[gid], n);
-  }
+  const size = DIMS * bins;
+  const perCell = {
+    counts: new Float64Array(cells.labels.length * size),
+    filters: new Float64Array(cells.labels.length),
+  };
+  for (const [c, n] of counts) perCell.filters[c] = n;
   for (const r of rows) {
-    const h = hist.counts.get(plan.groups[num(r.gid, 'gid')]);
+    const c = num(r.gid, 'gid');
     const k = num(r.k, 'k');
     const b = num(r.bin, 'bin');
-    if (!h || !(k >= 0 && k < DIMS && b >= 0 && b < bins))
+    if (!(c >= 0 && c < cells.labels.length && k >= 0 && k < DIMS && b >= 0 && b < bins))
       throw new SelectionError(`the engine returned a histogram cell out of range: ${JSON.stringify(r)}`);
-    h[k * bins + b] += num(r.n, 'n');
+    perCell.counts[c * size + k * bins + b] += num(r.n, 'n');
   }
-  return { ...shiftFromHistograms(plan.by, hist, basis), basis, seconds };
+  return plans.map((p, pi) => ({
+    ...shiftFromHistograms(p.by!, cellsToGroups(cells.labels, pi, perCell, bins, range, DIMS), basis),
+    basis,
+    seconds,
+  }));
 }

@@ -496,6 +496,19 @@ function eigenvalues(a: Float64Array, order: number): Float64Array {
   return symmetricEigen(a, order, { vectors: false }).values;
 }
 
+/**
+ * {@link varianceEntropy} from the centred scatter (k × k, row-major; not modified) of `count` rows, for
+ * callers that have moments instead of the rows (the SQL engines' sums).
+ */
+export function varianceEntropyOfScatter(
+  scatter: Float64Array,
+  k: number,
+  count: number,
+): VarianceEntropy | null {
+  if (count < 2 || k === 0) return null;
+  return entropyOfScatter({ matrix: Float64Array.from(scatter), order: k }, count);
+}
+
 /** Entropy of the eigenvalues of scatter/(count−1) (the scatter is scaled in place). */
 function entropyOfScatter(moments: { matrix: Float64Array; order: number }, count: number): VarianceEntropy {
   const { matrix: scatter, order: k } = moments;

@@ -5,12 +5,16 @@
  * weights) and `renderModelReport` (pure HTML).
  */
 
+import { type AtlasView, atlasInputs, atlasView } from '../analysis/atlas-view.js';
+import { dctEnergy, firstConvLayerIndex } from '../analysis/energy.js';
+import { modelAtlas } from '../analysis/kernel-atlas.js';
 import type { PcaBasis } from '../analysis/pca.js';
 import { fitBasis } from '../analysis/shift.js';
 import { degenerationFlags, isDegenerationFlag } from '../metrics/flags.js';
 import type { InitRule } from '../metrics/init-distance.js';
 import { type LayerQuality, type QualityReport, qualityReport } from '../metrics/layer-report.js';
 import type { ConvLayer, Model, WeightArray } from '../model/types.js';
+import { atlasSection, atlasSharesTable, energySection, type ReportEnergy } from './atlas-section.js';
 import {
   cards,
   escapeHtml as esc,
@@ -62,6 +66,10 @@ export interface ModelReportData {
   /** Filters the basis was fitted on, and from how many layers. */
   basisFilters: number;
   basisLayers: number;
+  /** The depthwise kernel atlas (null: no depthwise layer with odd k×k kernels). */
+  atlas: AtlasView | null;
+  /** The first conv layer's energy profile over the DCT basis (null: no 2-D conv). */
+  energy: ReportEnergy | null;
 }
 
 /** The flags that make a layer degenerated (metrics/flags.ts's one definition). */
@@ -142,7 +150,33 @@ export async function modelReportData(
       }
     }, 9);
   }
-  return { quality, firstLayer, degenerated, basis, basisNote, basisFilters, basisLayers: threes.length };
+  const inputs = await atlasInputs(model.layers);
+  const atlas = inputs.length ? atlasView(inputs, modelAtlas(inputs)) : null;
+  const first = firstConvLayerIndex(model.layers);
+  let energy: ReportEnergy | null = null;
+  if (first >= 0) {
+    const l = model.layers[first];
+    const e = dctEnergy(await l.loadWeight(), l.shape);
+    energy = {
+      model: model.source,
+      layer: l.name,
+      shape: [...l.shape],
+      filters: e.filters,
+      profile: e.profile,
+      labels: e.labels,
+    };
+  }
+  return {
+    quality,
+    firstLayer,
+    degenerated,
+    basis,
+    basisNote,
+    basisFilters,
+    basisLayers: threes.length,
+    atlas,
+    energy,
+  };
 }
 
 const FLAG_LABEL: Record<string, string> = {
@@ -436,6 +470,18 @@ export function renderModelReport(
     intro: `<p>PCA of this model’s own 3×3 filters (${plural(data.basisLayers, 'layer')}), each scaled by its own max |w| first, as in CNN Filter DB.</p>`,
     body: basisBody,
   });
+
+  if (data.atlas)
+    sections.push(
+      atlasSection(
+        data.atlas,
+        atlasSharesTable(
+          data.atlas.layers.map((l) => ({ name: l.layer, k: l.k, kernels: l.kernels, shares: l.shares })),
+          'layer',
+        ),
+      ),
+    );
+  if (data.energy) sections.push(energySection([data.energy], null));
 
   const notes: string[] = [];
   for (const s of q.skipped)

@@ -8,11 +8,13 @@
  * (analysis/shift.ts `BatchSource`, one per grouping), streaming.
  */
 
+import type { AtlasView } from '../analysis/atlas-view.js';
 import { coefficientDistributions } from '../analysis/coefficients.js';
 import type { CohortsResult } from '../analysis/cohorts.js';
 import type { Density2dOptions } from '../analysis/density2d.js';
 import { groupKdes } from '../analysis/kde.js';
 import { type BatchSource, distributionShift, fitBasis, type ShiftResult } from '../analysis/shift.js';
+import { atlasSection, atlasSharesTable, energySection, type ReportEnergy } from './atlas-section.js';
 import { cohortSection } from './cohort-section.js';
 import {
   cards,
@@ -91,6 +93,14 @@ export interface ZooReportData {
   cohorts?: CohortsResult;
   /** Kernel size of the analysed filters, [kh, kw] (`report --db … --kernel`; default 3×3). */
   kernel?: [number, number];
+  /** The depthwise kernel atlas over every model (`view`) and each model's shares; `note`: skipped layers. */
+  atlas?: {
+    view: AtlasView;
+    models: { name: string; kernels: number; shares: AtlasView['shares'] }[];
+    note?: string;
+  };
+  /** Each model's first-layer energy profile and their Pearson correlation matrix; `note`: skipped models. */
+  energy?: { models: ReportEnergy[]; correlation: (number | null)[][]; note?: string };
   /** Footer date; null omits it (reproducible output). */
   generatedAt?: string | null;
 }
@@ -409,6 +419,19 @@ export function renderZooReport(data: ZooReportData): string {
   }
 
   if (data.cohorts) sections.push(cohortSection(data.cohorts));
+  if (data.atlas)
+    sections.push(
+      atlasSection(
+        data.atlas.view,
+        atlasSharesTable(
+          data.atlas.models.filter((m) => m.kernels > 0),
+          'model',
+        ),
+        data.atlas.note,
+      ),
+    );
+  if (data.energy)
+    sections.push(energySection(data.energy.models, data.energy.correlation, data.energy.note));
 
   const generated =
     data.generatedAt === undefined

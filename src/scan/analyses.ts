@@ -27,6 +27,7 @@ import {
 import { isKernel3x3, kernelDims, kernelLabel } from './kernel-size.js';
 import { PlanScanner, type ScanOptions, sampleRanges } from './plan-scanner.js';
 import { candidateRange, type TrackSpec } from './range-candidates.js';
+import { type FilterGroups, PER_FILTER } from './scan-passes.js';
 import { SelectionError, type SelectionPlan } from './selection.js';
 
 /** Values per filter of a plan's kernel size (9 for 3x3). */
@@ -222,22 +223,7 @@ export async function storeShifts(
   plans: SelectionPlan[],
   options: StoreShiftOptions = {},
 ): Promise<StoreShiftResult[]> {
-  const bins = options.bins ?? 70;
-  if (!Number.isInteger(bins) || bins < 1)
-    throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
-  if (plans.length === 0 || plans.some((p) => p.by === null))
-    throw new SelectionError('a grouping (--by) is required');
-  const base = plans[0];
-  if (base.filterCount === 0) throw new SelectionError('no filters selected');
-  if (
-    plans.some(
-      (p) =>
-        p.where !== base.where ||
-        p.filterCount !== base.filterCount ||
-        kernelLabel(p.kernel) !== kernelLabel(base.kernel),
-    )
-  )
-    throw new SelectionError('the groupings of one shift must group the same selection');
+  const { bins, base } = checkShiftPlans(plans, options.bins);
   const kdeBins = options.views ? (options.views.kdeBins ?? 2048) : 0;
   const density =
     options.views && options.views.density !== false ? (options.views.density ?? DEFAULT_DENSITY) : undefined;
@@ -257,7 +243,7 @@ export async function storeShifts(
     const basis = fit.basis;
     seconds.moments = (performance.now() - t) / 1000;
     t = performance.now();
-    const maps: HistMap[] = [{ layerGroup: cells.layerCell, groups: cells.labels.length, bins }];
+    const maps: HistMap[] = [cellMap(cells, bins)];
     if (kdeBins) for (const p of plans) maps.push(groupMap(p, base.layerSpan, kdeBins));
     const pass = await histogramPass(
       scanner,
@@ -288,47 +274,97 @@ export async function storeShifts(
   }
 }
 
+/**
+ * The checks of a shift over several groupings (the streamed and the SQL paths): a positive integer bin count
+ * (default 70), a grouping each, and one selection with filters. Returns the bins and the first plan.
+ */
+export function checkShiftPlans(
+  plans: SelectionPlan[],
+  binsOption: number | undefined,
+): { bins: number; base: SelectionPlan } {
+  const bins = binsOption ?? 70;
+  if (!Number.isInteger(bins) || bins < 1)
+    throw new SelectionError(`--bins must be a positive integer, got ${bins}`);
+  if (plans.length === 0 || plans.some((p) => p.by === null))
+    throw new SelectionError('a grouping (--by) is required');
+  const base = plans[0];
+  if (base.filterCount === 0) throw new SelectionError('no filters selected');
+  if (
+    plans.some(
+      (p) =>
+        p.where !== base.where ||
+        p.filterCount !== base.filterCount ||
+        kernelLabel(p.kernel) !== kernelLabel(base.kernel),
+    )
+  )
+    throw new SelectionError('the groupings of one shift must group the same selection');
+  return { bins, base };
+}
+
 /** layer_id → index of the layer's group in `plan.groups` (-1: not selected), for a histogram of `bins`. */
 function groupMap(plan: SelectionPlan, layerSpan: number, bins: number): HistMap {
   const idx = new Map(plan.groups.map((g, i) => [g, i]));
   const layerGroup = new Int32Array(layerSpan).fill(-1);
-  for (const l of plan.layers) layerGroup[l.layerId] = idx.get(l.group)!;
-  return { layerGroup, groups: plan.groups.length, bins };
+  const filterGroups: FilterGroups[] = [];
+  for (const l of plan.layers) {
+    if (l.filterGroups) {
+      layerGroup[l.layerId] = PER_FILTER;
+      filterGroups.push({
+        layerId: l.layerId,
+        first: l.first,
+        groups: Int32Array.from(l.filterGroups, (g) => idx.get(g)!),
+      });
+    } else layerGroup[l.layerId] = idx.get(l.group)!;
+  }
+  const map: HistMap = { layerGroup, groups: plan.groups.length, bins };
+  if (filterGroups.length) map.filterGroups = filterGroups;
+  return map;
 }
 
-interface Cells {
-  /** layer_id → cell (-1: not selected). */
+export interface Cells {
+  /** layer_id → cell (-1: not selected; PER_FILTER: see `filterCells`). */
   layerCell: Int32Array;
   /** Per cell, its label in each grouping. */
   labels: string[][];
+  /** The cells of the filters of layers some grouping labels filter by filter (`pattern`). */
+  filterCells?: FilterGroups[];
+}
+
+/** The histogram map of `cells` (`bins` per coefficient). */
+function cellMap(cells: Cells, bins: number): HistMap {
+  const map: HistMap = { layerGroup: cells.layerCell, groups: cells.labels.length, bins };
+  if (cells.filterCells) map.filterGroups = cells.filterCells;
+  return map;
 }
 
 /** One grouping's groups as cells (in `plan.groups` order). */
-function groupsAsCells(plan: SelectionPlan): Cells {
-  return { layerCell: groupMap(plan, plan.layerSpan, 0).layerGroup, labels: plan.groups.map((g) => [g]) };
+export function groupsAsCells(plan: SelectionPlan): Cells {
+  const map = groupMap(plan, plan.layerSpan, 0);
+  return { layerCell: map.layerGroup, labels: plan.groups.map((g) => [g]), filterCells: map.filterGroups };
 }
 
 /**
  * The cells of several groupings of one selection: layers with the same label in every grouping (every
- * layer_info grouping is a function of the layer, and cells are far fewer than layers).
+ * layer_info grouping is a function of the layer, and cells are far fewer than layers); where a grouping labels
+ * a layer's filters one by one (`pattern`), its filters with the same labels.
  */
-function groupingCells(plans: SelectionPlan[]): Cells {
+export function groupingCells(plans: SelectionPlan[]): Cells {
   const base = plans[0];
-  const labelsByLayer = new Map<number, string[]>();
+  const byLayer = new Map<number, SelectionPlan['layers'][number][]>();
   for (const p of plans)
     for (const l of p.layers) {
-      let a = labelsByLayer.get(l.layerId);
+      let a = byLayer.get(l.layerId);
       if (!a) {
         a = [];
-        labelsByLayer.set(l.layerId, a);
+        byLayer.set(l.layerId, a);
       }
-      a.push(l.group);
+      a.push(l);
     }
   const cellOf = new Map<string, number>();
   const layerCell = new Int32Array(base.layerSpan).fill(-1);
   const labels: string[][] = [];
-  for (const l of base.layers) {
-    const own = labelsByLayer.get(l.layerId)!;
+  const filterCells: FilterGroups[] = [];
+  const cell = (own: string[]) => {
     const key = JSON.stringify(own);
     let c = cellOf.get(key);
     if (c === undefined) {
@@ -336,13 +372,24 @@ function groupingCells(plans: SelectionPlan[]): Cells {
       cellOf.set(key, c);
       labels.push(own);
     }
-    layerCell[l.layerId] = c;
+    return c;
+  };
+  for (const l of base.layers) {
+    const planned = byLayer.get(l.layerId)!;
+    if (planned.every((x) => !x.filterGroups)) {
+      layerCell[l.layerId] = cell(planned.map((x) => x.group));
+      continue;
+    }
+    const groups = new Int32Array(l.count);
+    for (let f = 0; f < l.count; f++) groups[f] = cell(planned.map((x) => x.filterGroups?.[f] ?? x.group));
+    layerCell[l.layerId] = PER_FILTER;
+    filterCells.push({ layerId: l.layerId, first: l.first, groups });
   }
-  return { layerCell, labels };
+  return filterCells.length ? { layerCell, labels, filterCells } : { layerCell, labels };
 }
 
 /** Grouping `pi`'s histograms: the cells' counts added up per label. */
-function cellsToGroups(
+export function cellsToGroups(
   labels: string[][],
   pi: number,
   cells: { counts: Float64Array; filters: Float64Array },
@@ -436,7 +483,7 @@ export async function storeZooAnalysis(
   const scanner = new PlanScanner(path, base, options);
   try {
     const { basis, guess } = await fitWithRangeGuess(scanner);
-    const maps: HistMap[] = [{ layerGroup: cells.layerCell, groups: cells.labels.length, bins }];
+    const maps: HistMap[] = [cellMap(cells, bins)];
     const ridgePlans = plans.filter((p) => options.ridges?.includes(p.by ?? '') ?? true);
     for (const p of ridgePlans) maps.push(groupMap(p, base.layerSpan, kdeBins));
     const density = options.density === false ? undefined : (options.density ?? DEFAULT_DENSITY);

@@ -26,6 +26,7 @@ import {
   keptRange,
   LayerScratch,
   ModelAccumulator,
+  maxAbsOf,
   measureCohortLayer,
   newProjectionBlock,
 } from '../analysis/cohorts.js';
@@ -34,6 +35,8 @@ import { batchMoments, emptyMoments, mergeMoments } from '../analysis/moments.js
 import { flatComponents, type PcaBasis, pcaFromMoments } from '../analysis/pca.js';
 import { FilterDbError } from '../errors.js';
 import { queryRows } from '../store/db.js';
+import { readKernelLabels } from '../store/kernel-pattern.js';
+import { hasKernelPattern } from '../store/schema.js';
 import { BatchReader } from './batch-read.js';
 import { openScanSource, type ScanSource } from './filter-scan.js';
 import { KERNEL_3X3, type KernelSize, kernelDims, kernelLabel } from './kernel-size.js';
@@ -43,6 +46,8 @@ import {
   groupingExpression,
   MAX_GROUPS,
   modelLabels,
+  PATTERN_GROUPING,
+  refusePatternKernel,
   SelectionError,
   storedLayers,
   TooManyGroupsError,
@@ -58,6 +63,11 @@ export interface CohortLayer {
   bin: number;
   /** Output channels when the stored shape accounts for the layer's filters, else null (no orthogonality). */
   out: number | null;
+  /**
+   * `--by pattern`: the member (index into {@link CohortPlan.models}) of each of the layer's filters, in
+   * filter_id order; `model` is then unused.
+   */
+  members?: Int32Array;
 }
 
 export interface CohortPlanModel {
@@ -68,6 +78,11 @@ export interface CohortPlanModel {
   value: number | null;
 }
 
+/**
+ * A cohort plan. With `--by <column>` a member is a model; with `--by pattern` it is a model's filters of one
+ * label (its depthwise kernels of that atlas label; `(none)`: its other filters), so a model is a member of
+ * every cohort it has kernels in.
+ */
 export interface CohortPlan {
   by: string;
   where: string | null;
@@ -111,7 +126,13 @@ export async function planCohorts(
   if (!by) throw new SelectionError('--by needs a column or an SQL expression');
   const where = options.where?.trim() || null;
   const correlate = options.correlate?.trim() || null;
-  const byExpr = await layerInfoExpression(con, by, '--by');
+  const perFilter = by === PATTERN_GROUPING;
+  if (perFilter) refusePatternKernel(kernel);
+  if (perFilter && !(await hasKernelPattern(con)))
+    throw new SelectionError(
+      '--by pattern reads the depthwise kernel labels of the kernel_pattern table, which this database (built before it) lacks: open it for writing once (`filterdb upgrade --db …` adds and fills it)',
+    );
+  const byExpr = perFilter ? 'NULL' : await layerInfoExpression(con, by, '--by');
   const corrExpr = correlate === null ? 'NULL' : await layerInfoExpression(con, correlate, '--correlate');
   if (where !== null) await checkWhere(con, where);
   const whereSql = where !== null ? `WHERE (${where})` : '';
@@ -191,7 +212,71 @@ export async function planCohorts(
     });
     filterCount += count;
   }
-  return { by, where, correlate, models, groups, kernel, layers, filterCount, nonFinite };
+  const plan = { by, where, correlate, models, groups, kernel, layers, filterCount, nonFinite };
+  return perFilter ? await patternMembers(con, plan) : plan;
+}
+
+/**
+ * The `--by pattern` plan: members (model, label) from the stored kernel labels of the selected layers — a
+ * depthwise layer's filters each in its model's member of their label, any other layer whole in its model's
+ * `(none)` member (also the member of a model with no selected layer).
+ */
+async function patternMembers(con: DuckDBConnection, plan: CohortPlan): Promise<CohortPlan> {
+  const labels = await readKernelLabels(
+    con,
+    plan.layers.map((l) => l.layerId),
+  );
+  const members: CohortPlanModel[] = [];
+  const memberOf = new Map<string, number>();
+  const member = (model: number, group: string) => {
+    const key = `${model}\u0000${group}`;
+    let m = memberOf.get(key);
+    if (m === undefined) {
+      m = members.length;
+      memberOf.set(key, m);
+      members.push({ ...plan.models[model], group });
+    }
+    return m;
+  };
+  const layers = plan.layers.map((l) => {
+    const own = labels.get(l.layerId);
+    if (!own || own.length !== l.count || own.some((x) => x === undefined))
+      return { ...l, model: member(l.model, NONE_GROUP) };
+    return { ...l, model: -1, members: Int32Array.from(own, (g) => member(l.model, g)) };
+  });
+  const present = new Set(members.map((m) => m.modelId));
+  plan.models.forEach((m, i) => {
+    if (!present.has(m.modelId)) member(i, NONE_GROUP);
+  });
+  const groups = [...new Set(members.map((m) => m.group))].sort(compareCodePoints);
+  return { ...plan, models: members, groups, layers };
+}
+
+/**
+ * A layer's filters split by member (`--by pattern`): per member its filters (row-major, in filter order) and
+ * their output-channel count when each filter is one output channel (a depthwise layer), else null. 3x3 filters
+ * only (planCohorts refuses `--by pattern` with another kernel size).
+ */
+function memberParts(
+  l: CohortLayer,
+  w: Float32Array,
+): { member: number; w: Float32Array; count: number; out: number | null }[] {
+  const members = l.members!;
+  const counts = new Map<number, number>();
+  for (const m of members) counts.set(m, (counts.get(m) ?? 0) + 1);
+  const parts = [...counts].map(([member, count]) => ({
+    member,
+    w: new Float32Array(count * 9),
+    count,
+    out: l.out === l.count ? count : null,
+  }));
+  const at = new Map(parts.map((p) => [p.member, { part: p, fill: 0 }]));
+  members.forEach((m, f) => {
+    const t = at.get(m)!;
+    t.part.w.set(w.subarray(f * 9, f * 9 + 9), t.fill * 9);
+    t.fill++;
+  });
+  return parts;
 }
 
 /** Filters read per query (consecutive layers together; a larger layer alone): ≈ 10 MB of columns. */
@@ -392,7 +477,20 @@ export async function storeCohorts(
     plan,
     'layers',
     (l, w) => {
-      const r = measureCohortLayer(w, l.count, l.out, scratch, dims);
+      if (l.members) {
+        // per member (3x3 only); the basis from the whole layer, as with any other grouping
+        const max = maxAbsOf(w, l.count * dims);
+        for (const p of memberParts(l, w)) {
+          const r = measureCohortLayer(p.w, p.count, p.out, scratch, max);
+          accs[p.member].add(l.bin, r.stats);
+          kept += r.kept.kept;
+          if (hist) hist.add(cohortOf[p.member], l.bin, r.kept);
+        }
+        const k = hist || given ? null : keptFilters(w, l.count, scratch);
+        if (k && k.kept > 0) mergeMoments(moments, batchMoments(k.scaled, k.kept, dims));
+        return;
+      }
+      const r = measureCohortLayer(w, l.count, l.out, scratch, undefined, dims);
       accs[l.model].add(l.bin, r.stats);
       kept += r.kept.kept;
       if (hist) hist.add(cohortOf[l.model], l.bin, r.kept);
@@ -419,7 +517,7 @@ export async function storeCohorts(
       plan,
       'range',
       (l, w) => {
-        const k = keptFilters(w, l.count, scratch, dims);
+        const k = keptFilters(w, l.count, scratch, undefined, dims);
         if (k.kept > 0) keptRange(k, mean, comps, block, range);
       },
       options,
@@ -430,12 +528,31 @@ export async function storeCohorts(
         path,
         plan,
         'histograms',
-        (l, w) => h.add(cohortOf[l.model], l.bin, keptFilters(w, l.count, scratch, dims)),
+        (l, w) => {
+          if (!l.members)
+            return h.add(cohortOf[l.model], l.bin, keptFilters(w, l.count, scratch, undefined, dims));
+          const max = maxAbsOf(w, l.count * dims);
+          for (const p of memberParts(l, w))
+            h.add(cohortOf[p.member], l.bin, keptFilters(p.w, p.count, scratch, max));
+        },
         options,
       );
       hist = h;
     }
   }
+  return cohortsResult(
+    plan,
+    accs,
+    basis && hist ? cohortDivergence(hist, basis.explainedVarianceRatio, kept) : null,
+  );
+}
+
+/** The result of a plan's per-model sums and divergence (models sorted; the correlation when asked for). */
+export function cohortsResult(
+  plan: CohortPlan,
+  accs: ModelAccumulator[],
+  divergence: CohortsResult['divergence'],
+): CohortsResult {
   const models: CohortModel[] = plan.models.map((m, i) => cohortModel(m.name, m.group, accs[i]));
   const order = models.map((_, i) => i);
   order.sort(
@@ -450,7 +567,7 @@ export async function storeCohorts(
     bins: [...COHORT_BINS],
     groups: plan.groups,
     models: sorted,
-    divergence: basis && hist ? cohortDivergence(hist, basis.explainedVarianceRatio, kept) : null,
+    divergence,
   };
   if (plan.correlate !== null)
     result.correlation = cohortCorrelation(

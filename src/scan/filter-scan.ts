@@ -149,9 +149,10 @@ export async function runScan(
 ): Promise<ScanResult> {
   const generic = task.kernel !== undefined && !isKernel3x3(task.kernel);
   const block = generic ? new KxKBlock(kernelDims(task.kernel!)) : null;
+  // per-filter groupings (--by pattern) are 3x3 only (selection.ts refuses them with another kernel size)
   const pass = block
     ? makeKxKPass(block, task.pass, task.superRows)
-    : makePass(threadScanKernels(), task.pass, task.superRows);
+    : makePass(threadScanKernels(), task.pass, task.superRows, task.ranges);
   if (task.ranges.length === 0) return pass.result();
   const own = source ? null : await openScanSource(task.path, task.threads);
   const src = source ?? own!;

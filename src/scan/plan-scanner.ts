@@ -307,9 +307,11 @@ export function sampleRanges(plan: SelectionPlan, windows = 8, size = 8192): IdR
 export function storeBatchSource(path: string, plan: SelectionPlan): BatchSource {
   if (plan.kernel.kh !== 3 || plan.kernel.kw !== 3)
     throw new RangeError('storeBatchSource reads 3x3 filters (the `filters` table) only');
-  const groupOf = new Map(plan.layers.map((l) => [l.layerId, l.group]));
+  const planned = new Map(plan.layers.map((l) => [l.layerId, l]));
   const parts = splitPlan(plan, 1);
   return async function* () {
+    /** Rows of each per-filter-grouped layer met so far (one part: layers come whole, in filter_id order). */
+    const seen = new Map<number, number>();
     const db = await openScanDb(path, undefined, 256); // ORDER BY over OR-ed ranges
     try {
       for (const part of parts) {
@@ -337,9 +339,19 @@ export function storeBatchSource(path: string, plan: SelectionPlan): BatchSource
           );
           let start = 0;
           while (start < size) {
-            const g = groupOf.get(layer[start]);
+            const l = planned.get(layer[start]);
             let end = start + 1;
             while (end < size && layer[end] === layer[start]) end++;
+            let g = l?.group;
+            if (l?.filterGroups) {
+              // a run of filters with the same label
+              const at = seen.get(l.layerId) ?? 0;
+              g = l.filterGroups[at];
+              end = start + 1;
+              while (end < size && layer[end] === layer[start] && l.filterGroups[at + end - start] === g)
+                end++;
+              seen.set(l.layerId, at + end - start);
+            }
             if (g !== undefined) {
               const filters = new Float32Array((end - start) * DIMS);
               for (let r = start; r < end; r++)

@@ -18,10 +18,48 @@ export const DIMS = 9;
 export { emptySums, type MomentSums, mergeMomentSums };
 
 export interface HistMap {
-  /** layer_id → group index (-1: not counted). */
+  /** layer_id → group index (-1: not counted; {@link PER_FILTER}: see `filterGroups`). */
   layerGroup: Int32Array;
   groups: number;
   bins: number;
+  /** The layers grouped filter by filter (`shift --by pattern`): each filter's group index, in filter_id order. */
+  filterGroups?: FilterGroups[];
+}
+
+/** A layer's per-filter group indices; `first` is its first filter_id. */
+export interface FilterGroups {
+  layerId: number;
+  first: number;
+  groups: Int32Array;
+}
+
+/** {@link HistMap.layerGroup} of a layer whose filters are grouped one by one. */
+export const PER_FILTER = -2;
+
+/**
+ * Per-filter groups as a scan meets them: a layer's rows arrive in filter_id order, and within one scan task a
+ * layer lies in one of its ranges (parts are cut from the merged layer intervals), so its k-th row there is
+ * filter max(first, range.lo) − first + k of the layer.
+ */
+class FilterGroupCursor {
+  private readonly groups: (Int32Array | undefined)[] = [];
+  private readonly next: Int32Array;
+  constructor(map: HistMap, ranges: readonly { lo: number; hi: number }[]) {
+    this.next = new Int32Array(map.layerGroup.length);
+    for (const f of map.filterGroups ?? []) {
+      this.groups[f.layerId] = f.groups;
+      const end = f.first + f.groups.length;
+      const r = ranges.find((x) => x.lo < end && x.hi > f.first);
+      if (r) this.next[f.layerId] = Math.max(r.lo, f.first) - f.first;
+    }
+  }
+
+  /** The group of the next row of `layer`. */
+  take(layer: number): number {
+    const g = this.groups[layer]![this.next[layer]++];
+    if (g === undefined) throw new RangeError(`layer ${layer} has more rows than labelled filters`);
+    return g;
+  }
 }
 
 export interface DensitySpec {
@@ -191,8 +229,13 @@ function rangePass(k: ScanKernels, mean: Float64Array, comps: Float64Array): Blo
   };
 }
 
-function histPass(k: ScanKernels, spec: Extract<PassSpec, { kind: 'hist' }>): BlockPass {
+function histPass(
+  k: ScanKernels,
+  spec: Extract<PassSpec, { kind: 'hist' }>,
+  ranges: readonly { lo: number; hi: number }[],
+): BlockPass {
   k.setBasis(spec.mean, spec.comps);
+  const cursors = spec.maps.map((m) => (m.filterGroups ? new FilterGroupCursor(m, ranges) : null));
   k.resetRange();
   const hists: WasmHistogram[] = spec.maps.map((m) => k.allocHistogram(m.groups, m.bins, spec.lo, spec.hi));
   const totals = spec.maps.map((m) => ({
@@ -217,14 +260,21 @@ function histPass(k: ScanKernels, spec: Extract<PassSpec, { kind: 'hist' }>): Bl
       const g = k.groups;
       spec.maps.forEach((m, mi) => {
         const lg = m.layerGroup;
-        for (let r = 0; r < n; r++) g[r] = lg[layers[r]];
+        const cursor = cursors[mi];
+        if (cursor)
+          for (let r = 0; r < n; r++) {
+            const v = lg[layers[r]];
+            g[r] = v === PER_FILTER ? cursor.take(layers[r]) : v;
+          }
+        else for (let r = 0; r < n; r++) g[r] = lg[layers[r]];
         k.bin(n, hists[mi]);
       });
       if (dens !== null && d) {
         const first = spec.maps[0].layerGroup;
         const xs = k.coef[d.xIndex];
         const ys = k.coef[d.yIndex];
-        for (let r = 0; r < n; r++) if (first[layers[r]] >= 0) dens.add(xs[r], ys[r]);
+        // -1: not selected (PER_FILTER layers are)
+        for (let r = 0; r < n; r++) if (first[layers[r]] !== -1) dens.add(xs[r], ys[r]);
       }
       pending += n;
       if (pending >= 1 << 30) drain();
@@ -243,10 +293,15 @@ function histPass(k: ScanKernels, spec: Extract<PassSpec, { kind: 'hist' }>): Bl
   };
 }
 
-/** The block pass of `spec` on the kernels `k`. */
-export function makePass(k: ScanKernels, spec: PassSpec, superRows: number): BlockPass {
+/** The block pass of `spec` on the kernels `k`, for a task scanning the filter_id `ranges`. */
+export function makePass(
+  k: ScanKernels,
+  spec: PassSpec,
+  superRows: number,
+  ranges: readonly { lo: number; hi: number }[] = [],
+): BlockPass {
   k.resetHeap();
   if (spec.kind === 'moments') return momentsPass(k, superRows, spec.track);
   if (spec.kind === 'range') return rangePass(k, spec.mean, spec.comps);
-  return histPass(k, spec);
+  return histPass(k, spec, ranges);
 }

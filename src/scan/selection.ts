@@ -4,13 +4,16 @@
  * A selection is `--where <SQL on layer_info>` (model, Task, kind, conv_depth_norm, …); a grouping is
  * `--by <meta column | depth | model | layer-kind | SQL expression on layer_info>`, evaluated once per layer
  * (layers are the unit of every such grouping: they own filter_ids first_filter_id .. +filter_count). NULL →
- * `(none)`; depth → depthDecile(conv_depth_norm) labels.
+ * `(none)`; depth → depthDecile(conv_depth_norm) labels. One grouping is per filter: `pattern`, each
+ * depthwise kernel's stored atlas label (`kernel_pattern`), `(none)` for the filters of other layers.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { compareCodePoints, depthDecile, NONE_GROUP } from '../analysis/groups.js';
 import type { LayerStats } from '../analysis/layer-stats.js';
 import { ident, queryRows } from '../store/db.js';
+import { readKernelLabels } from '../store/kernel-pattern.js';
 import { readLayerStats } from '../store/layer-stats.js';
+import { hasKernelPattern } from '../store/schema.js';
 import {
   isKernel3x3,
   KERNEL_3X3,
@@ -20,7 +23,10 @@ import {
 } from './kernel-size.js';
 
 /** Groupings with a meaning of their own (anything else is a layer_info column or an SQL expression). */
-export const SPECIAL_GROUPINGS = ['depth', 'model', 'layer-kind'] as const;
+export const SPECIAL_GROUPINGS = ['depth', 'model', 'layer-kind', 'pattern'] as const;
+
+/** The per-filter grouping: the depthwise kernel atlas label of each filter (store/kernel-pattern.ts). */
+export const PATTERN_GROUPING = 'pattern';
 
 export interface LayerPlan {
   layerId: number;
@@ -29,6 +35,11 @@ export interface LayerPlan {
   count: number;
   /** Group label (only when planned with a grouping). */
   group: string;
+  /**
+   * A per-filter grouping (`pattern`): the label of each of the layer's filters, in filter_id order; `group`
+   * is then unused.
+   */
+  filterGroups?: string[];
 }
 
 export interface SelectionPlan {
@@ -172,19 +183,25 @@ export async function planSelection(
   const where = options.where?.trim() || null;
   const by = options.by?.trim() || null;
   let groupSql = 'NULL';
-  if (by !== null) {
+  const perFilter = by === PATTERN_GROUPING;
+  const kernel = options.kernel ?? KERNEL_3X3;
+  if (perFilter) refusePatternKernel(kernel);
+  if (perFilter && !(await hasKernelPattern(con)))
+    throw new SelectionError(
+      '--by pattern reads the depthwise kernel labels of the kernel_pattern table, which this database (built before it) lacks: open it for writing once (`filterdb upgrade --db …` adds and fills it)',
+    );
+  if (by !== null && !perFilter) {
     const expr = await groupingExpression(con, by);
     groupSql = by === 'depth' || by === 'model' ? expr : `CAST(${expr} AS VARCHAR)`;
     try {
       await con.runAndReadAll(`SELECT ${groupSql} FROM layer_info LIMIT 0`);
     } catch (e) {
       throw new SelectionError(
-        `--by ${JSON.stringify(by)} is neither a column of layer_info (see \`filterdb sql --db … "DESCRIBE layer_info"\`), depth, model, layer-kind, nor a valid SQL expression on layer_info: ${firstLine(e)}`,
+        `--by ${JSON.stringify(by)} is neither a column of layer_info (see \`filterdb sql --db … "DESCRIBE layer_info"\`), depth, model, layer-kind, pattern, nor a valid SQL expression on layer_info: ${firstLine(e)}`,
       );
     }
   }
   if (where !== null) await checkWhere(con, where);
-  const kernel = options.kernel ?? KERNEL_3X3;
   const rows = await storedLayers(
     con,
     `layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g`,
@@ -192,6 +209,12 @@ export async function planSelection(
     kernel,
   );
   const labels = by === 'model' ? await modelLabels(con) : null;
+  const kernelLabels = perFilter
+    ? await readKernelLabels(
+        con,
+        rows.map((r) => Number(r.layer_id)),
+      )
+    : null;
   const layers: LayerPlan[] = [];
   const groups = new Set<string>();
   let filterCount = 0;
@@ -204,7 +227,15 @@ export async function planSelection(
       continue;
     }
     let group = '';
-    if (by !== null) {
+    let filterGroups: string[] | undefined;
+    if (kernelLabels) {
+      filterGroups = completeLabels(kernelLabels.get(Number(r.layer_id)), Number(r.filter_count));
+      if (filterGroups) for (const g of new Set(filterGroups)) groups.add(g);
+      else {
+        group = NONE_GROUP;
+        groups.add(group);
+      }
+    } else if (by !== null) {
       const g = r.g;
       if (by === 'depth') group = (typeof g === 'number' ? depthDecile(g) : null) ?? NONE_GROUP;
       else if (labels) group = labels.get(Number(g)) ?? NONE_GROUP;
@@ -218,6 +249,7 @@ export async function planSelection(
       count: Number(r.filter_count),
       group,
     };
+    if (filterGroups) layer.filterGroups = filterGroups;
     filterCount += layer.count;
     layerSpan = Math.max(layerSpan, layer.layerId + 1);
     layers.push(layer);
@@ -242,6 +274,24 @@ export async function planSelection(
     layerSpan,
     nonFinite,
   };
+}
+
+/**
+ * `--by pattern` groups 3x3 depthwise kernels by their atlas label (`kernel_pattern`); other kernel sizes have
+ * no labels (and their passes, kxk-passes.ts, no per-filter groups): refused with a SelectionError.
+ */
+export function refusePatternKernel(kernel: KernelSize): void {
+  if (!isKernel3x3(kernel))
+    throw new SelectionError(
+      `--by pattern groups 3x3 depthwise kernels by their atlas label; ${kernelLabel(kernel)} filters have none (use --by pattern without --kernel, or another grouping)`,
+    );
+}
+
+/** A layer's stored kernel labels when there is one for each of its `count` filters, else undefined. */
+function completeLabels(labels: string[] | undefined, count: number): string[] | undefined {
+  if (!labels || labels.length !== count) return undefined;
+  for (let i = 0; i < count; i++) if (labels[i] === undefined) return undefined;
+  return labels;
 }
 
 /** A note on the layers a plan left out for NaN or infinite weights, or null when there were none. */

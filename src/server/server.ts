@@ -11,6 +11,7 @@
  * receiveBody), and the work has `timeoutMs` (503) — when it passes, or the client leaves, the request's
  * DuckDB queries are interrupted, its scans stopped and its upload analysis terminated.
  */
+
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -20,6 +21,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { isFilterDbError } from '../errors.js';
 import { type FilterDb, openDb } from '../store/db.js';
 import { databaseCounts } from '../store/ingest.js';
+import { energyAnswer, modelAtlasAnswer, modelEnergyAnswer } from './atlas.js';
 import { cohorts } from './cohorts.js';
 import { compare } from './compare.js';
 import { firstLayer } from './first-layer.js';
@@ -412,6 +414,12 @@ function makeHandler(o: Options, db: FilterDb | null) {
         allow('GET');
         return sendJson(res, 200, await withConnection(needDb(), signal, (con) => getModel(con, id)));
       }
+      if (parts.length === 3 && (parts[2] === 'atlas' || parts[2] === 'energy')) {
+        allow('GET');
+        const answer = (con: DuckDBConnection): Promise<unknown> =>
+          parts[2] === 'atlas' ? modelAtlasAnswer(con, id) : modelEnergyAnswer(con, id);
+        return sendJson(res, 200, await withConnection(needDb(), signal, answer));
+      }
       if (parts.length === 3 && parts[2] === 'first-layer') {
         allow('GET');
         return sendJson(res, 200, await withConnection(needDb(), signal, (con) => firstLayer(con, id)));
@@ -429,6 +437,11 @@ function makeHandler(o: Options, db: FilterDb | null) {
           await withConnection(needDb(), signal, (con) => layerFilters(con, id, index, max)),
         );
       }
+    }
+
+    if (route === 'energy') {
+      allow('GET');
+      return sendJson(res, 200, await withConnection(needDb(), signal, energyAnswer));
     }
 
     if (route === 'compare') {

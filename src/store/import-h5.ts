@@ -13,7 +13,9 @@
  * filters are measured as one [1, n, 3, 3] tensor), their non-finite count, and every flag that needs no
  * layer shape, decided by the same `flagLayer` as ingest (sparse, low-diversity, random-like, non-finite,
  * tiny from n). Orthogonality and shape stay NULL because dataset.h5 does not record the layer shape: the
- * CLI, reports and app say "not measured" for them (see `notMeasured` in metrics/flags.ts).
+ * CLI, reports and app say "not measured" for them (see `notMeasured` in metrics/flags.ts). No
+ * `kernel_pattern` rows either: without layer shapes and kinds, a depthwise layer's kernels cannot be told from
+ * a plain layer's 3x3 filters (labelling every filter as a depthwise kernel would mislabel the plain ones).
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -28,7 +30,7 @@ import { measureLayer } from '../metrics/quality.js';
 import type { LayerFlag, LayerMetrics } from '../metrics/types.js';
 import { type FilterDb, mapDuckDbError, queryRows } from './db.js';
 import { FilterWriter } from './filter-writer.js';
-import { appendLayers, insertModelRow, type LayerRow, nextIds } from './ingest.js';
+import { appendLayers, insertModelRow, type LayerRow, MODEL_TABLES, nextIds } from './ingest.js';
 import { appendLayerStats, type LayerStatsRow } from './layer-stats.js';
 import { refreshViews } from './schema.js';
 
@@ -166,7 +168,7 @@ async function writeH5Model(
   const writer = new FilterWriter(con);
   try {
     if (replaceId !== null) {
-      for (const t of ['filters', 'filters_other', 'layers', 'layer_stats', 'models', 'model_meta']) {
+      for (const t of [...MODEL_TABLES, 'model_meta']) {
         await con.run(`DELETE FROM ${t} WHERE model_id = ${replaceId}`);
       }
     }

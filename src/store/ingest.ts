@@ -24,6 +24,12 @@ import { QualityPool } from '../node/parallel-quality.js';
 import { type FilterDb, mapDuckDbError, queryRows, queryValue } from './db.js';
 import { BIGINT, INTEGER, LIST, listValue, VARCHAR } from './duckdb-api.js';
 import { FilterWriter } from './filter-writer.js';
+import {
+  appendKernelPatterns,
+  isPatternLayer,
+  type KernelPatternRow,
+  layerPatterns,
+} from './kernel-pattern.js';
 import { appendDiagnostics, type LayerDiagnostics } from './layer-diagnostics.js';
 import { appendLayerStats, type LayerStatsRow } from './layer-stats.js';
 import { applyMeta, type MetaReport, type MetaTable } from './meta.js';
@@ -800,7 +806,7 @@ async function writeMeasured(
   try {
     if (replaceId !== null) {
       await dbStep(async () => {
-        for (const t of ['filters', 'filters_other', 'layers', 'layer_stats', 'models']) {
+        for (const t of MODEL_TABLES) {
           await con.run(`DELETE FROM ${t} WHERE model_id = ${replaceId}`);
         }
       });
@@ -812,6 +818,7 @@ async function writeMeasured(
     let nextOther = ids.filterOther;
     const rows: LayerRow[] = [];
     const stats: LayerStatsRow[] = [];
+    const patterns: KernelPatternRow[] = [];
     const kernelCounts = new Map<string, number>();
     let stored = 0;
     for (const m of measured) {
@@ -840,6 +847,9 @@ async function writeMeasured(
         }
       }
       if (filterTable) stored += n;
+      // labelled whether or not the filters are stored (`--kernel 3x3` leaves 5x5 and 7x7 out)
+      if (isPatternLayer(layer.kind, layer.shape))
+        patterns.push({ layerId, kernels: layerPatterns(weight, layer.shape) });
       rows.push({
         layerId,
         index: m.index,
@@ -867,6 +877,7 @@ async function writeMeasured(
       writer.close();
       await appendLayers(con, modelId, rows);
       await appendLayerStats(con, modelId, stats);
+      await appendKernelPatterns(con, modelId, patterns);
       if (state) {
         state.insertModel ??= await con.prepare(INSERT_MODEL_SQL);
         state.insertModel.bind(modelRowValues(modelId, model, record, counts), listTypes);
@@ -889,6 +900,9 @@ async function writeMeasured(
     throw e;
   }
 }
+
+/** The tables holding a model's rows by model_id (deleted when it is replaced). */
+export const MODEL_TABLES = ['filters', 'filters_other', 'layers', 'layer_stats', 'kernel_pattern', 'models'];
 
 /** kh and kw of a layer row: 2-D kernels as they are, 1-D kernels as the 1×k filters they are measured as. */
 function storedKernel(r: LayerRow): [number | null, number | null] {

@@ -11,10 +11,10 @@ import { DIAGNOSTIC_COLUMN_DEFS, migrateLayerDiagnostics } from './layer-diagnos
 
 /**
  * 2: the layer diagnostics columns (store/layer-diagnostics.ts) after filter_count; 3: `layer_stats`
- * (analysis/layer-stats.ts). Versions 1 and 2 are still read; opened for writing they are migrated (the
- * `layer_stats` table empty: `filterdb upgrade` fills it, store/upgrade.ts).
+ * (analysis/layer-stats.ts); 4: `kernel_pattern` (store/kernel-pattern.ts). Versions 1 to 3 are still read;
+ * opened for writing they are migrated (the new tables empty: `filterdb upgrade` fills them, store/upgrade.ts).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Columns of `filters` holding the 9 values of a 3x3 filter, row-major (w0 = top-left, w8 = bottom-right). */
 export const FILTER_VALUE_COLUMNS = ['w0', 'w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8'] as const;
@@ -46,6 +46,28 @@ CREATE TABLE IF NOT EXISTS layer_stats (
   mean DOUBLE[] NOT NULL,
   scatter DOUBLE[] NOT NULL,
   extremes BLOB NOT NULL
+);`;
+
+/**
+ * The depthwise kernel atlas label of every kernel of every depthwise layer [C, 1, k, k] (k odd ≥ 3,
+ * analysis/kernel-atlas.ts), one row per kernel: filter_index c is the kernel's channel, so its filter (when
+ * the layer's filters are stored) is first_filter_id + c. Written with the layer by ingest (whether or not
+ * its filters are stored) and by upgrade (from stored filters).
+ */
+const KERNEL_PATTERN_DDL = `
+CREATE TABLE IF NOT EXISTS kernel_pattern (
+  layer_id INTEGER NOT NULL,
+  model_id INTEGER NOT NULL,
+  filter_index INTEGER NOT NULL,
+  label VARCHAR NOT NULL,
+  family VARCHAR,
+  polarity VARCHAR,
+  sigma DOUBLE,
+  theta DOUBLE,
+  shift_x DOUBLE,
+  shift_y DOUBLE,
+  score DOUBLE NOT NULL,
+  margin DOUBLE NOT NULL
 );`;
 
 const DDL = `
@@ -121,6 +143,7 @@ CREATE TABLE filters_other (
   w FLOAT[]
 );
 ${LAYER_STATS_DDL}
+${KERNEL_PATTERN_DDL}
 `;
 
 /** Columns model_info takes from `models`; meta keys equal to these (case-insensitive) are left out of the view. */
@@ -136,12 +159,16 @@ export async function readSchemaVersion(con: DuckDBConnection): Promise<number |
   return rows.length ? Number(rows[0][0]) : null;
 }
 
-/** Brings an older database to this version in one transaction: the diagnostics columns (< 2), `layer_stats` (< 3). */
+/**
+ * Brings an older database to this version in one transaction: the diagnostics columns (< 2), `layer_stats`
+ * (< 3), `kernel_pattern` (< 4).
+ */
 export async function migrateSchema(con: DuckDBConnection, from: number): Promise<void> {
   await con.run('BEGIN TRANSACTION');
   try {
     if (from < 2) await migrateLayerDiagnostics(con);
     if (from < 3) await con.run(LAYER_STATS_DDL);
+    if (from < 4) await con.run(KERNEL_PATTERN_DDL);
     await con.run(`UPDATE filterdb_info SET value = '${SCHEMA_VERSION}' WHERE key = 'schema_version'`);
     await refreshViews(con);
     await con.run('COMMIT');
@@ -153,8 +180,17 @@ export async function migrateSchema(con: DuckDBConnection, from: number): Promis
 
 /** Whether the database has the `layer_stats` table (version ≥ 3). */
 export async function hasLayerStats(con: DuckDBConnection): Promise<boolean> {
+  return hasTable(con, 'layer_stats');
+}
+
+/** Whether the database has the `kernel_pattern` table (version ≥ 4). */
+export async function hasKernelPattern(con: DuckDBConnection): Promise<boolean> {
+  return hasTable(con, 'kernel_pattern');
+}
+
+async function hasTable(con: DuckDBConnection, name: string): Promise<boolean> {
   const r = await con.runAndReadAll(
-    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'layer_stats'",
+    `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ${sqlString(name)}`,
   );
   return Number(r.getRowsJS()[0][0]) > 0;
 }

@@ -1,14 +1,25 @@
 /**
- * Node-only: `filterdb upgrade` — brings a database built before the layer statistics (schema version 1) up
- * to date: opening it for writing adds the empty `layer_stats` table (schema.ts), and this computes the
- * statistics (analysis/layer-stats.ts) of every layer that has none, from its stored filters in storage
- * order — the order ingest and import-h5 computed them in, so the rows are the same bits as a fresh ingest's.
+ * Node-only: `filterdb upgrade` — brings a database built before the layer statistics (schema version < 3)
+ * or the kernel labels (< 4) up to date: opening it for writing adds the empty `layer_stats` and
+ * `kernel_pattern` tables (schema.ts), and this computes
+ * - the statistics (analysis/layer-stats.ts) of every layer that has none, from its stored filters in storage
+ *   order — the order ingest and import-h5 computed them in, so the rows are the same bits as a fresh ingest's;
+ * - the atlas labels (store/kernel-pattern.ts) of every depthwise layer that has none and whose filters are
+ *   stored (a 5x5 depthwise layer ingested with the default `--kernel 3x3` has none to label), the same rows a
+ *   fresh ingest writes (both label the float32 values).
  * Resumable: layers are done in batches, each committed with its rows; a killed upgrade keeps the committed
  * batches and the next run does the rest. Nothing else is changed.
  */
-import type { DuckDBFloatVector, DuckDBIntegerVector } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBFloatVector, DuckDBIntegerVector } from '@duckdb/node-api';
 import { LayerStatsBuilder } from '../analysis/layer-stats.js';
 import { type FilterDb, mapDuckDbError, queryRows } from './db.js';
+import { readStoredFilters } from './filter-read.js';
+import {
+  appendKernelPatterns,
+  isPatternLayer,
+  type KernelPatternRow,
+  layerPatterns,
+} from './kernel-pattern.js';
 import { appendLayerStats, type LayerStatsRow } from './layer-stats.js';
 
 export interface UpgradeOptions {
@@ -23,6 +34,9 @@ export interface UpgradeSummary {
   filters: number;
   /** Layers that already had them. */
   alreadyDone: number;
+  /** Depthwise layers that got their kernel labels now, and their kernels. */
+  patternLayers: number;
+  patternKernels: number;
   seconds: number;
 }
 
@@ -68,7 +82,15 @@ export async function upgradeDb(db: FilterDb, options: UpgradeOptions = {}): Pro
         options.onProgress?.(done, total);
       });
     }
-    return { layers: pending.length, filters: total, alreadyDone, seconds: (performance.now() - t0) / 1000 };
+    const patterns = await upgradePatterns(db, options.batchFilters ?? 8 << 20);
+    return {
+      layers: pending.length,
+      filters: total,
+      alreadyDone,
+      patternLayers: patterns.layers,
+      patternKernels: patterns.kernels,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } catch (e) {
     throw mapDuckDbError(db.path, e);
   }
@@ -107,12 +129,68 @@ async function upgradeBatch(
     rows.push({ layerId: l.layerId, stats: builders.get(l.layerId)!.finish() });
     byModel.set(l.modelId, rows);
   }
+  await appendByModel(con, byModel, appendLayerStats);
+}
+
+/** Appends rows per model in one committed transaction (rolled back on failure). */
+async function appendByModel<R>(
+  con: DuckDBConnection,
+  byModel: Map<number, R[]>,
+  append: (con: DuckDBConnection, modelId: number, rows: R[]) => Promise<void>,
+): Promise<void> {
   await con.run('BEGIN TRANSACTION');
   try {
-    for (const [modelId, rows] of byModel) await appendLayerStats(con, modelId, rows);
+    for (const [modelId, rows] of byModel) await append(con, modelId, rows);
     await con.run('COMMIT');
   } catch (e) {
     await con.run('ROLLBACK').catch(() => {});
     throw e;
   }
+}
+
+/** The kernel labels of stored depthwise layers that have none, committed in batches of about `batchFilters`. */
+async function upgradePatterns(
+  db: FilterDb,
+  batchFilters: number,
+): Promise<{ layers: number; kernels: number }> {
+  const con = db.connection;
+  const rows = await queryRows(
+    con,
+    `SELECT layer_id, model_id, kind, shape, filter_table, first_filter_id, filter_count FROM layers
+     WHERE kind = 'depthwise' AND filter_table IS NOT NULL AND filter_count > 0
+       AND layer_id NOT IN (SELECT layer_id FROM kernel_pattern)
+     ORDER BY layer_id`,
+  );
+  let layers = 0;
+  let kernels = 0;
+  let batch = new Map<number, KernelPatternRow[]>();
+  let inBatch = 0;
+  const commit = async () => {
+    await appendByModel(con, batch, appendKernelPatterns);
+    batch = new Map();
+    inBatch = 0;
+  };
+  for (const r of rows) {
+    const shape = ((r.shape as number[] | null) ?? []).map(Number);
+    if (!isPatternLayer(String(r.kind), shape) || Number(r.filter_count) !== shape[0]) continue;
+    const k = shape[2];
+    const weight = await readStoredFilters(con, {
+      layerId: Number(r.layer_id),
+      table: r.filter_table === 'filters' ? 'filters' : 'filters_other',
+      firstFilterId: Number(r.first_filter_id),
+      count: shape[0],
+      perFilter: k * k,
+    });
+    if (!weight) continue; // rows missing: nothing to label from
+    const modelId = Number(r.model_id);
+    const list = batch.get(modelId) ?? [];
+    list.push({ layerId: Number(r.layer_id), kernels: layerPatterns(weight, shape) });
+    batch.set(modelId, list);
+    layers++;
+    kernels += shape[0];
+    inBatch += shape[0];
+    if (inBatch >= batchFilters) await commit();
+  }
+  if (inBatch > 0) await commit();
+  return { layers, kernels };
 }

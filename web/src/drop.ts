@@ -8,6 +8,7 @@ import { isDegenerated } from '../../src/metrics/flags.js';
 import type { QualityReport } from '../../src/metrics/layer-report.js';
 import { cumulativeVarianceSvg, eigenImagesSvg, metricCurvesSvg } from '../../src/report/svg/index.js';
 import { info, postBytes } from './api.js';
+import { droppedAtlasSections } from './atlas.js';
 import { probeSection } from './probe.js';
 import type { FromWorker } from './protocol.js';
 import { alphaFigure, errorBox, filterFigures, h, layerTable, showDialog, svgFigure } from './ui.js';
@@ -213,6 +214,7 @@ function renderResult(out: HTMLElement, s: DropState): void {
       : h('p', { class: 'muted' }, r.basisNote ?? ''),
     h('h2', {}, 'Filters of the first layer'),
     grids,
+    ...droppedAtlasSections(r.atlas, r.energy),
     q.layers.length ? probeSection({ kind: 'files', files: s.files, main: s.main }, s.main) : '',
   );
   if (q.layers.length) void show(0, false);

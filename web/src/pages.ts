@@ -18,6 +18,7 @@ import {
   type ModelSummary,
   postJson,
 } from './api.js';
+import { databaseEnergySection, modelAtlasSections } from './atlas.js';
 import { kernelInput } from './kernel-input.js';
 import { probeSection } from './probe.js';
 import {
@@ -125,6 +126,7 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
           h('a', { href: '#/drop' }, 'Drop a model file'),
           ' and add it.',
         ),
+    ...(models.length ? databaseEnergySection() : []),
   );
 }
 
@@ -227,6 +229,7 @@ export async function modelPage(root: HTMLElement, id: string): Promise<void> {
     layerTable(m.layers, (i) => showLayer(i, true)),
     h('h2', {}, 'Filters of the first layer'),
     grids,
+    ...modelAtlasSections(m.id),
     m.layers.length ? probeSection({ kind: 'database', id: m.id, name: m.name }, m.name) : '',
   );
   if (m.layers.length) await showLayer(0, false);

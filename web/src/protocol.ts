@@ -1,5 +1,7 @@
 /** Messages between the page and the analysis worker. */
+import type { AtlasView } from '../../src/analysis/atlas-view.js';
 import type { QualityReport } from '../../src/metrics/layer-report.js';
+import type { ReportEnergy } from '../../src/report/atlas-section.js';
 
 export type ToWorker =
   | { type: 'analyse'; files: File[]; main: string }
@@ -19,6 +21,9 @@ export type FromWorker =
       report: QualityReport;
       basis: BasisInfo | null;
       basisNote: string | null;
+      /** Depthwise kernel atlas and first-layer energy profile (null: no such layers). */
+      atlas: AtlasView | null;
+      energy: ReportEnergy | null;
       /** Milliseconds: reading the model, measuring, total in the worker. */
       timings: { read: number; measure: number; total: number };
     }

@@ -47,6 +47,8 @@ async function analyse(files: File[], mainName: string): Promise<void> {
         }
       : null,
     basisNote: data.basisNote,
+    atlas: data.atlas,
+    energy: data.energy,
     timings: { read: t1 - t0, measure: t2 - t1, total: t2 - t0 },
   });
 }

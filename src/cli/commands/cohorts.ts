@@ -21,13 +21,14 @@ import {
   kernelLabel,
   parseKernelSize,
 } from '../../scan/kernel-size.js';
-import { writeNote, writeOut } from '../context.js';
+import { UsageError, writeNote, writeOut } from '../context.js';
 import { KERNEL_OPTION } from '../kernel-option.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
 
 interface CohortsCliOptions {
-  db: string;
+  db?: string;
+  engine?: string;
   by: string;
   where?: string;
   correlate?: string;
@@ -42,10 +43,14 @@ export function registerCohorts(program: Command): void {
     .description(
       'cohort study: sparsity, variance entropy and orthogonality of 3x3 layers by depth bin and cohort of models, the distribution shift between cohorts by depth, Spearman correlations',
     )
-    .requiredOption('--db <file>', 'DuckDB database file')
+    .option('--db <file>', 'DuckDB database file')
+    .option(
+      '--engine <url>',
+      'run the aggregate passes on ClickHouse (clickhouse://host:8123/db[?table=filters], filled by `export --clickhouse`)',
+    )
     .requiredOption(
       '--by <cohort>',
-      'a layer_info column (Training, Task, …) or SQL expression on layer_info; one value per model',
+      'a layer_info column (Training, Task, …) or SQL expression on layer_info, one value per model; or pattern (cohorts of depthwise kernels by atlas label, a member per model and label)',
     )
     .option('--where <SQL>', 'selection: SQL condition on layer_info columns')
     .option('--correlate <column>', "numeric column (e.g. 'Robust Accuracy') to correlate the metrics with")
@@ -55,6 +60,12 @@ export function registerCohorts(program: Command): void {
     .action(async (opts: CohortsCliOptions) => {
       const kernel = parseKernelSize(opts.kernel);
       const t0 = performance.now();
+      if (opts.engine !== undefined) {
+        if (!isKernel3x3(kernel)) throw new UsageError('--engine analyses 3x3 filters only (no --kernel)');
+        return runEngineCohorts(opts, t0);
+      }
+      if (opts.db === undefined) throw new UsageError('cohorts needs --db <file> or --engine <url>');
+      const dbPath = opts.db;
       const { openDb } = await import('../../store/db.js');
       const { planCohorts, storeCohorts } = await import('../../scan/cohort-scan.js');
       const { loadBasis } = await import('../../scan/bases.js');
@@ -63,7 +74,7 @@ export function registerCohorts(program: Command): void {
       let empty: string | null = null;
       let basis: Awaited<ReturnType<typeof loadBasis>> | undefined;
       {
-        const db = await openDb(opts.db, { readOnly: true });
+        const db = await openDb(dbPath, { readOnly: true });
         try {
           plan = await planCohorts(db.connection, {
             by: opts.by,
@@ -83,19 +94,44 @@ export function registerCohorts(program: Command): void {
       writeNote(cohortNotes(plan));
       const passes = basis?.range ? 1 : 3;
       const bar = scanProgress('cohorts', plan.filterCount, passes);
-      const result = await storeCohorts(opts.db, plan, {
+      const result = await storeCohorts(dbPath, plan, {
         basis: basis ? { basis: basis.basis, range: basis.range } : undefined,
         onProgress: bar.onProgress,
       });
       bar.stop();
-      if (opts.json) {
-        const { by, ...rest } = cohortsJson(result);
-        const out = isKernel3x3(kernel) ? { by, ...rest } : { by, kernel: kernelLabel(kernel), ...rest };
-        await writeOut(`${JSON.stringify(out)}\n`);
-        return;
-      }
-      await writeOut(`${renderCohortsText(result, (performance.now() - t0) / 1000, kernel)}\n`);
+      await writeCohorts(opts, result, t0, kernel);
     });
+}
+
+/** The result as JSON (`kernel` after `by` for other sizes than 3x3, whose output stays as it was) or text. */
+async function writeCohorts(
+  opts: CohortsCliOptions,
+  result: CohortsResult,
+  t0: number,
+  kernel: KernelSize = KERNEL_3X3,
+): Promise<void> {
+  if (opts.json) {
+    const { by, ...rest } = cohortsJson(result);
+    const out = isKernel3x3(kernel) ? { by, ...rest } : { by, kernel: kernelLabel(kernel), ...rest };
+    await writeOut(`${JSON.stringify(out)}\n`);
+  } else await writeOut(`${renderCohortsText(result, (performance.now() - t0) / 1000, kernel)}\n`);
+}
+
+/** `cohorts --engine clickhouse://…`: the aggregate passes there (engine/sql-cohorts.ts), the rest here. */
+async function runEngineCohorts(opts: CohortsCliOptions, t0: number): Promise<void> {
+  if (opts.db !== undefined || opts.basis !== undefined)
+    throw new UsageError('--engine takes neither --db nor --basis');
+  const { engineCohorts } = await import('../../engine/cli.js');
+  const result = await engineCohorts(
+    opts.engine!,
+    { by: opts.by, where: opts.where, correlate: opts.correlate },
+    (plan) => writeNote(cohortNotes(plan)),
+  );
+  if (result.orthogonalityComputed > 0)
+    writeNote(
+      `orthogonality of ${result.orthogonalityComputed} layer${result.orthogonalityComputed === 1 ? '' : 's'} computed here from filters read from the engine (no usable stored metric: ingested without metrics, or float64 weights)`,
+    );
+  await writeCohorts(opts, result, t0);
 }
 
 /** Notes on what the plan left out (stderr), or null. */
@@ -106,8 +142,9 @@ export function cohortNotes(plan: CohortPlan): string | null {
     notes.push(
       `left out ${layers} layer${layers === 1 ? '' : 's'} (${filters.toLocaleString('en-US')} filters) whose weights hold NaN or infinite values`,
     );
-  const withLayers = new Set(plan.layers.map((l) => l.model));
-  const without = plan.models.filter((_, i) => !withLayers.has(i)).length;
+  // members: models, or with --by pattern a model's filters of one label
+  const withLayers = new Set(plan.layers.flatMap((l) => (l.members ? [...new Set(l.members)] : [l.model])));
+  const without = plan.models.length - withLayers.size;
   if (without > 0)
     notes.push(
       `${without} model${without === 1 ? ' has' : 's have'} no selected ${kernelLabel(plan.kernel)} layer (all values null)`,

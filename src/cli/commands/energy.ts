@@ -21,7 +21,7 @@ import { parseNpyMatrix } from '../../formats/io/npy.js';
 import { openModelInput } from '../../node/file-source.js';
 import { energyProfileSvg } from '../../report/svg/energy.js';
 import { openDb } from '../../store/db.js';
-import { readStoredFilters } from '../../store/filter-read.js';
+import { type FirstLayer, readFirstLayers } from '../../store/first-layer-read.js';
 import { UsageError, writeNote, writeOut } from '../context.js';
 import { fmtNumber, renderTable } from '../table.js';
 
@@ -31,14 +31,6 @@ interface EnergyCliOptions {
   init?: string;
   json?: boolean;
   svg?: string;
-}
-
-/** A first conv layer's weight in the layout [F, C, kh, kw]. */
-interface FirstLayer {
-  model: string;
-  layer: string;
-  shape: number[];
-  weights: ArrayLike<number>;
 }
 
 interface ModelEnergy extends EnergyProfile {
@@ -210,72 +202,17 @@ async function loadFirstLayer(file: string): Promise<FirstLayer> {
   return { model: model.source, layer: layer.name, shape: layer.shape, weights: await layer.loadWeight() };
 }
 
-/**
- * Each model's first conv layer rebuilt from the database: `filters` / `filters_other` hold one row per
- * (output, input) filter, ids first_filter_id… in weight order, so [F, C, kh, kw] is their concatenation
- * (as float32: that is how filters are stored). A layer whose filters were not stored cannot be rebuilt.
- */
+/** Each model's first conv layer rebuilt from the database's stored filters (store/first-layer-read.ts). */
 async function loadFirstLayersFromDb(
   path: string,
 ): Promise<(FirstLayer | { model: string; layer: string | null; reason: string })[]> {
   const db = await openDb(path, { readOnly: true });
   try {
-    const con = db.connection;
-    const rows = (
-      await con.runAndReadAll(
-        `SELECT m.model_id, m.name, l.layer_id, l.name, l.op, l.kind, l.shape, l.conv_depth, l.filter_table,
-                l.first_filter_id, l.filter_count
-         FROM models m LEFT JOIN layers l ON l.model_id = m.model_id
-         ORDER BY m.model_id, l.layer_index`,
-      )
-    ).getRowsJS();
-    const byModel = new Map<number, typeof rows>();
-    for (const r of rows) {
-      const id = Number(r[0]);
-      if (!byModel.has(id)) byModel.set(id, []);
-      if (r[2] !== null) byModel.get(id)!.push(r);
-    }
-    const out: (FirstLayer | { model: string; layer: string | null; reason: string })[] = [];
-    for (const [id, layers] of byModel) {
-      const modelName = String(rows.find((r) => Number(r[0]) === id)![1]);
-      const cands = layers.map((r) => ({
-        shape: ((r[6] as number[] | null) ?? []).map(Number),
-        kind: r[5] === null ? null : String(r[5]),
-        op: String(r[4] ?? ''),
-        convDepth: Number(r[7] ?? 0),
-      }));
-      const i = firstConvLayerIndex(cands);
-      if (i < 0) {
-        out.push({ model: modelName, layer: null, reason: 'no 2-D convolution layer' });
-        continue;
-      }
-      const r = layers[i];
-      const shape = cands[i].shape;
-      const layerName = String(r[3]);
-      const [f, c, kh, kw] = shape;
-      const table = r[8];
-      if (table === null || Number(r[10]) !== f * c) {
-        out.push({
-          model: modelName,
-          layer: layerName,
-          reason: `its first layer's ${kh}x${kw} filters are not stored (ingest with --kernel all stores every size)`,
-        });
-        continue;
-      }
-      const weights = await readStoredFilters(con, {
-        layerId: Number(r[2]),
-        table: table === 'filters' ? 'filters' : 'filters_other',
-        firstFilterId: Number(r[9]),
-        count: f * c,
-        perFilter: kh * kw,
-      });
-      if (!weights) {
-        out.push({ model: modelName, layer: layerName, reason: 'its stored filters are incomplete' });
-        continue;
-      }
-      out.push({ model: modelName, layer: layerName, shape, weights });
-    }
-    return out;
+    return (await readFirstLayers(db.connection)).map((x) =>
+      'reason' in x
+        ? { model: x.model, layer: x.layer, reason: x.reason }
+        : { model: x.model, layer: x.layer, shape: x.shape, weights: x.weights },
+    );
   } finally {
     db.close();
   }

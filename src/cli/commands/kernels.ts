@@ -4,10 +4,11 @@
  * layer, per depth bin and per model.
  */
 import type { Command } from 'commander';
+import { atlasInputs } from '../../analysis/atlas-view.js';
 import {
   type AtlasLayerInput,
+  type AtlasThresholds,
   DEFAULT_THRESHOLDS,
-  isAtlasShape,
   KERNEL_LABELS,
   type KernelLabel,
   type ModelAtlas,
@@ -16,7 +17,8 @@ import {
 import { readModel } from '../../formats/detect.js';
 import { openModelInput } from '../../node/file-source.js';
 import { openDb } from '../../store/db.js';
-import { readStoredFilters } from '../../store/filter-read.js';
+import { readDepthwiseLayers } from '../../store/depthwise-read.js';
+import { storedRule } from '../../store/kernel-pattern.js';
 import { UsageError, writeNote, writeOut } from '../context.js';
 import { renderTable } from '../table.js';
 
@@ -25,6 +27,7 @@ interface KernelsCliOptions {
   json?: boolean;
   threshold: string;
   margin: string;
+  chance: string;
 }
 
 interface Skipped {
@@ -48,6 +51,11 @@ export function registerKernels(program: Command): void {
       "minimum lead over the runner-up family's correlation",
       String(DEFAULT_THRESHOLDS.margin),
     )
+    .option(
+      '--chance <Q>',
+      'the best family must also beat this quantile of random kernels of the same size (0: off)',
+      String(DEFAULT_THRESHOLDS.chance),
+    )
     .action(async (file: string | undefined, opts: KernelsCliOptions) => {
       if (Boolean(file) === Boolean(opts.db))
         throw new UsageError('kernels takes a model file or --db, not both');
@@ -56,15 +64,21 @@ export function registerKernels(program: Command): void {
       if (!(threshold >= 0 && threshold <= 1))
         throw new UsageError(`--threshold takes 0…1, not ${opts.threshold}`);
       if (!(margin >= 0 && margin <= 1)) throw new UsageError(`--margin takes 0…1, not ${opts.margin}`);
+      const chance = Number(opts.chance);
+      if (!(chance >= 0 && chance < 1)) throw new UsageError(`--chance takes 0…1, not ${opts.chance}`);
       const skipped: Skipped[] = [];
       const models: { model: string; atlas: ModelAtlas }[] = [];
-      const inputs = file ? [await fileLayers(file)] : await dbLayers(opts.db!, skipped);
+      const inputs = file
+        ? [{ ...(await fileLayers(file)), stored: 0 }]
+        : await dbLayers(opts.db!, { threshold, margin, chance }, skipped);
       for (const m of inputs)
-        models.push({ model: m.model, atlas: modelAtlas(m.layers, { threshold, margin }) });
+        models.push({ model: m.model, atlas: modelAtlas(m.layers, { threshold, margin, chance }) });
       for (const s of skipped) writeNote(`${s.model} ${s.layer}: skipped (${s.reason})`);
+      // layers whose labels were read from kernel_pattern rather than computed now
+      const storedLayers = inputs.reduce((n, m) => n + m.stored, 0);
       if (opts.json) {
         await writeOut(
-          `${JSON.stringify({ threshold, margin, models: models.map((m) => ({ model: m.model, ...m.atlas })), skipped })}\n`,
+          `${JSON.stringify({ threshold, margin, chance, models: models.map((m) => ({ model: m.model, ...m.atlas })), skipped, storedLayers })}\n`,
         );
         return;
       }
@@ -92,73 +106,52 @@ export function registerKernels(program: Command): void {
           '',
         );
       }
-      out.push(`threshold ${threshold}, margin ${margin}`);
+      out.push(
+        `threshold max(${threshold}, chance score at k, quantile ${chance}), margin ${margin}; per size: ${sizeThresholds(models)}${opts.db ? `; labels of ${storedLayers} layers read from the database (kernel_pattern), the others computed from the stored filters` : ''}`,
+      );
       await writeOut(`${out.join('\n')}\n`);
     });
 }
 
-async function fileLayers(file: string): Promise<{ model: string; layers: AtlasLayerInput[] }> {
-  const model = await readModel(await openModelInput(file));
-  const layers: AtlasLayerInput[] = [];
-  for (const l of model.layers) {
-    if (l.kind !== 'depthwise' || !isAtlasShape(l.shape)) continue;
-    layers.push({
-      layer: l.name,
-      shape: l.shape,
-      convDepthNorm: l.convDepthNorm,
-      weight: await l.loadWeight(),
-    });
-  }
-  return { model: model.source, layers };
+/** "3x3 0.921, 5x5 0.75": the threshold each kernel size met. */
+function sizeThresholds(models: { atlas: ModelAtlas }[]): string {
+  const bySize = new Map<number, number>();
+  for (const m of models) for (const l of m.atlas.layers) bySize.set(l.k, l.threshold);
+  return (
+    [...bySize]
+      .sort((a, b) => a[0] - b[0])
+      .map(([k, t]) => `${k}x${k} ${t.toFixed(3)}`)
+      .join(', ') || 'none'
+  );
 }
 
-/** Every model's depthwise layers from their stored filters (a layer whose filters were not stored is skipped). */
+async function fileLayers(file: string): Promise<{ model: string; layers: AtlasLayerInput[] }> {
+  const model = await readModel(await openModelInput(file));
+  return { model: model.source, layers: await atlasInputs(model.layers) };
+}
+
+/**
+ * Every model's depthwise layers: their stored labels (`kernel_pattern`, written at ingest with the default
+ * thresholds) when the thresholds asked for are the ones they were computed with, else labelled again from the
+ * stored filters (store/depthwise-read.ts; a layer with neither is skipped).
+ */
 async function dbLayers(
   path: string,
+  thresholds: AtlasThresholds,
   skipped: Skipped[],
-): Promise<{ model: string; layers: AtlasLayerInput[] }[]> {
+): Promise<{ model: string; layers: AtlasLayerInput[]; stored: number }[]> {
   const db = await openDb(path, { readOnly: true });
   try {
     const con = db.connection;
-    const rows = (
-      await con.runAndReadAll(
-        `SELECT m.name, l.layer_id, l.name, l.shape, l.conv_depth_norm, l.filter_table, l.first_filter_id,
-                l.filter_count
-         FROM models m JOIN layers l ON l.model_id = m.model_id
-         WHERE l.kind = 'depthwise'
-         ORDER BY m.model_id, l.layer_index`,
-      )
-    ).getRowsJS();
-    const out = new Map<string, AtlasLayerInput[]>();
-    for (const r of rows) {
-      const model = String(r[0]);
-      const layer = String(r[2]);
-      const shape = ((r[3] as number[] | null) ?? []).map(Number);
-      if (!out.has(model)) out.set(model, []);
-      if (!isAtlasShape(shape)) continue;
-      const k = shape[2];
-      if (r[5] === null || Number(r[7]) !== shape[0]) {
-        skipped.push({
-          model,
-          layer,
-          reason: `its ${k}x${k} filters are not stored (ingest with --kernel all)`,
-        });
-        continue;
-      }
-      const weight = await readStoredFilters(con, {
-        layerId: Number(r[1]),
-        table: r[5] === 'filters' ? 'filters' : 'filters_other',
-        firstFilterId: Number(r[6]),
-        count: shape[0],
-        perFilter: k * k,
-      });
-      if (!weight) {
-        skipped.push({ model, layer, reason: 'its stored filters are incomplete' });
-        continue;
-      }
-      out.get(model)!.push({ layer, shape, convDepthNorm: Number(r[4]), weight });
-    }
-    return [...out.entries()].map(([model, layers]) => ({ model, layers }));
+    const rule = await storedRule(con);
+    const useStored =
+      rule !== null &&
+      rule.threshold === thresholds.threshold &&
+      rule.margin === thresholds.margin &&
+      (rule.chance ?? 0) === (thresholds.chance ?? 0);
+    const r = await readDepthwiseLayers(con, { storedLabels: useStored });
+    skipped.push(...r.skipped.map((s) => ({ model: s.model, layer: s.layer ?? '', reason: s.reason })));
+    return r.models;
   } finally {
     db.close();
   }

@@ -30,7 +30,9 @@ import {
   type SelectionPlan,
   TooManyGroupsError,
 } from '../../scan/selection.js';
+import { type StoredAtlas, type StoredEnergy, storedAtlas, storedEnergy } from '../../store/atlas-energy.js';
 import { openDb, queryRows } from '../../store/db.js';
+import type { SkippedLayer } from '../../store/depthwise-read.js';
 import { modelHealth, type StoredModelHealth } from '../../store/health.js';
 import { UsageError, writeNote } from '../context.js';
 import { KERNEL_OPTION } from '../kernel-option.js';
@@ -140,6 +142,8 @@ async function writeZooReport(
   let models: ZooModel[];
   let metaColumns: string[];
   let plans: SelectionPlan[];
+  let atlas: StoredAtlas;
+  let energy: StoredEnergy;
   try {
     const cols = await queryRows(
       db.connection,
@@ -194,6 +198,8 @@ async function writeZooReport(
     }
     if (cohortsBy !== undefined)
       cohortPlan = await planCohorts(db.connection, { by: cohortsBy, correlate: correlate ?? null, kernel });
+    atlas = await storedAtlas(db.connection);
+    energy = await storedEnergy(db.connection);
   } finally {
     db.close();
   }
@@ -252,6 +258,12 @@ async function writeZooReport(
     shifts: a.shifts.map(({ histograms: _h, ...s }) => s),
     ridges,
     cohorts,
+    atlas: atlas.view
+      ? { view: atlas.view, models: atlas.models, note: skippedNote(atlas.skipped) }
+      : undefined,
+    energy: energy.models.length
+      ? { models: energy.models, correlation: energy.correlation, note: skippedNote(energy.skipped) }
+      : undefined,
     density: a.density
       ? {
           counts: a.density.counts,
@@ -270,6 +282,16 @@ async function writeZooReport(
   process.stderr.write(
     `wrote ${out} (${Math.round(Buffer.byteLength(html) / 1024)} kB; ${models.length} models, ${a.filterCount.toLocaleString('en-US')} filters, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
+}
+
+/** "2 layers skipped: a / b (reason), …" for a report section, or undefined. */
+function skippedNote(skipped: SkippedLayer[]): string | undefined {
+  if (!skipped.length) return undefined;
+  const shown = skipped
+    .slice(0, 5)
+    .map((s) => `${s.model}${s.layer ? ` / ${s.layer}` : ''} (${s.reason})`)
+    .join('; ');
+  return `Skipped ${skipped.length}: ${shown}${skipped.length > 5 ? '; …' : ''}.`;
 }
 
 /** Writes a report, creating missing parent folders (as `export` does). */

@@ -1,5 +1,5 @@
 /**
- * `filterdb shift --db zoo.duckdb --by <column|depth|model|layer-kind|SQL> [--by …] [--where SQL] [--bins 70]
+ * `filterdb shift --db zoo.duckdb --by <column|depth|model|layer-kind|pattern|SQL> [--by …] [--where SQL] [--bins 70]
  * [--basis NAME] [--json] [--sort mean|name] [--views out.json]`: the paper's distribution-shift matrix
  * between groups of filters, streamed from a filter database; a repeated --by gives every grouping from the
  * same read of the filters (JSON and views: arrays).
@@ -55,7 +55,7 @@ export function registerShift(program: Command): void {
     )
     .option(
       '--by <grouping>',
-      'a layer_info column (Task, "Visual Category", …), depth (conv-depth deciles), model, layer-kind, or an SQL expression on layer_info; repeat it for several groupings from one read of the filters (JSON: an array)',
+      'a layer_info column (Task, "Visual Category", …), depth (conv-depth deciles), model, layer-kind, pattern (each filter by its depthwise kernel atlas label), or an SQL expression on layer_info; repeat it for several groupings from one read of the filters (JSON: an array)',
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
@@ -186,9 +186,19 @@ async function runShift(
       opts.views,
       one ? shiftViews(results[0], kernel) : results.map((r) => shiftViews(r, kernel)),
     );
+  await writeShifts(opts, results, seconds, kernel);
+}
+
+/** The results as JSON (one grouping: its object; several: an array) or as text tables. */
+async function writeShifts(
+  opts: ShiftCliOptions,
+  results: ShiftResult[],
+  seconds: number,
+  kernel: KernelSize = KERNEL_3X3,
+): Promise<void> {
   if (opts.json) {
     const json = results.map((r) => shiftJson(r, kernel));
-    await writeOut(`${JSON.stringify(one ? json[0] : json)}\n`);
+    await writeOut(`${JSON.stringify(results.length === 1 ? json[0] : json)}\n`);
     return;
   }
   // depth bins read best in depth order, other groupings by mean drift (unless --sort says)
@@ -203,16 +213,13 @@ function textSort(opts: ShiftCliOptions, by: string): 'mean' | 'name' {
   return (opts.sort ?? (by === 'depth' ? 'name' : 'mean')) as 'mean' | 'name';
 }
 
-/** `shift --engine clickhouse://…`: the passes there (engine/), the rest here; one grouping per run. */
+/** `shift --engine clickhouse://…`: the passes there (engine/), the rest here; every --by from one set of passes. */
 async function runEngineShift(opts: ShiftCliOptions, bins: number, t0: number): Promise<void> {
   if (opts.db !== undefined || opts.basis !== undefined || opts.views !== undefined)
     throw new UsageError('--engine takes neither --db, --basis nor --views');
-  if (opts.by.length !== 1) throw new UsageError('--engine takes one --by (several groupings: --db)');
-  const by = opts.by[0];
   const { engineShift } = await import('../../engine/cli.js');
-  const result = await engineShift(opts.engine!, { where: opts.where, by, bins }, writeNote);
-  if (opts.json) await writeOut(`${JSON.stringify(shiftJson(result))}\n`);
-  else await writeOut(`${renderShiftText(result, textSort(opts, by), (performance.now() - t0) / 1000)}\n`);
+  const results = await engineShift(opts.engine!, { where: opts.where, by: opts.by, bins }, writeNote);
+  await writeShifts(opts, results, (performance.now() - t0) / 1000);
 }
 
 /**

@@ -14,7 +14,7 @@ export function registerUpgrade(program: Command): void {
   program
     .command('upgrade')
     .description(
-      'bring a database up to this version: per-layer statistics so shift reads the filters once (resumable)',
+      'bring a database up to this version: per-layer statistics so shift reads the filters once, depthwise kernel labels (resumable)',
     )
     .requiredOption('--db <file>', 'DuckDB database file')
     .option('--json', 'print the summary as JSON')
@@ -32,9 +32,9 @@ export function registerUpgrade(program: Command): void {
         if (opts.json) await writeOut(`${JSON.stringify(summary)}\n`);
         else
           await writeOut(
-            summary.layers === 0
+            summary.layers === 0 && summary.patternLayers === 0
               ? `${opts.db} is up to date (${summary.alreadyDone} layers with statistics)\n`
-              : `${opts.db}: statistics of ${summary.layers} layers (${summary.filters.toLocaleString('en-US')} filters) in ${summary.seconds.toFixed(1)} s\n`,
+              : `${opts.db}: statistics of ${summary.layers} layers (${summary.filters.toLocaleString('en-US')} filters), kernel labels of ${summary.patternLayers} depthwise layers (${summary.patternKernels.toLocaleString('en-US')} kernels) in ${summary.seconds.toFixed(1)} s\n`,
           );
       } finally {
         db.close();

@@ -121,6 +121,8 @@ export interface PlotFrameOptions {
   subtitle?: string;
   /** Text for the root `<title>` (accessible name / tooltip); defaults to the title. */
   description?: string;
+  /** Longer text for the root `<desc>`: what the plot shows and how to read it (omitted when absent). */
+  desc?: string;
   /**
    * Embed the plot stylesheet in this SVG (default true, so a lone SVG renders correctly). Pages that inline
    * many plots set it false and include `PLOT_CSS` once.
@@ -140,6 +142,7 @@ export function svgDoc(width: number, height: number, content: string, o: PlotFr
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" class="${cls}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img">` +
     (desc ? `<title>${esc(desc)}</title>` : '') +
+    (o.desc ? `<desc>${esc(o.desc)}</desc>` : '') +
     style +
     content +
     '</svg>'

@@ -1,6 +1,6 @@
 /** Distribution-shift plots: the KL drift heat-map and drift boxplots. */
 import { displayOrder } from '../../analysis/groups.js';
-import { colorBarRects, inkOn, NON_FINITE_COLOR, toHex, viridisRgb } from './color.js';
+import { colorBarRects, divergingRgb, inkOn, NON_FINITE_COLOR, toHex, viridisRgb } from './color.js';
 import {
   emptyPlot,
   esc,
@@ -38,6 +38,10 @@ export interface DriftHeatmapOptions extends PlotFrameOptions {
   maxLabelLength?: number;
   /** Upper end of the colour scale (default: the matrix maximum); set it to compare several heat-maps. */
   colorMax?: number;
+  /** Signed values (e.g. correlations): a diverging map over [−colorMax, colorMax], diagonal values printed. */
+  diverging?: boolean;
+  /** Colour-bar caption (default "sym. KL"). */
+  legendLabel?: string;
 }
 
 /** Upper-triangle values of a square matrix (the pairwise drifts). */
@@ -72,12 +76,17 @@ export function driftHeatmapSvg(input: DriftMatrixData, options: DriftHeatmapOpt
     options.showValues === 'auto' || options.showValues === undefined
       ? g <= 12 && cell >= 30
       : options.showValues;
+  const diverging = options.diverging === true;
   let vmax = 0;
   for (let a = 0; a < g; a++)
-    for (let b = 0; b < g; b++)
-      if (isFiniteNumber(data.matrix[a]?.[b])) vmax = Math.max(vmax, data.matrix[a][b]);
+    for (let b = 0; b < g; b++) {
+      const v = data.matrix[a]?.[b];
+      if (isFiniteNumber(v)) vmax = Math.max(vmax, diverging ? Math.abs(v) : v);
+    }
   const cmax =
     isFiniteNumber(options.colorMax) && options.colorMax > 0 ? options.colorMax : vmax > 0 ? vmax : 1;
+  const cmin = diverging ? -cmax : 0;
+  const colorOf = (v: number) => (diverging ? divergingRgb((v / cmax + 1) / 2) : viridisRgb(v / cmax));
 
   const fontPx = cell < 18 ? 9 : 11;
   const labelW = Math.max(...labels.map((l) => textWidth(l, fontPx)), 10);
@@ -96,7 +105,7 @@ export function driftHeatmapSvg(input: DriftMatrixData, options: DriftHeatmapOpt
     for (let b = 0; b < g; b++) {
       const v = data.matrix[a]?.[b];
       const finite = isFiniteNumber(v);
-      const rgb = viridisRgb(finite ? v / cmax : 0);
+      const rgb = colorOf(finite ? v : 0);
       const fill = finite ? toHex(rgb) : NON_FINITE_COLOR;
       const na = data.counts ? ` (${data.counts[a]} filters)` : '';
       const nb = data.counts ? ` (${data.counts[b]} filters)` : '';
@@ -110,8 +119,8 @@ export function driftHeatmapSvg(input: DriftMatrixData, options: DriftHeatmapOpt
       for (let b = 0; b < g; b++) {
         const v = data.matrix[a]?.[b];
         const finite = isFiniteNumber(v);
-        const ink = finite ? inkOn(viridisRgb(v / cmax)) : '#111';
-        const s = finite ? (a === b ? '0' : fmt(v, v >= 10 ? 3 : 2)) : '–';
+        const ink = finite ? inkOn(colorOf(v)) : '#111';
+        const s = finite ? (a === b && !diverging ? '0' : fmt(v, v >= 10 ? 3 : 2)) : '–';
         body += `<text x="${n2(left + b * cell + cell / 2)}" y="${n2(top + a * cell + cell / 2)}" text-anchor="middle" dominant-baseline="central" style="fill:${ink};font-size:${cell >= 40 ? 10.5 : 9}px;pointer-events:none">${esc(s)}</text>`;
       }
     }
@@ -134,15 +143,15 @@ export function driftHeatmapSvg(input: DriftMatrixData, options: DriftHeatmapOpt
   // colour bar
   const bx = left + gridW + 18;
   const bh = Math.max(60, Math.min(gridW, 220));
-  body += colorBarRects(bx, top, 10, bh, viridisRgb);
-  const bt = ticks(0, cmax, 4);
-  const by = linear(0, cmax, top + bh, top);
+  body += colorBarRects(bx, top, 10, bh, diverging ? divergingRgb : viridisRgb);
+  const bt = ticks(cmin, cmax, 4);
+  const by = linear(cmin, cmax, top + bh, top);
   const step = bt.length > 1 ? bt[1] - bt[0] : cmax;
   for (const t of bt) {
     body += `<line class="fdb-whisker" x1="${n2(bx + 10)}" x2="${n2(bx + 13)}" y1="${n2(by(t))}" y2="${n2(by(t))}"/>`;
     body += text(bx + 16, by(t), tickLabel(t, step), { baseline: 'middle', cls: 'fdb-sub' });
   }
-  body += text(bx - 2, top + bh + 16, 'sym. KL', { cls: 'fdb-sub' });
+  body += text(bx - 2, top + bh + 16, options.legendLabel ?? 'sym. KL', { cls: 'fdb-sub' });
   const width = bx + 16 + Math.max(...bt.map((t) => textWidth(tickLabel(t, step), 10.5)), 30) + 6;
   const extra = rotate ? Math.max(0, labelW * 0.72 - left) : 0;
   return svgDoc(

@@ -15,6 +15,7 @@ import {
   text,
   ticks,
 } from './core.js';
+import { type DriftHeatmapOptions, driftHeatmapSvg } from './drift.js';
 
 export interface EnergySeries {
   label: string;
@@ -28,9 +29,20 @@ export interface EnergyPlotOptions extends PlotFrameOptions {
 }
 
 /** Energy profile(s) on a log10 axis over the basis index (0-based). */
-export function energyProfileSvg(series: readonly EnergySeries[], options: EnergyPlotOptions = {}): string {
+export function energyProfileSvg(series: readonly EnergySeries[], opts: EnergyPlotOptions = {}): string {
   const positive = series.flatMap((s) => s.profile.filter((v) => Number.isFinite(v) && v > 0));
   const dims = Math.max(0, ...series.map((s) => s.profile.length));
+  const options = {
+    ...opts,
+    desc:
+      opts.desc ??
+      `First-layer energy along each basis vector, divided by its maximum, on a log scale, over the basis index: ${series
+        .map((s) => {
+          const top = s.profile.slice(0, 3).map((v) => fmt(v));
+          return `${s.label} (${s.profile.length} vectors; first ${top.join(', ')})`;
+        })
+        .join('; ')}`,
+  };
   if (dims === 0 || positive.length === 0) return emptyPlot('no energy to show', options);
   const width = options.width ?? 420;
   const height = options.height ?? 250;
@@ -84,4 +96,34 @@ export function energyProfileSvg(series: readonly EnergySeries[], options: Energ
     });
   }
   return svgDoc(width, height, head.svg + body, options);
+}
+
+export interface EnergyCorrelationData {
+  /** Model names, in matrix order. */
+  models: readonly string[];
+  /** Pearson correlation of the profiles (null where the patch spaces differ or a profile is constant). */
+  matrix: readonly (readonly (number | null)[])[];
+}
+
+/** The Pearson correlation matrix of the models' energy profiles as a heat-map (diverging, −1…1). */
+export function energyCorrelationSvg(data: EnergyCorrelationData, options: DriftHeatmapOptions = {}): string {
+  const pairs: string[] = [];
+  for (let i = 0; i < data.models.length; i++)
+    for (let j = i + 1; j < data.models.length; j++)
+      pairs.push(`${data.models[i]} vs ${data.models[j]}: ${fmt(data.matrix[i][j])}`);
+  return driftHeatmapSvg(
+    {
+      groups: data.models,
+      matrix: data.matrix.map((row) => row.map((v) => (v === null ? Number.NaN : v))),
+    },
+    {
+      diverging: true,
+      colorMax: 1,
+      legendLabel: 'Pearson r',
+      desc:
+        'Pearson correlation between the models’ first-layer energy profiles (blue −1, white 0, red 1; grey: ' +
+        `patch spaces differ). ${pairs.slice(0, 40).join('; ')}${pairs.length > 40 ? '; …' : ''}`,
+      ...options,
+    },
+  );
 }

@@ -1,4 +1,14 @@
 /** Every plot: pure functions data → SVG string (isomorphic; used by the HTML report and the web app). */
+
+export {
+  type AtlasDepthOptions,
+  type AtlasExamplesOptions,
+  type AtlasPrototypesOptions,
+  atlasDepthSvg,
+  atlasExamplesSvg,
+  atlasPrototypesSvg,
+  LABEL_COLORS,
+} from './atlas.js';
 export {
   type CohortPlotData,
   type CohortPlotOptions,
@@ -19,7 +29,13 @@ export {
   driftHeatmapSvg,
   upperTriangle,
 } from './drift.js';
-export { type EnergyPlotOptions, type EnergySeries, energyProfileSvg } from './energy.js';
+export {
+  type EnergyCorrelationData,
+  type EnergyPlotOptions,
+  type EnergySeries,
+  energyCorrelationSvg,
+  energyProfileSvg,
+} from './energy.js';
 export { type FilterGridOptions, filterGridSvg, type RgbGridOptions, rgbFilterGridSvg } from './filters.js';
 export {
   ALPHA_PANEL,
