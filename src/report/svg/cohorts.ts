@@ -159,7 +159,18 @@ export function cohortBoxplotSvg(
       });
     });
   });
-  return svgDoc(width, height, body, { ...options, title, description: options.description ?? title });
+  return svgDoc(
+    width,
+    height,
+    body,
+    { ...options, title, description: options.description ?? title },
+    () => ({
+      columns: ['model', 'cohort', ...data.bins],
+      rows: data.models
+        .filter((m) => data.groups.includes(m.group))
+        .map((m) => [m.model, m.group, ...data.bins.map((_, b) => m[metric][b])]),
+    }),
+  );
 }
 
 export interface DivergencePlotData {
@@ -241,5 +252,14 @@ export function cohortDivergenceSvg(data: DivergencePlotData, options: CohortPlo
       body += `<rect x="${n2(bx + bw * 0.08)}" y="${n2(top)}" width="${n2(bw * 0.84)}" height="${n2(Math.max(0.5, height - m.bottom - top))}" style="fill:${color}"><title>${esc(`${p.label} · ${s.bin}: ${fmt(v, 5)}`)}</title></rect>`;
     });
   });
-  return svgDoc(width, height, body, { ...options, title, description: options.description ?? title });
+  return svgDoc(
+    width,
+    height,
+    body,
+    { ...options, title, description: options.description ?? title },
+    () => ({
+      columns: ['depth bin', ...pairs.map((p) => p.label)],
+      rows: slots.map((s) => [s.bin, ...pairs.map((p) => (s.m ? s.m[p.a][p.b] : null))]),
+    }),
+  );
 }
