@@ -163,9 +163,9 @@ describe('web app: a data table under every plot', {
     assert.ok(ridges, 'density table');
     // group labels carry their filter counts on this page ("DigitsCNN (3,856)")
     assert.equal(ridges.columns.length, 2 + r.groups.length);
-    r.groups.forEach((g: string, i: number) =>
-      assert.ok(ridges.columns[2 + i].startsWith(`density: ${g}`), ridges.columns[2 + i]),
-    );
+    r.groups.forEach((g: string, i: number) => {
+      assert.ok(ridges.columns[2 + i].startsWith(`density: ${g}`), ridges.columns[2 + i]);
+    });
     const points = r.ridges.reduce((s: number, c: Json) => s + c.curves[0].x.length, 0);
     assert.ok(ridges.rows.length <= 241, `${ridges.rows.length} rows: capped`);
     if (points > 241) {
