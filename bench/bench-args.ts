@@ -32,8 +32,11 @@ export function syntheticDbArgs(defaultFilters: string): {
   return { N, outDir, tag, dbPath: value('--db', join(outDir, `shift-${tag}.duckdb`)) };
 }
 
-/** Runs a command under /usr/bin/time -v: wall seconds and peak RSS (MB). */
-export function timed(cmd: string, argv: string[]): { seconds: number; rssMB: number; stdout: string } {
+/** Runs a command under /usr/bin/time -v: wall seconds, CPU seconds (user + system) and peak RSS (MB). */
+export function timed(
+  cmd: string,
+  argv: string[],
+): { seconds: number; cpuSeconds: number; rssMB: number; stdout: string } {
   const r = spawnSync('/usr/bin/time', ['-v', cmd, ...argv], {
     encoding: 'utf8',
     maxBuffer: 1 << 28,
@@ -43,5 +46,7 @@ export function timed(cmd: string, argv: string[]): { seconds: number; rssMB: nu
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
   const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
   const rssMB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]) / 1024;
-  return { seconds, rssMB, stdout: r.stdout };
+  const cpu = (what: string) =>
+    Number(new RegExp(`${what} time \\(seconds\\): ([\\d.]+)`).exec(r.stderr)?.[1] ?? 0);
+  return { seconds, cpuSeconds: cpu('User') + cpu('System'), rssMB, stdout: r.stdout };
 }

@@ -25,6 +25,7 @@ import { loadBasis } from '../src/scan/bases.js';
 import { planCohorts, storeCohorts } from '../src/scan/cohort-scan.js';
 import { startServer } from '../src/server/server.js';
 import { openDb } from '../src/store/db.js';
+import { assertClose } from './support/assert-close.js';
 import { writeCohortZoo } from './support/cohort-zoo.js';
 import { dataPath, repoRoot } from './support/paths.js';
 
@@ -47,35 +48,6 @@ before(() => {
 });
 
 const expected = JSON.parse(readFileSync(dataPath('cohorts/expected.json'), 'utf8'));
-
-/**
- * Same structure (keys in the same order, the same nulls and strings), numbers within `tol(path)`; returns the
- * largest difference seen.
- */
-function assertClose(actual: unknown, wanted: unknown, tol: (path: string) => number, path = ''): number {
-  if (wanted === null || typeof wanted === 'string' || typeof wanted === 'boolean') {
-    assert.equal(actual, wanted, path);
-    return 0;
-  }
-  if (typeof wanted === 'number') {
-    assert.equal(typeof actual, 'number', `${path}: ${actual} instead of ${wanted}`);
-    const d = Math.abs((actual as number) - wanted);
-    assert.ok(d <= tol(path), `${path}: ${actual} vs ${wanted} (difference ${d})`);
-    return d;
-  }
-  if (Array.isArray(wanted)) {
-    assert.ok(Array.isArray(actual), `${path}: not an array`);
-    assert.equal((actual as unknown[]).length, wanted.length, `${path}: length`);
-    return Math.max(
-      0,
-      ...wanted.map((w, i) => assertClose((actual as unknown[])[i], w, tol, `${path}[${i}]`)),
-    );
-  }
-  const a = actual as Record<string, unknown>;
-  const w = wanted as Record<string, unknown>;
-  assert.deepEqual(Object.keys(a), Object.keys(w), `${path}: keys`);
-  return Math.max(0, ...Object.keys(w).map((k) => assertClose(a[k], w[k], tol, `${path}.${k}`)));
-}
 
 /** 1e-6 on the divergence matrices, 1e-9 on everything else (metrics, correlations, EVR, range). */
 const tolerance = (path: string) => (/^\.divergence\.(byBin|whole)/.test(path) ? 1e-6 : 1e-9);

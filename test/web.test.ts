@@ -5,7 +5,9 @@
  * screenshots under test-output/web/.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -173,6 +175,43 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
       await page.waitForSelector('#compare-result figure.drift svg');
     } finally {
       await full.close();
+    }
+  });
+
+  it('compare and cohorts pages with a kernel size: 5x5 eigen-images, 7x7 cohorts (issue #14)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'filterdb-web-kxk-'));
+    const path = join(tmp, 'kxk.duckdb');
+    const dir = dataPath('kxk');
+    const models = ['kxk_alpha', 'kxk_beta', 'kxk_gamma'].map((m) => join(dir, `${m}.safetensors`));
+    const cli = join(repoRoot, 'dist/src/cli/main.js');
+    const args = ['ingest', ...models, '--db', path, '--meta', join(dir, 'meta.csv'), '--kernel', 'all'];
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const kxk = await startServer({ port: 0, host: '127.0.0.1', db: path, readOnly: true });
+    try {
+      await page.goto(new URL('/#/compare', kxk.url).href);
+      await page.waitForSelector('#app[data-ready=true] #compare-result figure.eigen svg');
+      await page.fill('#kernel', '5x5');
+      await page.click('#run');
+      await page.waitForFunction(() =>
+        document.querySelector('#compare-result .summary')?.textContent?.includes('5x5 filters'),
+      );
+      const eigen = String(await page.locator('#compare-result figure.eigen svg').textContent());
+      assert.match(eigen, /PC25/);
+      assert.doesNotMatch(eigen, /PC26/);
+      await page.screenshot({ path: join(shots, 'compare-5x5.png'), fullPage: true });
+      await page.goto(new URL('/#/cohorts', kxk.url).href);
+      await page.waitForSelector('#app[data-ready=true] #cohorts-result table');
+      await page.fill('#cohort-kernel', '7x7');
+      await page.click('#cohort-run');
+      await page.waitForSelector('#cohorts-result table');
+      await page.fill('#cohort-kernel', '9x9');
+      await page.click('#cohort-run');
+      await page.waitForSelector('#cohorts-result .error');
+      assert.match(String(await page.locator('#cohorts-result .error').textContent()), /no 9x9 filters/);
+    } finally {
+      await kxk.close();
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 

@@ -33,7 +33,7 @@ export const COHORT_EDGES = [
 export const COHORT_METRICS = ['sparsity', 'varianceEntropy', 'orthogonality'] as const;
 export type CohortMetric = (typeof COHORT_METRICS)[number];
 
-/** Values per 3x3 filter. */
+/** Values per 3x3 filter (the default; `cohorts --kernel KxK` passes k·k). */
 const K = 9;
 
 /**
@@ -65,17 +65,19 @@ export interface CohortLayerStats {
 
 /** The scaled non-sparse filters of a layer (input of the divergence). */
 export interface KeptFilters {
-  /** Row-major kept × 9, each scaled by its own max|f|. */
+  /** Row-major kept × dims, each scaled by its own max|f|. */
   scaled: Float64Array;
   kept: number;
+  /** Values per filter (9 for 3x3). */
+  dims: number;
 }
 
 /** Scratch buffers reused from layer to layer. */
 export class LayerScratch {
   scaled = new Float64Array(0);
   wide = new Float64Array(0);
-  grow(filters: number): void {
-    if (this.scaled.length < filters * K) this.scaled = new Float64Array(filters * K);
+  grow(filters: number, dims = K): void {
+    if (this.scaled.length < filters * dims) this.scaled = new Float64Array(filters * dims);
   }
   widen(w: Float32Array, count: number): Float64Array {
     if (this.wide.length < count) this.wide = new Float64Array(count);
@@ -86,10 +88,10 @@ export class LayerScratch {
 }
 
 /**
- * Measures one layer: `w` holds `filters` 3x3 filters row-major, in the layer's stored order (out × inPerGroup
- * for a plain conv). `out` is the number of output channels when the shape is known (then `filters` must be a
+ * Measures one layer: `w` holds `filters` filters of `dims` values (3x3: 9) row-major, in the layer's stored
+ * order (out × inPerGroup for a plain conv). `out` is the number of output channels when the shape is known (then `filters` must be a
  * multiple of it), else null (no orthogonality). Also returns the layer's non-sparse filters scaled by their own
- * max|f| (in `scratch`, valid until the next call).
+ * max|f| (in `scratch`, valid until the next call); `layerMaxAbs` as for keptFilters.
  */
 export function measureCohortLayer(
   w: Float32Array,
@@ -97,11 +99,12 @@ export function measureCohortLayer(
   out: number | null,
   scratch = new LayerScratch(),
   layerMaxAbs?: number,
+  dims = K,
 ): { stats: CohortLayerStats; kept: KeptFilters } {
-  const kept = keptFilters(w, filters, scratch, layerMaxAbs);
+  const kept = keptFilters(w, filters, scratch, layerMaxAbs, dims);
   let entropy: number | null = null;
   if (kept.kept >= 2) {
-    const ve = varianceEntropy(kept.scaled, kept.kept, K);
+    const ve = varianceEntropy(kept.scaled, kept.kept, dims);
     if (ve?.variances.some((v) => v > 0)) entropy = ve.entropy;
   }
   return {
@@ -111,22 +114,26 @@ export function measureCohortLayer(
       kept: kept.kept,
       entropy,
       out,
-      orthogonality: layerOrthogonality(w, filters, out, scratch),
+      orthogonality: layerOrthogonality(w, filters, out, scratch, dims),
     },
     kept,
   };
 }
 
-/** oₗ of a layer's `filters` 3x3 filters with `out` output channels (null when out is unknown or < 2). */
+/**
+ * oₗ of a layer's `filters` filters of `dims` values (3x3: 9) with `out` output channels (null when out is
+ * unknown or < 2).
+ */
 export function layerOrthogonality(
   w: Float32Array,
   filters: number,
   out: number | null,
   scratch = new LayerScratch(),
+  dims = K,
 ): number | null {
   if (out === null || out < 2 || filters % out !== 0) return null;
-  const d = (filters / out) * K;
-  const g = scratch.widen(w, filters * K);
+  const d = (filters / out) * dims;
+  const g = scratch.widen(w, filters * dims);
   return out <= ORTH_GRAM_MAX ? orthogonality(g, out, d) : rowwiseOrthogonality(g, out, d);
 }
 
@@ -140,26 +147,27 @@ export function keptFilters(
   filters: number,
   scratch = new LayerScratch(),
   layerMaxAbs?: number,
+  dims = K,
 ): KeptFilters {
-  const n = filters * K;
+  const n = filters * dims;
   const maxAbs = layerMaxAbs ?? maxAbsOf(w, n);
   const threshold = maxAbs / 100;
-  scratch.grow(filters);
+  scratch.grow(filters, dims);
   const scaled = scratch.scaled;
   let kept = 0;
   for (let r = 0; r < filters; r++) {
-    const o = r * K;
+    const o = r * dims;
     let peak = 0;
-    for (let j = 0; j < K; j++) {
+    for (let j = 0; j < dims; j++) {
       const a = Math.abs(w[o + j]);
       if (a > peak) peak = a;
     }
     if (peak <= threshold) continue; // sparse (`<=`: an all-zero layer's filters all are)
-    const d = kept * K;
-    for (let j = 0; j < K; j++) scaled[d + j] = w[o + j] / peak;
+    const d = kept * dims;
+    for (let j = 0; j < dims; j++) scaled[d + j] = w[o + j] / peak;
     kept++;
   }
-  return { scaled: scaled.subarray(0, kept * K), kept };
+  return { scaled: scaled.subarray(0, kept * dims), kept, dims };
 }
 
 /** max |w| over the first `n` values. */
@@ -282,7 +290,9 @@ export class CohortHistograms {
   readonly filters: Float64Array[];
   private readonly edges: Float64Array;
   private readonly scale: number;
-  private readonly block = newProjectionBlock();
+  private readonly block: { coefs: Float64Array; centred: Float64Array };
+  /** Values per filter (the basis' dimension). */
+  readonly dims: number;
   constructor(
     readonly groups: number,
     readonly mean: Float64Array,
@@ -299,14 +309,17 @@ export class CohortHistograms {
     for (let j = 0; j < bins; j++) this.edges[j] = lo + j * step;
     this.edges[bins] = hi;
     this.scale = hi === lo ? 0 : bins / (hi - lo);
+    this.dims = mean.length;
+    this.block = newProjectionBlock(this.dims);
   }
 
   /** Adds a layer's kept filters to cohort `group`'s histograms of depth bin `bin` (-1: none). */
   add(group: number, bin: number, kept: KeptFilters): void {
     if (bin < 0 || kept.kept === 0) return;
     let h = this.counts[group][bin];
+    const dims = this.dims;
     if (!h) {
-      h = new Float64Array(K * this.bins);
+      h = new Float64Array(dims * this.bins);
       this.counts[group][bin] = h;
     }
     this.filters[group][bin] += kept.kept;
@@ -314,8 +327,8 @@ export class CohortHistograms {
     const counts = h;
     projectInBlocks(kept, this.mean, this.components, this.block, (coefs, n) => {
       for (let r = 0; r < n; r++)
-        for (let c = 0; c < K; c++) {
-          const i = binIndex(coefs[r * K + c], lo, hi, bins, scale, edges);
+        for (let c = 0; c < dims; c++) {
+          const i = binIndex(coefs[r * dims + c], lo, hi, bins, scale, edges);
           if (i >= 0) counts[c * bins + i]++;
         }
     });
@@ -330,15 +343,16 @@ export function projectKept(
   mean: Float64Array,
   components: Float64Array,
   out: Float64Array,
-  centred: Float64Array = new Float64Array(K),
+  centred: Float64Array = new Float64Array(kept.dims),
 ): Float64Array {
   const x = kept.scaled;
+  const d = kept.dims;
   for (let r = 0; r < kept.kept; r++) {
-    const o = r * K;
-    for (let j = 0; j < K; j++) centred[j] = x[o + j] - mean[j];
-    for (let i = 0; i < K; i++) {
+    const o = r * d;
+    for (let j = 0; j < d; j++) centred[j] = x[o + j] - mean[j];
+    for (let i = 0; i < d; i++) {
       let s = 0;
-      for (let j = 0; j < K; j++) s += centred[j] * components[i * K + j];
+      for (let j = 0; j < d; j++) s += centred[j] * components[i * d + j];
       out[o + i] = s;
     }
   }
@@ -349,8 +363,8 @@ export function projectKept(
 const PROJECTION_BLOCK = 4096;
 
 /** Scratch of {@link projectInBlocks}. */
-export function newProjectionBlock(): { coefs: Float64Array; centred: Float64Array } {
-  return { coefs: new Float64Array(PROJECTION_BLOCK * K), centred: new Float64Array(K) };
+export function newProjectionBlock(dims = K): { coefs: Float64Array; centred: Float64Array } {
+  return { coefs: new Float64Array(PROJECTION_BLOCK * dims), centred: new Float64Array(dims) };
 }
 
 /** Projects the kept filters block by block, calling `fn(coefficients, filters in the block)`. */
@@ -363,7 +377,8 @@ export function projectInBlocks(
 ): void {
   for (let o = 0; o < kept.kept; o += PROJECTION_BLOCK) {
     const n = Math.min(PROJECTION_BLOCK, kept.kept - o);
-    const part = { scaled: kept.scaled.subarray(o * K, (o + n) * K), kept: n };
+    const d = kept.dims;
+    const part = { scaled: kept.scaled.subarray(o * d, (o + n) * d), kept: n, dims: d };
     fn(projectKept(part, mean, components, block.coefs, block.centred), n);
   }
 }
@@ -377,7 +392,7 @@ export function keptRange(
   range: [number, number],
 ): void {
   projectInBlocks(kept, mean, components, block, (c, n) => {
-    for (let i = 0; i < n * K; i++) {
+    for (let i = 0; i < n * kept.dims; i++) {
       if (c[i] < range[0]) range[0] = c[i];
       if (c[i] > range[1]) range[1] = c[i];
     }
@@ -400,10 +415,10 @@ export function cohortDivergence(
   explainedVarianceRatio: readonly number[],
   filterCount: number,
 ): CohortDivergence {
-  const size = K * h.bins;
+  const size = h.dims * h.bins;
   const matrixOf = (counts: (Float64Array | null)[]): number[][] | null => {
     if (counts.some((c) => c === null)) return null;
-    const p = counts.map((c) => floorAndNormalise(c!, K, h.bins));
+    const p = counts.map((c) => floorAndNormalise(c!, h.dims, h.bins));
     return driftMatrix(p, explainedVarianceRatio, h.bins);
   };
   const byBin = COHORT_BINS.map((_, b) => matrixOf(h.counts.map((row) => row[b])));

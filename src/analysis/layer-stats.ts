@@ -21,18 +21,21 @@ import { SCAN_BLOCK, ScanKernels } from './wasm/scan.js';
 
 const D = 9;
 
-/** Moments of peak-scaled filters: count, mean and the centred scatter Σ (x − mean)(x − mean)ᵀ (9 × 9). */
+/**
+ * Moments of peak-scaled filters: count, mean and the centred scatter Σ (x − mean)(x − mean)ᵀ (9 × 9 for
+ * 3x3 filters; dims × dims for the other kernel sizes of scan/kxk-passes.ts).
+ */
 export interface MomentSums {
   n: number;
   mean: Float64Array;
   scatter: Float64Array;
 }
 
-export function emptySums(): MomentSums {
-  return { n: 0, mean: new Float64Array(D), scatter: new Float64Array(D * D) };
+export function emptySums(dims = D): MomentSums {
+  return { n: 0, mean: new Float64Array(dims), scatter: new Float64Array(dims * dims) };
 }
 
-/** Chan et al. merge of moments (a ← a ∪ b). */
+/** Chan et al. merge of moments (a ← a ∪ b), of any dimension (both the same). */
 export function mergeMomentSums(a: MomentSums, b: MomentSums): void {
   if (b.n === 0) return;
   if (a.n === 0) {
@@ -41,13 +44,14 @@ export function mergeMomentSums(a: MomentSums, b: MomentSums): void {
     a.scatter.set(b.scatter);
     return;
   }
+  const dims = a.mean.length;
   const n = a.n + b.n;
   const f = (a.n * b.n) / n;
-  const d = new Float64Array(D);
-  for (let j = 0; j < D; j++) d[j] = b.mean[j] - a.mean[j];
-  for (let i = 0; i < D; i++)
-    for (let j = 0; j < D; j++) a.scatter[i * D + j] += b.scatter[i * D + j] + d[i] * d[j] * f;
-  for (let j = 0; j < D; j++) a.mean[j] += (d[j] * b.n) / n;
+  const d = new Float64Array(dims);
+  for (let j = 0; j < dims; j++) d[j] = b.mean[j] - a.mean[j];
+  for (let i = 0; i < dims; i++)
+    for (let j = 0; j < dims; j++) a.scatter[i * dims + j] += b.scatter[i * dims + j] + d[i] * d[j] * f;
+  for (let j = 0; j < dims; j++) a.mean[j] += (d[j] * b.n) / n;
   a.n = n;
 }
 

@@ -208,7 +208,7 @@ export async function sqlShifts(
     perCell.counts[c * size + k * bins + b] += num(r.n, 'n');
   }
   return plans.map((p, pi) => ({
-    ...shiftFromHistograms(p.by!, cellsToGroups(cells.labels, pi, perCell, bins, range), basis),
+    ...shiftFromHistograms(p.by!, cellsToGroups(cells.labels, pi, perCell, bins, range, DIMS), basis),
     basis,
     seconds,
   }));

@@ -91,6 +91,8 @@ export interface ZooReportData {
   density?: DensityGridData & { xIndex?: number; yIndex?: number; total?: number };
   /** The cohort study (`report --db … --cohorts COL`). */
   cohorts?: CohortsResult;
+  /** Kernel size of the analysed filters, [kh, kw] (`report --db … --kernel`; default 3×3). */
+  kernel?: [number, number];
   /** The depthwise kernel atlas over every model (`view`) and each model's shares; `note`: skipped layers. */
   atlas?: {
     view: AtlasView;
@@ -169,11 +171,13 @@ export function renderZooReport(data: ZooReportData): string {
   const shifts = data.shifts.map(displayOrder);
   const sections: HtmlSection[] = [];
   const totalFilters = shifts[0]?.filterCount ?? data.models.reduce((s, m) => s + (m.filters ?? 0), 0);
+  const [kh, kw] = data.kernel ?? [3, 3];
+  const kernelText = `${kh}×${kw}`;
 
   // summary
   const lines: string[] = [];
   lines.push(
-    `<p><strong>${data.models.length.toLocaleString('en-US')} models</strong> with ${totalFilters.toLocaleString('en-US')} 3×3 filters, compared along ${shifts.length} grouping${shifts.length === 1 ? '' : 's'}.</p>`,
+    `<p><strong>${data.models.length.toLocaleString('en-US')} models</strong> with ${totalFilters.toLocaleString('en-US')} ${kernelText} filters, compared along ${shifts.length} grouping${shifts.length === 1 ? '' : 's'}.</p>`,
   );
   const ranked = shifts
     .map((s) => ({ s, mp: maxPair(s), med: median(upper(s)) }))
@@ -214,7 +218,7 @@ export function renderZooReport(data: ZooReportData): string {
     title: 'Models',
     intro: cards([
       { value: data.models.length.toLocaleString('en-US'), label: 'models' },
-      { value: totalFilters.toLocaleString('en-US'), label: '3×3 filters' },
+      { value: totalFilters.toLocaleString('en-US'), label: `${kernelText} filters` },
       { value: shifts.length, label: 'groupings compared' },
     ]),
     body: htmlTable(
@@ -261,13 +265,16 @@ export function renderZooReport(data: ZooReportData): string {
     sections.push({
       id: 'basis',
       title: 'Filter basis',
-      intro: `<p>Principal components of all ${totalFilters.toLocaleString('en-US')} peak-scaled 3×3 filters; the drift below compares the distributions of the coefficients along them, weighted by explained variance.</p>`,
+      intro: `<p>Principal components of all ${totalFilters.toLocaleString('en-US')} peak-scaled ${kernelText} filters; the drift below compares the distributions of the coefficients along them, weighted by explained variance.</p>`,
       body: figureRow(
         figure(
           eigenImagesSvg(s0.components, s0.explainedVarianceRatio, {
             title: 'Eigen-images',
             embedStyle: false,
             size: 58,
+            kernel: [kh, kw],
+            // k² components: rows of at most 9
+            columns: Math.min(s0.components.length, 9),
           }),
         ),
         figure(
@@ -309,8 +316,7 @@ export function renderZooReport(data: ZooReportData): string {
     sections.push({
       id: 'drift',
       title: 'Distribution shift',
-      intro:
-        '<p>Drift between two groups of filters = Σ over the 9 PCA coefficients of explained-variance ratio × symmetric KL divergence of the groups’ coefficient histograms. 0 means identical distributions.</p>',
+      intro: `<p>Drift between two groups of filters = Σ over the ${kh * kw} PCA coefficients of explained-variance ratio × symmetric KL divergence of the groups’ coefficient histograms. 0 means identical distributions.</p>`,
       body:
         (withPairs.length
           ? figure(

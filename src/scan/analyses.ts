@@ -19,30 +19,38 @@ import { type ShiftResult, shiftFromHistograms } from '../analysis/shift.js';
 import { threadScanKernels } from '../analysis/wasm/scan.js';
 import {
   type DensitySpec,
-  DIMS,
   type HistMap,
   type PassSpec,
   type ScanResult,
   totalMoments,
 } from './filter-scan.js';
+import { isKernel3x3, kernelDims, kernelLabel } from './kernel-size.js';
 import { PlanScanner, type ScanOptions, sampleRanges } from './plan-scanner.js';
 import { candidateRange, type TrackSpec } from './range-candidates.js';
 import { type FilterGroups, PER_FILTER } from './scan-passes.js';
 import { SelectionError, type SelectionPlan } from './selection.js';
 
-function toMoments(r: ScanResult): Moments {
-  const m = totalMoments(r);
+/** Values per filter of a plan's kernel size (9 for 3x3). */
+function planDims(plan: SelectionPlan): number {
+  return kernelDims(plan.kernel);
+}
+
+function toMoments(r: ScanResult, dims: number): Moments {
+  const m = totalMoments(r, dims);
   // layers counted at ingest are planned out when they hold NaN/inf; others (imported) are caught here
   if (!m.mean.every(Number.isFinite) || !m.scatter.every(Number.isFinite))
     throw new SelectionError(
       'the selected filters hold NaN or infinite weights (in layers without a non_finite count, such as imported ones), so they have no PCA basis; leave those layers out with --where',
     );
-  return { n: m.n, dims: DIMS, mean: m.mean, scatter: m.scatter };
+  return { n: m.n, dims, mean: m.mean, scatter: m.scatter };
 }
 
-function basisArrays(basis: PcaBasis): { mean: Float64Array; comps: Float64Array } {
-  if (basis.dims !== DIMS)
-    throw new SelectionError(`the basis has ${basis.dims} dimensions, filters have ${DIMS}`);
+function basisArrays(basis: PcaBasis, plan: SelectionPlan): { mean: Float64Array; comps: Float64Array } {
+  const dims = planDims(plan);
+  if (basis.dims !== dims)
+    throw new SelectionError(
+      `the basis has ${basis.dims} dimensions, the selected ${kernelLabel(plan.kernel)} filters have ${dims}`,
+    );
   return { mean: Float64Array.from(basis.mean), comps: Float64Array.from(basis.components.flat()) };
 }
 
@@ -65,16 +73,19 @@ export async function fitWithRangeGuess(
 ): Promise<{ basis: PcaBasis; guess: [number, number] | null }> {
   if (scanner.plan.filterCount < 2)
     throw new SelectionError(`PCA needs at least 2 filters, the selection has ${scanner.plan.filterCount}`);
-  if (scanner.plan.stats) return fitFromStats(scanner.plan, scanner.plan.stats, guess);
+  const plan = scanner.plan;
+  if (plan.stats) return fitFromStats(plan, plan.stats, guess);
+  const dims = planDims(plan);
   let track: TrackSpec | undefined;
-  if (guess) {
-    const sample = toMoments(await scanner.runSample(sampleRanges(scanner.plan), { kind: 'moments' }));
-    if (sample.n >= 2) track = { ...basisArrays(pcaFromMoments(sample)), keep: RANGE_CANDIDATES };
+  // range candidates are the 3x3 kernels' (other sizes: a range pass)
+  if (guess && isKernel3x3(plan.kernel)) {
+    const sample = toMoments(await scanner.runSample(sampleRanges(plan), { kind: 'moments' }), dims);
+    if (sample.n >= 2) track = { ...basisArrays(pcaFromMoments(sample), plan), keep: RANGE_CANDIDATES };
   }
   const r = await scanner.run({ kind: 'moments', track }, 'moments');
-  const basis = pcaFromMoments(toMoments(r));
+  const basis = pcaFromMoments(toMoments(r, dims));
   if (!track || !r.candidates || r.candidates.length === 0) return { basis, guess: null };
-  const { mean, comps } = basisArrays(basis);
+  const { mean, comps } = basisArrays(basis, plan);
   return { basis, guess: candidateRange(threadScanKernels(), r.candidates, mean, comps) };
 }
 
@@ -94,7 +105,7 @@ export function fitFromStats(
     mergeMomentSums(total, st);
     extremes += st.extremes.length;
   }
-  const basis = pcaFromMoments(toMoments({ rows: total.n, moments: [total] }));
+  const basis = pcaFromMoments(toMoments({ rows: total.n, moments: [total] }, planDims(plan)));
   if (!guess) return { basis, guess: null };
   const candidates = new Float32Array(extremes);
   let at = 0;
@@ -103,7 +114,7 @@ export function fitFromStats(
     candidates.set(e, at);
     at += e.length;
   }
-  const { mean, comps } = basisArrays(basis);
+  const { mean, comps } = basisArrays(basis, plan);
   return { basis, guess: candidateRange(threadScanKernels(), candidates, mean, comps) };
 }
 
@@ -131,7 +142,7 @@ export async function histogramPass(
 }
 
 export async function coefficientRange(scanner: PlanScanner, basis: PcaBasis): Promise<[number, number]> {
-  const r = await scanner.run({ kind: 'range', ...basisArrays(basis) }, 'range');
+  const r = await scanner.run({ kind: 'range', ...basisArrays(basis, scanner.plan) }, 'range');
   if (r.lo === undefined || r.hi === undefined || !(r.lo <= r.hi))
     throw new SelectionError('no filters selected');
   return [r.lo, r.hi];
@@ -175,14 +186,15 @@ export const MAX_DENSITY_SIZE = 4096;
 /** Refuses bins, KDE bins and density sizes whose counts would not fit the bounds above, before any scan. */
 function checkHistogramSize(
   groups: number,
+  dims: number,
   bins: number,
   kdeBins: number,
   density: DensitySpec | undefined,
 ): void {
-  const cells = groups * DIMS * (bins + kdeBins);
+  const cells = groups * dims * (bins + kdeBins);
   if (cells > MAX_HISTOGRAM_CELLS)
     throw new SelectionError(
-      `${groups} groups × ${DIMS} coefficients × ${bins + kdeBins} bins${kdeBins ? ` (${bins} + ${kdeBins} for the KDE curves)` : ''} are ${cells.toLocaleString('en-US')} histogram cells, more than the ${MAX_HISTOGRAM_CELLS.toLocaleString('en-US')} a shift may hold (~400 MB a scan thread): use fewer bins or groups`,
+      `${groups} groups × ${dims} coefficients × ${bins + kdeBins} bins${kdeBins ? ` (${bins} + ${kdeBins} for the KDE curves)` : ''} are ${cells.toLocaleString('en-US')} histogram cells, more than the ${MAX_HISTOGRAM_CELLS.toLocaleString('en-US')} a shift may hold (~400 MB a scan thread): use fewer bins or groups`,
     );
   const size = density?.size ?? 0;
   if (size > MAX_DENSITY_SIZE)
@@ -217,10 +229,11 @@ export async function storeShifts(
     options.views && options.views.density !== false ? (options.views.density ?? DEFAULT_DENSITY) : undefined;
   const cells = plans.length === 1 ? groupsAsCells(base) : groupingCells(plans);
   const fineGroups = kdeBins ? plans.reduce((s, p) => s + p.groups.length, 0) : 0;
-  if (plans.length === 1) checkHistogramSize(base.groups.length, bins, kdeBins, density);
+  const dims = planDims(base);
+  if (plans.length === 1) checkHistogramSize(base.groups.length, dims, bins, kdeBins, density);
   else {
-    checkHistogramSize(cells.labels.length, bins, 0, undefined);
-    checkHistogramSize(fineGroups, 0, kdeBins, density);
+    checkHistogramSize(cells.labels.length, dims, bins, 0, undefined);
+    checkHistogramSize(fineGroups, dims, 0, kdeBins, density);
   }
   const scanner = new PlanScanner(path, base, options);
   try {
@@ -234,7 +247,7 @@ export async function storeShifts(
     if (kdeBins) for (const p of plans) maps.push(groupMap(p, base.layerSpan, kdeBins));
     const pass = await histogramPass(
       scanner,
-      (range) => ({ kind: 'hist', ...basisArrays(basis), lo: range[0], hi: range[1], maps, density }),
+      (range) => ({ kind: 'hist', ...basisArrays(basis, base), lo: range[0], hi: range[1], maps, density }),
       basis,
       options.range ?? null,
       fit.guess,
@@ -244,12 +257,12 @@ export async function storeShifts(
     return plans.map((p, pi) => {
       const hist =
         plans.length === 1
-          ? toGroupHistograms(p.groups, r.hist![0], bins, range)
-          : cellsToGroups(cells.labels, pi, r.hist![0], bins, range);
+          ? toGroupHistograms(p.groups, r.hist![0], bins, range, dims)
+          : cellsToGroups(cells.labels, pi, r.hist![0], bins, range, dims);
       return {
         ...shiftFromHistograms(p.by!, hist, basis),
         basis,
-        fine: kdeBins ? toGroupHistograms(p.groups, r.hist![pi + 1], kdeBins, range) : undefined,
+        fine: kdeBins ? toGroupHistograms(p.groups, r.hist![pi + 1], kdeBins, range, dims) : undefined,
         density: density && r.density ? { ...r.density, spec: density } : undefined,
         seconds,
         histogramPasses: pass.passes,
@@ -276,7 +289,14 @@ export function checkShiftPlans(
     throw new SelectionError('a grouping (--by) is required');
   const base = plans[0];
   if (base.filterCount === 0) throw new SelectionError('no filters selected');
-  if (plans.some((p) => p.where !== base.where || p.filterCount !== base.filterCount))
+  if (
+    plans.some(
+      (p) =>
+        p.where !== base.where ||
+        p.filterCount !== base.filterCount ||
+        kernelLabel(p.kernel) !== kernelLabel(base.kernel),
+    )
+  )
     throw new SelectionError('the groupings of one shift must group the same selection');
   return { bins, base };
 }
@@ -375,9 +395,10 @@ export function cellsToGroups(
   cells: { counts: Float64Array; filters: Float64Array },
   bins: number,
   range: [number, number],
+  dims: number,
 ): GroupHistograms {
-  const gh = new GroupHistograms(DIMS, bins, range[0], range[1]);
-  const size = DIMS * bins;
+  const gh = new GroupHistograms(dims, bins, range[0], range[1]);
+  const size = dims * bins;
   labels.forEach((own, c) => {
     const n = cells.filters[c];
     if (!(n > 0)) return;
@@ -396,9 +417,10 @@ export function toGroupHistograms(
   h: { counts: Float64Array; filters: Float64Array },
   bins: number,
   range: [number, number],
+  dims = 9,
 ): GroupHistograms {
-  const gh = new GroupHistograms(DIMS, bins, range[0], range[1]);
-  const size = DIMS * bins;
+  const gh = new GroupHistograms(dims, bins, range[0], range[1]);
+  const size = dims * bins;
   groups.forEach((g, i) => {
     if (h.filters[i] > 0) {
       gh.counts.set(g, h.counts.slice(i * size, (i + 1) * size));
@@ -467,17 +489,18 @@ export async function storeZooAnalysis(
     const density = options.density === false ? undefined : (options.density ?? DEFAULT_DENSITY);
     const { result: r, range } = await histogramPass(
       scanner,
-      (range) => ({ kind: 'hist', ...basisArrays(basis), lo: range[0], hi: range[1], maps, density }),
+      (range) => ({ kind: 'hist', ...basisArrays(basis, base), lo: range[0], hi: range[1], maps, density }),
       basis,
       null,
       guess,
     );
+    const dims = planDims(base);
     const shifts = plans.map((p, pi) =>
-      shiftFromHistograms(p.by ?? '', cellsToGroups(cells.labels, pi, r.hist![0], bins, range), basis),
+      shiftFromHistograms(p.by ?? '', cellsToGroups(cells.labels, pi, r.hist![0], bins, range, dims), basis),
     );
     const fine = new Map<string, GroupHistograms>();
     ridgePlans.forEach((p, i) => {
-      fine.set(p.by ?? '', toGroupHistograms(p.groups, r.hist![i + 1], kdeBins, range));
+      fine.set(p.by ?? '', toGroupHistograms(p.groups, r.hist![i + 1], kdeBins, range, dims));
     });
     return {
       basis,

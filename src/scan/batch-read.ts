@@ -48,14 +48,15 @@ export class BatchReader {
 
   constructor(
     private readonly con: duckdb.Connection,
-    /** 4-byte columns of `filters` (FLOAT / INTEGER). */
+    /** 4-byte columns of `table` (FLOAT / INTEGER). */
     private readonly columns: string[],
+    private readonly table: 'filters' | 'filters_other' = 'filters',
   ) {}
 
   private async prepared(): Promise<duckdb.PreparedStatement> {
     this.prep ??= await duckdb.prepare(
       this.con,
-      `SELECT ${this.columns.join(', ')} FROM filters WHERE filter_id >= $1 AND filter_id < $2`,
+      `SELECT ${this.columns.join(', ')} FROM ${this.table} WHERE filter_id >= $1 AND filter_id < $2`,
     );
     return this.prep;
   }

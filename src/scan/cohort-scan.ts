@@ -39,6 +39,7 @@ import { readKernelLabels } from '../store/kernel-pattern.js';
 import { hasKernelPattern } from '../store/schema.js';
 import { BatchReader } from './batch-read.js';
 import { openScanSource, type ScanSource } from './filter-scan.js';
+import { KERNEL_3X3, type KernelSize, kernelDims, kernelLabel } from './kernel-size.js';
 import {
   checkWhere,
   firstLine,
@@ -46,8 +47,9 @@ import {
   MAX_GROUPS,
   modelLabels,
   PATTERN_GROUPING,
+  refusePatternKernel,
   SelectionError,
-  stored3x3Layers,
+  storedLayers,
   TooManyGroupsError,
 } from './selection.js';
 
@@ -88,7 +90,9 @@ export interface CohortPlan {
   models: CohortPlanModel[];
   /** Cohort labels sorted as strings. */
   groups: string[];
-  /** The selected 3x3 layers in filter_id order. */
+  /** Kernel size of the selected layers' filters (`--kernel`, default 3x3). */
+  kernel: KernelSize;
+  /** The selected layers (of {@link kernel}) in filter_id order. */
   layers: CohortLayer[];
   filterCount: number;
   /** Layers left out for NaN/infinite weights (non_finite > 0): they cannot be peak-scaled. */
@@ -115,13 +119,15 @@ async function layerInfoExpression(con: DuckDBConnection, text: string, option: 
  */
 export async function planCohorts(
   con: DuckDBConnection,
-  options: { by: string; where?: string | null; correlate?: string | null },
+  options: { by: string; where?: string | null; correlate?: string | null; kernel?: KernelSize },
 ): Promise<CohortPlan> {
+  const kernel = options.kernel ?? KERNEL_3X3;
   const by = options.by.trim();
   if (!by) throw new SelectionError('--by needs a column or an SQL expression');
   const where = options.where?.trim() || null;
   const correlate = options.correlate?.trim() || null;
   const perFilter = by === PATTERN_GROUPING;
+  if (perFilter) refusePatternKernel(kernel);
   if (perFilter && !(await hasKernelPattern(con)))
     throw new SelectionError(
       '--by pattern reads the depthwise kernel labels of the kernel_pattern table, which this database (built before it) lacks: open it for writing once (`filterdb upgrade --db …` adds and fills it)',
@@ -145,10 +151,11 @@ export async function planCohorts(
   } catch (e) {
     throw new SelectionError(`cannot evaluate the selection: ${firstLine(e)}`);
   }
-  const layerRows = await stored3x3Layers(
+  const layerRows = await storedLayers(
     con,
     'layer_id, model_id, first_filter_id, filter_count, conv_depth, conv_depth_norm, shape',
     where,
+    kernel,
   );
   // models are named as `shift --by model` labels them: the stored name, told apart when several share it
   const labels = await modelLabels(con);
@@ -205,7 +212,7 @@ export async function planCohorts(
     });
     filterCount += count;
   }
-  const plan = { by, where, correlate, models, groups, layers, filterCount, nonFinite };
+  const plan = { by, where, correlate, models, groups, kernel, layers, filterCount, nonFinite };
   return perFilter ? await patternMembers(con, plan) : plan;
 }
 
@@ -247,7 +254,8 @@ async function patternMembers(con: DuckDBConnection, plan: CohortPlan): Promise<
 
 /**
  * A layer's filters split by member (`--by pattern`): per member its filters (row-major, in filter order) and
- * their output-channel count when each filter is one output channel (a depthwise layer), else null.
+ * their output-channel count when each filter is one output channel (a depthwise layer), else null. 3x3 filters
+ * only (planCohorts refuses `--by pattern` with another kernel size).
  */
 function memberParts(
   l: CohortLayer,
@@ -295,32 +303,56 @@ function chunks(layers: readonly CohortLayer[], limit: number): CohortLayer[][] 
   return out;
 }
 
-/** Reads whole layers (row-major 3x3 filters in filter_id order) from a scan source. */
+/**
+ * Reads whole layers (row-major filters in filter_id order) from a scan source: 3x3 filters from `filters`
+ * (a row a filter: its position, w0..w8), other kernel sizes from `filters_other` (a row a value, the list
+ * unnested: its position filter·dims + index, the value).
+ */
 class LayerReader {
   private cols: (Float32Array | Int32Array)[] = [];
   private rows = new Float32Array(0);
   private batch: BatchReader | null = null;
+  /** Values per result row, the table and the position expression (`$1`: the first filter_id read). */
+  private readonly perRow: number;
+  private readonly table: 'filters' | 'filters_other';
+  private readonly position: string;
+  private readonly values: string[];
   constructor(
     private readonly path: string,
     private readonly source: ScanSource,
-  ) {}
+    private readonly dims = 9,
+  ) {
+    if (dims === 9) {
+      this.perRow = 9;
+      this.table = 'filters';
+      this.position = 'CAST(filter_id - $1 AS INTEGER)';
+      this.values = WEIGHT_COLUMNS;
+    } else {
+      this.perRow = 1;
+      this.table = 'filters_other';
+      this.position = `CAST((filter_id - $1) * ${dims} AS INTEGER) + CAST(generate_subscripts(w, 1) AS INTEGER) - 1`;
+      this.values = ['unnest(w)'];
+    }
+  }
 
   private columns(cap: number): (Float32Array | Int32Array)[] {
     if (this.cols.length === 0 || this.cols[0].length < cap)
-      this.cols = [new Int32Array(cap), ...WEIGHT_COLUMNS.map(() => new Float32Array(cap))];
+      this.cols = [new Int32Array(cap), ...this.values.map(() => new Float32Array(cap))];
     return this.cols;
   }
 
   /** The rows of filter_id [lo, hi) as row-major filters (valid until the next call). */
   async read(lo: number, hi: number): Promise<Float32Array> {
-    const size = hi - lo;
+    const d = this.dims;
+    const size = ((hi - lo) * d) / this.perRow; // result rows expected
     const cols = this.columns(size + 1);
+    const n = cols.length;
     let got = 0;
     if (this.source.native) {
       const { reader, db } = this.source.native;
       const scan = reader.query(
         db,
-        `SELECT CAST(filter_id - ${lo} AS INTEGER), ${WEIGHT_COLUMNS.join(', ')} FROM filters WHERE filter_id >= ${lo} AND filter_id < ${hi}`,
+        `SELECT ${this.position.replace('$1', String(lo))}, ${this.values.join(', ')} FROM ${this.table} WHERE filter_id >= ${lo} AND filter_id < ${hi}`,
       );
       try {
         got = reader.fill(scan, cols, 0, size + 1, null);
@@ -328,36 +360,38 @@ class LayerReader {
         reader.closeScan(scan);
       }
     } else {
-      this.batch ??= new BatchReader(this.source.con, ['CAST(filter_id - $1 AS INTEGER)', ...WEIGHT_COLUMNS]);
-      await this.batch.read(lo, hi, (n, v) => {
-        if (got + n > size) {
-          got += n;
+      this.batch ??= new BatchReader(this.source.con, [this.position, ...this.values], this.table);
+      await this.batch.read(lo, hi, (rows, v) => {
+        if (got + rows > size) {
+          got += rows;
           return;
         }
-        for (let c = 0; c < 10; c++)
+        for (let c = 0; c < n; c++)
           cols[c].set(
             c === 0
-              ? new Int32Array(v[c].slice(0, n * 4).buffer)
-              : new Float32Array(v[c].slice(0, n * 4).buffer),
+              ? new Int32Array(v[c].slice(0, rows * 4).buffer)
+              : new Float32Array(v[c].slice(0, rows * 4).buffer),
             got,
           );
-        got += n;
+        got += rows;
       });
     }
     if (got !== size)
       throw new FilterDbError(
         'corrupt',
         this.path,
-        `filters ${lo}..${hi - 1} should be ${size} rows of the filters table, found ${got}`,
+        `filters ${lo}..${hi - 1} should be ${size} rows of ${this.perRow === 1 ? `${d} values in the filters_other table` : 'the filters table'}, found ${got}`,
       );
-    if (this.rows.length < size * 9) this.rows = new Float32Array(size * 9);
+    const total = (hi - lo) * d;
+    if (this.rows.length < total) this.rows = new Float32Array(total);
     const rows = this.rows;
     const pos = cols[0] as Int32Array;
-    for (let c = 0; c < 9; c++) {
+    const per = this.perRow;
+    for (let c = 0; c < per; c++) {
       const w = cols[c + 1];
-      for (let r = 0; r < size; r++) rows[pos[r] * 9 + c] = w[r];
+      for (let r = 0; r < size; r++) rows[pos[r] * per + c] = w[r];
     }
-    return rows.subarray(0, size * 9);
+    return rows.subarray(0, total);
   }
 
   close(): void {
@@ -386,15 +420,18 @@ async function scanLayers(
   options: CohortScanOptions,
 ): Promise<void> {
   const source = await openScanSource(path, 1);
-  const reader = new LayerReader(path, source);
+  const d = kernelDims(plan.kernel);
+  const reader = new LayerReader(path, source, d);
+  // chunks of about the same bytes whatever the kernel size
+  const limit = options.chunkFilters ?? Math.max(1, Math.floor((CHUNK_FILTERS * 9) / d));
   try {
     let done = 0;
-    for (const chunk of chunks(plan.layers, options.chunkFilters ?? CHUNK_FILTERS)) {
+    for (const chunk of chunks(plan.layers, limit)) {
       options.signal?.throwIfAborted();
       const lo = chunk[0].first;
       const last = chunk[chunk.length - 1];
       const w = await reader.read(lo, last.first + last.count);
-      for (const l of chunk) visit(l, w.subarray((l.first - lo) * 9, (l.first - lo + l.count) * 9));
+      for (const l of chunk) visit(l, w.subarray((l.first - lo) * d, (l.first - lo + l.count) * d));
       done += last.first + last.count - lo;
       options.onProgress?.(done, pass);
       await new Promise((resolve) => setImmediate(resolve)); // a server stays responsive
@@ -417,7 +454,12 @@ export async function storeCohorts(
   const scratch = new LayerScratch();
   const bins = options.bins ?? 70;
   const given = options.basis;
-  const moments = emptyMoments(9);
+  const dims = kernelDims(plan.kernel);
+  if (given && given.basis.dims !== dims)
+    throw new SelectionError(
+      `the basis has ${given.basis.dims} dimensions, the selected ${kernelLabel(plan.kernel)} filters have ${dims}`,
+    );
+  const moments = emptyMoments(dims);
   let kept = 0;
   const histogramsOn = (basis: PcaBasis, range: [number, number]) =>
     new CohortHistograms(
@@ -436,8 +478,8 @@ export async function storeCohorts(
     'layers',
     (l, w) => {
       if (l.members) {
-        // per member; the basis from the whole layer, as with any other grouping
-        const max = maxAbsOf(w, l.count * 9);
+        // per member (3x3 only); the basis from the whole layer, as with any other grouping
+        const max = maxAbsOf(w, l.count * dims);
         for (const p of memberParts(l, w)) {
           const r = measureCohortLayer(p.w, p.count, p.out, scratch, max);
           accs[p.member].add(l.bin, r.stats);
@@ -445,14 +487,15 @@ export async function storeCohorts(
           if (hist) hist.add(cohortOf[p.member], l.bin, r.kept);
         }
         const k = hist || given ? null : keptFilters(w, l.count, scratch);
-        if (k && k.kept > 0) mergeMoments(moments, batchMoments(k.scaled, k.kept, 9));
+        if (k && k.kept > 0) mergeMoments(moments, batchMoments(k.scaled, k.kept, dims));
         return;
       }
-      const r = measureCohortLayer(w, l.count, l.out, scratch);
+      const r = measureCohortLayer(w, l.count, l.out, scratch, undefined, dims);
       accs[l.model].add(l.bin, r.stats);
       kept += r.kept.kept;
       if (hist) hist.add(cohortOf[l.model], l.bin, r.kept);
-      else if (!given && r.kept.kept > 0) mergeMoments(moments, batchMoments(r.kept.scaled, r.kept.kept, 9));
+      else if (!given && r.kept.kept > 0)
+        mergeMoments(moments, batchMoments(r.kept.scaled, r.kept.kept, dims));
     },
     options,
   );
@@ -468,13 +511,13 @@ export async function storeCohorts(
     const mean = Float64Array.from(b.mean);
     const comps = flatComponents(b);
     const range: [number, number] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
-    const block = newProjectionBlock();
+    const block = newProjectionBlock(dims);
     await scanLayers(
       path,
       plan,
       'range',
       (l, w) => {
-        const k = keptFilters(w, l.count, scratch);
+        const k = keptFilters(w, l.count, scratch, undefined, dims);
         if (k.kept > 0) keptRange(k, mean, comps, block, range);
       },
       options,
@@ -486,8 +529,9 @@ export async function storeCohorts(
         plan,
         'histograms',
         (l, w) => {
-          if (!l.members) return h.add(cohortOf[l.model], l.bin, keptFilters(w, l.count, scratch));
-          const max = maxAbsOf(w, l.count * 9);
+          if (!l.members)
+            return h.add(cohortOf[l.model], l.bin, keptFilters(w, l.count, scratch, undefined, dims));
+          const max = maxAbsOf(w, l.count * dims);
           for (const p of memberParts(l, w))
             h.add(cohortOf[p.member], l.bin, keptFilters(p.w, p.count, scratch, max));
         },

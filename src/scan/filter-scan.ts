@@ -10,6 +10,9 @@ import { availableParallelism } from 'node:os';
 import duckdb from '@duckdb/node-bindings';
 import { SCAN_BLOCK, threadScanKernels } from '../analysis/wasm/scan.js';
 import { BatchReader, batchEnd } from './batch-read.js';
+import { isKernel3x3, type KernelSize, kernelDims } from './kernel-size.js';
+import { KxKBlock, makeKxKPass } from './kxk-passes.js';
+import { scanKxKBatches, scanKxKNative } from './kxk-scan.js';
 import { type NativeDb, type NativeScanReader, nativeScanReader } from './native-scan.js';
 import { type BlockPass, DIMS, makePass, type PassSpec, type ScanResult } from './scan-passes.js';
 
@@ -43,6 +46,8 @@ export interface ScanTask {
   superRows: number;
   /** DuckDB threads of this scanner's instance. */
   threads?: number;
+  /** Kernel size of the filters (default 3x3, the `filters` table; others: `filters_other`, kxk-scan.ts). */
+  kernel?: KernelSize;
 }
 
 function f32(v: Uint8Array, size: number): Float32Array {
@@ -142,13 +147,20 @@ export async function runScan(
   onRows?: (rows: number) => void,
   source?: ScanSource,
 ): Promise<ScanResult> {
-  const k = threadScanKernels();
-  const pass = makePass(k, task.pass, task.superRows, task.ranges);
+  const generic = task.kernel !== undefined && !isKernel3x3(task.kernel);
+  const block = generic ? new KxKBlock(kernelDims(task.kernel!)) : null;
+  // per-filter groupings (--by pattern) are 3x3 only (selection.ts refuses them with another kernel size)
+  const pass = block
+    ? makeKxKPass(block, task.pass, task.superRows)
+    : makePass(threadScanKernels(), task.pass, task.superRows, task.ranges);
   if (task.ranges.length === 0) return pass.result();
   const own = source ? null : await openScanSource(task.path, task.threads);
   const src = source ?? own!;
   try {
-    if (src.native) await scanNative(task, pass, src.native, onRows);
+    if (block) {
+      if (src.native) await scanKxKNative(task, pass, block, src.native, onRows);
+      else await scanKxKBatches(task, pass, block, src.con, onRows);
+    } else if (src.native) await scanNative(task, pass, src.native, onRows);
     else await scanBatches(task, pass, src.con, onRows);
     return pass.result();
   } finally {

@@ -176,6 +176,7 @@ export class PlanScanner {
       pass,
       superRows: this.superRows,
       threads: this.pool.length > 0 ? 1 : undefined,
+      kernel: this.plan.kernel,
     }));
     const results = await this.distribute(tasks, progress);
     const out: ScanResult = { rows: 0 };
@@ -195,6 +196,7 @@ export class PlanScanner {
       selected: null,
       pass,
       superRows: SCAN_BLOCK,
+      kernel: this.plan.kernel,
     }));
     const results = await this.distribute(tasks, () => {});
     const out: ScanResult = { rows: 0 };
@@ -300,9 +302,11 @@ export function sampleRanges(plan: SelectionPlan, windows = 8, size = 8192): IdR
 /**
  * The plan's filters as a `BatchSource` (analysis/shift.ts): row-major Float32Array batches, one group per
  * batch (a DuckDB chunk is split where the group changes). For the in-memory analysis code and tests; the
- * store's own passes use the columnar kernels directly.
+ * store's own passes use the columnar kernels directly. 3x3 plans only.
  */
 export function storeBatchSource(path: string, plan: SelectionPlan): BatchSource {
+  if (plan.kernel.kh !== 3 || plan.kernel.kw !== 3)
+    throw new RangeError('storeBatchSource reads 3x3 filters (the `filters` table) only');
   const planned = new Map(plan.layers.map((l) => [l.layerId, l]));
   const parts = splitPlan(plan, 1);
   return async function* () {

@@ -137,11 +137,41 @@ export function mergeScanResults(into: ScanResult, r: ScanResult): ScanResult {
   return into;
 }
 
-/** The moments of all superblocks, merged in order. */
-export function totalMoments(r: ScanResult): MomentSums {
-  const total = emptySums();
+/** The moments of all superblocks, merged in order (`dims` values a filter: 9, or k² of kxk-passes.ts). */
+export function totalMoments(r: ScanResult, dims = DIMS): MomentSums {
+  const total = emptySums(dims);
   for (const m of r.moments ?? []) mergeMomentSums(total, m);
   return total;
+}
+
+/**
+ * The 2-D density of two coefficients of a histogram pass: counts on the spec's square raster over [lo, hi]²,
+ * and the points outside it.
+ */
+export class DensityRaster {
+  readonly counts: Float64Array;
+  private total = 0;
+  private outside = 0;
+  private readonly scale: number;
+  constructor(private readonly spec: DensitySpec) {
+    this.counts = new Float64Array(spec.size * spec.size);
+    this.scale = spec.size / (spec.hi - spec.lo);
+  }
+
+  add(x: number, y: number): void {
+    const d = this.spec;
+    if (!(x >= d.lo && x <= d.hi && y >= d.lo && y <= d.hi)) this.outside++;
+    else {
+      const ix = Math.min(d.size - 1, Math.floor((x - d.lo) * this.scale));
+      const iy = Math.min(d.size - 1, Math.floor((y - d.lo) * this.scale));
+      this.counts[iy * d.size + ix]++;
+      this.total++;
+    }
+  }
+
+  result(): { counts: Float64Array; total: number; outside: number } {
+    return { counts: this.counts, total: this.total, outside: this.outside };
+  }
 }
 
 /**
@@ -213,10 +243,7 @@ function histPass(
     filters: new Float64Array(m.groups),
   }));
   const d = spec.density;
-  const dens = d ? new Float64Array(d.size * d.size) : null;
-  const dScale = d ? d.size / (d.hi - d.lo) : 0;
-  let dTotal = 0;
-  let dOutside = 0;
+  const dens = d ? new DensityRaster(d) : null;
   let rows = 0;
   let pending = 0;
   const drain = () => {
@@ -246,18 +273,8 @@ function histPass(
         const first = spec.maps[0].layerGroup;
         const xs = k.coef[d.xIndex];
         const ys = k.coef[d.yIndex];
-        for (let r = 0; r < n; r++) {
-          if (first[layers[r]] === -1) continue; // not selected (PER_FILTER layers are)
-          const x = xs[r];
-          const y = ys[r];
-          if (!(x >= d.lo && x <= d.hi && y >= d.lo && y <= d.hi)) dOutside++;
-          else {
-            const ix = Math.min(d.size - 1, Math.floor((x - d.lo) * dScale));
-            const iy = Math.min(d.size - 1, Math.floor((y - d.lo) * dScale));
-            dens[iy * d.size + ix]++;
-            dTotal++;
-          }
-        }
+        // -1: not selected (PER_FILTER layers are)
+        for (let r = 0; r < n; r++) if (first[layers[r]] !== -1) dens.add(xs[r], ys[r]);
       }
       pending += n;
       if (pending >= 1 << 30) drain();
@@ -270,7 +287,7 @@ function histPass(
         lo,
         hi,
         hist: totals,
-        density: dens ? { counts: dens, total: dTotal, outside: dOutside } : undefined,
+        density: dens?.result(),
       };
     },
   };

@@ -14,6 +14,13 @@ import { ident, queryRows } from '../store/db.js';
 import { readKernelLabels } from '../store/kernel-pattern.js';
 import { readLayerStats } from '../store/layer-stats.js';
 import { hasKernelPattern } from '../store/schema.js';
+import {
+  isKernel3x3,
+  KERNEL_3X3,
+  type KernelSize,
+  kernelLabel,
+  storedLayersCondition,
+} from './kernel-size.js';
 
 /** Groupings with a meaning of their own (anything else is a layer_info column or an SQL expression). */
 export const SPECIAL_GROUPINGS = ['depth', 'model', 'layer-kind', 'pattern'] as const;
@@ -37,6 +44,8 @@ export interface LayerPlan {
 
 export interface SelectionPlan {
   where: string | null;
+  /** The filters' kernel size (`--kernel`; 3x3 unless given): which stored filters the plan selects. */
+  kernel: KernelSize;
   by: string | null;
   layers: LayerPlan[];
   /** Sorted distinct group labels (code-point order). */
@@ -51,7 +60,8 @@ export interface SelectionPlan {
   nonFinite: { layers: number; filters: number };
   /**
    * The stored statistics of every planned layer (store/layer-stats.ts), or null when some have none (a
-   * database from before them, not yet upgraded): the basis is then fitted by a scan.
+   * database from before them, not yet upgraded, or a kernel size other than 3x3, which has none): the
+   * basis is then fitted by a scan.
    */
   stats: Map<number, LayerStats> | null;
 }
@@ -85,27 +95,22 @@ export async function groupingExpression(con: DuckDBConnection, by: string): Pro
 }
 
 /**
- * The layers whose filters the scans read: 3x3 filters in the `filters` table, transposed convolutions left out
- * (CNN Filter DB counts Conv layers only). An SQL condition on layer_info.
+ * The stored layers of `kernel` (kernel-size.ts: 3x3 filters in `filters`, other sizes in `filters_other`;
+ * transposed convolutions left out) matching `where`, in filter_id order: the given layer_info `columns` and
+ * `non_finite` (true when the layer's weights hold NaN or infinite values).
  */
-const STORED_3X3_LAYERS =
-  "filter_table = 'filters' AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'";
-
-/**
- * The stored 3x3 layers ({@link STORED_3X3_LAYERS}) matching `where`, in filter_id order: the given layer_info
- * `columns` and `non_finite` (true when the layer's weights hold NaN or infinite values).
- */
-export async function stored3x3Layers(
+export async function storedLayers(
   con: DuckDBConnection,
   columns: string,
   where: string | null,
+  kernel: KernelSize = KERNEL_3X3,
 ): Promise<Record<string, unknown>[]> {
   try {
     return await queryRows(
       con,
       `SELECT ${columns}, coalesce(non_finite, 0) > 0 AS non_finite
        FROM layer_info
-       WHERE ${STORED_3X3_LAYERS}
+       WHERE ${storedLayersCondition(kernel)}
          ${where !== null ? `AND (${where})` : ''}
        ORDER BY first_filter_id`,
     );
@@ -159,8 +164,8 @@ export function firstLine(e: unknown): string {
 }
 
 /**
- * Resolves the selection and grouping into layers (small: one row per layer). Only 3x3 filters of
- * non-transposed convolutions are selected (the `filters` table, as the paper).
+ * Resolves the selection and grouping into layers (small: one row per layer). Only filters of non-transposed
+ * convolutions of one kernel size are selected (3x3 unless `kernel` says: the `filters` table, as the paper).
  */
 export async function planSelection(
   con: DuckDBConnection,
@@ -170,6 +175,8 @@ export async function planSelection(
     maxGroups?: number;
     /** Read the layers' stored statistics (default true; several groupings of one selection share them). */
     stats?: boolean;
+    /** Kernel size of the selected filters (default 3x3). */
+    kernel?: KernelSize;
   },
 ): Promise<SelectionPlan> {
   const maxGroups = options.maxGroups ?? MAX_GROUPS;
@@ -177,6 +184,8 @@ export async function planSelection(
   const by = options.by?.trim() || null;
   let groupSql = 'NULL';
   const perFilter = by === PATTERN_GROUPING;
+  const kernel = options.kernel ?? KERNEL_3X3;
+  if (perFilter) refusePatternKernel(kernel);
   if (perFilter && !(await hasKernelPattern(con)))
     throw new SelectionError(
       '--by pattern reads the depthwise kernel labels of the kernel_pattern table, which this database (built before it) lacks: open it for writing once (`filterdb upgrade --db …` adds and fills it)',
@@ -193,10 +202,11 @@ export async function planSelection(
     }
   }
   if (where !== null) await checkWhere(con, where);
-  const rows = await stored3x3Layers(
+  const rows = await storedLayers(
     con,
     `layer_id, model_id, first_filter_id, filter_count, ${groupSql} AS g`,
     where,
+    kernel,
   );
   const labels = by === 'model' ? await modelLabels(con) : null;
   const kernelLabels = perFilter
@@ -248,16 +258,33 @@ export async function planSelection(
     throw new TooManyGroupsError(
       `grouping by ${by} gives ${groups.size.toLocaleString('en-US')} groups; at most ${maxGroups.toLocaleString('en-US')} can be compared (the drift matrix grows with their square): group more coarsely or narrow the selection`,
     );
+  // layer statistics are stored for 3x3 layers only
+  const stats =
+    options.stats === false || !isKernel3x3(kernel)
+      ? null
+      : await readLayerStats(con, new Set(layers.map((l) => l.layerId)));
   return {
     where,
     by,
-    stats: options.stats === false ? null : await readLayerStats(con, new Set(layers.map((l) => l.layerId))),
+    kernel,
+    stats,
     layers,
     groups: [...groups].sort(compareCodePoints),
     filterCount,
     layerSpan,
     nonFinite,
   };
+}
+
+/**
+ * `--by pattern` groups 3x3 depthwise kernels by their atlas label (`kernel_pattern`); other kernel sizes have
+ * no labels (and their passes, kxk-passes.ts, no per-filter groups): refused with a SelectionError.
+ */
+export function refusePatternKernel(kernel: KernelSize): void {
+  if (!isKernel3x3(kernel))
+    throw new SelectionError(
+      `--by pattern groups 3x3 depthwise kernels by their atlas label; ${kernelLabel(kernel)} filters have none (use --by pattern without --kernel, or another grouping)`,
+    );
 }
 
 /** A layer's stored kernel labels when there is one for each of its `count` filters, else undefined. */
@@ -272,4 +299,40 @@ export function nonFiniteNote(plan: SelectionPlan): string | null {
   const { layers, filters } = plan.nonFinite;
   if (layers === 0) return null;
   return `left out ${layers} layer${layers === 1 ? '' : 's'} (${filters.toLocaleString('en-US')} filters) whose weights hold NaN or infinite values (layer_info.non_finite > 0): they cannot be peak-scaled`;
+}
+
+/** Kernel sizes with stored filters (of non-transposed convolutions) and their filter counts, largest first. */
+export async function storedKernelSizes(
+  con: DuckDBConnection,
+): Promise<{ kernel: KernelSize; filters: number }[]> {
+  const rows = await queryRows(
+    con,
+    `SELECT kh, kw, CAST(sum(filter_count) AS DOUBLE) AS n FROM layers
+     WHERE filter_table IS NOT NULL AND filter_count > 0 AND coalesce(kind, '') <> 'transposed'
+     GROUP BY kh, kw ORDER BY n DESC, kh, kw`,
+  );
+  return rows.map((r) => ({ kernel: { kh: Number(r.kh), kw: Number(r.kw) }, filters: Number(r.n) }));
+}
+
+/**
+ * Why a plan selected no filters, for the error message: the selection, and which kernel sizes the database
+ * does store (other sizes than 3x3 only with `ingest --kernel all`).
+ */
+export async function noFiltersMessage(
+  con: DuckDBConnection,
+  plan: { kernel: KernelSize; where: string | null },
+): Promise<string> {
+  const label = kernelLabel(plan.kernel);
+  const sizes = await storedKernelSizes(con);
+  const stored = sizes
+    .map((s) => `${kernelLabel(s.kernel)}: ${s.filters.toLocaleString('en-US')}`)
+    .join(', ');
+  const has = sizes.some((s) => kernelLabel(s.kernel) === label);
+  const why = plan.where && has ? ` by --where ${plan.where}` : '';
+  const hint = !has
+    ? sizes.length === 0
+      ? '; the database stores no filters'
+      : `; the database stores filters of ${stored}${isKernel3x3(plan.kernel) ? '' : ` (other kernel sizes than 3x3 are stored by \`ingest --kernel all\`)`}`
+    : '';
+  return `no ${label} filters selected${why}${hint}`;
 }

@@ -14,6 +14,13 @@ import type { SkippedLayer } from '../store/depthwise-read.js';
 import { modelHealth, type StoredModelHealth } from '../store/health.js';
 import { storeZooAnalysis } from './analyses.js';
 import { type CohortPlan, planCohorts, storeCohorts } from './cohort-scan.js';
+import {
+  isKernel3x3,
+  KERNEL_3X3,
+  type KernelSize,
+  kernelLabel,
+  storedLayersCondition,
+} from './kernel-size.js';
 import { planSelection, type SelectionPlan, TooManyGroupsError } from './selection.js';
 
 export interface ZooReportPlan {
@@ -22,6 +29,8 @@ export interface ZooReportPlan {
   /** One selection per grouping: every metadata column that is a grouping, depth, model. */
   plans: SelectionPlan[];
   cohortPlan: CohortPlan | null;
+  /** The kernel size of the filters analysed (3x3 unless `report --kernel`). */
+  kernel: KernelSize;
   /** The depthwise kernel atlas and the first-layer energy profiles of the stored models. */
   atlas: StoredAtlas;
   energy: StoredEnergy;
@@ -42,8 +51,14 @@ function zooHealth(
 /** Reads the models table and plans the groupings (and cohorts) on `con`. */
 export async function planZooReport(
   con: DuckDBConnection,
-  options: { cohortsBy?: string; correlate?: string; onNote?: (note: string) => void } = {},
+  options: {
+    cohortsBy?: string;
+    correlate?: string;
+    kernel?: KernelSize;
+    onNote?: (note: string) => void;
+  } = {},
 ): Promise<ZooReportPlan> {
+  const kernel = options.kernel ?? KERNEL_3X3;
   const cols = await queryRows(
     con,
     "SELECT column_name FROM information_schema.columns WHERE table_name = 'model_info' ORDER BY ordinal_position",
@@ -64,7 +79,7 @@ export async function planZooReport(
        ${diag ? ', l.training AS n_training, l.near AS n_near' : ''}
      FROM model_info mi LEFT JOIN (
        SELECT model_id, count(*) AS layers,
-         sum(CASE WHEN filter_table = 'filters' AND coalesce(kind, '') <> 'transposed' THEN filter_count ELSE 0 END) AS filters
+         sum(CASE WHEN ${storedLayersCondition(kernel)} THEN filter_count ELSE 0 END) AS filters
          ${
            diag
              ? `, sum(CASE WHEN training_flags IS NULL THEN NULL WHEN len(training_flags) > 0 THEN 1 ELSE 0 END) AS training,
@@ -88,7 +103,7 @@ export async function planZooReport(
   const plans: SelectionPlan[] = [];
   for (const by of [...metaColumns, 'depth', 'model']) {
     try {
-      plans.push(await planSelection(con, { by }));
+      plans.push(await planSelection(con, { by, kernel }));
     } catch (e) {
       // a column with a value per layer (say, a file hash) is no grouping: the report goes on without it
       if (!(e instanceof TooManyGroupsError)) throw e;
@@ -97,11 +112,11 @@ export async function planZooReport(
   }
   const cohortPlan =
     options.cohortsBy !== undefined
-      ? await planCohorts(con, { by: options.cohortsBy, correlate: options.correlate ?? null })
+      ? await planCohorts(con, { by: options.cohortsBy, correlate: options.correlate ?? null, kernel })
       : null;
   const atlas = await storedAtlas(con);
   const energy = await storedEnergy(con);
-  return { models, metaColumns, plans, cohortPlan, atlas, energy };
+  return { models, metaColumns, plans, cohortPlan, kernel, atlas, energy };
 }
 
 export interface ZooReportRun {
@@ -120,9 +135,13 @@ export async function zooReportFromPlan(
   plan: ZooReportPlan,
   run: ZooReportRun = {},
 ): Promise<{ html: string; models: number; filterCount: number }> {
-  const { plans, models, metaColumns, cohortPlan } = plan;
+  const { plans, models, metaColumns, cohortPlan, kernel } = plan;
   if (plans.length === 0 || plans[0].filterCount < 2)
-    throw new FilterDbError('unsupported', dbPath, 'holds fewer than 2 3x3 filters: nothing to analyse');
+    throw new FilterDbError(
+      'unsupported',
+      dbPath,
+      `holds fewer than 2 ${kernelLabel(kernel)} filters: nothing to analyse${isKernel3x3(kernel) ? '' : ' (other kernel sizes than 3x3 are stored by `ingest --kernel all`)'}`,
+    );
   let base = 0;
   let last = '';
   const ridgeable = plans.filter((p) => p.by !== 'model' || p.groups.length <= 12).map((p) => p.by!);
@@ -162,7 +181,8 @@ export async function zooReportFromPlan(
   }
   const name = dbPath.split(/[\\/]/).pop() ?? dbPath;
   const html = renderZooReport({
-    title: `Filter database ${name}`,
+    title: `Filter database ${name}${isKernel3x3(kernel) ? '' : `: ${kernelLabel(kernel)} filters`}`,
+    kernel: [kernel.kh, kernel.kw],
     source: dbPath,
     models,
     metaColumns,

@@ -8,8 +8,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type CohortsResult, cohortsJson } from '../analysis/cohorts.js';
 import { type CohortPlan, planCohorts, storeCohorts } from '../scan/cohort-scan.js';
-import { SelectionError, TooManyGroupsError } from '../scan/selection.js';
+import { isKernel3x3, kernelLabel } from '../scan/kernel-size.js';
+import { noFiltersMessage, SelectionError, TooManyGroupsError } from '../scan/selection.js';
 import { HttpError } from './http.js';
+import { kernelParam } from './kernel-param.js';
 import { checkSelect, layerInfoColumns } from './queries.js';
 import { serial } from './serial.js';
 
@@ -41,6 +43,7 @@ export async function cohorts(
   signal?: AbortSignal,
 ): Promise<CohortsAnswer> {
   const t0 = performance.now();
+  const kernel = kernelParam(body.kernel);
   const by = await column(con, body.by, 'by');
   const correlate =
     body.correlate === undefined || body.correlate === null || body.correlate === ''
@@ -55,7 +58,9 @@ export async function cohorts(
   let plan: CohortPlan;
   let result: CohortsResult;
   try {
-    plan = await planCohorts(con, { by, where, correlate });
+    plan = await planCohorts(con, { by, where, correlate, kernel });
+    if (plan.filterCount === 0 && !isKernel3x3(kernel))
+      throw new HttpError(400, 'empty-selection', await noFiltersMessage(con, { kernel, where }));
     result = await serial(() => {
       signal?.throwIfAborted(); // the client left, or the deadline passed, while it waited its turn
       return storeCohorts(dbPath, plan, { signal });
@@ -65,8 +70,11 @@ export async function cohorts(
     if (e instanceof SelectionError) throw new HttpError(400, 'bad-request', e.message);
     throw e;
   }
+  const { by: grouping, ...rest } = cohortsJson(result);
   return {
-    ...cohortsJson(result),
+    by: grouping,
+    ...(isKernel3x3(kernel) ? {} : { kernel: kernelLabel(kernel) }),
+    ...rest,
     nonFinite: plan.nonFinite,
     seconds: (performance.now() - t0) / 1000,
   };

@@ -4,12 +4,15 @@
  * the basis. User SQL is checked like the SQL endpoint's (one SELECT, on the server's locked-down
  * connection) before it selects layers; the filters themselves are streamed from the file by filter_id.
  */
+
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { compareCodePoints } from '../analysis/groups.js';
 import { groupKdes } from '../analysis/kde.js';
 import { type StoreShiftResult, storeShifts } from '../scan/analyses.js';
+import { isKernel3x3, type KernelSize, kernelLabel } from '../scan/kernel-size.js';
 import {
   type LayerPlan,
+  noFiltersMessage,
   planSelection,
   SelectionError,
   type SelectionPlan,
@@ -17,6 +20,7 @@ import {
   TooManyGroupsError,
 } from '../scan/selection.js';
 import { HttpError } from './http.js';
+import { kernelParam } from './kernel-param.js';
 import { checkSelect, layerInfoColumns } from './queries.js';
 import { serial } from './serial.js';
 
@@ -35,10 +39,14 @@ export interface CompareRequest {
   selections?: { label: string; where: string }[];
   /** Histogram bins of the drift (default 70). */
   bins?: number;
+  /** Kernel size of the compared filters (`kernel`: "5x5"; default 3x3). */
+  kernel: KernelSize;
 }
 
 export interface CompareAnswer {
   by: string;
+  /** The kernel size, for sizes other than 3x3 (3x3 answers are as they were). */
+  kernel?: string;
   groups: string[];
   counts: number[];
   matrix: number[][];
@@ -69,7 +77,7 @@ function round(values: ArrayLike<number>): number[] {
 }
 
 function validBody(body: Record<string, unknown>): CompareRequest {
-  const req: CompareRequest = {};
+  const req: CompareRequest = { kernel: kernelParam(body.kernel) };
   if (body.by !== undefined) {
     const list = Array.isArray(body.by) ? body.by : [body.by];
     if (list.length === 0 || list.length > MAX_GROUPINGS || list.some((b) => typeof b !== 'string' || !b))
@@ -121,7 +129,7 @@ async function checkCondition(con: DuckDBConnection, where: string, what: string
 
 async function plan(
   con: DuckDBConnection,
-  options: { where?: string; by?: string; stats?: boolean },
+  options: { where?: string; by?: string; stats?: boolean; kernel: KernelSize },
   what: string,
 ): Promise<SelectionPlan> {
   try {
@@ -154,7 +162,12 @@ async function groupingColumn(con: DuckDBConnection, by: string): Promise<string
  * One plan per grouping of the same selection, as `filterdb shift --by A --by B` plans them: the layer
  * statistics are read once and shared.
  */
-async function groupingPlans(con: DuckDBConnection, by: string[], where?: string): Promise<SelectionPlan[]> {
+async function groupingPlans(
+  con: DuckDBConnection,
+  by: string[],
+  kernel: KernelSize,
+  where?: string,
+): Promise<SelectionPlan[]> {
   if (where) await checkCondition(con, where, 'where');
   const columns: string[] = [];
   for (const b of by) columns.push(await groupingColumn(con, b));
@@ -162,7 +175,7 @@ async function groupingPlans(con: DuckDBConnection, by: string[], where?: string
     throw new HttpError(400, 'bad-request', '"by" names a grouping twice');
   const plans: SelectionPlan[] = [];
   for (const column of columns) {
-    const p = await plan(con, { where, by: column, stats: plans.length === 0 }, 'where');
+    const p = await plan(con, { where, by: column, stats: plans.length === 0, kernel }, 'where');
     plans.push(plans.length === 0 ? p : { ...p, stats: plans[0].stats });
   }
   return plans;
@@ -175,6 +188,7 @@ async function groupingPlans(con: DuckDBConnection, by: string[], where?: string
 async function selectionsPlan(
   con: DuckDBConnection,
   selections: { label: string; where: string }[],
+  kernel: KernelSize,
 ): Promise<SelectionPlan> {
   const owner = new Map<number, string>();
   const layers: LayerPlan[] = [];
@@ -185,7 +199,7 @@ async function selectionsPlan(
   for (const s of selections) {
     const what = `selection "${s.label}"`;
     await checkCondition(con, s.where, what);
-    const p = await plan(con, { where: s.where }, what);
+    const p = await plan(con, { where: s.where, kernel }, what);
     if (p.filterCount === 0) throw new HttpError(400, 'empty-selection', `${what} holds no 3×3 filters`);
     for (const l of p.layers) {
       const other = owner.get(l.layerId);
@@ -207,7 +221,17 @@ async function selectionsPlan(
   }
   layers.sort((a, b) => a.first - b.first);
   const groups = selections.map((s) => s.label).sort(compareCodePoints);
-  return { where: null, by: 'selection', layers, groups, filterCount, layerSpan, nonFinite, stats };
+  return {
+    where: null,
+    by: 'selection',
+    kernel,
+    layers,
+    groups,
+    filterCount,
+    layerSpan,
+    nonFinite,
+    stats,
+  };
 }
 
 /**
@@ -225,11 +249,17 @@ export async function compare(
   const t0 = performance.now();
   const req = validBody(body);
   const plans = req.selections
-    ? [await selectionsPlan(con, req.selections)]
-    : await groupingPlans(con, req.by!, req.where);
+    ? [await selectionsPlan(con, req.selections, req.kernel)]
+    : await groupingPlans(con, req.by!, req.kernel, req.where);
   const selection = plans[0];
   if (selection.filterCount === 0)
-    throw new HttpError(400, 'empty-selection', 'the selection holds no 3×3 filters');
+    throw new HttpError(
+      400,
+      'empty-selection',
+      isKernel3x3(req.kernel)
+        ? 'the selection holds no 3×3 filters'
+        : await noFiltersMessage(con, { kernel: req.kernel, where: req.where ?? null }),
+    );
   let shifts: StoreShiftResult[];
   try {
     shifts = await serial(() => {
@@ -245,7 +275,7 @@ export async function compare(
     throw e;
   }
   const seconds = (performance.now() - t0) / 1000;
-  const results = shifts.map((shift) => answerOf(shift, selection.nonFinite, seconds));
+  const results = shifts.map((shift) => answerOf(shift, selection.nonFinite, seconds, req.kernel));
   return req.many ? { results, seconds } : results[0];
 }
 
@@ -253,10 +283,12 @@ function answerOf(
   shift: StoreShiftResult,
   nonFinite: CompareAnswer['nonFinite'],
   seconds: number,
+  kernel: KernelSize,
 ): CompareAnswer {
   const fine = shift.fine!;
   return {
     by: shift.by,
+    ...(isKernel3x3(kernel) ? {} : { kernel: kernelLabel(kernel) }),
     groups: shift.groups,
     counts: shift.counts,
     matrix: shift.matrix,

@@ -86,6 +86,8 @@ export interface LayerFilters {
 
 export interface CompareAnswer {
   by: string;
+  /** The kernel size when not 3x3 (the request's `kernel`). */
+  kernel?: string;
   groups: string[];
   counts: number[];
   matrix: number[][];

@@ -3,6 +3,7 @@ import { COHORT_METRICS, type CohortsResult, cohortsCsv } from '../../src/analys
 import { cohortBoxplotSvg, cohortDivergenceSvg } from '../../src/report/svg/index.js';
 import { info, postJson } from './api.js';
 import { saveBlob } from './download.js';
+import { kernelInput } from './kernel-input.js';
 import { pushState, type Route, routeHash } from './router.js';
 import { withCompletion } from './sql-complete.js';
 import { APP_PLOT, errorBox, fmt, h, loading, svgFigure } from './ui.js';
@@ -51,6 +52,7 @@ export async function cohortsPage(root: HTMLElement, route?: Route): Promise<voi
     'aria-label': 'condition on the layers (SQL)',
     value: q.get('where') ?? '',
   });
+  const kernel = kernelInput('cohort-kernel');
   const run = h('button', { type: 'submit', class: 'primary', id: 'cohort-run' }, 'Compare cohorts');
   const out = h('div', { id: 'cohorts-result' });
   const form = h(
@@ -65,7 +67,7 @@ export async function cohortsPage(root: HTMLElement, route?: Route): Promise<voi
       correlate,
     ),
     h('div', { class: 'row' }, withCompletion(where, i.layerColumns ?? [])),
-    h('div', { class: 'row' }, run),
+    h('div', { class: 'row' }, h('label', { for: 'cohort-kernel' }, 'Kernel size '), kernel, run),
   );
   let first = true;
   form.addEventListener('submit', async (e) => {
@@ -86,6 +88,7 @@ export async function cohortsPage(root: HTMLElement, route?: Route): Promise<voi
         by: by.value,
         where: where.value.trim() || undefined,
         correlate: correlate.value || undefined,
+        kernel: kernel.value.trim() || undefined,
       });
       renderCohorts(out, r);
     } catch (err) {
@@ -106,7 +109,7 @@ export async function cohortsPage(root: HTMLElement, route?: Route): Promise<voi
     h(
       'p',
       { class: 'sub' },
-      'Cohorts of models (robust vs normal, pruned vs dense, …) compared depth bin by depth bin, as in Gavrikov & Keuper, Adversarial Robustness through the Lens of Convolutional Filters (CVPR-W 2022): sparsity, variance entropy and orthogonality of the 3×3 layers, and the distribution shift of their filters between cohorts.',
+      'Cohorts of models (robust vs normal, pruned vs dense, …) compared depth bin by depth bin, as in Gavrikov & Keuper, Adversarial Robustness through the Lens of Convolutional Filters (CVPR-W 2022): sparsity, variance entropy and orthogonality of the 3×3 layers (or those of the kernel size set below), and the distribution shift of their filters between cohorts.',
     ),
     form,
     out,

@@ -21,6 +21,7 @@ import {
 } from './api.js';
 import { databaseEnergySection, modelAtlasSections } from './atlas.js';
 import { dataDownloads, densityCsv, densityJson, driftCsv, driftJson, reportLink, slug } from './download.js';
+import { kernelInput } from './kernel-input.js';
 import { closeLayerView, followLayerView, openLayerView, setLayerSource } from './layer-view.js';
 import { basisFigures, layersSection, modelSections } from './model-sections.js';
 import { linkPlotsAndTable } from './plot-links.js';
@@ -445,6 +446,7 @@ export async function comparePage(root: HTMLElement, route?: Route): Promise<voi
     value: initial.cmax === null ? '' : String(initial.cmax),
     disabled: initial.cmax === null,
   });
+  const kernel = kernelInput('kernel');
   const run = h('button', { type: 'submit', class: 'primary', id: 'run' }, 'Compare');
   const out = h('div', { id: 'compare-result' });
   const form = h(
@@ -478,7 +480,7 @@ export async function comparePage(root: HTMLElement, route?: Route): Promise<voi
       h('summary', {}, 'Conditions are SQL on the layer_info view (column names complete as you type)'),
       h('p', { class: 'mono' }, columns.map(quoteColumn).join(', ')),
     ),
-    h('div', { class: 'row' }, run),
+    h('div', { class: 'row' }, h('label', { for: 'kernel' }, 'Kernel size '), kernel, run),
   );
   const setMode = (m: 'group' | 'select') => {
     (form.querySelector(`input[name=mode][value=${m}]`) as HTMLInputElement).checked = true;
@@ -518,17 +520,19 @@ export async function comparePage(root: HTMLElement, route?: Route): Promise<voi
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const st = state();
+    const k = kernel.value.trim() || undefined;
     // the first run fills in the defaults of the URL it was opened with; later runs are new history entries
     pushState(compareHash(st), first);
     first = false;
     const body =
       st.mode === 'group'
-        ? { by: st.by, where: st.where.trim() || undefined }
+        ? { by: st.by, where: st.where.trim() || undefined, kernel: k }
         : {
             selections: [
               { label: st.la, where: st.a },
               { label: st.lb, where: st.b },
             ],
+            kernel: k,
           };
     run.disabled = true;
     out.replaceChildren(loading('Computing the filter basis, drift and densities…'));
@@ -555,7 +559,7 @@ export async function comparePage(root: HTMLElement, route?: Route): Promise<voi
     h(
       'p',
       { class: 'sub' },
-      'Distribution shift between groups of 3×3 filters, as in CNN Filter DB: a PCA basis of all selected filters, 70-bin coefficient histograms per group, and the explained-variance-weighted symmetric KL divergence between groups.',
+      'Distribution shift between groups of filters of one kernel size (3×3 unless set below), as in CNN Filter DB: a PCA basis of all selected filters, 70-bin coefficient histograms per group, and the explained-variance-weighted symmetric KL divergence between groups.',
     ),
     h(
       'p',
@@ -633,7 +637,7 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true, colorMa
     h(
       'p',
       { class: 'summary' },
-      `${r.filterCount.toLocaleString('en-US')} filters in ${r.groups.length} groups by ${r.by} (${ordered(
+      `${r.filterCount.toLocaleString('en-US')} ${r.kernel ? `${r.kernel} ` : ''}filters in ${r.groups.length} groups by ${r.by} (${ordered(
         r.groups,
       )
         .map((k) => sized(r, k))
@@ -677,7 +681,8 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true, colorMa
         ? svgFigure(
             eigenImagesSvg(r.components, evr, {
               title: 'Eigen-images of the basis',
-              columns: 3,
+              // k rows of k k×k images
+              columns: Math.round(Math.sqrt(r.components.length)),
               size: 60,
               ...APP_PLOT,
             }),

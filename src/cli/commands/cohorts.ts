@@ -1,5 +1,6 @@
 /**
- * `filterdb cohorts --db zoo.duckdb --by <column|SQL> [--where SQL] [--correlate COL] [--basis NAME] [--json]`:
+ * `filterdb cohorts --db zoo.duckdb --by <column|SQL> [--where SQL] [--correlate COL] [--basis NAME]
+ * [--kernel KxK] [--json]`:
  * sparsity, variance entropy and orthogonality per depth bin and cohort of models, the distribution shift
  * between cohorts by depth, and correlations with a numeric column (analysis/cohorts.ts).
  */
@@ -10,9 +11,18 @@ import {
   type CohortsResult,
   cohortsJson,
 } from '../../analysis/cohorts.js';
+import { FilterDbError } from '../../errors.js';
 import { boxStats } from '../../report/svg/drift.js';
 import type { CohortPlan } from '../../scan/cohort-scan.js';
+import {
+  isKernel3x3,
+  KERNEL_3X3,
+  type KernelSize,
+  kernelLabel,
+  parseKernelSize,
+} from '../../scan/kernel-size.js';
 import { UsageError, writeNote, writeOut } from '../context.js';
+import { KERNEL_OPTION } from '../kernel-option.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
 
@@ -24,6 +34,7 @@ interface CohortsCliOptions {
   correlate?: string;
   basis?: string;
   json?: boolean;
+  kernel?: string;
 }
 
 export function registerCohorts(program: Command): void {
@@ -44,16 +55,23 @@ export function registerCohorts(program: Command): void {
     .option('--where <SQL>', 'selection: SQL condition on layer_info columns')
     .option('--correlate <column>', "numeric column (e.g. 'Robust Accuracy') to correlate the metrics with")
     .option('--basis <name>', 'use a basis stored with `pca --save` for the divergence')
+    .option(...KERNEL_OPTION)
     .option('--json', 'print the JSON result')
     .action(async (opts: CohortsCliOptions) => {
+      const kernel = parseKernelSize(opts.kernel);
       const t0 = performance.now();
-      if (opts.engine !== undefined) return runEngineCohorts(opts, t0);
+      if (opts.engine !== undefined) {
+        if (!isKernel3x3(kernel)) throw new UsageError('--engine analyses 3x3 filters only (no --kernel)');
+        return runEngineCohorts(opts, t0);
+      }
       if (opts.db === undefined) throw new UsageError('cohorts needs --db <file> or --engine <url>');
       const dbPath = opts.db;
       const { openDb } = await import('../../store/db.js');
       const { planCohorts, storeCohorts } = await import('../../scan/cohort-scan.js');
       const { loadBasis } = await import('../../scan/bases.js');
+      const { noFiltersMessage } = await import('../../scan/selection.js');
       let plan: CohortPlan;
+      let empty: string | null = null;
       let basis: Awaited<ReturnType<typeof loadBasis>> | undefined;
       {
         const db = await openDb(dbPath, { readOnly: true });
@@ -62,12 +80,17 @@ export function registerCohorts(program: Command): void {
             by: opts.by,
             where: opts.where,
             correlate: opts.correlate,
+            kernel,
           });
+          // 3x3 keeps its answer of null metrics; another size without filters is a mistake to name
+          if (plan.filterCount === 0 && !isKernel3x3(kernel))
+            empty = await noFiltersMessage(db.connection, plan);
           if (opts.basis !== undefined) basis = await loadBasis(db.connection, opts.basis);
         } finally {
           db.close();
         }
       }
+      if (empty !== null) throw new FilterDbError('unsupported', opts.db, empty);
       writeNote(cohortNotes(plan));
       const passes = basis?.range ? 1 : 3;
       const bar = scanProgress('cohorts', plan.filterCount, passes);
@@ -76,13 +99,22 @@ export function registerCohorts(program: Command): void {
         onProgress: bar.onProgress,
       });
       bar.stop();
-      await writeCohorts(opts, result, t0);
+      await writeCohorts(opts, result, t0, kernel);
     });
 }
 
-async function writeCohorts(opts: CohortsCliOptions, result: CohortsResult, t0: number): Promise<void> {
-  if (opts.json) await writeOut(`${JSON.stringify(cohortsJson(result))}\n`);
-  else await writeOut(`${renderCohortsText(result, (performance.now() - t0) / 1000)}\n`);
+/** The result as JSON (`kernel` after `by` for other sizes than 3x3, whose output stays as it was) or text. */
+async function writeCohorts(
+  opts: CohortsCliOptions,
+  result: CohortsResult,
+  t0: number,
+  kernel: KernelSize = KERNEL_3X3,
+): Promise<void> {
+  if (opts.json) {
+    const { by, ...rest } = cohortsJson(result);
+    const out = isKernel3x3(kernel) ? { by, ...rest } : { by, kernel: kernelLabel(kernel), ...rest };
+    await writeOut(`${JSON.stringify(out)}\n`);
+  } else await writeOut(`${renderCohortsText(result, (performance.now() - t0) / 1000, kernel)}\n`);
 }
 
 /** `cohorts --engine clickhouse://…`: the aggregate passes there (engine/sql-cohorts.ts), the rest here. */
@@ -111,11 +143,11 @@ export function cohortNotes(plan: CohortPlan): string | null {
       `left out ${layers} layer${layers === 1 ? '' : 's'} (${filters.toLocaleString('en-US')} filters) whose weights hold NaN or infinite values`,
     );
   // members: models, or with --by pattern a model's filters of one label
-  const with3x3 = new Set(plan.layers.flatMap((l) => (l.members ? [...new Set(l.members)] : [l.model])));
-  const without = plan.models.length - with3x3.size;
+  const withLayers = new Set(plan.layers.flatMap((l) => (l.members ? [...new Set(l.members)] : [l.model])));
+  const without = plan.models.length - withLayers.size;
   if (without > 0)
     notes.push(
-      `${without} model${without === 1 ? ' has' : 's have'} no selected 3x3 layer (all values null)`,
+      `${without} model${without === 1 ? ' has' : 's have'} no selected ${kernelLabel(plan.kernel)} layer (all values null)`,
     );
   return notes.length ? notes.join('; ') : null;
 }
@@ -133,9 +165,13 @@ function cell(values: (number | null)[]): string {
   return `${fmtNumber(st.median, 3)} [${fmtNumber(st.q1, 3)}, ${fmtNumber(st.q3, 3)}] n=${st.n}`;
 }
 
-export function renderCohortsText(r: CohortsResult, seconds?: number): string {
+export function renderCohortsText(
+  r: CohortsResult,
+  seconds?: number,
+  kernel: KernelSize = KERNEL_3X3,
+): string {
   const lines: string[] = [
-    `cohorts by ${r.by}: ${r.groups.length} cohort${r.groups.length === 1 ? '' : 's'} (${r.groups
+    `cohorts by ${r.by}${isKernel3x3(kernel) ? '' : ` (${kernelLabel(kernel)} layers)`}: ${r.groups.length} cohort${r.groups.length === 1 ? '' : 's'} (${r.groups
       .map((g) => `${g}: ${r.models.filter((m) => m.group === g).length}`)
       .join(', ')} models); median [q1, q3] over models`,
   ];

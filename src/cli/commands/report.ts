@@ -11,10 +11,12 @@ import { readModel } from '../../formats/detect.js';
 import { INIT_RULES, type InitRule } from '../../metrics/init-distance.js';
 import { openModelInput } from '../../node/file-source.js';
 import { modelReportHtml } from '../../report/model-report.js';
+import { KERNEL_3X3, type KernelSize, parseKernelSize } from '../../scan/kernel-size.js';
 import { nonFiniteNote } from '../../scan/selection.js';
 import { planZooReport, type ZooReportPlan, zooReportFromPlan } from '../../scan/zoo-db-report.js';
 import { openDb } from '../../store/db.js';
 import { UsageError, writeNote } from '../context.js';
+import { KERNEL_OPTION } from '../kernel-option.js';
 import { progressBar, scanProgress } from '../progress.js';
 import { cohortNotes } from './cohorts.js';
 
@@ -29,6 +31,7 @@ interface ReportCliOptions {
   spectral?: boolean;
   init?: boolean;
   initRule?: string;
+  kernel?: string;
 }
 
 export function registerReport(program: Command): void {
@@ -48,6 +51,7 @@ export function registerReport(program: Command): void {
       'with --db: add a cohort study by this column (boxplots by depth, divergence by depth; see `filterdb cohorts`)',
     )
     .option('--correlate <column>', 'with --cohorts: numeric column to correlate the metrics with')
+    .option(KERNEL_OPTION[0], `with --db: ${KERNEL_OPTION[1]}`)
     .option('--no-spectral', 'leave out the WeightWatcher-style spectral metrics (alpha over depth)')
     .option('--init', 'distance from random initialisation: init score column and bands on the metric plots')
     .option(
@@ -57,9 +61,10 @@ export function registerReport(program: Command): void {
     .action(async (file: string | undefined, opts: ReportCliOptions) => {
       if (opts.db !== undefined) {
         if (file !== undefined) throw new UsageError('give either a model file or --db, not both');
-        await writeZooReport(opts.db, opts.out!, opts.cohorts, opts.correlate);
+        await writeZooReport(opts.db, opts.out!, opts.cohorts, opts.correlate, parseKernelSize(opts.kernel));
         return;
       }
+      if (opts.kernel !== undefined) throw new UsageError('--kernel needs --db');
       if (file === undefined) throw new UsageError('report needs a model file or --db <database>');
       if (opts.cohorts !== undefined) throw new UsageError('--cohorts needs --db');
       const sparsityEps = Number(opts.sparsityEps);
@@ -98,12 +103,13 @@ async function writeZooReport(
   out: string,
   cohortsBy?: string,
   correlate?: string,
+  kernel: KernelSize = KERNEL_3X3,
 ): Promise<void> {
   const t0 = performance.now();
   const db = await openDb(dbPath, { readOnly: true });
   let plan: ZooReportPlan;
   try {
-    plan = await planZooReport(db.connection, { cohortsBy, correlate, onNote: writeNote });
+    plan = await planZooReport(db.connection, { cohortsBy, correlate, kernel, onNote: writeNote });
   } finally {
     db.close();
   }

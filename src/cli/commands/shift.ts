@@ -12,9 +12,17 @@ import type { PcaBasis } from '../../analysis/pca.js';
 import type { ShiftResult } from '../../analysis/shift.js';
 import { FilterDbError, fsErrorText } from '../../errors.js';
 import type { StoreShiftResult } from '../../scan/analyses.js';
+import {
+  isKernel3x3,
+  KERNEL_3X3,
+  type KernelSize,
+  kernelLabel,
+  parseKernelSize,
+} from '../../scan/kernel-size.js';
 import { prewarmScanWorkers, releaseScanWorkers, scanWorkersFor } from '../../scan/scan-workers.js';
 import type { SelectionPlan } from '../../scan/selection.js';
 import { UsageError, writeNote, writeOut } from '../context.js';
+import { KERNEL_OPTION } from '../kernel-option.js';
 import { scanProgress } from '../progress.js';
 import { fmtNumber, renderTable } from '../table.js';
 
@@ -31,6 +39,7 @@ interface ShiftCliOptions {
   kdeBins: string;
   density: string;
   workers?: string;
+  kernel?: string;
 }
 
 export function registerShift(program: Command): void {
@@ -51,6 +60,7 @@ export function registerShift(program: Command): void {
       [] as string[],
     )
     .option('--where <SQL>', 'filter selection: SQL condition on layer_info columns')
+    .option(...KERNEL_OPTION)
     .option('--bins <n>', 'histogram bins per coefficient', '70')
     .option('--basis <name>', 'use a basis stored with `pca --save` instead of fitting one')
     .option('--json', 'print the JSON result (groups sorted as strings)')
@@ -84,14 +94,18 @@ export function registerShift(program: Command): void {
       const workers = opts.workers === undefined ? undefined : Number(opts.workers);
       if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64))
         throw new UsageError(`--workers takes a whole number from 0 to 64, got ${opts.workers}`);
+      const kernel = parseKernelSize(opts.kernel);
       const t0 = performance.now();
-      if (opts.engine !== undefined) return runEngineShift(opts, bins, t0);
+      if (opts.engine !== undefined) {
+        if (!isKernel3x3(kernel)) throw new UsageError('--engine analyses 3x3 filters only (no --kernel)');
+        return runEngineShift(opts, bins, t0);
+      }
       if (opts.db === undefined) throw new UsageError('shift needs --db <file> or --engine <url>');
       // the scan workers start (DuckDB instance, kernels) while this thread loads @duckdb/node-api and plans;
       // this thread is one of the scan threads
       prewarmScanWorkers(opts.db, Math.max(0, (workers ?? scanWorkersFor(opts.db)) - 1));
       try {
-        await runShift(opts, { bins, kdeBins, densitySize, workers, t0 });
+        await runShift(opts, { bins, kdeBins, densitySize, workers, t0, kernel });
       } finally {
         await releaseScanWorkers();
       }
@@ -100,23 +114,37 @@ export function registerShift(program: Command): void {
 
 async function runShift(
   opts: ShiftCliOptions,
-  o: { bins: number; kdeBins: number; densitySize: number; workers: number | undefined; t0: number },
+  o: {
+    bins: number;
+    kdeBins: number;
+    densitySize: number;
+    workers: number | undefined;
+    t0: number;
+    kernel: KernelSize;
+  },
 ): Promise<void> {
-  const { bins, kdeBins, densitySize, workers, t0 } = o;
+  const { bins, kdeBins, densitySize, workers, t0, kernel } = o;
   const { openDb } = await import('../../store/db.js');
   const { DEFAULT_DENSITY, storeShifts } = await import('../../scan/analyses.js');
   const { loadBasis } = await import('../../scan/bases.js');
-  const { nonFiniteNote, planSelection } = await import('../../scan/selection.js');
+  const { noFiltersMessage, nonFiniteNote, planSelection } = await import('../../scan/selection.js');
   const plans: SelectionPlan[] = [];
   let basis: PcaBasis | undefined;
   let range: [number, number] | undefined;
+  let empty: string | null = null;
   {
     const db = await openDb(opts.db, { readOnly: true });
     try {
       for (const by of opts.by) {
-        const p = await planSelection(db.connection, { where: opts.where, by, stats: plans.length === 0 });
+        const p = await planSelection(db.connection, {
+          where: opts.where,
+          by,
+          stats: plans.length === 0,
+          kernel,
+        });
         plans.push(plans.length === 0 ? p : { ...p, stats: plans[0].stats });
       }
+      if (plans[0].filterCount === 0) empty = await noFiltersMessage(db.connection, plans[0]);
       if (opts.basis !== undefined) {
         const stored = await loadBasis(db.connection, opts.basis);
         basis = stored.basis;
@@ -129,18 +157,14 @@ async function runShift(
   }
   const plan = plans[0];
   writeNote(nonFiniteNote(plan));
-  if (plan.filterCount === 0)
-    throw new FilterDbError(
-      'unsupported',
-      opts.db,
-      `no 3x3 filters selected${plan.where ? ` by --where ${plan.where}` : ''}`,
-    );
-  if (!basis && plan.stats === null)
+  if (empty !== null) throw new FilterDbError('unsupported', opts.db, empty);
+  if (!basis && plan.stats === null && isKernel3x3(kernel))
     writeNote(
       'this database has no layer statistics (built before them): the basis is fitted by an extra scan; `filterdb upgrade --db …` adds them once',
     );
-  // histograms, after a moments scan when there are no statistics or the range when a stored basis has none
-  const passes = (basis ? !range : plan.stats === null) ? 2 : 1;
+  // histograms, after a moments scan when there are no statistics or the range when a stored basis has none;
+  // other kernel sizes than 3x3 have no statistics nor range candidates: moments, range, histograms
+  const passes = basis ? (range ? 1 : 2) : plan.stats !== null ? 1 : isKernel3x3(kernel) ? 2 : 3;
   const bar = scanProgress('shift', plan.filterCount, passes);
   const results = await storeShifts(opts.db, plans, {
     bins,
@@ -158,20 +182,28 @@ async function runShift(
   // one grouping keeps its single object; several give arrays
   const one = results.length === 1;
   if (opts.views)
-    await writeViews(opts.views, one ? shiftViews(results[0]) : results.map((r) => shiftViews(r)));
-  await writeShifts(opts, results, seconds);
+    await writeViews(
+      opts.views,
+      one ? shiftViews(results[0], kernel) : results.map((r) => shiftViews(r, kernel)),
+    );
+  await writeShifts(opts, results, seconds, kernel);
 }
 
 /** The results as JSON (one grouping: its object; several: an array) or as text tables. */
-async function writeShifts(opts: ShiftCliOptions, results: ShiftResult[], seconds: number): Promise<void> {
+async function writeShifts(
+  opts: ShiftCliOptions,
+  results: ShiftResult[],
+  seconds: number,
+  kernel: KernelSize = KERNEL_3X3,
+): Promise<void> {
   if (opts.json) {
-    const json = results.map(shiftJson);
+    const json = results.map((r) => shiftJson(r, kernel));
     await writeOut(`${JSON.stringify(results.length === 1 ? json[0] : json)}\n`);
     return;
   }
   // depth bins read best in depth order, other groupings by mean drift (unless --sort says)
   const texts = results.map((r, i) =>
-    renderShiftText(r, textSort(opts, opts.by[i]), i === results.length - 1 ? seconds : undefined),
+    renderShiftText(r, textSort(opts, opts.by[i]), i === results.length - 1 ? seconds : undefined, kernel),
   );
   await writeOut(`${texts.join('\n\n')}\n`);
 }
@@ -190,10 +222,14 @@ async function runEngineShift(opts: ShiftCliOptions, bins: number, t0: number): 
   await writeShifts(opts, results, (performance.now() - t0) / 1000);
 }
 
-/** The `shift --json` object (DESIGN.md contract, plus `summary`). */
-export function shiftJson(r: ShiftResult) {
+/**
+ * The `shift --json` object (DESIGN.md contract, plus `summary`; `kernel` after `by` for other sizes than
+ * 3x3, whose output stays as it was).
+ */
+export function shiftJson(r: ShiftResult, kernel: KernelSize = KERNEL_3X3) {
   return {
     by: r.by,
+    ...(isKernel3x3(kernel) ? {} : { kernel: kernelLabel(kernel) }),
     groups: r.groups,
     counts: r.counts,
     matrix: r.matrix,
@@ -213,7 +249,12 @@ export function meanDrift(matrix: number[][]): number[] {
   return matrix.map((row, i) => (n > 1 ? row.reduce((s, v, j) => (j === i ? s : s + v), 0) / (n - 1) : 0));
 }
 
-export function renderShiftText(r: ShiftResult, sort: 'mean' | 'name', seconds?: number): string {
+export function renderShiftText(
+  r: ShiftResult,
+  sort: 'mean' | 'name',
+  seconds?: number,
+  kernel: KernelSize = KERNEL_3X3,
+): string {
   const means = meanDrift(r.matrix);
   // by name: depth bins by depth, other groups as the JSON sorts them
   const order = displayOrder(r.groups);
@@ -234,7 +275,7 @@ export function renderShiftText(r: ShiftResult, sort: 'mean' | 'name', seconds?:
   ]);
   const s = r.summary;
   const lines = [
-    `distribution shift by ${r.by}: ${r.groups.length} groups, ${r.filterCount.toLocaleString('en-US')} filters, ${r.bins} bins, coefficient range [${fmtNumber(r.range[0], 5)}, ${fmtNumber(r.range[1], 5)}]`,
+    `distribution shift by ${r.by}: ${r.groups.length} groups, ${r.filterCount.toLocaleString('en-US')} ${isKernel3x3(kernel) ? '' : `${kernelLabel(kernel)} `}filters, ${r.bins} bins, coefficient range [${fmtNumber(r.range[0], 5)}, ${fmtNumber(r.range[1], 5)}]`,
     `explained variance ratio: ${r.explainedVarianceRatio.map((v) => fmtNumber(v, 3)).join(' ')}`,
     '',
     renderTable(columns, rows),
@@ -247,8 +288,11 @@ export function renderShiftText(r: ShiftResult, sort: 'mean' | 'name', seconds?:
   return lines.join('\n');
 }
 
-/** Per group × coefficient KDE curves, the 2-D density and the eigen-images, as JSON for the report/web app. */
-export function shiftViews(r: StoreShiftResult, points = 1024) {
+/**
+ * Per group × coefficient KDE curves, the 2-D density and the eigen-images (kh × kw each), as JSON for the
+ * report/web app.
+ */
+export function shiftViews(r: StoreShiftResult, kernel: KernelSize = KERNEL_3X3, points = 1024) {
   const x = linspace(r.range[0], r.range[1], points);
   const curves: { group: string; coefficient: number; n: number; bandwidth: number; y: number[] }[] = [];
   if (r.fine) {
@@ -285,11 +329,17 @@ export function shiftViews(r: StoreShiftResult, points = 1024) {
         }
       : null,
     eigenImages: {
+      ...(isKernel3x3(kernel) ? {} : { kernel: kernelLabel(kernel) }),
       mean: r.mean,
       explainedVarianceRatio: r.explainedVarianceRatio,
-      components: r.components.map((c) => [c.slice(0, 3), c.slice(3, 6), c.slice(6, 9)]),
+      components: r.components.map((c) => kernelRows(c, kernel)),
     },
   };
+}
+
+/** A row-major filter as kh rows of kw values. */
+function kernelRows(c: number[], k: KernelSize): number[][] {
+  return Array.from({ length: k.kh }, (_, i) => c.slice(i * k.kw, (i + 1) * k.kw));
 }
 
 function round(v: number): number {

@@ -4,13 +4,15 @@ definitions, after the notebooks of paulgavrikov/cvpr22w_RobustnessThroughTheLen
 independent of filterdb's code.
 
 Usage: node dist/test/support/cohort-zoo.js /tmp/zoo && python3 test/data/cohorts/make_expected.py /tmp/zoo
-writes test/data/cohorts/expected.json. Needs numpy and scipy (for spearmanr); no pandas: pandas.cut's
+writes test/data/cohorts/expected.json. `make_expected.py DIR K BY CORRELATE OUT` computes the same for the
+K x K layers (`cohorts --kernel KxK`), cohorts by the meta column BY, correlated with CORRELATE, into OUT
+(test/data/kxk/make_kxk.py runs it on its models with K = 5 and 7). Needs numpy and scipy (for spearmanr); no pandas: pandas.cut's
 right-closed bins are numpy.searchsorted(edges, x, side="left") over numpy.linspace(0, 1, 11).
 
 Inputs: every *.safetensors in DIR (F32 tensors) and DIR/meta.csv (model, Training, Robust Accuracy).
 A model's conv layers are its 4-D tensors whose name ends in "weight", in ascending data-offset order (no graph
 in safetensors: storage order is the depth); conv_depth = index, conv_depth_norm = index / (count - 1).
-Only 3x3 layers enter the metrics; every conv counts for the depth.
+Only 3x3 layers (K x K) enter the metrics; every conv counts for the depth.
 """
 import csv
 import json
@@ -25,6 +27,8 @@ EDGES = np.linspace(0, 1, 11)
 BINS = ["first"] + [f"({EDGES[i]:.1f}, {EDGES[i + 1]:.1f}]" for i in range(10)]
 F32_EPS = np.finfo(np.float32).eps
 HIST_BINS = 70
+K = 3  # kernel side (main's argument)
+D = 9  # values per filter, K * K
 
 
 def read_safetensors(path):
@@ -52,8 +56,8 @@ def bin_of(depth, norm):
 
 
 def layer_stats(w):
-    """w: [out, in, 3, 3] float32 → per-layer quantities and the kept scaled filters (float64)."""
-    f = w.reshape(-1, 9).astype(np.float64)
+    """w: [out, in, K, K] float32 → per-layer quantities and the kept scaled filters (float64)."""
+    f = w.reshape(-1, D).astype(np.float64)
     max_w = np.abs(f).max() if f.size else 0.0
     peaks = np.abs(f).max(axis=1)
     sparse = peaks <= max_w / 100
@@ -109,10 +113,10 @@ def model_metrics(layers):
 def coefficients(x, mean, comps):
     """(x - mean) . component_i, summed over j in order (as filterdb and the shift fixtures)."""
     c = x - mean
-    out = np.zeros((x.shape[0], 9))
-    for i in range(9):
+    out = np.zeros((x.shape[0], D))
+    for i in range(D):
         s = np.zeros(x.shape[0])
-        for j in range(9):
+        for j in range(D):
             s = s + c[:, j] * comps[i, j]
         out[:, i] = s
     return out
@@ -128,12 +132,12 @@ def sym_kl_matrix(hists, evr):
     for a in range(g):
         for b in range(a + 1, g):
             p, q = probs[a], probs[b]
-            d = sum(evr[i] * ((p[i] * np.log(p[i] / q[i])).sum() + (q[i] * np.log(q[i] / p[i])).sum()) for i in range(9))
+            d = sum(evr[i] * ((p[i] * np.log(p[i] / q[i])).sum() + (q[i] * np.log(q[i] / p[i])).sum()) for i in range(D))
             m[a, b] = m[b, a] = d
     return m.tolist()
 
 
-def main(zoo):
+def main(zoo, by="Training", correlate="Robust Accuracy", out=None):
     with open(os.path.join(zoo, "meta.csv"), newline="") as f:
         meta = {r["model"]: r for r in csv.DictReader(f)}
     models = []
@@ -145,7 +149,7 @@ def main(zoo):
         convs = [(n, a) for n, a in read_safetensors(os.path.join(zoo, file)) if a.ndim == 4 and n.endswith("weight")]
         layers = []
         for i, (n, a) in enumerate(convs):
-            if a.shape[2:] != (3, 3):
+            if a.shape[2:] != (K, K):
                 continue
             depth = i
             norm = i / (len(convs) - 1) if len(convs) > 1 else 0.0
@@ -153,8 +157,8 @@ def main(zoo):
             st["bin"] = bin_of(depth, norm)
             layers.append(st)
             all_kept.append((name, st["bin"], kept))
-        group = meta[name]["Training"] or "(none)"
-        ra = meta[name]["Robust Accuracy"]
+        group = meta[name][by] or "(none)"
+        ra = meta[name][correlate]
         models.append({"name": name, "group": group, "layers": layers, "value": float(ra) if ra else None})
     groups = sorted({m["group"] for m in models})
     models.sort(key=lambda m: (m["group"], m["name"]))
@@ -181,7 +185,7 @@ def main(zoo):
     order = np.argsort(vals)[::-1]
     vals = np.clip(vals[order], 0, None)
     comps = vecs[:, order].T.copy()
-    for i in range(9):
+    for i in range(D):
         big = int(np.argmax(np.abs(comps[i])))
         if comps[i, big] < 0:
             comps[i] = -comps[i]
@@ -193,7 +197,7 @@ def main(zoo):
         if b < 0 or kept.shape[0] == 0:
             continue
         c = coefficients(kept, mean, comps)
-        h = np.array([np.histogram(c[:, i], bins=HIST_BINS, range=(lo, hi))[0] for i in range(9)], dtype=np.float64)
+        h = np.array([np.histogram(c[:, i], bins=HIST_BINS, range=(lo, hi))[0] for i in range(D)], dtype=np.float64)
         key = (group_of[name], b)
         hist[key] = hist.get(key, 0) + h
     by_bin = []
@@ -207,7 +211,7 @@ def main(zoo):
     whole = None if any(h is None for h in pooled) else sym_kl_matrix(pooled, evr)
 
     # correlation with Robust Accuracy over the models where both are defined
-    corr = {"column": "Robust Accuracy", "n": sum(1 for m in models if m["value"] is not None)}
+    corr = {"column": correlate, "n": sum(1 for m in models if m["value"] is not None)}
     for metric in ["sparsity", "varianceEntropy", "orthogonality"]:
         pairs = [(r["whole"][metric], m["value"]) for r, m in zip(rows, models) if m["value"] is not None and r["whole"][metric] is not None]
         a = np.array([p[0] for p in pairs])
@@ -218,7 +222,7 @@ def main(zoo):
             corr[metric] = float(spearmanr(a, v).statistic)
 
     answer = {
-        "by": "Training",
+        "by": by,
         "bins": BINS,
         "groups": groups,
         "models": rows,
@@ -231,7 +235,7 @@ def main(zoo):
         },
         "correlation": corr,
     }
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "expected.json")
+    out = out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "expected.json")
     with open(out, "w") as f:
         json.dump(answer, f, indent=1)
         f.write("\n")
@@ -239,4 +243,9 @@ def main(zoo):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) > 2:
+        K = int(sys.argv[2])
+        D = K * K
+        main(sys.argv[1], sys.argv[3], sys.argv[4], sys.argv[5])
+    else:
+        main(sys.argv[1])
