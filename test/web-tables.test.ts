@@ -140,6 +140,20 @@ describe('web app: a data table under every plot', {
       rs.map((r) => [Number(r.getAttribute('data-channel')), r.getAttribute('data-value')]),
     );
     for (const [c, v] of drawn) assert.equal(bars.rows[c as number][1], v, `channel ${c}`);
+    // the layer view: the filter grid's table holds the weights the API serves (thinned evenly when large)
+    await page.locator('#layers tbody tr').nth(2).click();
+    await page.waitForSelector('#layer-view[data-ready=true] .lv-data details.plot-data');
+    const w = await api(`/api/models/${id}/layers/${detail.layers[2].index}/weights?max=${1 << 20}`);
+    const rows = await page.$$eval('#layer-view .lv-data tbody tr', (trs) =>
+      trs.map((tr) => Array.from(tr.children).map((c) => (c as HTMLElement).dataset.value ?? c.textContent)),
+    );
+    const [, inPer, kh, kw] = w.shape;
+    const k = kh * kw;
+    assert.ok(rows.length > 0 && rows.length <= 240);
+    for (const r of rows) {
+      const f = Number(r[0]) * inPer + Number(r[1]);
+      assert.deepEqual(r.slice(2), w.weights.slice(f * k, (f + 1) * k).map(String), `filter ${r[0]},${r[1]}`);
+    }
     assert.ok(browser.consoleErrors.length === 0, browser.consoleErrors.join('\n'));
   });
 

@@ -40,15 +40,18 @@ export function svgFigure(svg: string, caption?: string, cls = ''): HTMLElement 
   const fig = h('figure', { class: cls || null });
   fig.innerHTML = svg;
   if (caption) fig.append(h('figcaption', {}, caption));
+  const table = takeDataTable(fig);
+  if (table) fig.append(table);
+  return fig;
+}
+
+/** The data table a plot in `fig` carries (moved out of its `data-table` attribute), or null. */
+export function takeDataTable(fig: Element): HTMLElement | null {
   const root = fig.querySelector(':scope > svg');
   const data = root?.getAttribute('data-table');
-  if (root && data) {
-    root.removeAttribute('data-table');
-    fig.append(
-      plotDataTable(JSON.parse(data) as PlotTable, root.querySelector(':scope > title')?.textContent),
-    );
-  }
-  return fig;
+  if (!root || !data) return null;
+  root.removeAttribute('data-table');
+  return plotDataTable(JSON.parse(data) as PlotTable, root.querySelector(':scope > title')?.textContent);
 }
 
 /** A plot's numbers as a table in a closed `<details>`: each number rounded for reading, exact in `data-value`. */

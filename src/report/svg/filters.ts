@@ -207,7 +207,7 @@ export function filterGridSvg(
 }
 
 /** The weights of the drawn 2-D filters (indices dim0 · dim1 + dim1), a row per filter. */
-function filtersTable(
+export function filtersTable(
   weight: ArrayLike<number>,
   indices: readonly number[],
   shape: readonly number[],
