@@ -9,13 +9,13 @@ import type { Page } from 'playwright-core';
 import { DEFAULT_METRIC_PANELS } from '../src/report/svg/index.js';
 import { dataPath } from './support/paths.js';
 import {
-  goHash,
+  dropFile,
   haveChromium,
   openBrowser,
   type TestBrowser,
   warnNoChromium,
 } from './support/web-browser.js';
-import { type FixtureServer, fixtureServer } from './support/web-server.js';
+import { apiJson, type FixtureServer, fixtureServer } from './support/web-server.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers, checked field by field
 type Json = any;
@@ -105,19 +105,12 @@ describe('web app: a data table under every plot', {
     await srv?.stop();
   });
 
-  const api = async (path: string, body?: unknown): Promise<Json> =>
-    (
-      await fetch(new URL(path, srv.url), {
-        method: body ? 'POST' : 'GET',
-        headers: body ? { 'content-type': 'application/json', authorization: `Bearer ${srv.token}` } : {},
-        body: body ? JSON.stringify(body) : undefined,
-      })
-    ).json();
+  const api = (path: string, body?: unknown): Promise<Json> => apiJson(srv, path, body);
 
   it('model page: metric curves equal the API; eigen-images, variance and probe bars have tables', async () => {
     const { models } = await api('/api/models');
     const id = models.find((m: Json) => m.name === 'digits_cnn').id;
-    await goHash(page, srv.url, `model/${id}`);
+    await browser.go(srv.url, `model/${id}`);
     await page.waitForSelector('#layers tbody tr');
     await page.waitForSelector('#filters svg');
     await page.waitForSelector('figure.variance svg');
@@ -159,7 +152,7 @@ describe('web app: a data table under every plot', {
 
   it('compare page: the drift table is the API’s matrix; the densities are thinned with a note', async () => {
     const request = page.waitForRequest((r) => r.url().endsWith('/api/compare') && r.method() === 'POST');
-    await goHash(page, srv.url, 'compare');
+    await browser.go(srv.url, 'compare');
     const body = JSON.parse((await request).postData() ?? '{}');
     await page.waitForSelector('#compare-result figure.drift svg');
     await page.waitForSelector('#compare-result figure.ridges svg');
@@ -189,14 +182,12 @@ describe('web app: a data table under every plot', {
   });
 
   it('cohorts page and a dropped file: every plot has its table; the dropped file’s curves equal its layer table', async () => {
-    await goHash(page, srv.url, 'cohorts');
+    await browser.go(srv.url, 'cohorts');
     await page.waitForSelector('#cohorts-result figure.divergence svg');
     const cohorts = await allTables(page, '#cohorts-result', 'cohorts');
     assert.ok(cohorts.some((t) => t.columns[0] === 'model' && t.columns[1] === 'cohort'));
 
-    await goHash(page, srv.url, 'drop');
-    await page.setInputFiles('#file-input', dataPath('digits_dwsep.onnx'));
-    await page.waitForSelector('#drop-result[data-ms] #layers tbody tr', { timeout: 30_000 });
+    await dropFile(page, srv.url, dataPath('digits_dwsep.onnx'));
     await page.waitForSelector('#filters svg');
     const tables = await allTables(page, '#app', 'dropped file');
     // the layer table's cells carry the exact metrics (checked against the CLI in web.test.ts)
