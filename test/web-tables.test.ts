@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { DEFAULT_METRIC_PANELS } from '../src/report/svg/index.js';
+import { DEFAULT_METRIC_PANELS, ridgePlotSvg } from '../src/report/svg/index.js';
 import { dataPath } from './support/paths.js';
 import {
   dropFile,
@@ -86,6 +86,45 @@ function checkMetricCurves(tables: ShownTable[], layers: Json[], what: string): 
     }
   });
 }
+
+describe('plot data tables (no browser)', () => {
+  const curve = (label: string, n: number) => ({
+    label,
+    x: Array.from({ length: n }, (_, i) => i / n),
+    y: Array.from({ length: n }, (_, i) => Math.exp(-i / n)),
+  });
+  const tableOf = (svg: string) => {
+    const m = /^<svg [^>]*data-table="([^"]*)"/.exec(svg);
+    return m
+      ? JSON.parse(
+          m[1]
+            .replace(/&quot;/g, '"')
+            .replace(/&#39;/g, "'")
+            .replace(/&lt;/g, '<')
+            .replace(/&gt;/g, '>')
+            .replace(/&amp;/g, '&'),
+        )
+      : null;
+  };
+
+  it('only plots drawn with dataTable carry their rows (the HTML reports do not)', () => {
+    const curves = [curve('a', 50), curve('b', 50)];
+    assert.equal(tableOf(ridgePlotSvg(curves)), null);
+    const t = tableOf(ridgePlotSvg(curves, { dataTable: true }));
+    assert.deepEqual(t.columns, ['coefficient', 'density: a', 'density: b']);
+    assert.equal(t.rows.length, 50);
+    assert.deepEqual(t.rows[7], [curves[0].x[7], curves[0].y[7], curves[1].y[7]]);
+    assert.equal(t.note, undefined);
+  });
+
+  it('long tables keep one row in k, the last row, and say so', () => {
+    const t = tableOf(ridgePlotSvg([curve('a', 1000)], { dataTable: true }));
+    assert.ok(t.rows.length <= 241, String(t.rows.length));
+    assert.deepEqual(t.rows[1], [5 / 1000, Math.exp(-5 / 1000)]);
+    assert.deepEqual(t.rows.at(-1)[0], 999 / 1000);
+    assert.match(t.note, /^\d+ of 1000 rows shown \(one in 5\)$/);
+  });
+});
 
 describe('web app: a data table under every plot', {
   skip: haveChromium ? false : 'chromium missing',
