@@ -21,7 +21,7 @@ import {
   type TestBrowser,
   warnNoChromium,
 } from './support/web-browser.js';
-import { type FixtureServer, fixtureServer } from './support/web-server.js';
+import { apiJson, type FixtureServer, fixtureServer } from './support/web-server.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers, checked field by field
 type Json = any;
@@ -104,14 +104,7 @@ describe('web app: permalinks, downloads, compare, model pages', {
 
   const go = (hash: string) => goHash(page, srv.url, hash);
   const hash = () => page.evaluate(() => decodeURIComponent(location.hash));
-  const api = async (path: string, body?: unknown): Promise<Json> =>
-    (
-      await fetch(new URL(path, srv.url), {
-        method: body ? 'POST' : 'GET',
-        headers: body ? { 'content-type': 'application/json', authorization: `Bearer ${srv.token}` } : {},
-        body: body ? JSON.stringify(body) : undefined,
-      })
-    ).json();
+  const api = (path: string, body?: unknown): Promise<Json> => apiJson(srv, path, body);
 
   it('a layer is a URL: opening, reload, back and forward restore it', async () => {
     const id = ids.get('digits_cnn')!;

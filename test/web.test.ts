@@ -201,10 +201,10 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
       assert.doesNotMatch(eigen, /PC26/);
       await page.screenshot({ path: join(shots, 'compare-5x5.png'), fullPage: true });
       await page.goto(new URL('/#/cohorts', kxk.url).href);
-      await page.waitForSelector('#app[data-ready=true] #cohorts-result table');
+      await page.waitForSelector('#app[data-ready=true] #cohorts-result #cohort-models');
       await page.fill('#cohort-kernel', '7x7');
       await page.click('#cohort-run');
-      await page.waitForSelector('#cohorts-result table');
+      await page.waitForSelector('#cohorts-result #cohort-models');
       await page.fill('#cohort-kernel', '9x9');
       await page.click('#cohort-run');
       await page.waitForSelector('#cohorts-result .error');

@@ -44,3 +44,13 @@ export async function fixtureServer(
     },
   };
 }
+
+/** The server's JSON answer to GET `path`, or to POST `body` (with the write token). */
+export async function apiJson(srv: RunningServer, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(new URL(path, srv.url), {
+    method: body ? 'POST' : 'GET',
+    headers: body ? { 'content-type': 'application/json', authorization: `Bearer ${srv.token}` } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return res.json();
+}

@@ -14,7 +14,7 @@ import {
   energyProfileSvg,
 } from '../../src/report/svg/index.js';
 import { getJson } from './api.js';
-import { errorBox, h, loading, svgFigure } from './ui.js';
+import { APP_PLOT, errorBox, h, loading, svgFigure } from './ui.js';
 
 interface Skipped {
   model: string;
@@ -57,7 +57,7 @@ export function atlasFigures(view: AtlasView | null, skipped: readonly Skipped[]
     ),
     skippedNote(skipped),
     svgFigure(
-      atlasDepthSvg(view.byDepth, { title: 'Patterns by depth', embedStyle: false }),
+      atlasDepthSvg(view.byDepth, { title: 'Patterns by depth', ...APP_PLOT }),
       undefined,
       'atlas-depth',
     ),
@@ -69,13 +69,13 @@ export function atlasFigures(view: AtlasView | null, skipped: readonly Skipped[]
         'div',
         { class: 'figs' },
         svgFigure(
-          atlasPrototypesSvg(size, { title: 'Prototypes', embedStyle: false }),
+          atlasPrototypesSvg(size, { title: 'Prototypes', ...APP_PLOT }),
           'Each pattern’s prototype at the median σ of its kernels; share and count.',
           'atlas-prototypes',
         ),
       ),
       svgFigure(
-        atlasExamplesSvg(size, { title: 'Examples per pattern', embedStyle: false }),
+        atlasExamplesSvg(size, { title: 'Examples per pattern', ...APP_PLOT }),
         'Kernels with each label, highest score first, each on its own colour range. Hover for layer and score.',
         'atlas-examples',
       ),
@@ -109,7 +109,7 @@ export function energyFigures(
             subtitle: one
               ? `${one.layer} · ${one.shape.join('×')} · 2-D DCT-II basis`
               : `${energies.length} models · 2-D DCT-II basis`,
-            embedStyle: false,
+            ...APP_PLOT,
             width: 520,
             height: 280,
           },
@@ -121,7 +121,7 @@ export function energyFigures(
         ? svgFigure(
             energyCorrelationSvg(
               { models: energies.map((e) => e.model), matrix: correlation },
-              { title: 'Correlation of the profiles', embedStyle: false },
+              { title: 'Correlation of the profiles', ...APP_PLOT },
             ),
             'Pearson correlation of two models’ profiles; grey where their patch spaces differ.',
             'energy-correlation',

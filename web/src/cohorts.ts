@@ -6,7 +6,7 @@ import { saveBlob } from './download.js';
 import { kernelInput } from './kernel-input.js';
 import { pushState, type Route, routeHash } from './router.js';
 import { withCompletion } from './sql-complete.js';
-import { errorBox, fmt, h, loading, svgFigure } from './ui.js';
+import { APP_PLOT, errorBox, fmt, h, loading, svgFigure } from './ui.js';
 
 type CohortsAnswer = CohortsResult & { nonFinite: { layers: number; filters: number }; seconds: number };
 
@@ -163,12 +163,12 @@ function renderCohorts(out: HTMLElement, r: CohortsAnswer): void {
       { class: 'figs' },
       COHORT_METRICS.map((m) =>
         svgFigure(
-          cohortBoxplotSvg(r, m, { embedStyle: false, title: `${LABELS[m]} by depth` }),
+          cohortBoxplotSvg(r, m, { ...APP_PLOT, title: `${LABELS[m]} by depth` }),
           undefined,
           `box-${m}`,
         ),
       ),
-      svgFigure(cohortDivergenceSvg(r, { embedStyle: false }), undefined, 'divergence'),
+      svgFigure(cohortDivergenceSvg(r, { ...APP_PLOT }), undefined, 'divergence'),
     ),
     c
       ? h(

@@ -19,7 +19,7 @@ import { probeSection } from './probe.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { onSamePage, parseRoute, popState, pushState, type Route, routeHash } from './router.js';
 import { enhanceLayerTable } from './table.js';
-import { alphaFigure, errorBox, filterFigures, h, layerTable, svgFigure } from './ui.js';
+import { APP_PLOT, alphaFigure, errorBox, filterFigures, h, layerTable, svgFigure } from './ui.js';
 
 interface DropState {
   files: File[];
@@ -313,7 +313,7 @@ function renderResult(out: HTMLElement, s: DropState, openLayer: number | null):
   const pick = (i: number) => openLayerView('drop', i);
   const table = layerTable(q.layers, pick);
   const curves = svgFigure(
-    metricCurvesSvg(q.layers, { embedStyle: false, width: 1080, hitColumns: true }),
+    metricCurvesSvg(q.layers, { ...APP_PLOT, width: 1080, hitColumns: true }),
     'Degenerated layers are marked; point at a layer for its values, click it for its filters.',
   );
   const alpha = alphaFigure(q.layers);

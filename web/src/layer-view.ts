@@ -8,6 +8,7 @@
 import './explore.css';
 import { layerGridLayout, layerGridSvg, rgbFilterGridSvg } from '../../src/report/svg/index.js';
 import {
+  APP_PLOT,
   diagnosticChips,
   errorBox,
   flagChips,
@@ -15,7 +16,9 @@ import {
   h,
   loading,
   METRIC_COLUMNS,
+  svgFigure,
   type TableLayer,
+  takeDataTable,
 } from './ui.js';
 
 /** A layer's weights as the view needs them (`/api/…/weights` answers, or the worker plus scanWeights). */
@@ -246,6 +249,7 @@ function gridSection(first: boolean, w: ViewWeights): { element: HTMLElement; dr
     figure,
   );
   const tip = h('div', { class: 'plot-tip lv-tip', role: 'tooltip', hidden: true });
+  const data = h('div', { class: 'lv-data' });
   const draw = () => {
     const px = settings.zoom || gridPixels(w.shape, Math.max(60, scroller.clientWidth - 190));
     figure.innerHTML = layerGridSvg(w.weights, w.shape, {
@@ -260,8 +264,11 @@ function gridSection(first: boolean, w: ViewWeights): { element: HTMLElement; dr
         (first
           ? ` · image channels ${Array.from({ length: inPer }, (_, i) => i).join(', ')} in the file’s order (R G B, or B G R for OpenCV-trained models)`
           : ''),
-      embedStyle: false,
+      ...APP_PLOT,
     });
+    // the numbers do not change with zoom or colour scale: the table is made once (and keeps its open state)
+    const table = takeDataTable(figure);
+    if (table && !data.firstChild) data.append(table);
     figure.dataset.scale = settings.scale;
     figure.dataset.pixel = String(px);
     zoomLabel.textContent = `${px}× px`;
@@ -345,14 +352,17 @@ function gridSection(first: boolean, w: ViewWeights): { element: HTMLElement; dr
     tip.hidden = true;
   });
   scroller.append(tip);
-  const wrap = h('div', {}, controls, scroller);
-  if (first && inPer === 3 && !oneByOne) {
-    const rgb = h('figure', { class: 'grid' });
-    rgb.innerHTML = rgbFilterGridSvg(w.weights, w.shape, {
-      title: 'First layer as colour images (channels 0, 1, 2 → R, G, B)',
-      embedStyle: false,
-    });
-    wrap.append(rgb);
-  }
+  const wrap = h('div', {}, controls, scroller, data);
+  if (first && inPer === 3 && !oneByOne)
+    wrap.append(
+      svgFigure(
+        rgbFilterGridSvg(w.weights, w.shape, {
+          title: 'First layer as colour images (channels 0, 1, 2 → R, G, B)',
+          ...APP_PLOT,
+        }),
+        undefined,
+        'grid',
+      ),
+    );
   return { element: wrap, draw };
 }

@@ -4,7 +4,7 @@
  */
 import { cumulativeVarianceSvg, eigenImagesSvg } from '../../src/report/svg/index.js';
 import { dataDownloads, layerRows, layerTableCsv, slug } from './download.js';
-import { h, svgFigure, type TableLayer } from './ui.js';
+import { APP_PLOT, h, svgFigure, type TableLayer } from './ui.js';
 
 export interface ModelSections {
   layers: Node;
@@ -44,7 +44,7 @@ export function basisFigures(
         subtitle: `${basis.filters.toLocaleString('en-US')} 3×3 filters from ${basis.layers} layers`,
         columns: 3,
         size: 60,
-        embedStyle: false,
+        ...APP_PLOT,
       }),
       undefined,
       'eigen',
@@ -54,7 +54,7 @@ export function basisFigures(
         title: 'Cumulative explained variance',
         width: 360,
         height: 230,
-        embedStyle: false,
+        ...APP_PLOT,
       }),
       undefined,
       'variance',

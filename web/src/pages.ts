@@ -30,6 +30,7 @@ import { onSamePage, parseRoute, popState, pushState, type Route, routeHash } fr
 import { quoteColumn, withCompletion } from './sql-complete.js';
 import { enhanceLayerTable, enhanceTable } from './table.js';
 import {
+  APP_PLOT,
   alphaFigure,
   bytes,
   errorBox,
@@ -290,7 +291,7 @@ export async function modelPage(
         shape: l.shape ?? undefined,
         init: l.init ? { rule: l.init.rule, metrics: l.init.metrics } : null,
       })),
-      { embedStyle: false, width: 1080, hitColumns: true },
+      { ...APP_PLOT, width: 1080, hitColumns: true },
     ),
     'Degenerated layers are marked; point at a layer for its values, click it for its filters. Variance entropy is only calibrated for 3×3 kernels.' +
       (m.layers.some((l) => l.init)
@@ -666,7 +667,7 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true, colorMa
           {
             title: `Drift by ${r.by}`,
             subtitle: 'symmetric KL, EVR-weighted',
-            embedStyle: false,
+            ...APP_PLOT,
             countsOnLabels: true,
             colorMax,
           },
@@ -683,7 +684,7 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true, colorMa
               // k rows of k k×k images
               columns: Math.round(Math.sqrt(r.components.length)),
               size: 60,
-              embedStyle: false,
+              ...APP_PLOT,
             }),
             undefined,
             'eigen',
@@ -701,7 +702,7 @@ function renderCompare(out: HTMLElement, r: CompareAnswer, basis = true, colorMa
     svgFigure(
       ridgeGridSvg(panels, {
         columns: 3,
-        embedStyle: false,
+        ...APP_PLOT,
         colors: depthLike ? 'sequential' : undefined,
       }),
       'Kernel density of each basis coefficient per group.',

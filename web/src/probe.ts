@@ -18,7 +18,7 @@ import { divergingRgb } from '../../src/report/svg/color.js';
 import { getJson, info, type ModelSummary } from './api.js';
 import { mainFile } from './drop.js';
 import type { FirstLayer, FromProbe, ProbeImage, ProbeRun, ToProbe } from './probe-protocol.js';
-import { errorBox, h, svgFigure } from './ui.js';
+import { APP_PLOT, errorBox, h, svgFigure } from './ui.js';
 import './probe.css';
 
 /** Where a probed layer comes from: a stored model (fetched from the server) or dropped files (read in the worker). */
@@ -446,7 +446,7 @@ export function probeSection(source: ProbeSource, ownName: string): HTMLElement 
         height: 230,
         max: sharedMax,
         color: SLOT_COLORS[s.index],
-        embedStyle: false,
+        ...APP_PLOT,
       }),
       undefined,
       'probe-bars',
@@ -457,27 +457,6 @@ export function probeSection(source: ProbeSource, ownName: string): HTMLElement 
         s.selected = Number(rect.dataset.channel);
         renderSlot(s, sharedMax);
       });
-    const table = h(
-      'details',
-      { class: 'small' },
-      h('summary', {}, 'Amplification as a table'),
-      h(
-        'div',
-        { class: 'table-wrap' },
-        h(
-          'table',
-          { class: 'probe-table' },
-          h('thead', {}, h('tr', {}, h('th', {}, 'channel'), h('th', { class: 'num' }, '‖Δout‖/‖Δin‖'))),
-          h(
-            'tbody',
-            {},
-            Array.from(r.ratios, (v, ch) =>
-              h('tr', {}, h('td', {}, String(ch)), h('td', { class: 'num' }, v.toPrecision(5))),
-            ),
-          ),
-        ),
-      ),
-    );
     const body = s.el.querySelector('.probe-body')!;
     body.replaceChildren(
       h(
@@ -492,7 +471,6 @@ export function probeSection(source: ProbeSource, ownName: string): HTMLElement 
         ` · convolution ${r.ms.clean > 0 ? `${r.ms.clean.toFixed(1)} ms clean + ` : ''}${r.ms.delta.toFixed(1)} ms perturbation, in a Web Worker`,
       ),
       bars,
-      table,
       h('h4', {}, `Channel ${c}: amplification ${r.ratios[c].toPrecision(4)}`),
       detail,
       h(

@@ -1,6 +1,16 @@
 /** Small DOM helpers and the shared pieces of the pages (layer table, filter dialog, number formats). */
 import { isDegenerated } from '../../src/metrics/flags.js';
-import { ALPHA_PANEL, filterGridSvg, metricCurvesSvg, rgbFilterGridSvg } from '../../src/report/svg/index.js';
+import {
+  ALPHA_PANEL,
+  filterGridSvg,
+  metricCurvesSvg,
+  type PlotCell,
+  type PlotTable,
+  rgbFilterGridSvg,
+} from '../../src/report/svg/index.js';
+
+/** Options every plot of the app is drawn with: the page carries the stylesheet; the numbers go in a table. */
+export const APP_PLOT = { embedStyle: false, dataTable: true } as const;
 
 type Child = Node | string | null | undefined | false;
 
@@ -22,12 +32,67 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
-/** A figure holding an SVG string made by src/report/svg (our own escaped markup). */
+/**
+ * A figure holding an SVG string made by src/report/svg (our own escaped markup). A plot drawn with
+ * `dataTable: true` carries its numbers; they become a collapsed data table under it (WCAG 1.1.1 fallback).
+ */
 export function svgFigure(svg: string, caption?: string, cls = ''): HTMLElement {
   const fig = h('figure', { class: cls || null });
   fig.innerHTML = svg;
   if (caption) fig.append(h('figcaption', {}, caption));
+  const table = takeDataTable(fig);
+  if (table) fig.append(table);
   return fig;
+}
+
+/** The data table a plot in `fig` carries (moved out of its `data-table` attribute), or null. */
+export function takeDataTable(fig: Element): HTMLElement | null {
+  const root = fig.querySelector(':scope > svg');
+  const data = root?.getAttribute('data-table');
+  if (!root || !data) return null;
+  root.removeAttribute('data-table');
+  return plotDataTable(JSON.parse(data) as PlotTable, root.querySelector(':scope > title')?.textContent);
+}
+
+/** A plot's numbers as a table in a closed `<details>`: each number rounded for reading, exact in `data-value`. */
+export function plotDataTable(t: PlotTable, what?: string | null): HTMLElement {
+  const cell = (v: PlotCell, i: number) =>
+    typeof v === 'number'
+      ? h('td', { class: 'num', 'data-value': String(v) }, fmt(v, 4))
+      : v === null
+        ? h('td', { class: 'num muted', 'data-value': 'null' }, '–')
+        : i === 0
+          ? h('th', { scope: 'row' }, v)
+          : h('td', {}, v);
+  return h(
+    'details',
+    { class: 'plot-data' },
+    h('summary', {}, 'Data table'),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        {},
+        what ? h('caption', { class: 'visually-hidden' }, `Data of: ${what}`) : null,
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            t.columns.map((c) => h('th', { scope: 'col' }, c)),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          t.rows.map((r) => h('tr', {}, r.map(cell))),
+        ),
+      ),
+    ),
+    t.note ? h('p', { class: 'muted small' }, t.note) : null,
+  );
 }
 
 export function fmt(v: number | null | undefined, digits = 4): string {
@@ -110,7 +175,7 @@ export function alphaFigure(layers: readonly TableLayer[]): HTMLElement | null {
       trainingFlags: l.trainingFlags ?? [],
     })),
     {
-      embedStyle: false,
+      ...APP_PLOT,
       width: 1080,
       panels: [ALPHA_PANEL],
       markedLabel: 'over-/under-trained',
@@ -272,7 +337,7 @@ export function filterFigures(
         title: name,
         subtitle: `${shape.join('×')}${note}`,
         maxFilters,
-        embedStyle: false,
+        ...APP_PLOT,
         pixel,
       }),
       undefined,
@@ -282,7 +347,7 @@ export function filterFigures(
   if (shape[1] === 3)
     wrap.append(
       svgFigure(
-        rgbFilterGridSvg(weight, shape, { title: 'as RGB images', embedStyle: false, maxFilters }),
+        rgbFilterGridSvg(weight, shape, { title: 'as RGB images', ...APP_PLOT, maxFilters }),
         undefined,
         'grid',
       ),

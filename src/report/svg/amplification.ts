@@ -71,10 +71,20 @@ export function amplificationBarsSvg(
       anchor: 'middle',
       cls: 'fdb-muted',
     });
-  return svgDoc(width, height, content, {
-    ...o,
-    description:
-      o.description ??
-      `Per-channel amplification of the perturbation, ${ratios.length} channels sorted high to low; layer mean ${mean.toPrecision(3)}`,
-  });
+  return svgDoc(
+    width,
+    height,
+    content,
+    {
+      ...o,
+      description:
+        o.description ??
+        `Per-channel amplification of the perturbation, ${ratios.length} channels sorted high to low; layer mean ${mean.toPrecision(3)}`,
+    },
+    () => ({
+      columns: ['channel', '‖Δout‖/‖Δin‖'],
+      rows: Array.from(ratios, (v, c) => [c, v]),
+      note: `layer mean ${mean.toPrecision(5)}`,
+    }),
+  );
 }

@@ -20,6 +20,7 @@ import {
   text,
   textWidth,
   truncate,
+  weightColumns,
 } from './core.js';
 import { kernelHeatmap } from './filters.js';
 
@@ -82,7 +83,10 @@ export function atlasPrototypesSvg(view: AtlasSizeView, options: AtlasPrototypes
   });
   const width = protos.length * (cellW + 12) + 50;
   body += legendBar(width - 46, top + 24, size);
-  return svgDoc(width, top + 24 + size + 34, head.svg + body, { ...options, desc });
+  return svgDoc(width, top + 24 + size + 34, head.svg + body, { ...options, desc }, () => ({
+    columns: ['pattern', 'kernels', 'share', 'σ', ...weightColumns(view.k, view.k)],
+    rows: protos.map((p) => [p.label, p.count, p.share, p.sigma, ...p.prototype!]),
+  }));
 }
 
 export interface AtlasDepthOptions extends PlotFrameOptions {
@@ -140,7 +144,10 @@ export function atlasDepthSvg(byDepth: AtlasView['byDepth'], options: AtlasDepth
     body += `<rect x="${n2(lx)}" y="${n2(ly - 5)}" width="10" height="10" style="fill:${LABEL_COLORS[l]}"/>`;
     body += text(lx + 15, ly, l, { baseline: 'middle' });
   });
-  return svgDoc(width, height, head.svg + body, { ...options, desc });
+  return svgDoc(width, height, head.svg + body, { ...options, desc }, () => ({
+    columns: ['depth bin', 'kernels', ...KERNEL_LABELS.map((l) => `share ${l}`)],
+    rows: byDepth.map((b) => [b.bin, b.kernels, ...KERNEL_LABELS.map((l) => b.shares[l] ?? 0)]),
+  }));
 }
 
 export interface AtlasExamplesOptions extends PlotFrameOptions {
@@ -199,5 +206,10 @@ export function atlasExamplesSvg(view: AtlasSizeView, options: AtlasExamplesOpti
   });
   const width = x0 + most * (size + gap) + 56;
   body += legendBar(width - 50, top, Math.min(70, rows.length * rowH - 14));
-  return svgDoc(width, top + rows.length * rowH, head.svg + body, { ...options, desc });
+  return svgDoc(width, top + rows.length * rowH, head.svg + body, { ...options, desc }, () => ({
+    columns: ['pattern', 'layer', 'channel', 'score', ...weightColumns(view.k, view.k)],
+    rows: rows.flatMap((p) =>
+      p.examples.slice(0, most).map((e) => [p.label, e.layer, e.channel, e.score, ...e.kernel]),
+    ),
+  }));
 }

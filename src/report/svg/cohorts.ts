@@ -15,6 +15,7 @@ import {
   n2,
   niceDomain,
   type PlotFrameOptions,
+  type PlotTable,
   svgDoc,
   text,
   textWidth,
@@ -32,6 +33,18 @@ export interface CohortPlotData {
 export interface CohortPlotOptions extends PlotFrameOptions {
   width?: number;
   height?: number;
+}
+
+/** The plot's root element, named by its title. */
+function cohortDoc(
+  width: number,
+  height: number,
+  body: string,
+  options: CohortPlotOptions,
+  title: string,
+  table: () => PlotTable,
+): string {
+  return svgDoc(width, height, body, { ...options, title, description: options.description ?? title }, table);
 }
 
 /** Deterministic jitter in [-0.5, 0.5) (reproducible output). */
@@ -159,7 +172,12 @@ export function cohortBoxplotSvg(
       });
     });
   });
-  return svgDoc(width, height, body, { ...options, title, description: options.description ?? title });
+  return cohortDoc(width, height, body, options, title, () => ({
+    columns: ['model', 'cohort', ...data.bins],
+    rows: data.models
+      .filter((m) => data.groups.includes(m.group))
+      .map((m) => [m.model, m.group, ...data.bins.map((_, b) => m[metric][b])]),
+  }));
 }
 
 export interface DivergencePlotData {
@@ -241,5 +259,8 @@ export function cohortDivergenceSvg(data: DivergencePlotData, options: CohortPlo
       body += `<rect x="${n2(bx + bw * 0.08)}" y="${n2(top)}" width="${n2(bw * 0.84)}" height="${n2(Math.max(0.5, height - m.bottom - top))}" style="fill:${color}"><title>${esc(`${p.label} · ${s.bin}: ${fmt(v, 5)}`)}</title></rect>`;
     });
   });
-  return svgDoc(width, height, body, { ...options, title, description: options.description ?? title });
+  return cohortDoc(width, height, body, options, title, () => ({
+    columns: ['depth bin', ...pairs.map((p) => p.label)],
+    rows: slots.map((s) => [s.bin, ...pairs.map((p) => (s.m ? s.m[p.a][p.b] : null))]),
+  }));
 }

@@ -134,10 +134,71 @@ export interface PlotFrameOptions {
   embedStyle?: boolean;
   /** Extra class names on the root element. */
   className?: string;
+  /**
+   * Carry the numbers the plot draws as JSON in a `data-table` attribute on the root (a `PlotTable`), for a
+   * page that shows them as a data-table fallback (the web app does; the HTML report leaves it off).
+   */
+  dataTable?: boolean;
+}
+
+/** A cell of a plot's data table: a number (shown rounded, kept exact), a label, or nothing. */
+export type PlotCell = number | string | null;
+
+/** The numbers a plot draws, as rows under named columns. */
+export interface PlotTable {
+  columns: string[];
+  rows: PlotCell[][];
+  /** Says what was left out when the rows were thinned. */
+  note?: string;
+}
+
+/** Most rows a plot's data table carries; longer tables keep every k-th row (the downloads have all). */
+export const PLOT_TABLE_MAX_ROWS = 240;
+
+/** Thins `table` to at most `max` rows (every k-th row, the last kept) and says so in its note. */
+export function capTable(table: PlotTable, max = PLOT_TABLE_MAX_ROWS): PlotTable {
+  const n = table.rows.length;
+  if (n <= max) return table;
+  const step = Math.ceil(n / max);
+  const rows = table.rows.filter((_, i) => i % step === 0 || i === n - 1);
+  const note = `${rows.length} of ${n} rows shown (one in ${step})`;
+  return { ...table, rows, note: table.note ? `${table.note}; ${note}` : note };
+}
+
+/**
+ * Series drawn over a shared index as one table: a row per index, a column per series (shorter series leave
+ * their cells empty). `index` names row i (default i itself).
+ */
+export function seriesTable(
+  indexName: string,
+  series: readonly { label: string; values: ArrayLike<number> }[],
+  index: (i: number) => PlotCell = (i) => i,
+): PlotTable {
+  const length = Math.max(0, ...series.map((s) => s.values.length));
+  const rows: PlotCell[][] = [];
+  for (let i = 0; i < length; i++)
+    rows.push([index(i), ...series.map((s) => (i < s.values.length ? s.values[i] : null))]);
+  return { columns: [indexName, ...series.map((s) => s.label)], rows };
+}
+
+/** Column names for the weights of a kh × kw kernel in row-major order ("w[0,0]", "w[0,1]", …). */
+export function weightColumns(kh: number, kw: number): string[] {
+  return Array.from({ length: kh * kw }, (_, j) => `w[${Math.floor(j / kw)},${j % kw}]`);
+}
+
+/** Non-finite numbers become null (JSON has no NaN); the rest is kept exact. */
+function cell(v: PlotCell): PlotCell {
+  return typeof v === 'number' && !Number.isFinite(v) ? null : v;
 }
 
 /** Wraps plot content in a root `<svg>` with viewBox, accessible title and (optionally) the stylesheet. */
-export function svgDoc(width: number, height: number, content: string, o: PlotFrameOptions = {}): string {
+export function svgDoc(
+  width: number,
+  height: number,
+  content: string,
+  o: PlotFrameOptions = {},
+  table?: () => PlotTable,
+): string {
   const w = Math.max(1, Math.ceil(width));
   const h = Math.max(1, Math.ceil(height));
   const cls = `fdb-plot${o.className ? ` ${esc(o.className)}` : ''}`;
@@ -145,8 +206,13 @@ export function svgDoc(width: number, height: number, content: string, o: PlotFr
   const desc = o.description || o.title || o.subtitle || '';
   const longDesc = o.subtitle && o.subtitle !== desc ? `<desc>${esc(o.subtitle)}</desc>` : '';
   const style = o.embedStyle === false ? '' : `<style>${PLOT_CSS.replace(/\n/g, '')}</style>`;
+  let data = '';
+  if (o.dataTable && table) {
+    const t = capTable(table());
+    data = ` data-table="${esc(JSON.stringify({ ...t, rows: t.rows.map((r) => r.map(cell)) }))}"`;
+  }
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" class="${cls}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img">` +
+    `<svg xmlns="http://www.w3.org/2000/svg" class="${cls}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img"${data}>` +
     (desc ? `<title>${esc(desc)}</title>` : '') +
     (o.desc ? `<desc>${esc(o.desc)}</desc>` : longDesc) +
     style +

@@ -173,5 +173,20 @@ export function densitySvg(grid: DensityGridData, options: DensityOptions = {}):
     body += text(x0, height, notes.join(' · '), { cls: 'fdb-note' });
     height += 8;
   }
-  return svgDoc(bx + 70, height, head.svg + body, options);
+  return svgDoc(bx + 70, height, head.svg + body, options, () => {
+    // the occupied cells as drawn (after merging blocks), lower bin edges
+    const dx = (grid.x[1] - grid.x[0]) / nx;
+    const dy = (grid.y[1] - grid.y[0]) / ny;
+    const rows: number[][] = [];
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++) {
+        const c = shown.counts[j * nx + i];
+        if (c > 0) rows.push([grid.x[0] + i * dx, grid.y[0] + j * dy, c]);
+      }
+    return {
+      columns: [`${options.xLabel ?? 'x'} from`, `${options.yLabel ?? 'y'} from`, 'filters'],
+      rows,
+      note: `bins ${fmt(dx, 3)} × ${fmt(dy, 3)} wide; empty bins left out`,
+    };
+  });
 }

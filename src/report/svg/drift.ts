@@ -165,6 +165,10 @@ export function driftHeatmapSvg(input: DriftMatrixData, options: DriftHeatmapOpt
     Math.max(height, top + bh + 24),
     head.svg + (extra ? `<g transform="translate(${n2(extra)},0)">${body}</g>` : body),
     options,
+    () => ({
+      columns: [input.by ?? 'group', ...(input.counts ? ['filters'] : []), ...input.groups],
+      rows: input.groups.map((g, i) => [g, ...(input.counts ? [input.counts[i]] : []), ...input.matrix[i]]),
+    }),
   );
 }
 
@@ -282,5 +286,19 @@ export function driftBoxplotSvg(series: readonly BoxSeries[], options: DriftBoxp
       });
     }
   });
-  return svgDoc(width, height, head.svg + body, options);
+  return svgDoc(width, height, head.svg + body, options, () => ({
+    columns: ['group', 'pairs', 'min', 'q1', 'median', 'q3', 'max'],
+    rows: data.map((d) => {
+      const st = boxStats(d.values);
+      return [
+        d.label,
+        st?.n ?? 0,
+        st?.min ?? null,
+        st?.q1 ?? null,
+        st?.median ?? null,
+        st?.q3 ?? null,
+        st?.max ?? null,
+      ];
+    }),
+  }));
 }

@@ -11,6 +11,7 @@ import {
   linePath,
   n2,
   type PlotFrameOptions,
+  seriesTable,
   svgDoc,
   text,
   ticks,
@@ -95,7 +96,12 @@ export function energyProfileSvg(series: readonly EnergySeries[], opts: EnergyPl
       body += text(width - m.right - 116, ly, s.label, { baseline: 'middle', cls: 'fdb-sub' });
     });
   }
-  return svgDoc(width, height, head.svg + body, options);
+  return svgDoc(width, height, head.svg + body, options, () =>
+    seriesTable(
+      'basis index',
+      series.map((s) => ({ label: `${s.label}: energy / max`, values: s.profile })),
+    ),
+  );
 }
 
 export interface EnergyCorrelationData {

@@ -3,7 +3,18 @@
  * first-layer RGB view (each output filter of an `in == 3` layer as one colour image).
  */
 import { colorBarRects, divergingColor, divergingRgb, NON_FINITE_COLOR, toHex } from './color.js';
-import { emptyPlot, esc, fmt, header, n2, type PlotFrameOptions, svgDoc, text } from './core.js';
+import {
+  emptyPlot,
+  esc,
+  fmt,
+  header,
+  n2,
+  type PlotFrameOptions,
+  type PlotTable,
+  svgDoc,
+  text,
+  weightColumns,
+} from './core.js';
 
 export interface FilterGridOptions extends PlotFrameOptions {
   /** Most 2-D filters drawn (default 256); a note says how many were left out. */
@@ -184,7 +195,35 @@ export function filterGridSvg(
     height = Math.max(height, top + lh + 20);
   }
   width = Math.max(width, note ? left + note.length * 5.6 : 0);
-  return svgDoc(width + 2, height + 4, head.svg + body, options);
+  return svgDoc(width + 2, height + 4, head.svg + body, options, () =>
+    filtersTable(
+      weight,
+      cells.map((c) => c.index),
+      shape,
+      rowName,
+      colName,
+    ),
+  );
+}
+
+/** The weights of the drawn 2-D filters (indices dim0 · dim1 + dim1), a row per filter. */
+export function filtersTable(
+  weight: ArrayLike<number>,
+  indices: readonly number[],
+  shape: readonly number[],
+  rowName = 'output',
+  colName = 'input',
+): PlotTable {
+  const [, d1, kh, kw] = shape;
+  const k = kh * kw;
+  return {
+    columns: [rowName, colName, ...weightColumns(kh, kw)],
+    rows: indices.map((i) => [
+      Math.floor(i / d1),
+      i % d1,
+      ...Array.from({ length: k }, (_, j) => weight[i * k + j]),
+    ]),
+  };
 }
 
 export interface RgbGridOptions extends PlotFrameOptions {
@@ -264,7 +303,13 @@ export function rgbFilterGridSvg(
   height += 16;
   body += text(0, height, note, { cls: 'fdb-note' });
   const width = Math.max(cols * (fw + gap) - gap, note.length * 5.4);
-  return svgDoc(width + 2, height + 4, head.svg + body, options);
+  return svgDoc(width + 2, height + 4, head.svg + body, options, () =>
+    filtersTable(
+      weight,
+      Array.from({ length: count * 3 }, (_, i) => i),
+      shape,
+    ),
+  );
 }
 
 /**

@@ -17,7 +17,7 @@ export {
   type DivergencePlotData,
 } from './cohorts.js';
 export { CATEGORICAL, divergingColor, divergingRgb, viridisRgb } from './color.js';
-export { esc, PLOT_CSS, type PlotFrameOptions } from './core.js';
+export { esc, PLOT_CSS, type PlotCell, type PlotFrameOptions, type PlotTable } from './core.js';
 export { type DensityGridData, type DensityOptions, densitySvg } from './density.js';
 export {
   type BoxSeries,

@@ -5,8 +5,19 @@
  * grid stays a handful of elements instead of hundreds of thousands of rects.
  */
 import { divergingRgb, type Rgb } from './color.js';
-import { emptyPlot, esc, fmt, header, n2, type PlotFrameOptions, svgDoc, text, textWidth } from './core.js';
-import { peak } from './filters.js';
+import {
+  emptyPlot,
+  esc,
+  fmt,
+  header,
+  n2,
+  PLOT_TABLE_MAX_ROWS,
+  type PlotFrameOptions,
+  svgDoc,
+  text,
+  textWidth,
+} from './core.js';
+import { filtersTable, peak } from './filters.js';
 import { base64, encodeIndexedPng } from './png.js';
 
 export interface LayerGridOptions extends PlotFrameOptions {
@@ -227,5 +238,14 @@ export function layerGridSvg(
     textWidth(options.subtitle ?? '', 10.5),
   );
   const height = Math.max(top + gh, legendBottom) + 6;
-  return svgDoc(width, height, head.svg + body, options);
+  return svgDoc(width, height, head.svg + body, options, () => {
+    // a big layer's filters are thinned before the table is built, not after
+    const total = rows * cols;
+    const step = Math.ceil(total / PLOT_TABLE_MAX_ROWS);
+    const indices: number[] = [];
+    for (let i = 0; i < total; i += step) indices.push(i);
+    const rowName = options.rowName ?? 'output channel';
+    const t = filtersTable(weight, indices, shape, rowName, options.colName ?? 'input channel');
+    return step > 1 ? { ...t, note: `${indices.length} of ${total} filters shown (one in ${step})` } : t;
+  });
 }

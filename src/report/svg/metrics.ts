@@ -303,8 +303,21 @@ export function metricCurvesSvg(
         body += `<rect class="fdb-hit" data-layer="${i}" data-panel="${esc(panel.key)}" x="${n2(xs[i] - band / 2)}" y="${n2(y0)}" width="${n2(band)}" height="${n2(y1 - y0)}"/>`;
   });
   const what = `${panels.map((p) => p.label).join(', ')} of ${layers.length} layers by depth`;
-  return svgDoc(width, top0 + prow * ph, head.svg + body, {
-    description: `Metric curves: ${what}`,
-    ...options,
+  const table = () => ({
+    columns: ['#', 'layer', 'depth', ...panels.map((p) => p.label), 'marked'],
+    rows: layers.map((l, i) => [
+      i + 1,
+      l.name,
+      l.convDepth ?? null,
+      ...panels.map((p) => ((p.applies ? p.applies(l) : true) ? metricValue(l, p.key) : null)),
+      [...new Set(panels.flatMap((p) => panelFlags(l, p).map((f) => f.id)))].join(', '),
+    ]),
   });
+  return svgDoc(
+    width,
+    top0 + prow * ph,
+    head.svg + body,
+    { description: `Metric curves: ${what}`, ...options },
+    table,
+  );
 }

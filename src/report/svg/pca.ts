@@ -13,9 +13,11 @@ import {
   n2,
   type PlotFrameOptions,
   pct,
+  seriesTable,
   svgDoc,
   text,
   ticks,
+  weightColumns,
 } from './core.js';
 import { kernelHeatmap } from './filters.js';
 
@@ -83,7 +85,12 @@ export function eigenImagesSvg(
     body += text(lx + 12, top + 16 + lh - 4, `−${l}`, { cls: 'fdb-sub', baseline: 'middle' });
     width = lx + 48;
   }
-  return svgDoc(width, height, head.svg + body, options);
+  return svgDoc(width, height, head.svg + body, options, () => {
+    return {
+      columns: ['component', 'explained variance', ...weightColumns(kh, kw)],
+      rows: comps.map((c, i) => [`PC${i + 1}`, explainedVarianceRatio[i] ?? null, ...c]),
+    };
+  });
 }
 
 export interface VarianceSeries {
@@ -175,5 +182,19 @@ export function cumulativeVarianceSvg(
       body += text(width - m.right - 96, ly, s.label, { baseline: 'middle', cls: 'fdb-sub' });
     });
   }
-  return svgDoc(width, height, head.svg + body, options);
+  return svgDoc(width, height, head.svg + body, options, () =>
+    seriesTable(
+      'components',
+      series.flatMap((s) => {
+        let acc = 0;
+        const cum = s.values.map((v) => (acc += isFiniteNumber(v) ? v : 0));
+        const name = series.length === 1 ? '' : `${s.label}: `;
+        return [
+          { label: `${name}explained variance`, values: s.values },
+          { label: `${name}cumulative`, values: cum },
+        ];
+      }),
+      (i) => i + 1,
+    ),
+  );
 }

@@ -10,7 +10,9 @@ import {
   isFiniteNumber,
   linear,
   n2,
+  type PlotCell,
   type PlotFrameOptions,
+  type PlotTable,
   svgDoc,
   text,
   textWidth,
@@ -158,10 +160,13 @@ export function ridgePlotSvg(curves: readonly RidgeCurve[], options: RidgeOption
     anchor: 'middle',
     cls: 'fdb-muted',
   });
-  return svgDoc(width, box.y1 + 42, head.svg + p.svg + xl, {
-    description: `Ridge plot of ${curves.length} distributions`,
-    ...options,
-  });
+  return svgDoc(
+    width,
+    box.y1 + 42,
+    head.svg + p.svg + xl,
+    { description: `Ridge plot of ${curves.length} distributions`, ...options },
+    () => curvesTable([{ title: '', curves }], options.xLabel ?? 'coefficient'),
+  );
 }
 
 export interface RidgeGridPanel {
@@ -219,10 +224,39 @@ export function ridgeGridSvg(panels: readonly RidgeGridPanel[], options: RidgeGr
     `${options.xLabel ?? 'coefficient value'} · ridges: Gaussian KDE per group${options.normalise === 'each' ? ', each scaled to its peak' : ', common density scale per panel'}`,
     { cls: 'fdb-note' },
   );
-  return svgDoc(width, height + 4, head.svg + body + note, {
-    description: `Ridge plots of ${panels.length} coefficient distributions per group`,
-    ...options,
-  });
+  return svgDoc(
+    width,
+    height + 4,
+    head.svg + body + note,
+    { description: `Ridge plots of ${panels.length} coefficient distributions per group`, ...options },
+    () => curvesTable(usable, options.xLabel ?? 'coefficient value'),
+  );
+}
+
+/**
+ * The density curves as a table: per panel a row for each x (curves of a panel evaluated on the same grid
+ * share a row), a density column per group.
+ */
+function curvesTable(panels: readonly RidgeGridPanel[], xLabel: string): PlotTable {
+  const labels = [...new Set(panels.flatMap((p) => p.curves.map((c) => c.label)))];
+  const rows: PlotCell[][] = [];
+  for (const p of panels) {
+    const byX = new Map<number, PlotCell[]>();
+    for (const c of p.curves) {
+      const col = labels.indexOf(c.label);
+      for (let k = 0; k < c.x.length; k++) {
+        const row = byX.get(c.x[k]) ?? labels.map(() => null);
+        byX.set(c.x[k], row);
+        row[col] = c.y[k];
+      }
+    }
+    for (const [x, row] of [...byX].sort((a, b) => a[0] - b[0])) rows.push([p.title, x, ...row]);
+  }
+  const named = panels.some((p) => p.title);
+  return {
+    columns: [...(named ? ['panel'] : []), xLabel, ...labels.map((l) => `density: ${l}`)],
+    rows: named ? rows : rows.map((r) => r.slice(1)),
+  };
 }
 
 /** Short panel title for coefficient i with its explained-variance ratio. */
