@@ -185,13 +185,16 @@ export interface PowerLawFit {
 /**
  * WeightWatcher's WWFit on sorted data (ascending, all > 0): every value but the last as xmin candidate,
  * alpha by maximum likelihood, D the KS distance; the smallest D wins (the first one on ties). Null when fewer
- * than 2 values.
+ * than 2 values (or NaN data).
  *
  * The search is O(n²) as written (4608 eigenvalues: 10 M terms). It is pruned without changing the answer: a
  * candidate is dropped as soon as one of its KS terms exceeds the best D found so far (its D can only be
  * larger) — checking a sparse sample of its terms first, which usually finds such a term at once — and a
  * sparse set of candidates is evaluated first so that the best D is small early. (x/xmin)^(1−α) is computed
- * as exp((1−α)·(ln x − ln xmin)) from the logs the alpha formula needs anyway.
+ * as exp((1−α)·(ln x − ln xmin)) from the logs the alpha formula needs anyway. A candidate whose values are all
+ * equal to it (Σ ln(x/xmin) = 0) has alpha = ∞; numpy's (x/xmin)**−inf is then 1 at x = xmin and 0 above, where
+ * exp(−∞·0) would be NaN (and a NaN term would be skipped, giving D = 0): the exponent is clamped to −MAX_VALUE,
+ * which gives numpy's values ([1, 2, 2]: D = 1/2 for xmin = 2, as WeightWatcher has it).
  */
 export function fitPowerLaw(data: Float64Array): PowerLawFit | null {
   const n = data.length;
@@ -206,7 +209,7 @@ export function fitPowerLaw(data: Float64Array): PowerLawFit | null {
     const m = n - i;
     alphas[i] = 1 + m / (suffix[i] - m * logs[i]);
   }
-  let best = -1;
+  let best = 0; // candidate 0 is considered first: every D is at most 1
   let bestD = Number.POSITIVE_INFINITY;
   const done = new Uint8Array(candidates);
   const SAMPLE = 16;
@@ -215,7 +218,7 @@ export function fitPowerLaw(data: Float64Array): PowerLawFit | null {
     const alpha = alphas[i];
     if (!(alpha > 1)) return 1;
     const m = n - i;
-    const e = 1 - alpha;
+    const e = Math.max(1 - alpha, -Number.MAX_VALUE);
     const li = logs[i];
     for (let k = SAMPLE - 1; k < m; k += SAMPLE) {
       const diff = Math.abs(1 - Math.exp(e * (logs[i + k] - li)) - k / m);
@@ -243,7 +246,7 @@ export function fitPowerLaw(data: Float64Array): PowerLawFit | null {
   for (let i = 0; i < candidates; i += stride) consider(i);
   for (let i = 0; i < candidates; i++) if (!done[i]) consider(i);
   const alpha = alphas[best];
-  if (best < 0 || Number.isNaN(alpha)) return null;
+  if (Number.isNaN(alpha)) return null;
   return { alpha, D: bestD, xmin: data[best], sigma: (alpha - 1) / Math.sqrt(n - best) };
 }
 
