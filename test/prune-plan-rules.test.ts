@@ -79,10 +79,10 @@ describe('filterScores: dead filters', () => {
   });
 
   test('only the out·d values the shape names are read', () => {
-    // a longer array (a view of a pooled buffer, say): the trailing 100 must not raise the threshold to 1
-    const s = filterScores(Float64Array.of(1, 2, 100), [2, 1, 1, 1]);
+    // a longer array (a view of a pooled buffer, say): threshold 0.01·2, not 0.01·100 (which would kill 0.5)
+    const s = filterScores(Float64Array.of(0.5, 2, 100), [2, 1, 1, 1]);
     assert.deepEqual([...s.dead], [0, 0]);
-    assert.deepEqual([...s.l1], [1, 2]);
+    assert.deepEqual([...s.l1], [0.5, 2]);
   });
 });
 
@@ -114,6 +114,9 @@ describe('prunePlan: options', () => {
     assert.equal(plan.mode, 'per-layer');
     assert.deepEqual(prunes(plan.layers), { a: [], b: [0], zero: [0, 1, 2] });
     assert.deepEqual(plan.layers[2].dead, [0, 1, 2, 3]);
+    // without the dead layer: per layer a keeps both (⌊0.68⌋ = 0) where the global ranking takes a0 (next test)
+    const two = [pointwise('a', [1, 3]), pointwise('b', [10, 20, 30, 100])];
+    assert.deepEqual(prunes((await prunePlan(two, opts({ ratio: 0.34 }))).layers), { a: [], b: [0] });
   });
 });
 
@@ -138,6 +141,15 @@ describe('prunePlan: global ranking by score / layer mean', () => {
     assert.deepEqual(prunes(plan.layers), { a: [], b: [0] });
   });
 
+  test('only the layers’ own filters are ranked', async () => {
+    // a = (3, 3, 4, 5): mean 3.75 → keys 0.8, 0.8, 1.07, 1.33; b = (1, 8): mean 4.5 → 0.22, 1.78; ⌊0.3·6⌋ = 1
+    const plan = await prunePlan(
+      [pointwise('a', [3, 3, 4, 5]), pointwise('b', [1, 8])],
+      opts({ ratio: 0.3, perLayer: false }),
+    );
+    assert.deepEqual(prunes(plan.layers), { a: [], b: [0] });
+  });
+
   test('dead filters first, even where another layer has a lower key; at ratio 0 the dead ones alone', async () => {
     // eps 0.5. a = (1, 0.45): 0.45 < 0.5 dead; l1 keys 1/0.725, 0.45/0.725 = 0.62.
     // b = [(1, 0, 0, 0), (1, 1, 1, 1)]: row max 1 both, live; l1 1 and 4, mean 2.5 → keys 0.4, 1.6
@@ -156,14 +168,14 @@ describe('prunePlan: global ranking by score / layer mean', () => {
   });
 
   test('a layer of identical live filters (fpgm all 0, mean 0) ranks with keys 0', async () => {
-    // a = (1, 1, 1): all pairwise distances 0 → keys 0. b = (1, 2, 4): fpgm = (1+3, 1+2, 3+2) = (4, 3, 5),
-    // mean 4 → keys 1, 0.75, 1.25. ⌊0.5·6⌋ = 3: a0, a1 (a keeps one), then b1
+    // b = (1, 2, 4): fpgm = (1+3, 1+2, 3+2) = (4, 3, 5), mean 4 → keys 1, 0.75, 1.25. a = (1, 1, 1): all
+    // pairwise distances 0 → keys 0 (not 0/0). ⌊0.5·6⌋ = 3: a0, a1 (a keeps one), then b1
     const plan = await prunePlan(
-      [pointwise('a', [1, 1, 1]), pointwise('b', [1, 2, 4])],
+      [pointwise('b', [1, 2, 4]), pointwise('a', [1, 1, 1])],
       opts({ criterion: 'fpgm', ratio: 0.5, perLayer: false }),
     );
     assert.deepEqual(prunes(plan.layers), { a: [0, 1], b: [1] });
-    assert.deepEqual(plan.layers[1].scores, [4, 3, 5]);
+    assert.deepEqual(plan.layers[0].scores, [4, 3, 5]);
   });
 
   test('the l2 criterion ranks by ‖W[j]‖₂', async () => {
