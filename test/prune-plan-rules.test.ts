@@ -15,23 +15,10 @@ import {
   rankFilters,
 } from '../src/metrics/prune.js';
 import type { ConvLayer } from '../src/model/types.js';
+import { convLayer } from './support/conv-layer.js';
 
-function conv(name: string, shape: number[], values: number[], extra: Partial<ConvLayer> = {}): ConvLayer {
-  const w = Float64Array.from(values);
-  return {
-    name,
-    op: 'Conv',
-    kind: 'plain',
-    shape,
-    groups: 1,
-    dtype: 'float64',
-    graphDepth: null,
-    convDepth: 0,
-    convDepthNorm: 0,
-    loadWeight: async () => w,
-    ...extra,
-  };
-}
+const conv = (name: string, shape: number[], values: number[], extra: Partial<ConvLayer> = {}): ConvLayer =>
+  convLayer(name, shape, Float64Array.from(values), extra);
 
 /** A depthwise 3×3 layer of `channels` channels (multiplier 1) at conv depth `depth`. */
 const depthwise = (name: string, channels: number, depth: number, extra: Partial<ConvLayer> = {}) =>
