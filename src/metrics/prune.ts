@@ -49,7 +49,6 @@ export function filterScores(
   const d = shape.slice(1).reduce((a, b) => a * b, 1);
   const l1 = new Float64Array(out);
   const l2 = new Float64Array(out);
-  const sq = new Float64Array(out);
   const rowMax = new Float64Array(out);
   let max = 0;
   for (let j = 0; j < out; j++) {
@@ -65,7 +64,6 @@ export function filterScores(
       if (a > m) m = a;
     }
     l1[j] = a1;
-    sq[j] = a2;
     l2[j] = Math.sqrt(a2);
     rowMax[j] = m;
     if (m > max) max = m;

@@ -161,14 +161,12 @@ export function pooledSpectrum(
     }
     gram(a, M, N, g);
     for (let i = 0; i < g.length; i++) g[i] *= WW_CONV2D_EVAL_SCALE;
-    const lambda = symmetricEigenvalues(g, M);
-    let max = 0;
+    const lambda = symmetricEigenvalues(g, M); // ascending
+    const tol = Math.max(lambda[M - 1], 0) * N * Number.EPSILON;
     for (let i = 0; i < M; i++) {
       if (lambda[i] < 0) lambda[i] = 0; // rounding of a (nearly) singular Gram matrix
-      if (lambda[i] > max) max = lambda[i];
+      if (!(lambda[i] > tol)) rankLoss++;
     }
-    const tol = max * N * Number.EPSILON;
-    for (let i = 0; i < M; i++) if (!(lambda[i] > tol)) rankLoss++;
     evals.set(lambda, s * M);
   }
   evals.sort();
@@ -199,8 +197,7 @@ export interface PowerLawFit {
 export function fitPowerLaw(data: Float64Array): PowerLawFit | null {
   const n = data.length;
   if (n < 2) return null;
-  const logs = new Float64Array(n);
-  for (let i = 0; i < n; i++) logs[i] = Math.log(data[i]);
+  const logs = data.map((x) => Math.log(x));
   const suffix = new Float64Array(n + 1);
   for (let i = n - 1; i >= 0; i--) suffix[i] = suffix[i + 1] + logs[i];
   const candidates = n - 1;
@@ -303,7 +300,7 @@ export function spectralMetrics(
     metrics.xmin = fit.xmin;
     metrics.alphaWeighted = fit.alpha * Math.log10(lambdaMax);
     let spikes = 0;
-    for (let i = count - 1; i >= 0 && evals[i] >= fit.xmin; i--) spikes++;
+    for (const v of evals) if (v >= fit.xmin) spikes++;
     metrics.numPlSpikes = spikes;
   } else {
     reason = `power-law fit failed: ${count - first} eigenvalue${count - first === 1 ? '' : 's'} above ${WW_EVALS_THRESH} (need 2)`;
@@ -320,9 +317,9 @@ function matrixEntropy(evals: Float64Array, sum: number, lambdaMax: number, N: n
   const tol = lambdaMax * N * Number.EPSILON;
   let rank = 0;
   let h = 0;
-  for (let i = 0; i < evals.length; i++) {
-    if (evals[i] > tol) rank++;
-    const p = evals[i] / sum;
+  for (const v of evals) {
+    if (v > tol) rank++;
+    const p = v / sum;
     if (p > 0) h -= p * Math.log(p);
   }
   return h / Math.log(rank === 1 ? 1.000001 : rank);
