@@ -54,6 +54,8 @@ test('prototype kernels equal numpy (max |v| = 1, on polarity, θ and shift); no
     assert.equal(got.length, p.kernel.length, what);
     for (let i = 0; i < got.length; i++) close(got[i], p.kernel[i], 1e-12, `${what} [${i}]`);
   }
+  // a σ so small that every sample underflows to 0: all zeros, not 0/0
+  assert.deepEqual(prototypeKernel('blob', 3, 0.01, 0, [0.5, 0]), new Array(9).fill(0));
   // defaults: θ = 0, centred
   assert.deepEqual(prototypeKernel('edge', 5, 1), prototypeKernel('edge', 5, 1, 0, [0, 0]));
 });
@@ -88,6 +90,15 @@ test('scores never exceed 1, also for a kernel that is exactly a prototype', () 
   const c = classifyKernel(blob, 5, 1, FREE);
   assert.equal(c.label, 'blob');
   assert.ok(Number.isFinite(c.margin), `${c.margin}`);
+});
+
+test('an exact tie between prototypes reports the first best: on 3x3 the saddle span is the same at every σ', () => {
+  // gxx − gyy lives on the 4 edge pixels and gxy on the 4 corners, each scaled by σ: one span for all σ,
+  // so a saddle prototype scores exactly 1 (clamped) at σ = 0.5, 0.75 and 1, and the smallest σ is reported
+  for (const sigma of [0.5, 0.75, 1]) {
+    const c = classifyKernel(prototypeKernel('saddle', 3, sigma, 20)!, 3, 1, FREE);
+    assert.deepEqual([c.label, c.sigma, c.shift, c.score], ['saddle', 0.5, [0, 0], 1]);
+  }
 });
 
 test('threshold and margin are inclusive: a score or lead equal to them labels, one ulp more does not', () => {
@@ -242,6 +253,24 @@ test('model atlas from weights and from stored labels; depth bins in depth order
   });
   assert.equal(d.layers[0].threshold, 0.8);
   assert.equal(d.layers[0].k, 5);
+  // two layers in one depth bin: the bin holds both layers' kernels
+  const same = modelAtlas(
+    [
+      { layer: 'a', shape: [1, 1, 5, 5], convDepthNorm: 0.51, weight: blob5 },
+      {
+        layer: 'b',
+        shape: [2, 1, 3, 3],
+        convDepthNorm: 0.59,
+        weight: [...edgeCase.kernel, ...edgeCase.kernel],
+      },
+      { layer: 'c', shape: [1, 1, 5, 5], convDepthNorm: 0.6, weight: blob5 },
+    ],
+    FREE,
+  );
+  assert.deepEqual(
+    same.byDepth.map((b) => [b.bin, b.kernels, b.shares.edge, b.shares.blob]),
+    [['(0.5, 0.6]', 4, 0.5, 0.5]],
+  );
   const e = summariseAtlas([]);
   assert.deepEqual([e.kernelCount, e.byDepth, e.layers], [0, [], []]);
 });
