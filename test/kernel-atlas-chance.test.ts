@@ -26,6 +26,10 @@ test('effective threshold on 3x3: the larger of the floor and the chance score',
     0.95,
     'a higher floor rules',
   );
+  // no chance level (0 or absent) means none at all, not the lowest chance score (0.45 at q = 0)
+  assert.ok(chance3(0) > 0.3);
+  assert.equal(effectiveThreshold(3, { threshold: 0.3, margin: 0, chance: 0 }), 0.3, 'chance 0');
+  assert.equal(effectiveThreshold(3, { threshold: 0.3, margin: 0 }), 0.3, 'chance absent');
   close(classifyLayer([], [0, 1, 3, 3]).threshold, chance3(0.9), 1e-12, 'a layer');
   const stored = modelAtlas([{ layer: 's', shape: [0, 1, 3, 3], convDepthNorm: 0, kernels: [] }]);
   close(stored.layers[0].threshold, chance3(0.9), 1e-12, 'stored labels');
