@@ -285,7 +285,7 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
       if (m === l) break;
       if (++iter > 60) return false;
       let g = (d[l + 1] - d[l]) / (2 * e[l]);
-      let r = Math.hypot(g, 1);
+      let r = hypot(g, 1);
       g = d[m] - d[l] + e[l] / (g + (g >= 0 ? Math.abs(r) : -Math.abs(r)));
       let s = 1;
       let c = 1;
@@ -295,7 +295,7 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
       for (; i >= l; i--) {
         let f = s * e[i];
         const b = c * e[i];
-        r = Math.hypot(f, g);
+        r = hypot(f, g);
         e[i + 1] = r;
         if (r === 0) {
           d[i + 1] -= p;
@@ -319,4 +319,17 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
     }
   }
   return true;
+}
+
+/** 2^-900 and 2^1000: where x² + y² is neither subnormal (precision lost) nor near overflow. */
+const HYPOT_TINY = 2 ** -900;
+const HYPOT_HUGE = 2 ** 1000;
+
+/**
+ * √(x² + y²) within an ulp or so: the plain formula where the squares cannot under- or overflow, Math.hypot
+ * (careful but ~10× slower in V8) elsewhere. QL's inner rotation loop calls this once per element.
+ */
+function hypot(x: number, y: number): number {
+  const ss = x * x + y * y;
+  return ss >= HYPOT_TINY && ss <= HYPOT_HUGE ? Math.sqrt(ss) : Math.hypot(x, y);
 }
