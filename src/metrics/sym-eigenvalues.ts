@@ -170,14 +170,17 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
 /** {@link symmetricEigenvalues}, or null when QL does not converge (the caller falls back to Jacobi). */
 export function symmetricEigenvaluesOrNull(a: Float64Array, n: number): Float64Array | null {
   if (a.length < n * n) throw new RangeError(`symmetricEigenvalues: need ${n * n} values, got ${a.length}`);
+  const ws = wasmWorkspace(n) ?? jsWorkspace(n);
+  const w = ws.a;
+  // only the lower triangle is read, checked and copied (the reduction never reads above the diagonal)
   for (let i = 0; i < n; i++) {
     const o = i * n;
     for (let j = 0; j <= i; j++) {
-      if (!Number.isFinite(a[o + j])) throw new RangeError('symmetricEigenvalues: non-finite entry');
+      const x = a[o + j];
+      if (!Number.isFinite(x)) throw new RangeError('symmetricEigenvalues: non-finite entry');
+      w[o + j] = x;
     }
   }
-  const ws = wasmWorkspace(n) ?? jsWorkspace(n);
-  ws.a.set(a.subarray(0, n * n));
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   tridiagonalize(ws, n, d, e);
@@ -241,18 +244,25 @@ function tridiagonalize(ws: Workspace, n: number, d: Float64Array, e: Float64Arr
         p.fill(0, 0, l + 1);
         ws.updateProduct(l + 1);
       }
+      // p = S·u/h (h ≥ 1/(l+1)² after scaling, so 1/h is finite), q = p − (uᵀp/2h)·u
+      const invH = 1 / h;
       let fsum = 0;
       for (let j = 0; j <= l; j++) {
-        p[j] /= h;
-        fsum += p[j] * u[j];
+        const pj = p[j] * invH;
+        p[j] = pj;
+        fsum += pj * u[j];
       }
       const kk = fsum / (h + h);
-      for (let j = 0; j <= l; j++) q[j] = p[j] - kk * u[j];
-      // Row l (the next step's Householder row) first, then rows 0..l-1 fused with the next product.
+      // Row l (the next step's Householder row) is updated with q as q is formed; rows 0..l-1 are updated in
+      // the fused pass with the next product.
       const rowL = l * n;
       const ul = u[l];
-      const ql = q[l];
-      for (let k = 0; k <= l; k++) a[rowL + k] -= ul * q[k] + ql * u[k];
+      const ql = p[l] - kk * ul;
+      for (let k = 0; k <= l; k++) {
+        const qk = p[k] - kk * u[k];
+        q[k] = qk;
+        a[rowL + k] -= ul * qk + ql * u[k];
+      }
       productReady = l - 1 > 0 && householder(a, rowL, l - 1, v) !== null;
       if (!productReady) v.fill(0, 0, l);
       p.fill(0, 0, l);
