@@ -44,17 +44,16 @@ let wasm: TridiagExports | null | undefined;
 let useWasm = true;
 
 function loadWasm(): TridiagExports | null {
-  if (wasm !== undefined) return wasm;
-  wasm = null;
-  try {
-    if (typeof WebAssembly === 'object' && typeof atob === 'function') {
+  if (wasm === undefined) {
+    try {
       const module = new WebAssembly.Module(decodeBase64(TRIDIAG_WASM_BASE64));
       const k = new WebAssembly.Instance(module, {}).exports as unknown as TridiagExports;
       warmUp(k);
       wasm = k;
+    } catch {
+      // no WebAssembly (ReferenceError), no SIMD (CompileError), no atob, or wasm disabled by a CSP: the JS loop
+      wasm = null;
     }
-  } catch {
-    wasm = null; // no SIMD, or WebAssembly disabled: the JS loop below
   }
   return wasm;
 }
@@ -62,15 +61,12 @@ function loadWasm(): TridiagExports | null {
 /**
  * A few calls on a small block (~0.1 ms) so the engine tiers the kernel up before real work (a wasm call never
  * leaves the tier it started in; see gram.ts): the first 512×512 matrix took 200 ms instead of 75 without it.
+ * The fresh memory is all zeros, a valid 48×48 block whose vectors may all sit at offset 0 (zeros stay zeros).
  */
 function warmUp(k: TridiagExports): void {
-  const n = 48;
-  const m = new Float64Array(k.memory.buffer, 0, n * n + 4 * n);
-  for (let i = 0; i < m.length; i++) m[i] = ((i * 7) % 13) / 13 - 0.5;
-  const vec = n * n * 8;
   for (let r = 0; r < 40; r++) {
-    k.update_product(0, n, 0, n, vec, vec + n * 8, vec + 2 * n * 8, vec + 3 * n * 8);
-    k.update_product2(0, n, n, vec, vec + n * 8, vec + 2 * n * 8, vec + 3 * n * 8);
+    k.update_product(0, 48, 0, 48, 0, 0, 0, 0);
+    k.update_product2(0, 48, 48, 0, 0, 0, 0);
   }
 }
 
@@ -79,29 +75,29 @@ export function setTridiagWasm(enabled: boolean): void {
   useWasm = enabled;
 }
 
-const MAX_WASM_BYTES = 2 ** 31 - 2 ** 20;
+/** Whether the WebAssembly SIMD kernel loaded (false without WebAssembly or SIMD: the JS kernel runs). */
+export function tridiagWasmAvailable(): boolean {
+  return loadWasm() !== null;
+}
+
+/** The kernel's byte offsets are i32: memory stays below 2 GiB − 1 MiB (orders above ~16 380 use the JS loop). */
+const MAX_WASM_BYTES = 2_146_435_072;
 
 function wasmWorkspace(n: number): Workspace | null {
   const k = useWasm ? loadWasm() : null;
   if (!k) return null;
-  const vec = ((n + 1) & ~1) * 8; // 16-byte aligned vectors
-  const aBytes = n * n * 8;
-  const need = aBytes + 4 * vec;
-  if (!(need <= MAX_WASM_BYTES)) return null;
-  const have = k.memory.buffer.byteLength;
-  if (need > have) {
-    try {
-      k.memory.grow(Math.ceil((need - have) / 65536));
-    } catch {
-      return null;
-    }
-  }
-  const buf = k.memory.buffer;
-  const offU = aBytes + (aBytes % 16);
+  // A (n × n), then u, q, v and p, each starting on a 16-byte boundary
+  const vec = ((n + 1) & ~1) * 8;
+  const offU = ((n * n + 1) & ~1) * 8;
   const offQ = offU + vec;
   const offV = offQ + vec;
   const offP = offV + vec;
-  if (offP + vec > buf.byteLength) return null;
+  const need = offP + vec;
+  if (need > MAX_WASM_BYTES) return null;
+  const have = k.memory.buffer.byteLength;
+  // growing fails only when the process is out of memory, as the JS workspace's allocation would
+  if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
+  const buf = k.memory.buffer;
   return {
     a: new Float64Array(buf, 0, n * n),
     u: new Float64Array(buf, offU, n),
@@ -109,10 +105,11 @@ function wasmWorkspace(n: number): Workspace | null {
     v: new Float64Array(buf, offV, n),
     p: new Float64Array(buf, offP, n),
     updateProduct: (m) => {
-      // rows in pairs (each column of u, q, v, p loaded once for two rows), an odd last row alone
+      // rows in pairs (each column of u, q, v, p loaded once for two rows), an odd last row alone; either call
+      // does nothing on an empty range
       const even = m & ~1;
-      if (even > 0) k.update_product2(0, n, even, offU, offQ, offV, offP);
-      if (even < m) k.update_product(0, n, even, m, offU, offQ, offV, offP);
+      k.update_product2(0, n, even, offU, offQ, offV, offP);
+      k.update_product(0, n, even, m, offU, offQ, offV, offP);
     },
   };
 }
