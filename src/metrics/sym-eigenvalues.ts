@@ -170,20 +170,40 @@ export function symmetricEigenvaluesOrNull(a: Float64Array, n: number): Float64A
   const ws = wasmWorkspace(n) ?? jsWorkspace(n);
   const w = ws.a;
   // only the lower triangle is read, checked and copied (the reduction never reads above the diagonal)
+  let maxAbs = 0;
   for (let i = 0; i < n; i++) {
     const o = i * n;
     for (let j = 0; j <= i; j++) {
       const x = a[o + j];
       if (!Number.isFinite(x)) throw new RangeError('symmetricEigenvalues: non-finite entry');
       w[o + j] = x;
+      maxAbs = Math.max(maxAbs, Math.abs(x));
     }
   }
+  const factor = rangeFactor(maxAbs);
+  if (factor !== 1) for (let i = 0; i < n; i++) for (let j = 0, o = i * n; j <= i; j++) w[o + j] *= factor;
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   tridiagonalize(ws, n, d, e);
   if (!tridiagonalQl(d, e, n)) return null;
+  if (factor !== 1) for (let i = 0; i < n; i++) d[i] /= factor;
   d.sort();
   return d;
+}
+
+/** Entries are kept within [2^-500, 2^500] in magnitude: no square or sum of n squares over- or underflows. */
+const SAFE_EXPONENT = 500;
+
+/**
+ * The power of two that brings the largest entry `maxAbs` near 1 when it lies outside the safe range (1 inside
+ * it, and for a zero matrix): scaling by it is exact, so are the eigenvalues scaled back (LAPACK's dsyev scales
+ * the same way). Without it entries near 1e308 overflowed in the reduction and subnormal ones stalled QL.
+ */
+function rangeFactor(maxAbs: number): number {
+  if (maxAbs === 0) return 1;
+  const exponent = Math.floor(Math.log2(maxAbs));
+  if (Math.abs(exponent) <= SAFE_EXPONENT) return 1;
+  return 2 ** Math.min(-exponent, 1000); // 2^1074 is not a float64: tiny matrices end up near 2^-74
 }
 
 /**
