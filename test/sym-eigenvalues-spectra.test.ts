@@ -115,6 +115,48 @@ function assertClose(ev: Float64Array, expected: number[], label: string): void 
     assert.ok(Math.abs(ev[i] - expected[i]) <= tol, `${label} λ${i}: ${ev[i]} vs ${expected[i]}`);
 }
 
+// First in the file: the default (no setTridiagWasm call yet) and the module memory before any large matrix.
+describe('symmetricEigenvalues: which kernel runs', () => {
+  test('the WebAssembly SIMD kernel loads on Node 20 (SIMD is on by default)', () => {
+    assert.equal(tridiagWasmAvailable(), true);
+  });
+
+  test('by default the WebAssembly kernel computes (its rounding differs from the JS twin), and setTridiagWasm switches', () => {
+    const n = 17;
+    const a = symmetric(n, 17);
+    const first = symmetricEigenvalues(a, n);
+    setTridiagWasm(false);
+    const js = symmetricEigenvalues(a, n);
+    setTridiagWasm(true);
+    const again = symmetricEigenvalues(a, n);
+    assert.deepEqual(again, first, 'deterministic');
+    let differ = 0;
+    for (let i = 0; i < n; i++) {
+      if (js[i] !== first[i]) differ++;
+      assert.ok(Math.abs(js[i] - first[i]) <= 1e-14, `λ${i}: the kernels agree to rounding`);
+    }
+    assert.ok(differ > 0, 'the two kernels sum in different orders, so some bits differ');
+  });
+
+  test('the module memory grows for larger matrices (89×89 and its vectors just need a second 64 KiB page)', () => {
+    const small = symmetric(8, 8);
+    const before = symmetricEigenvalues(small, 8);
+    for (const n of [89, 200]) {
+      const a = symmetric(n, n);
+      const ev = symmetricEigenvalues(a, n);
+      setTridiagWasm(false);
+      const js = symmetricEigenvalues(a, n);
+      setTridiagWasm(true);
+      for (let i = 0; i < n; i++) assert.ok(Math.abs(ev[i] - js[i]) <= 1e-13, `${n}: λ${i}`);
+      let trace = 0;
+      for (let i = 0; i < n; i++) trace += a[i * n + i];
+      const sum = ev.reduce((s, x) => s + x, 0);
+      assert.ok(Math.abs(sum - trace) <= 1e-12, `${n}: Σλ = trace: ${sum} vs ${trace}`);
+    }
+    assert.deepEqual(symmetricEigenvalues(small, 8), before, 'the smaller matrix after the larger ones');
+  });
+});
+
 for (const wasm of [true, false]) {
   describe(`symmetricEigenvalues on hard spectra (${wasm ? 'WebAssembly' : 'JS'} kernel)`, () => {
     for (const c of data.cases) {
@@ -131,43 +173,3 @@ for (const wasm of [true, false]) {
     }
   });
 }
-
-describe('symmetricEigenvalues: which kernel runs', () => {
-  test('the WebAssembly SIMD kernel loads on Node 20 (SIMD is on by default)', () => {
-    assert.equal(tridiagWasmAvailable(), true);
-  });
-
-  test('by default the WebAssembly kernel computes (its rounding differs from the JS twin), and setTridiagWasm switches', () => {
-    const n = 17;
-    const a = symmetric(n, 17);
-    setTridiagWasm(true);
-    const first = symmetricEigenvalues(a, n);
-    setTridiagWasm(false);
-    const js = symmetricEigenvalues(a, n);
-    setTridiagWasm(true);
-    const again = symmetricEigenvalues(a, n);
-    assert.deepEqual(again, first, 'deterministic');
-    let differ = 0;
-    for (let i = 0; i < n; i++) {
-      if (js[i] !== first[i]) differ++;
-      assert.ok(Math.abs(js[i] - first[i]) <= 1e-14, `λ${i}: the kernels agree to rounding`);
-    }
-    assert.ok(differ > 0, 'the two kernels sum in different orders, so some bits differ');
-  });
-
-  test('a larger matrix after a smaller one (the module memory grows) and a smaller one after it', () => {
-    const big = symmetric(200, 3);
-    const small = symmetric(8, 8);
-    const before = symmetricEigenvalues(small, 8);
-    const ev = symmetricEigenvalues(big, 200);
-    setTridiagWasm(false);
-    const js = symmetricEigenvalues(big, 200);
-    setTridiagWasm(true);
-    for (let i = 0; i < 200; i++) assert.ok(Math.abs(ev[i] - js[i]) <= 1e-13, `λ${i}`);
-    let trace = 0;
-    for (let i = 0; i < 200; i++) trace += big[i * 200 + i];
-    const sum = ev.reduce((s, x) => s + x, 0);
-    assert.ok(Math.abs(sum - trace) <= 1e-12, `Σλ = trace: ${sum} vs ${trace}`);
-    assert.deepEqual(symmetricEigenvalues(small, 8), before, 'the smaller matrix after the larger one');
-  });
-});

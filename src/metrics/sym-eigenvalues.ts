@@ -167,43 +167,38 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
 /** {@link symmetricEigenvalues}, or null when QL does not converge (the caller falls back to Jacobi). */
 export function symmetricEigenvaluesOrNull(a: Float64Array, n: number): Float64Array | null {
   if (a.length < n * n) throw new RangeError(`symmetricEigenvalues: need ${n * n} values, got ${a.length}`);
-  const ws = wasmWorkspace(n) ?? jsWorkspace(n);
-  const w = ws.a;
   // only the lower triangle is read, checked and copied (the reduction never reads above the diagonal)
   let maxAbs = 0;
   for (let i = 0; i < n; i++) {
     const o = i * n;
     for (let j = 0; j <= i; j++) {
-      const x = a[o + j];
-      if (!Number.isFinite(x)) throw new RangeError('symmetricEigenvalues: non-finite entry');
-      w[o + j] = x;
-      maxAbs = Math.max(maxAbs, Math.abs(x));
+      const x = Math.abs(a[o + j]);
+      if (!(x <= Number.MAX_VALUE)) throw new RangeError('symmetricEigenvalues: non-finite entry');
+      if (x > maxAbs) maxAbs = x;
     }
   }
-  const factor = rangeFactor(maxAbs);
-  if (factor !== 1) for (let i = 0; i < n; i++) for (let j = 0, o = i * n; j <= i; j++) w[o + j] *= factor;
+  const factor = normalisingFactor(maxAbs);
+  const ws = wasmWorkspace(n) ?? jsWorkspace(n);
+  const w = ws.a;
+  for (let i = 0; i < n; i++) for (let j = 0, o = i * n; j <= i; j++) w[o + j] = a[o + j] * factor;
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   tridiagonalize(ws, n, d, e);
   if (!tridiagonalQl(d, e, n)) return null;
-  if (factor !== 1) for (let i = 0; i < n; i++) d[i] /= factor;
+  for (let i = 0; i < n; i++) d[i] /= factor;
   d.sort();
   return d;
 }
 
-/** Entries are kept within [2^-500, 2^500] in magnitude: no square or sum of n squares over- or underflows. */
-const SAFE_EXPONENT = 500;
-
 /**
- * The power of two that brings the largest entry `maxAbs` near 1 when it lies outside the safe range (1 inside
- * it, and for a zero matrix): scaling by it is exact, so are the eigenvalues scaled back (LAPACK's dsyev scales
- * the same way). Without it entries near 1e308 overflowed in the reduction and subnormal ones stalled QL.
+ * The power of two that brings the largest entry `maxAbs` near 1. Scaling by it is exact (bar entries below
+ * 2^-1022 of the largest, far under its rounding), so are the eigenvalues scaled back: LAPACK's dsyev scales
+ * the same way, for the same reasons. Entries near 1e308 overflowed in the reduction without it, subnormal ones
+ * stalled QL, and with ‖A‖ ≈ 1 QL's rotations need no overflow-safe hypot. 2^1074 is not a float64: the
+ * tiniest matrices end up near 2^-74 (a zero matrix is multiplied by 2^1000 and stays zero).
  */
-function rangeFactor(maxAbs: number): number {
-  if (maxAbs === 0) return 1;
-  const exponent = Math.floor(Math.log2(maxAbs));
-  if (Math.abs(exponent) <= SAFE_EXPONENT) return 1;
-  return 2 ** Math.min(-exponent, 1000); // 2^1074 is not a float64: tiny matrices end up near 2^-74
+function normalisingFactor(maxAbs: number): number {
+  return 2 ** Math.min(-Math.floor(Math.log2(maxAbs)), 1000);
 }
 
 /**
@@ -235,7 +230,7 @@ function householder(
 
 /**
  * Householder tridiagonalisation (eigenvalues only): on return `d` holds the diagonal and `e[i]` the
- * sub-diagonal element (i, i−1) of the tridiagonal matrix (e[0] = 0). `ws.a` is destroyed.
+ * sub-diagonal element (i + 1, i) of the tridiagonal matrix (`e[n − 1]` is not written). `ws.a` is destroyed.
  */
 function tridiagonalize(ws: Workspace, n: number, d: Float64Array, e: Float64Array): void {
   const { a, u, q, v, p } = ws;
@@ -243,64 +238,55 @@ function tridiagonalize(ws: Workspace, n: number, d: Float64Array, e: Float64Arr
   for (let i = n - 1; i >= 1; i--) {
     const l = i - 1;
     const row = i * n;
-    let h = 0;
-    if (l > 0) {
-      const hh = householder(a, row, l, u);
-      if (!hh) {
-        e[i] = a[row + l];
-        d[i] = 0;
-        productReady = false;
-        continue;
-      }
-      h = hh.h;
-      e[i] = hh.offDiagonal;
-      if (!productReady) {
-        // p = S·u: the fused pass with a zero update (A − 0 = A exactly)
-        q.fill(0, 0, l + 1);
-        v.set(u.subarray(0, l + 1));
-        p.fill(0, 0, l + 1);
-        ws.updateProduct(l + 1);
-      }
-      // p = S·u/h (h ≥ 1/(l+1)² after scaling, so 1/h is finite), q = p − (uᵀp/2h)·u
-      const invH = 1 / h;
-      let fsum = 0;
-      for (let j = 0; j <= l; j++) {
-        const pj = p[j] * invH;
-        p[j] = pj;
-        fsum += pj * u[j];
-      }
-      const kk = fsum / (h + h);
-      // Row l (the next step's Householder row) is updated with q as q is formed; rows 0..l-1 are updated in
-      // the fused pass with the next product.
-      const rowL = l * n;
-      const ul = u[l];
-      const ql = p[l] - kk * ul;
-      for (let k = 0; k <= l; k++) {
-        const qk = p[k] - kk * u[k];
-        q[k] = qk;
-        a[rowL + k] -= ul * qk + ql * u[k];
-      }
-      productReady = l - 1 > 0 && householder(a, rowL, l - 1, v) !== null;
-      if (!productReady) v.fill(0, 0, l);
-      p.fill(0, 0, l);
-      ws.updateProduct(l);
-    } else {
-      e[i] = a[row + l];
+    const hh = householder(a, row, l, u);
+    if (!hh) {
+      e[l] = a[row + l]; // the row is zero left of its sub-diagonal entry: nothing to reduce
+      productReady = false;
+      continue;
     }
-    d[i] = h;
+    const { h } = hh;
+    e[l] = hh.offDiagonal;
+    if (!productReady) {
+      // p = S·u: the fused pass with a zero update (A − 0 = A exactly)
+      q.fill(0, 0, l + 1);
+      v.set(u.subarray(0, l + 1));
+      p.fill(0, 0, l + 1);
+      ws.updateProduct(l + 1);
+    }
+    // p = S·u/h (h ≥ 1/(l+1) after scaling, so 1/h is finite), q = p − (uᵀp/2h)·u
+    const invH = 1 / h;
+    let fsum = 0;
+    for (let j = 0; j <= l; j++) {
+      const pj = p[j] * invH;
+      p[j] = pj;
+      fsum += pj * u[j];
+    }
+    const kk = fsum / (h + h);
+    // Row l (the next step's Householder row) is updated with q as q is formed; rows 0..l-1 are updated in
+    // the fused pass with the next product (S·v, v the next step's Householder vector; for a zero next row, or
+    // none, that product is computed and not used).
+    const rowL = l * n;
+    const ul = u[l];
+    const ql = p[l] - kk * ul;
+    for (let k = 0; k <= l; k++) {
+      const qk = p[k] - kk * u[k];
+      q[k] = qk;
+      a[rowL + k] -= ul * qk + ql * u[k];
+    }
+    productReady = householder(a, rowL, l - 1, v) !== null;
+    p.fill(0, 0, l);
+    ws.updateProduct(l);
   }
   for (let i = 0; i < n; i++) d[i] = a[i * n + i];
-  e[0] = 0;
 }
 
 /**
  * Implicit QL with Wilkinson shifts on the symmetric tridiagonal matrix (diagonal `d`, sub-diagonal `e[i]` =
- * element (i, i−1)); on return `d` holds the eigenvalues (unsorted). Numerical Recipes' tqli without vectors.
- * False when an eigenvalue needs more than 60 steps.
+ * element (i + 1, i); `e[n − 1]` is only written); on return `d` holds the eigenvalues (unsorted). Numerical
+ * Recipes' tqli without vectors. False when an eigenvalue needs more than 60 steps (a safety net: with
+ * Wilkinson's shift QL converges for every symmetric tridiagonal matrix, here in 1–3 steps an eigenvalue).
  */
 function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
-  for (let i = 1; i < n; i++) e[i - 1] = e[i];
-  if (n > 0) e[n - 1] = 0;
   for (let l = 0; l < n; l++) {
     let iter = 0;
     for (;;) {
@@ -312,7 +298,7 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
       if (m === l) break;
       if (++iter > 60) return false;
       let g = (d[l + 1] - d[l]) / (2 * e[l]);
-      let r = hypot(g, 1);
+      let r = Math.hypot(g, 1);
       g = d[m] - d[l] + e[l] / (g + (g >= 0 ? Math.abs(r) : -Math.abs(r)));
       let s = 1;
       let c = 1;
@@ -322,7 +308,7 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
       for (; i >= l; i--) {
         let f = s * e[i];
         const b = c * e[i];
-        r = hypot(f, g);
+        r = Math.sqrt(f * f + g * g); // ‖A‖ ≈ 1: no overflow, and an underflow only costs ~2^-500·‖A‖
         e[i + 1] = r;
         if (r === 0) {
           d[i + 1] -= p;
@@ -346,17 +332,4 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
     }
   }
   return true;
-}
-
-/** 2^-900 and 2^1000: where x² + y² is neither subnormal (precision lost) nor near overflow. */
-const HYPOT_TINY = 2 ** -900;
-const HYPOT_HUGE = 2 ** 1000;
-
-/**
- * √(x² + y²) within an ulp or so: the plain formula where the squares cannot under- or overflow, Math.hypot
- * (careful but ~10× slower in V8) elsewhere. QL's inner rotation loop calls this once per element.
- */
-function hypot(x: number, y: number): number {
-  const ss = x * x + y * y;
-  return ss >= HYPOT_TINY && ss <= HYPOT_HUGE ? Math.sqrt(ss) : Math.hypot(x, y);
 }

@@ -66,9 +66,9 @@ def cases():
     for n, seed, scale in [(8, 8, 1e307), (6, 6, 1e-310)]:
         yield f'random {n} x {scale:g}', symmetric(n, seed) * scale, {'kind': 'scaled', 'n': n, 'seed': seed,
                                                                      'scale': scale}
-    s = 1e-320
-    yield 'subnormal tridiagonal 4', tridiagonal([0] * 4, [s, 2 * s, 3 * s]), {'kind': 'subnormal', 'n': 4,
-                                                                             'scale': s}
+    for s, label in [(1e-320, '1e-320'), (-1e-320, '-1e-320')]:  # the second: every entry <= 0
+        yield f'subnormal tridiagonal 4 x {label}', tridiagonal([0] * 4, [s, 2 * s, 3 * s]), {'kind': 'subnormal',
+                                                                                        'n': 4, 'scale': s}
 
 
 def main():
