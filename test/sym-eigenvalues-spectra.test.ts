@@ -90,6 +90,14 @@ function build(c: Case): Float64Array {
       a[4 * n + 3] = a[3 * n + 4] = a[4 * n + 3] * 1e150;
       return a;
     }
+    case 'tinyBlock': {
+      const a = new Float64Array(n * n);
+      a[0] = 1;
+      const block = tridiagonal([0.3, -0.2, 0.5, 0.1], [0.7, 0.4, -0.6]);
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 4; j++) a[(i + 1) * n + j + 1] = block[i * 4 + j] * 2 ** -600;
+      return a;
+    }
     case 'scaled':
       return symmetric(n, seed).map((x) => x * (c.scale ?? 1));
     case 'subnormal': {
@@ -168,6 +176,11 @@ for (const wasm of [true, false]) {
         assert.ok(ev, 'QL converges');
         assert.deepEqual(a, copy, 'the input is left unchanged');
         assertClose(ev, c.eigenvalues, c.name);
+        if (c.kind === 'tinyBlock')
+          for (let i = 0; i < 4; i++) {
+            const want = c.eigenvalues[i];
+            assert.ok(Math.abs(ev[i] - want) <= 1e-12 * Math.abs(want), `tiny λ${i}: ${ev[i]} vs ${want}`);
+          }
         for (let i = 1; i < ev.length; i++) assert.ok(ev[i - 1] <= ev[i], 'ascending');
       });
     }

@@ -6,7 +6,8 @@ powers of two and by 1e±k constants applied the same way in both languages):
 
 - zero matrices, the Wilkinson matrix W21+ (pairs of eigenvalues equal to ~1e-14), a cluster (I + 1e-9·S),
   a graded matrix (entries scaled by 2^-4(i+j)), a negative definite and a constant-diagonal tridiagonal one
-  (the 1-D Laplacian, equal neighbouring diagonal entries), 2×2 blocks with equal diagonals;
+  (the 1-D Laplacian, equal neighbouring diagonal entries), 2×2 blocks with equal diagonals, 1 beside a block of
+  entries ~2^-600 (its eigenvalues must come out to full relative precision, as numpy's);
 - magnitudes: a row whose last entry is 1e150 and others 1e-150 (Householder scaling), entries near 1e307 and
   subnormal ones (1e-310, 1e-320), which the solver brings into range by an exact power of two.
 
@@ -66,6 +67,10 @@ def cases():
     for n, seed, scale in [(8, 8, 1e307), (6, 6, 1e-310)]:
         yield f'random {n} x {scale:g}', symmetric(n, seed) * scale, {'kind': 'scaled', 'n': n, 'seed': seed,
                                                                      'scale': scale}
+    t = np.zeros((5, 5))  # 1 and a tridiagonal block of entries ~2^-600: QL's squares underflow in the block
+    t[0, 0] = 1
+    t[1:, 1:] = tridiagonal([0.3, -0.2, 0.5, 0.1], [0.7, 0.4, -0.6]) * 2.0 ** -600
+    yield 'tiny block 5', t, {'kind': 'tinyBlock', 'n': 5}
     for s, label in [(1e-320, '1e-320'), (-1e-320, '-1e-320')]:  # the second: every entry <= 0
         yield f'subnormal tridiagonal 4 x {label}', tridiagonal([0] * 4, [s, 2 * s, 3 * s]), {'kind': 'subnormal',
                                                                                         'n': 4, 'scale': s}
