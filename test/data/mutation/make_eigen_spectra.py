@@ -21,19 +21,8 @@ import os
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from make_quality_paths import weights  # noqa: E402  the shared generator (bit-identical in the tests)
-
-
-def symmetric(n, seed):
-    """Lower triangle from the generator, row by row (a[i][j], j <= i), mirrored (as make_eigen.py)."""
-    w = weights(n * (n + 1) // 2, seed)
-    a = np.zeros((n, n))
-    t = 0
-    for i in range(n):
-        for j in range(i + 1):
-            a[i, j] = a[j, i] = w[t]
-            t += 1
-    return a
+from make_eigen import symmetric  # noqa: E402  the same matrices as make_eigen.py (bit-identical in the tests)
+from make_quality_paths import weights  # noqa: E402  the shared generator
 
 
 def tridiagonal(diag, off):
