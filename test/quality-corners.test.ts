@@ -22,22 +22,9 @@ import {
   varianceEntropyOfScatter,
 } from '../src/metrics/quality.js';
 import type { LayerMetrics } from '../src/metrics/types.js';
+import { close, closeMetrics } from './support/close-metrics.js';
 import { minstdWeights as weights } from './support/minstd.js';
 import { dataPath } from './support/paths.js';
-
-/** |a − e| ≤ max(abs, rel·|e|); nulls must match. */
-function close(actual: number | null, expected: number | null, what: string, rel = 1e-12, abs = 1e-13): void {
-  if (actual === null || expected === null) {
-    assert.equal(actual, expected, what);
-    return;
-  }
-  const err = Math.abs(actual - expected);
-  assert.ok(err <= Math.max(abs, rel * Math.abs(expected)), `${what}: ${actual} vs ${expected} (err ${err})`);
-}
-function closeMetrics(actual: LayerMetrics, expected: LayerMetrics, what: string): void {
-  for (const key of Object.keys(expected) as (keyof LayerMetrics)[])
-    close(actual[key], expected[key], `${what} ${key}`);
-}
 
 interface WideData {
   layers: { shape: number[]; seed: number; deadEvery: number; float32: boolean; expected: LayerMetrics }[];
