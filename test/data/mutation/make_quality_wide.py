@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent numpy answers for test/quality-corners.test.ts: layers whose kernels are wider than 64 values
+"""Independent numpy answers for test/quality-wide.test.ts: layers whose kernels are wider than 64 values
 (the 1×k rows of 1-D convs), where src/metrics/quality.ts measures orthogonality and both variance entropies
 from one Gram matrix of the rows (double centring) when there is one input channel per group, falls back to
 centring the rows themselves when the mean row outweighs the spread (near-identical filters), and uses the
