@@ -48,6 +48,13 @@ def main():
         W = layer(shape, seed, dead, f32)
         out['layers'].append({'shape': shape, 'seed': seed, 'deadEvery': dead, 'float32': f32,
                               'expected': quality(W)})
+    # large orders, where the path and solver choices decide the work: a 6×6 Gram instead of a 2000×2000
+    # scatter (two input channels, no sharing); a 512×512 spectrum by QL (shared Gram of 512 rows of 700)
+    out['large'] = []
+    for shape, seed, dead in [([3, 2, 1, 2000], 44, 4), ([512, 1, 1, 700], 45, 7)]:
+        W = layer(shape, seed, dead)
+        out['large'].append({'shape': shape, 'seed': seed, 'deadEvery': dead, 'float32': False,
+                             'expected': quality(W)})
     # near-identical filters: the double centring would lose digits, the rows are centred directly
     out['nearIdentical'] = []
     for shape, seed, spread, dead_row in [([5, 1, 1, 100], 40, 1e-3, None), ([6, 1, 1, 100], 42, 1e-3, 3)]:
