@@ -142,6 +142,9 @@ describe('variance entropy details (hand-derived)', () => {
     const e = varianceEntropyOfScatter(Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, -0.5), 3, 5);
     close(e?.entropy ?? null, Math.log10(2), 'entropy', 1e-15);
     assert.equal(varianceEntropyOfScatter(Float64Array.of(1), 1, 1), null);
+    // two rows are enough (one variance: entropy 0); no values give no entropy
+    assert.equal(varianceEntropyOfScatter(Float64Array.of(2, 0, 0, 0), 2, 2)?.entropy, 0);
+    assert.equal(varianceEntropyOfScatter(new Float64Array(0), 0, 5), null);
   });
 
   test('no kernel values ([2, 1, 0, 3]): no variance entropy, nothing kept', () => {
