@@ -21,6 +21,7 @@ import {
   varianceEntropy,
 } from '../src/metrics/quality.js';
 import type { LayerMetrics } from '../src/metrics/types.js';
+import { close, closeMetrics } from './support/close-metrics.js';
 import { minstdWeights as weights } from './support/minstd.js';
 import { dataPath } from './support/paths.js';
 
@@ -31,20 +32,6 @@ function killRows(w: Float64Array, k: number, every: number): Float64Array {
 }
 const special = (s: string): number =>
   s === 'NaN' ? Number.NaN : s === 'Infinity' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
-
-/** |a − e| ≤ max(abs, rel·|e|); nulls must match. */
-function close(actual: number | null, expected: number | null, what: string, rel = 1e-12, abs = 1e-13): void {
-  if (actual === null || expected === null) {
-    assert.equal(actual, expected, what);
-    return;
-  }
-  const err = Math.abs(actual - expected);
-  assert.ok(err <= Math.max(abs, rel * Math.abs(expected)), `${what}: ${actual} vs ${expected} (err ${err})`);
-}
-function closeMetrics(actual: LayerMetrics, expected: LayerMetrics, what: string): void {
-  for (const key of Object.keys(expected) as (keyof LayerMetrics)[])
-    close(actual[key], expected[key], `${what} ${key}`);
-}
 
 interface Data {
   blocked: { rows: number; d: number; seed: number; zeroRow: number; orthogonality: number }[];

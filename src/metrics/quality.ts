@@ -353,7 +353,7 @@ function meansFromSums(
   return mean;
 }
 
-/** Column sums over the selected rows only, in row order. */
+/** Column sums over the selected rows only, in row order (1×1 kernels never get here: see singleVarianceEntropy). */
 function selectedColumnSums(f: WeightArray, n: number, k: number, select: Uint8Array): Float64Array {
   const sums = new Float64Array(k);
   if (k === 9) {
@@ -379,13 +379,6 @@ function selectedColumnSums(f: WeightArray, n: number, k: number, select: Uint8A
       t8 += f[o + 8];
     }
     sums.set([t0, t1, t2, t3, t4, t5, t6, t7, t8]);
-    return sums;
-  }
-  if (k === 1) {
-    // 1×1 layers often have about as many sparse as kept filters: branch-free (a skipped row adds an exact 0).
-    let t = 0;
-    for (let r = 0; r < n; r++) t += f[r] * (select[r] === 0 ? 0 : 1);
-    sums[0] = t;
     return sums;
   }
   for (let r = 0, o = 0; r < n; r++, o += k) {
