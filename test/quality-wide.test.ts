@@ -23,6 +23,7 @@ interface WideData {
     deadRow: number | null;
     expected: LayerMetrics;
   }[];
+  zeroFirst: { shape: number[]; seed: number; expected: LayerMetrics }[];
 }
 const wide = JSON.parse(readFileSync(dataPath('mutation/quality-wide.json'), 'utf8')) as WideData;
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -49,6 +50,14 @@ describe('wide kernels (k > 64) against numpy', () => {
       const w = noise.map((x, i) => base[i % k] + c.spread * x);
       if (c.deadRow !== null) for (let j = 0; j < k; j++) w[c.deadRow * k + j] *= 1e-4;
       closeMetrics(measureLayer(w, c.shape).metrics, c.expected, `[${c.shape}] near-identical`);
+    });
+  }
+  for (const c of wide.zeroFirst) {
+    test(`[${c.shape.join(', ')}] with an all-zero first filter (the centring reads the selected rows)`, () => {
+      const w = weights(size(c.shape), c.seed);
+      const k = c.shape[2] * c.shape[3];
+      w.fill(0, 0, k);
+      closeMetrics(measureLayer(w, c.shape).metrics, c.expected, `[${c.shape}] zero first filter`);
     });
   }
 });

@@ -63,6 +63,13 @@ def main():
             W[dead_row] *= 1e-4
         out['nearIdentical'].append({'shape': shape, 'seed': seed, 'spread': spread, 'deadRow': dead_row,
                                      'expected': quality(W)})
+    # an all-zero first filter: the double centring must read the selected rows themselves (row 0's Gram
+    # entries are all 0, so a matrix built from row 0 alone would not fall back and would give a zero spectrum)
+    out['zeroFirst'] = []
+    for shape, seed in [([6, 1, 1, 80], 46), ([4, 1, 1, 300], 47)]:
+        W = layer(shape, seed).reshape(shape[0], -1)
+        W[0] = 0
+        out['zeroFirst'].append({'shape': shape, 'seed': seed, 'expected': quality(W.reshape(shape))})
     with open(os.path.join(HERE, 'quality-wide.json'), 'w') as f:
         json.dump(out, f, indent=1)
         f.write('\n')
