@@ -106,14 +106,14 @@ describe('KDE of a histogram equals numpy (test/data/kde/kde_reference.py)', () 
     assert.equal(d.x[1023], 2);
   });
 
-  it('a degenerate grid (one value) keeps every term, also those past 6h', () => {
-    // bins of width 1 on [0, 10]: centres 0.5 .. 9.5; h = 1; grid [2, 2]: 8.5 and 9.5 are past 6h
-    const counts = new Float64Array(10).fill(1);
-    const k = kdeFromHistogram(counts, 0, 10, { grid: [2, 2], bandwidth: 1, points: 3 });
+  it('a degenerate grid (one value) keeps every term, also those past 6h either side', () => {
+    // bins of width 1 on [0, 20]: centres 0.5 .. 19.5; h = 1; grid [10, 10]: 0.5..3.5 and 16.5..19.5 are past 6h
+    const counts = new Float64Array(20).fill(1);
+    const k = kdeFromHistogram(counts, 0, 20, { grid: [10, 10], bandwidth: 1, points: 3 });
     let expected = 0;
-    for (let b = 0; b < 10; b++) {
-      const z = 2 - (b + 0.5);
-      expected += Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI) / 10;
+    for (let b = 0; b < 20; b++) {
+      const z = 10 - (b + 0.5);
+      expected += Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI) / 20;
     }
     for (const y of k.y) close(y, expected, 'y');
   });
@@ -151,6 +151,10 @@ describe('linspace, gaussianKde and trapezoid', () => {
     assert.deepEqual(Array.from(x), [-1, -1 + step, -1 + 2 * step, 0.7]);
     assert.deepEqual(Array.from(linspace(0.1, 0.3, 3)), [0.1, 0.1 + 0.1, 0.3]);
     assert.deepEqual(Array.from(linspace(3, 9, 1)), [3]);
+    // lo + 56·step is 2.1000000000000005 here: the last point is set to hi
+    const long = linspace(-2.3, 2.1, 57);
+    assert.equal(long[56], 2.1);
+    assert.equal(long[55], -2.3 + 55 * (4.4 / 56));
     assert.equal(linspace(3, 9, 0).length, 0);
   });
 
@@ -171,9 +175,10 @@ describe('linspace, gaussianKde and trapezoid', () => {
 describe('groupKdes', () => {
   const hist = new GroupHistograms(2, 4, 0, 4);
   // group "b": coefficient 0 at 0.5, 0.5, 2.5; coefficient 1 at 3.5
-  hist.add('b', Float64Array.from([0.5, 3.5, 0.5, 3.5, 2.5, 3.5]), 3);
+  // added in an order that is neither sorted nor reversed
   hist.add('a', Float64Array.from([1.5, 0.5]), 1);
   hist.add('C', Float64Array.from([3.5, 1.5]), 1);
+  hist.add('b', Float64Array.from([0.5, 3.5, 0.5, 3.5, 2.5, 3.5]), 3);
 
   it('groups sorted as strings, each the KDE of its coefficient slice', () => {
     const out = groupKdes(hist, 0, { points: 9, bandwidth: 1 });
