@@ -285,11 +285,11 @@ describe('2-D density grid (counts worked out by hand)', () => {
     const a = new Density2d({ size: 2, lo: -1, hi: 1 });
     const b = new Density2d({ size: 2, lo: -1, hi: 1 });
     a.add([-0.5, -0.5, 5, 5], 2, 2);
-    b.add([0.5, -0.5, 0.5, 0.5, 0.5, 0.5], 3, 2);
+    b.add([0.5, -0.5, 0.5, 0.5, 0.5, 0.5, 3, 0, Number.NaN, 0], 5, 2);
     a.merge(b);
     assert.deepEqual(Array.from(a.counts), [1, 1, 0, 2]);
     assert.equal(a.total, 4);
-    assert.equal(a.outside, 1);
+    assert.equal(a.outside, 3);
     assert.deepEqual(Array.from(b.counts), [0, 1, 0, 2]);
     for (const other of [
       new Density2d({ size: 3, lo: -1, hi: 1 }),
