@@ -120,6 +120,13 @@ describe('scan kernels: the thread instance and the histogram heap', () => {
     k.bin(rows.length, hs[0]);
     k.bin(rows.length, hs[1]);
     k.resetHeap();
+    // the same shape again lands on the first one's dirty counts and filters
+    const same = k.allocHistogram(specs[0].groups, specs[0].bins, specs[0].lo, specs[0].hi);
+    assert.deepEqual(same, hs[0]);
+    const c0 = new Float64Array(specs[0].groups * D * specs[0].bins);
+    const f0 = new Float64Array(specs[0].groups);
+    k.drain(same, c0, f0);
+    assert.ok(c0.every((v) => v === 0) && f0.every((v) => v === 0), 'zeroed');
     const again = k.allocHistogram(2, 40, -1, 1);
     assert.ok(again.counts < hs[1].filters, 'over the old counts');
     const c = new Float64Array(2 * D * 40);
@@ -192,6 +199,46 @@ describe('scan kernels: the thread instance and the histogram heap', () => {
     assert.deepEqual(counts, want);
     assert.equal(filters[63], 2);
     assert.equal(filters[0], 1);
+  });
+
+  it('the memory grows by the pages needed, no more', () => {
+    const k = new ScanKernels();
+    const before = k.cols[0].buffer.byteLength;
+    const h = k.allocHistogram(10, 1000, 0, 1);
+    const end = h.filters + 10 * 4;
+    const after = k.cols[0].buffer.byteLength;
+    assert.ok(after >= end && after - end < 65536, `${before} → ${after} bytes for ${end}`);
+  });
+
+  it("track's candidate list and a live histogram do not share memory", () => {
+    const k = new ScanKernels();
+    const h = k.allocHistogram(1, 4, 0, 1);
+    // every row of a full block a candidate: 2048 row numbers written
+    for (let j = 0; j < D; j++) k.cols[j].fill(0);
+    k.cols[0].fill(1);
+    k.setTrackBasis(zeros, identity);
+    assert.equal(k.track(SCAN_BLOCK, -1, 0.5).length, SCAN_BLOCK);
+    setCoefficients(k, [[0.1, 0.3, 0.6]]);
+    k.groups[0] = 0;
+    k.bin(1, h);
+    const counts = new Float64Array(D * 4);
+    k.drain(h, counts, new Float64Array(1));
+    // 0.1 → 0, 0.3 → 1, 0.6 → 2, the peak 1 → 3, five zeros → 0
+    const want = new Float64Array(D * 4);
+    [0, 1, 2, 3, 0, 0, 0, 0, 0].forEach((b, j) => {
+      want[j * 4 + b] = 1;
+    });
+    assert.deepEqual(counts, want);
+  });
+
+  it("drain touches only the histogram's share of longer accumulators", () => {
+    const k = new ScanKernels();
+    const h = k.allocHistogram(1, 2, 0, 1);
+    const counts = new Float64Array(D * 2 + 3).fill(1);
+    const filters = new Float64Array(4).fill(1);
+    k.drain(h, counts, filters);
+    assert.deepEqual(Array.from(counts), new Array(D * 2 + 3).fill(1));
+    assert.deepEqual(Array.from(filters), [1, 1, 1, 1]);
   });
 
   it('drain adds into the accumulators and empties the histogram', () => {
