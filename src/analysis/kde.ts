@@ -114,10 +114,10 @@ export function kdeFromHistogram(
   const bins = counts.length;
   const w = bins > 0 ? (hi - lo) / bins : 0;
   let h = options.bandwidth ?? silvermanBandwidth(stats);
-  if (!(h >= w) || !Number.isFinite(h)) h = Math.max(w, Number.isFinite(h) ? h : 0);
+  h = Math.max(w, Number.isFinite(h) ? h : 0);
   if (!(h > 0)) h = Math.max(Math.abs(g1 - g0) / 100, 1e-12);
   if (stats.n === 0) return { x, y, bandwidth: h, n: 0 };
-  const dx = points > 1 ? (g1 - g0) / (points - 1) : 1;
+  const dx = (g1 - g0) / (points - 1);
   const reach = 6 * h;
   const norm = INV_SQRT_2PI / (stats.n * h);
   for (let b = 0; b < bins; b++) {
@@ -176,7 +176,8 @@ export function groupKdes(
   coefficient: number,
   options: KdeOptions & { groups?: string[] } = {},
 ): GroupKde[] {
-  const groups = options.groups ?? [...hist.counts.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  // the default sort orders strings by UTF-16 code units, as `<` does
+  const groups = options.groups ?? [...hist.counts.keys()].sort();
   const out: GroupKde[] = [];
   for (const g of groups) {
     const counts = hist.counts.get(g);
