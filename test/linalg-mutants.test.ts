@@ -1,0 +1,380 @@
+/**
+ * src/metrics/linalg.ts against independent answers (issue 20 item 6), fast enough to run per mutant:
+ * - the Jacobi solver against test/data/mutation/linalg.json (make_linalg.py): numpy's eigh to rounding, and the
+ *   method written out in Python floats — the same eigenvalues, eigenvectors and sweep counts bit for bit;
+ * - gram, crossGram, columnMeans and centredScatter on small integer matrices, whose answers are exact integers
+ *   (summed here by the definition), on every kernel path;
+ * - which kernel `gram` and `crossGram` pick, seen in the rounding of rows built so that each summation order
+ *   gives a different, hand-derived float64 answer.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import {
+  centredScatter,
+  columnMeans,
+  crossGram,
+  GRAM_BLOCK_COLS,
+  gram,
+  SCATTER_GRAM_MIN_COLS,
+  setGramKernel,
+  symmetricEigen,
+  symmetricEigenvaluesQL,
+  WASM_GRAM_MIN_MACS,
+} from '../src/metrics/linalg.js';
+import { dataPath } from './support/paths.js';
+
+interface EigenCase {
+  name: string;
+  k: number;
+  a: number[];
+  values: number[];
+  vectors: number[];
+  sweeps: number;
+  numpyValues: number[];
+  numpyVectors: number[];
+}
+const eigen = JSON.parse(readFileSync(dataPath('mutation/linalg.json'), 'utf8')) as { cases: EigenCase[] };
+
+/** Integer matrix entries in [-4, 4] from a small LCG: every product and sum below is an exact float64 integer. */
+function ints(n: number, seed: number): Float64Array {
+  let x = seed;
+  return Float64Array.from({ length: n }, () => {
+    x = (x * 48271) % 2147483647;
+    return (x % 9) - 4;
+  });
+}
+
+/** A·Aᵀ (or X·Yᵀ) by the definition. */
+function naiveCross(
+  x: ArrayLike<number>,
+  rx: number,
+  y: ArrayLike<number>,
+  ry: number,
+  cols: number,
+): number[] {
+  const c: number[] = [];
+  for (let i = 0; i < rx; i++)
+    for (let j = 0; j < ry; j++) {
+      let s = 0;
+      for (let d = 0; d < cols; d++) s += x[i * cols + d] * y[j * cols + d];
+      c.push(s);
+    }
+  return c;
+}
+
+/** Σ over selected rows of (a_ri − m_i)(a_rj − m_j), by the definition. */
+function naiveScatter(
+  a: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  mean: ArrayLike<number>,
+  sel?: Uint8Array,
+) {
+  const s: number[] = [];
+  for (let i = 0; i < cols; i++)
+    for (let j = 0; j < cols; j++) {
+      let t = 0;
+      for (let r = 0; r < rows; r++)
+        if (!sel || sel[r]) t += (a[r * cols + i] - mean[i]) * (a[r * cols + j] - mean[j]);
+      s.push(t);
+    }
+  return s;
+}
+
+describe('symmetricEigen: numpy and the method written out in Python', () => {
+  for (const c of eigen.cases) {
+    it(`${c.name}: eigenvalues, eigenvectors and sweeps bit for bit; numpy's eigenpairs to rounding`, () => {
+      const r = symmetricEigen(c.a, c.k);
+      assert.deepEqual(Array.from(r.values), c.values);
+      assert.deepEqual(
+        Array.from(r.vectors, (x) => x + 0),
+        c.vectors.map((x) => x + 0),
+      );
+      assert.equal(r.sweeps, c.sweeps);
+      let scale = 0;
+      for (const x of c.numpyValues) scale = Math.max(scale, Math.abs(x));
+      for (let i = 0; i < c.k; i++) {
+        assert.ok(Math.abs(r.values[i] - c.numpyValues[i]) <= 1e-14 * scale, `λ${i}`);
+        // numpy's vectors up to sign, where the eigenvalue is simple
+        const simple = c.numpyValues.every(
+          (v, j) => j === i || Math.abs(v - c.numpyValues[i]) > 1e-6 * scale,
+        );
+        if (!simple) continue;
+        let dot = 0;
+        for (let t = 0; t < c.k; t++) dot += r.vectors[i * c.k + t] * c.numpyVectors[i * c.k + t];
+        assert.ok(Math.abs(Math.abs(dot) - 1) < 1e-9, `${c.name} v${i}: |dot| ${dot}`);
+      }
+      // without vectors: the same values bit for bit, no vectors
+      const v = symmetricEigen(c.a, c.k, { vectors: false });
+      assert.deepEqual(Array.from(v.values), c.values);
+      assert.equal(v.vectors.length, 0);
+      assert.equal(v.sweeps, c.sweeps);
+    });
+  }
+
+  it('gives up after maxSweeps (exactly the sweeps needed is enough)', () => {
+    const c = eigen.cases.find((x) => x.name === '9x9 random')!;
+    assert.equal(symmetricEigen(c.a, c.k, { maxSweeps: c.sweeps }).sweeps, c.sweeps);
+    assert.throws(
+      () => symmetricEigen(c.a, c.k, { maxSweeps: c.sweeps - 1 }),
+      (e: Error) =>
+        !(e instanceof RangeError) &&
+        e.message === `symmetricEigen: no convergence after ${c.sweeps - 1} sweeps`,
+    );
+    const big = eigen.cases.find((x) => x.name === '25x25 random')!;
+    assert.ok(big.sweeps > 0 && big.sweeps <= 100);
+    assert.throws(() => symmetricEigen(big.a, big.k, { maxSweeps: 0 }), /no convergence after 0 sweeps/);
+  });
+
+  it('checks its input with the shape and the entry in the message', () => {
+    assert.deepEqual(Array.from(symmetricEigen([], 0).values), []);
+    assert.deepEqual(Array.from(symmetricEigen([7, 99], 1).values), [7]); // extra values ignored
+    assert.throws(() => symmetricEigen([1, 2, 3], 2), {
+      name: 'RangeError',
+      message: 'symmetricEigen: need a 2×2 matrix, got 3 values',
+    });
+    assert.throws(() => symmetricEigen([1, 2, 3, 4], 1.5), /need a 1\.5×1\.5 matrix, got 4 values/);
+    assert.throws(() => symmetricEigen([1], -1), /need a -1×-1 matrix/);
+    assert.throws(() => symmetricEigen([1, 2, 2, Number.POSITIVE_INFINITY], 2), {
+      name: 'RangeError',
+      message: 'symmetricEigen: non-finite entry at (1, 1)',
+    });
+    // the lower triangle is never read, not even for finiteness
+    assert.deepEqual(Array.from(symmetricEigen([3, 0, Number.NaN, 1], 2).values), [3, 1]);
+  });
+});
+
+describe('symmetricEigenvaluesQL', () => {
+  it('gives numpy’s eigenvalues, descending', () => {
+    for (const c of eigen.cases.filter((x) => x.name.includes('random'))) {
+      const sym = Float64Array.from(c.a);
+      const v = symmetricEigenvaluesQL(sym, c.k)!;
+      assert.equal(v.length, c.k);
+      for (let i = 0; i < c.k; i++) assert.ok(Math.abs(v[i] - c.numpyValues[i]) < 1e-12, `${c.name} λ${i}`);
+    }
+    assert.deepEqual(Array.from(symmetricEigenvaluesQL([], 0)!), []);
+  });
+
+  it('checks its input', () => {
+    assert.throws(() => symmetricEigenvaluesQL([1, 2, 3], 2), {
+      name: 'RangeError',
+      message: 'symmetricEigenvaluesQL: need a 2×2 matrix, got 3 values',
+    });
+    assert.throws(() => symmetricEigenvaluesQL([1, 2], 0.5), /need a 0\.5×0\.5 matrix/);
+    assert.throws(() => symmetricEigenvaluesQL([1], -1), RangeError);
+    assert.throws(() => symmetricEigenvaluesQL([1, 0, Number.NaN, 1], 2), {
+      name: 'RangeError',
+      message: 'symmetricEigenvaluesQL: non-finite entry 2',
+    });
+  });
+});
+
+describe('gram: exact integer answers on every path', () => {
+  it('the JS kernel: all shapes around the 4×2 micro-kernel and dotRange edges, every block width', () => {
+    for (const rows of [1, 2, 3, 4, 5, 6, 7, 8, 9, 11]) {
+      for (const cols of [1, 2, 3, 4, 5, 7, 8, 9, 13]) {
+        const a = ints(rows * cols, rows * 31 + cols);
+        const want = naiveCross(a, rows, a, rows, cols);
+        for (const blockCols of [undefined, 1, 2, 3, 5, Number.POSITIVE_INFINITY, 0]) {
+          const out = new Float64Array(rows * rows).fill(7); // garbage to be cleared
+          const c = gram(a, rows, cols, out, { kernel: 'js', blockCols });
+          assert.equal(c, out);
+          assert.deepEqual(Array.from(c), want, `${rows}×${cols} block ${blockCols}`);
+        }
+      }
+    }
+  });
+
+  it('the WebAssembly kernel and auto, small and large (several column blocks), into a longer out', () => {
+    for (const [rows, cols] of [
+      [1, 1],
+      [3, 5],
+      [6, 9],
+      [9, 1030],
+      [13, 700],
+    ]) {
+      const a = ints(rows * cols, rows + 7 * cols);
+      const want = naiveCross(a, rows, a, rows, cols);
+      for (const kernel of ['wasm', 'auto'] as const) {
+        for (const blockCols of [undefined, 4, 7, 512]) {
+          const out = new Float64Array(rows * rows + 3).fill(5);
+          gram(a, rows, cols, out, { kernel, blockCols });
+          assert.deepEqual(
+            Array.from(out.subarray(0, rows * rows)),
+            want,
+            `${kernel} ${rows}×${cols} ${blockCols}`,
+          );
+          assert.deepEqual(Array.from(out.subarray(rows * rows)), [5, 5, 5], 'nothing written past rows²');
+        }
+      }
+    }
+    assert.equal(GRAM_BLOCK_COLS, 512);
+  });
+
+  it('checks sizes, and says when the WebAssembly kernel cannot take the matrix', () => {
+    const a = Float64Array.of(1, 2, 3, 4, 5, 6);
+    assert.deepEqual(Array.from(gram(a, 2, 3)), [14, 32, 32, 77]);
+    assert.deepEqual(Array.from(gram(a.subarray(0, 0), 0, 3)), []);
+    assert.throws(() => gram(a, 3, 3), { name: 'RangeError', message: 'gram: 3×3 needs 9 values, got 6' });
+    assert.throws(() => gram(a, 2, 3, new Float64Array(3)), {
+      name: 'RangeError',
+      message: 'gram: output needs 4 values, got 3',
+    });
+    // 20 000 rows: a 3.2 GB output would not fit the kernel's 2 GiB memory (refused before any copy)
+    const rows = 20_000;
+    const fake = { length: rows * rows } as unknown as Float64Array;
+    assert.throws(
+      () => gram(new Float64Array(rows), rows, 1, fake, { kernel: 'wasm' }),
+      (e: Error) =>
+        !(e instanceof RangeError) &&
+        e.message === `gram: the WebAssembly SIMD kernel is not available here (or ${rows}×1 is too big)`,
+    );
+  });
+});
+
+/**
+ * Rows whose dot product depends on the summation order: x = (1, 1, 1, 1, 0, …), y = (1e16, 1, −1e16, 1, 0, …).
+ * In order (the JS micro-kernel): 1e16 + 1 rounds to 1e16, − 1e16 → 0, + 1 → 1. Two lanes (WebAssembly, even and
+ * odd columns): (1e16 − 1e16) + (1 + 1) = 2. Four accumulators (JS dotRange, for rows past the last block of 4):
+ * (1e16 + 1) + (−1e16 + 1) = 1e16 − 1e16 = 0.
+ */
+function orderProbe(rows: number, cols: number): Float64Array {
+  const a = new Float64Array(rows * cols);
+  a.fill(1, 0, 4);
+  a.set([1e16, 1, -1e16, 1], cols);
+  return a;
+}
+const probe = (rows: number, cols: number, kernel?: 'auto' | 'js' | 'wasm') =>
+  gram(orderProbe(rows, cols), rows, cols, undefined, kernel ? { kernel } : {})[1];
+
+describe('gram and crossGram: which kernel runs (seen in the rounding)', () => {
+  it('the three summation orders give 1, 2 and 0', () => {
+    assert.equal(probe(8, 4, 'js'), 1);
+    assert.equal(probe(8, 4, 'wasm'), 2);
+    assert.equal(probe(2, 4, 'js'), 0); // two rows: dotRange
+  });
+
+  it('auto: WebAssembly from rows²·cols/2 ≥ 32768 multiply-adds and 2 rows, JS below', () => {
+    assert.equal(WASM_GRAM_MIN_MACS, 32768);
+    assert.equal(probe(8, 1024), 2); // exactly 32768
+    assert.equal(probe(8, 1023), 1);
+    assert.equal(probe(2, 16384), 2); // 2 rows, 32768
+    assert.equal(probe(2, 16383), 0);
+    // one row of 65536: 32768 multiply-adds, but a single dot product stays in JS (4 accumulators)
+    const one = new Float64Array(65536);
+    one.set([2 ** 27, 1, 0, 1, 0, 1, 0, 1]); // in JS: (2^54 + 2) + 2 → 2^54 twice (ties to even); in lanes 2^54 + 4
+    assert.equal(gram(one, 1, 65536)[0], 2 ** 54);
+    assert.equal(gram(one, 1, 65536, undefined, { kernel: 'wasm' })[0], 2 ** 54 + 4);
+  });
+
+  it('setGramKernel("js") keeps auto and crossGram in JS; it returns the previous setting', () => {
+    const x = new Float64Array(32).fill(1, 0, 4);
+    const y = orderProbe(2, 16).subarray(16);
+    const out = new Float64Array(2);
+    const cross = () => crossGram(x, 2, y, 1, 16, out)[0];
+    assert.equal(cross(), 2); // 16 columns: WebAssembly
+    assert.equal(setGramKernel('js'), 'auto');
+    try {
+      assert.equal(probe(8, 1024), 1);
+      assert.equal(probe(8, 1024, 'wasm'), 2, 'an explicit kernel still wins');
+      assert.equal(cross(), 1);
+      assert.equal(setGramKernel('js'), 'js');
+    } finally {
+      assert.equal(setGramKernel('auto'), 'js');
+    }
+    // 15 columns: plain JS dot products, in order
+    const y15 = new Float64Array(15);
+    y15.set([1e16, 1, -1e16, 1]);
+    assert.equal(crossGram(x.subarray(0, 15), 1, y15, 1, 15, out)[0], 1);
+  });
+});
+
+describe('crossGram: exact integer answers', () => {
+  it('X·Yᵀ for short and long rows, X or Y empty, overwriting out', () => {
+    for (const [rx, ry, cols] of [
+      [1, 1, 1],
+      [3, 2, 5],
+      [2, 5, 15],
+      [5, 3, 16],
+      [7, 6, 33],
+      [1, 9, 40],
+    ]) {
+      const x = ints(rx * cols, rx * 13 + cols);
+      const y = ints(ry * cols, ry * 17 + cols + 1);
+      const out = new Float64Array(rx * ry + 2).fill(9);
+      assert.equal(crossGram(x, rx, y, ry, cols, out), out);
+      assert.deepEqual(
+        Array.from(out.subarray(0, rx * ry)),
+        naiveCross(x, rx, y, ry, cols),
+        `${rx}×${ry}×${cols}`,
+      );
+      assert.deepEqual(Array.from(out.subarray(rx * ry)), [9, 9]);
+    }
+    const out = new Float64Array(0);
+    assert.equal(crossGram(new Float64Array(0), 0, ints(32, 1), 2, 16, out), out);
+    assert.equal(crossGram(ints(32, 1), 2, new Float64Array(0), 0, 16, out), out);
+  });
+});
+
+describe('columnMeans', () => {
+  it('means of the selected rows; a constant column gets its value exactly', () => {
+    // column 0 is 0.1 in every row: sum/3 would be 0.10000000000000002
+    const a = Float64Array.of(0.1, 1, 5, 0.1, 2, 5, 0.1, 6, 7, 0.3, 100, 5);
+    assert.notEqual((0.1 + 0.1 + 0.1) / 3, 0.1);
+    assert.deepEqual(Array.from(columnMeans(a, 3, 3)), [0.1, 3, 17 / 3]);
+    assert.deepEqual(Array.from(columnMeans(a, 4, 3)), [(0.1 + 0.1 + 0.1 + 0.3) / 4, 109 / 4, 22 / 4]);
+    // rows 0, 1, 3: column 0 is not constant (0.3), column 2 is (5 5 _ 5) though row 2 (unselected) differs
+    assert.deepEqual(Array.from(columnMeans(a, 4, 3, Uint8Array.of(1, 1, 0, 1))), [
+      (0.1 + 0.1 + 0.3) / 3,
+      103 / 3,
+      5,
+    ]);
+    // the first selected row is the constant's value: rows 2 and 3 only
+    assert.deepEqual(Array.from(columnMeans(a, 4, 3, Uint8Array.of(0, 0, 1, 1))), [(0.1 + 0.3) / 2, 53, 6]);
+    assert.deepEqual(Array.from(columnMeans(a, 4, 3, Uint8Array.of(0, 1, 0, 0))), [0.1, 2, 5]);
+    assert.deepEqual(Array.from(columnMeans(a, 4, 3, new Uint8Array(4))), [0, 0, 0]);
+    assert.deepEqual(Array.from(columnMeans(a, 0, 3)), [0, 0, 0]);
+    assert.deepEqual(Array.from(columnMeans(a, 4, 3, null)), Array.from(columnMeans(a, 4, 3)));
+  });
+});
+
+describe('centredScatter: exact integer answers on every kernel', () => {
+  for (const cols of [1, 2, 3, 5, 9, 15, 16, 25]) {
+    it(`${cols} columns (${cols === 1 ? '1×1' : cols === 9 ? 'unrolled 3×3' : cols >= SCATTER_GRAM_MIN_COLS ? 'Gram' : 'row pairs'}), all rows and selections of odd and even counts`, () => {
+      for (const rows of [1, 2, 5, 6, 17]) {
+        const a = ints(rows * cols, cols * 101 + rows);
+        // integer means keep every centred value and product exact
+        const mean = Float64Array.from({ length: cols }, (_, j) => (j % 3) - 1);
+        const sels = [
+          undefined,
+          Uint8Array.from({ length: rows }, (_, r) => (r % 3 === 1 ? 0 : 1)),
+          Uint8Array.from({ length: rows }, (_, r) => (r === rows - 1 ? 1 : 0)),
+          Uint8Array.from({ length: rows }, (_, r) => (r < 2 ? 2 : 0)), // any non-zero selects
+          new Uint8Array(rows),
+        ];
+        for (const sel of sels) {
+          const s = centredScatter(a, rows, cols, mean, sel);
+          assert.equal(s.length, cols * cols);
+          assert.deepEqual(
+            Array.from(s, (x) => x + 0),
+            naiveScatter(a, rows, cols, mean, sel),
+            `${rows} rows, ${sel}`,
+          );
+        }
+        assert.deepEqual(
+          Array.from(centredScatter(a, rows, cols, mean, null)),
+          Array.from(centredScatter(a, rows, cols, mean)),
+        );
+      }
+    });
+  }
+
+  it('reads float32 weights widened to float64', () => {
+    const a = Float32Array.of(0.1, 0.2, 0.3, 0.5);
+    const mean = [0, 0];
+    const s = centredScatter(a, 2, 2, mean);
+    assert.equal(s[1], Math.fround(0.1) * Math.fround(0.2) + Math.fround(0.3) * Math.fround(0.5));
+    assert.equal(SCATTER_GRAM_MIN_COLS, 16);
+  });
+});
