@@ -268,6 +268,50 @@ describe('gram and crossGram: which kernel runs (seen in the rounding)', () => {
     assert.equal(gram(one, 1, 65536, undefined, { kernel: 'wasm' })[0], 2 ** 54 + 4);
   });
 
+  /**
+   * The JS kernel sums each column block in order and adds the block's sum into C. Row x = ones, row y = 1e16,
+   * 1, −1e16, 1 at columns 0, s, 2s, 3s: one block holding all four gives 1 (1e16 + 1 rounds to 1e16, − 1e16,
+   * + 1); a block boundary between s and 2s gives 1e16 + (−1e16) = 0; blocks of at most s columns add each term
+   * into C in order, and so do blocks that split 2s from 3s: 1. `pair` picks the kernel path: rows (0, 1) of 8 (4×2 micro-kernel), (0, 4) of 5 (the odd
+   * last column), (4, 5) of 6 (dotRange, whose accumulator for columns ≡ 0 mod 4 sees all four terms).
+   */
+  function jsBlocks(pair: [number, number], rows: number, s: number, cols: number, blockCols?: number) {
+    const a = new Float64Array(rows * cols);
+    const [x, y] = pair;
+    a.fill(1, x * cols, x * cols + cols);
+    a[y * cols] = 1e16;
+    a[y * cols + s] = 1;
+    a[y * cols + 2 * s] = -1e16;
+    a[y * cols + 3 * s] = 1;
+    return gram(a, rows, cols, undefined, { kernel: 'js', blockCols })[x * rows + y];
+  }
+
+  it('the JS kernel adds one column block at a time into C (512 columns by default)', () => {
+    for (const [pair, rows] of [
+      [[0, 1], 8],
+      [[0, 4], 5],
+      [[4, 5], 6],
+    ] as [[number, number], number][]) {
+      const what = `rows ${pair} of ${rows}`;
+      assert.equal(jsBlocks(pair, rows, 4, 16, 8), 0, what);
+      assert.equal(jsBlocks(pair, rows, 4, 16, 7), 0, what);
+      assert.equal(jsBlocks(pair, rows, 4, 16, 6), 1, what); // 8 and 12 in different blocks
+      assert.equal(jsBlocks(pair, rows, 4, 16, 4), 1, what);
+      assert.equal(jsBlocks(pair, rows, 4, 16, 0), 1, what); // at least 1
+      assert.equal(jsBlocks(pair, rows, 4, 16, 12), 1, what);
+      assert.equal(jsBlocks(pair, rows, 4, 16, Number.POSITIVE_INFINITY), 1, what);
+      assert.equal(jsBlocks(pair, rows, 256, 1024), 0, what);
+      assert.equal(jsBlocks(pair, rows, 256, 1024, 1024), 1, what);
+      assert.equal(jsBlocks(pair, rows, 256, 1024, 4096), 1, what); // at most cols
+    }
+    // the WebAssembly kernel takes blockCols too (in multiples of 4)
+    const a = new Float64Array(2 * 16);
+    a.fill(1, 0, 16);
+    a.set([1e16, 0, 0, 0, 1, 0, 0, 0, -1e16, 0, 0, 0, 1], 16);
+    assert.equal(gram(a, 2, 16, undefined, { kernel: 'wasm', blockCols: 8 })[1], 0);
+    assert.equal(gram(a, 2, 16, undefined, { kernel: 'wasm', blockCols: 16 })[1], 1);
+  });
+
   it('setGramKernel("js") keeps auto and crossGram in JS; it returns the previous setting', () => {
     const x = new Float64Array(32).fill(1, 0, 4);
     const y = orderProbe(2, 16).subarray(16);

@@ -2,7 +2,7 @@
 """Independent answers for test/linalg-mutants.test.ts (src/metrics/linalg.ts; issue 20 item 6).
 
 - numpy.linalg.eigh (LAPACK) eigenvalues and eigenvectors of symmetric matrices chosen to reach every branch of
-  the Jacobi solver: diagonal, 2x2, repeated eigenvalues, a huge eigenvalue gap (the θ-overflow branch), entries
+  the Jacobi solver: diagonal, 2x2, repeated eigenvalues, exact zeros between equal diagonal entries, a huge eigenvalue gap (the θ-overflow branch), entries
   near 1e-290 (off-diagonals below 2^-900 are dropped after four sweeps) and 9x9 / 25x25 random ones;
 - the cyclic Jacobi method with Rutishauser's refinements written out from its description (Numerical Recipes'
   `jacobi`: threshold 0.2·Σ|a_pq|/k² in the first three sweeps, skipping after sweep four an element too small to
@@ -115,6 +115,9 @@ def cases():
     yield 'huge gap', np.array([[1e13, 1e-4, 3e-5], [1e-4, 1.0, 0.25], [3e-5, 0.25, -2.0]])
     yield 'entries near 1e-290', with_spectrum(rng.uniform(-1, 1, 6), rng) * 1e-290
     yield '25x25 random', with_spectrum(rng.normal(0, 1, 25) ** 3, rng)
+    # two equal 3x3 blocks: the cross elements are exact zeros between equal diagonal entries from sweep 4 on
+    b = np.array([[4.0, 1, -2], [1, 3, 0.5], [-2, 0.5, 1]])
+    yield 'two equal blocks', np.block([[b, np.zeros((3, 3))], [np.zeros((3, 3)), b]])
     m = rng.normal(size=(7, 7))
     yield '7x7 asymmetric input (upper triangle read)', m
 
