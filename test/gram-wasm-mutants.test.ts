@@ -14,26 +14,7 @@ import {
   WASM_GRAM_BLOCK_COLS,
   wasmGramAvailable,
 } from '../src/metrics/wasm/gram.js';
-
-/** Integer entries in [-4, 4] from a small LCG: every sum below is an exact float64 integer. */
-function ints(n: number, seed: number): Float64Array {
-  let x = seed;
-  return Float64Array.from({ length: n }, () => {
-    x = (x * 48271) % 2147483647;
-    return (x % 9) - 4;
-  });
-}
-
-function naiveCross(x: Float64Array, rx: number, y: Float64Array, ry: number, cols: number): number[] {
-  const c: number[] = [];
-  for (let i = 0; i < rx; i++)
-    for (let j = 0; j < ry; j++) {
-      let s = 0;
-      for (let d = 0; d < cols; d++) s += x[i * cols + d] * y[j * cols + d];
-      c.push(s);
-    }
-  return c;
-}
+import { ints, naiveCross } from './support/exact-matrices.js';
 
 function checkGram(rows: number, cols: number, seed: number, blockCols?: number) {
   const a = ints(rows * cols, seed);
