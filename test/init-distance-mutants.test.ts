@@ -256,6 +256,24 @@ describe('null distributions (numpy statistics of the seeded draws)', () => {
     assert.notDeepEqual(eps2.metrics.sparsity!.sorted, eps.metrics.sparsity!.sorted);
   });
 
+  it('one draw: a sample sd of 0, not 0/0', () => {
+    const one = nullDistribution([3, 2, 1, 2], null, { rule: 'kaiming-uniform', draws: 1, seed: 4 });
+    for (const m of Object.values(one.metrics)) {
+      assert.equal(m.sd, 0);
+      assert.equal(m.mean, m.sorted[0]);
+    }
+    assert.equal(one.threshold, 0); // its own values: every z is 0
+  });
+
+  it('shapes whose digits run together are different keys', () => {
+    const opts = { rule: 'kaiming-uniform' as const, draws: 3, seed: 1 };
+    const a = nullDistribution([1, 11, 1, 1], null, opts);
+    const b = nullDistribution([11, 1, 1, 1], null, opts);
+    assert.deepEqual(a.shape, [1, 11, 1, 1]);
+    assert.deepEqual(b.shape, [11, 1, 1, 1]);
+    assert.notEqual(a.bound, b.bound);
+  });
+
   it('defaults: the draws for the shape and the default seed', () => {
     const shape = [2, 1, 1, 2];
     const nul = nullDistribution(shape, null, { rule: 'kaiming-uniform' });
@@ -342,6 +360,21 @@ describe('the verdict (hand-built null distributions)', () => {
     assert.equal(
       d.reason,
       'every metric is within what kaiming-uniform gives for this shape (max |z| 0.50 ≤ 2.00, the 99th percentile of 4 random layers): filters look like their random initialisation',
+    );
+  });
+
+  it('every metric at its null mean: score 0, near-init (not "no metric")', () => {
+    const d = initDistance(layer({ normL1: 10 }), nul);
+    assert.equal(d.score, 0);
+    assert.equal(d.nearInit, true);
+  });
+
+  it('names the worst metric also when its |z| is at most 1 (a threshold below 1)', () => {
+    const d = initDistance(layer({}), { ...nul, threshold: 0.25 });
+    assert.equal(d.nearInit, false);
+    assert.equal(
+      d.reason,
+      'normL1 is at z 0.5 (percentile 62.5) against 4 kaiming-uniform random layers (near-init needs max |z| ≤ 0.25)',
     );
   });
 
