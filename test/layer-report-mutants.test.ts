@@ -119,6 +119,15 @@ describe('checkLayerWork', () => {
       },
     );
     checkLayerWork('f.onnx', { name: 'ok' }, [2048, 1, 1, 2048]);
+    // the values per filter are in·kh·kw, the filters out·in: 4 × 16 × 16 = 1024 values, 1500 × 2 = 3000 filters
+    assert.throws(
+      () => checkLayerWork('f.onnx', { name: 'big2' }, [65536, 4, 16, 16]),
+      /^FilterDbError: f\.onnx: layer big2: 65536 output filters of 1024 values/,
+    );
+    assert.throws(
+      () => checkLayerWork('f.onnx', { name: 'wide2' }, [1500, 2, 1, 3000]),
+      /^FilterDbError: f\.onnx: layer wide2: 3000 filters of 3000 values/,
+    );
   });
 
   it('qualityReport checks every selected layer before loading any weight', async () => {
@@ -261,9 +270,12 @@ describe('qualityReport', () => {
     let options: QualityOptions & { spectral?: boolean } = {};
     await qualityReport(model([big]), {
       spectral: true,
-      measureBatch: async (jobs, o) => {
+      // no onLayer: finishing a layer must not call it
+      measureBatch: async (jobs, o, onDone) => {
         options = o;
-        return Promise.all(jobs.map(async (j) => measureLayerFull(await j.load(), j.shape, o)));
+        const out = await Promise.all(jobs.map(async (j) => measureLayerFull(await j.load(), j.shape, o)));
+        for (const _ of out) onDone();
+        return out;
       },
     });
     assert.deepEqual(options, { spectral: true });
