@@ -48,6 +48,23 @@ describe('gramWasm', () => {
       checkGram(rows, cols, rows * 100 + cols);
   });
 
+  it('reads only rows × cols values of a longer input', () => {
+    for (const [rows, cols] of [
+      [4, 3],
+      [8, 5],
+      [3, 4],
+    ]) {
+      const a = ints(rows * cols + cols, 11);
+      const c = new Float64Array(rows * rows);
+      assert.equal(gramWasm(a, rows, cols, c), true);
+      assert.deepEqual(Array.from(c), naiveCross(a, rows, a, rows, cols), `${rows}×${cols}`);
+      const x = ints(rows * cols + cols, 12);
+      const out = new Float64Array(rows * rows);
+      assert.equal(crossGramWasm(x, rows, a, rows, cols, out), true);
+      assert.deepEqual(Array.from(out), naiveCross(x, rows, a, rows, cols));
+    }
+  });
+
   it('gives the same exact answers for every column chunk width', () => {
     for (const b of [1, 4, 5, 8, 9, Number.POSITIVE_INFINITY, Number.NaN]) checkGram(6, 23, 7, b);
   });
