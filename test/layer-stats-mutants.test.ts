@@ -137,6 +137,12 @@ describe('a layer’s statistics against numpy', () => {
     );
   });
 
+  test('a layer of NaN weights (more than 146 filters) has no extreme filters', () => {
+    const st = layerStats(new Float32Array(200 * 9).fill(Number.NaN), 200);
+    assert.equal(st.n, 200);
+    assert.equal(st.extremes.length, 0);
+  });
+
   test('no filters: count 0, zero moments, no extremes', () => {
     const st = new LayerStatsBuilder().finish();
     assert.equal(st.n, 0);
