@@ -31,6 +31,7 @@ interface Case {
   scatter: number[];
   ends: number[];
   byNorm: number[];
+  signs?: [number, number[]][];
 }
 const ref = JSON.parse(readFileSync(dataPath('mutation/layer-stats.json'), 'utf8')) as {
   dct: number[];
@@ -38,12 +39,16 @@ const ref = JSON.parse(readFileSync(dataPath('mutation/layer-stats.json'), 'utf8
   cases: Case[];
 };
 
-/** make_layer_stats.py's layer: generator values as float32, every 50th filter zero, filters 0 and 2048 ±1. */
-function layer(n: number, seed: number): Float32Array {
+/**
+ * make_layer_stats.py's layer: generator values as float32, every 50th filter zero, filters 0 and 2048 ±1,
+ * then the given rows.
+ */
+function layer(n: number, seed: number, signs: [number, number[]][] = []): Float32Array {
   const w = Float32Array.from(minstdWeights(n * 9, seed));
   for (let r = 0; r < n; r += 50) w.fill(0, r * 9, r * 9 + 9);
   w.fill(1, 0, 9);
   if (n > 2048) w.fill(-1, 2048 * 9, 2049 * 9);
+  for (const [row, values] of signs) w.set(values, row * 9);
   return w;
 }
 
@@ -82,7 +87,7 @@ test('the extreme directions are the 3x3 orthonormal DCT-II (scipy.fft.dct, norm
 describe('a layer’s statistics against numpy', () => {
   for (const c of ref.cases)
     test(c.name, () => {
-      const w = layer(c.n, c.seed);
+      const w = layer(c.n, c.seed, c.signs);
       const bases = c.bases.map((name) => Float64Array.from(ref[name]));
       const builder = new LayerStatsBuilder(bases, c.keep);
       // uneven reads, the last ones through `from`

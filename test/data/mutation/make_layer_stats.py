@@ -11,7 +11,7 @@ src/analysis/layer-stats.ts).
 
 The filters are not stored: both sides build them from the minimal standard generator of make_quality_paths.py
 rounded to float32, every 50th filter zero, filter 0 all +1 and filter 2048 (the first of the second block of
-2048) all -1, the largest and smallest along the DCT's first row. Writes layer-stats.json next to this script.
+2048) all -1, the largest and smallest along the DCT's first row, and in one case some filters of ±1. Writes layer-stats.json next to this script.
 Run once from the repository root:
 
     python3 test/data/mutation/make_layer_stats.py
@@ -27,12 +27,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 from make_quality_paths import weights  # noqa: E402  the shared generator (bit-identical in the tests)
 
 
-def layer(n, seed):
+def layer(n, seed, signs=()):
     w = weights(n * 9, seed).astype(np.float32).reshape(n, 9)
     w[::50] = 0
     w[0] = 1
     if n > 2048:
         w[2048] = -1
+    for row, s in signs:
+        w[row] = s
     return w
 
 
@@ -65,10 +67,14 @@ def main():
         {'name': '300 filters, DCT and unit directions, no filters kept by norm', 'n': 300, 'seed': 502,
          'bases': ['dct', 'unit'], 'keep': 0},
         {'name': '2049 filters, 5 kept by norm', 'n': 2049, 'seed': 503, 'bases': ['dct'], 'keep': 5},
+        # no directions: the norms alone; rows 10, 20 and 30 tie at the largest norm (9): the first two stay
+        {'name': '200 filters, 2 kept by norm, ties', 'n': 200, 'seed': 504, 'bases': [], 'keep': 2,
+         'signs': [[10, [1, -1, 1, 1, 1, 1, 1, 1, 1]], [20, [1, 1, -1, 1, -1, 1, 1, 1, 1]],
+                   [30, [-1, 1, 1, 1, 1, 1, 1, 1, 1]]]},
     ]
     named = {'dct': dct, 'unit': perm}
     for c in cases:
-        c.update(stats(layer(c['n'], c['seed']), [named[b] for b in c['bases']], c['keep']))
+        c.update(stats(layer(c['n'], c['seed'], c.get('signs', ())), [named[b] for b in c['bases']], c['keep']))
     with open(os.path.join(HERE, 'layer-stats.json'), 'w') as f:
         json.dump({'generator': 'make_layer_stats.py (numpy %s, scipy %s)' % (np.__version__, scipy.__version__),
                    'dct': dct.ravel().tolist(), 'unit': perm.ravel().tolist(), 'cases': cases}, f)
