@@ -99,10 +99,24 @@ describe('displayOrder', () => {
       'alpha',
       '(10, 11]',
       '(2, 3]',
+      'Alpha',
+      '!',
     ];
+    // 'Alpha' and '!' sort before '[' and '(' by code point, yet come after every bin
     assert.deepEqual(
       displayOrder(groups).map((i) => groups[i]),
-      ['[0.0, 0.1]', '(0.1, 0.2]', '(0.9, 1.0]', '(2, 3]', '(10, 11]', 'alpha', 'zeta', '(none)'],
+      [
+        '[0.0, 0.1]',
+        '(0.1, 0.2]',
+        '(0.9, 1.0]',
+        '(2, 3]',
+        '(10, 11]',
+        '!',
+        'Alpha',
+        'alpha',
+        'zeta',
+        '(none)',
+      ],
     );
   });
 
