@@ -29,6 +29,7 @@ import {
   maxAbsOf,
   measureCohortLayer,
   newProjectionBlock,
+  projectInBlocks,
   projectKept,
   rowwiseOrthogonality,
   spearman,
@@ -195,6 +196,49 @@ describe('one layer against numpy', () => {
     assert.equal(keptFilters(tail, 3, new LayerScratch(), big).kept, expected);
     assert.ok(expected < 3);
     assert.equal(keptFilters(tail, 3, new LayerScratch(), 1000).kept, 0);
+    // max|W| over all the layer's values: a large weight in the last filter makes the others sparse
+    const late = Float32Array.of(
+      0.4,
+      -0.3,
+      0,
+      0.2,
+      0.1,
+      0,
+      0,
+      0,
+      0,
+      -0.5,
+      0.25,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      50,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    );
+    const lk = keptFilters(late, 3);
+    assert.equal(lk.kept, 1);
+    assert.deepEqual(Array.from(lk.scaled), [0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    // only the first `filters` filters of `w` count
+    const first2 = keptFilters(
+      Float32Array.of(1, 0, 0, 0.5, 0.25, 0, 2, 9, 0),
+      2,
+      new LayerScratch(),
+      undefined,
+      3,
+    );
+    assert.equal(first2.kept, 2);
+    assert.deepEqual(Array.from(first2.scaled), [1, 0, 0, 1, 0.5, 0]);
     // maxAbsOf reads only the first n values
     assert.equal(maxAbsOf(Float32Array.of(0.5, -2, 3), 2), 2);
     assert.equal(maxAbsOf(Float32Array.of(-0.25, 0.125), 2), 0.25);
@@ -342,7 +386,11 @@ describe('per-cohort histograms and divergence against numpy.histogram and a num
     assert.equal(h.counts[0][2], null);
     const one: KeptFilters = { scaled: Float64Array.from(c.mean), kept: 1, dims: 9 };
     h.add(1, -1, one);
-    assert.ok(h.counts.every((row) => row.every((x) => x === null)));
+    // strict: not even a property outside the 11 bins
+    assert.deepStrictEqual(
+      h.counts,
+      Array.from({ length: 3 }, () => new Array(11).fill(null)),
+    );
     // the filter at the mean projects to 0 in every coefficient: bin 17, [−1 + 17·4/70, −1 + 18·4/70)
     h.add(1, 3, one);
     h.add(1, 3, one);
@@ -381,11 +429,38 @@ describe('per-cohort histograms and divergence against numpy.histogram and a num
     assert.deepEqual(inside, [-1, -0.25]);
   });
 
-  test('projectKept: (x − mean) · component, row by row', () => {
+  test('projectKept: (x − mean) · component, row by row, nothing written past the kept filters', () => {
     const kept: KeptFilters = { scaled: Float64Array.of(1, 2, 3, 4), kept: 2, dims: 2 };
-    const out = projectKept(kept, Float64Array.of(1, 1), Float64Array.of(1, 2, 3, 4), new Float64Array(4));
+    const out = projectKept(kept, Float64Array.of(1, 1), Float64Array.of(1, 2, 3, 4), new Float64Array(6));
     // rows (0, 1) and (2, 3): (0·1 + 1·2, 0·3 + 1·4) and (2·1 + 3·2, 2·3 + 3·4)
-    assert.deepEqual(Array.from(out), [2, 4, 8, 18]);
+    assert.deepEqual(Array.from(out), [2, 4, 8, 18, 0, 0]);
+  });
+
+  test('projectInBlocks hands over 4096 filters at a time, then the rest', () => {
+    const kept: KeptFilters = {
+      scaled: Float64Array.from({ length: 4200 }, (_, i) => i),
+      kept: 4200,
+      dims: 1,
+    };
+    const seen: number[] = [];
+    let last = -1;
+    projectInBlocks(kept, new Float64Array(1), Float64Array.of(1), newProjectionBlock(1), (c, n) => {
+      seen.push(n);
+      last = c[n - 1];
+    });
+    assert.deepEqual(seen, [4096, 104]);
+    assert.equal(last, 4199);
+  });
+
+  test('a value exactly on the second-to-last edge goes to the last bin (numpy: x ≥ lo + 13·(hi − lo)/14)', () => {
+    // floor((x − lo) · bins / (hi − lo)) gives 12 here; the edge comparison corrects it to 13
+    const h = new CohortHistograms(1, new Float64Array(1), Float64Array.of(1), 0, 1, 14);
+    const x = 0 + 13 * (1 / 14);
+    assert.equal(Math.floor(x * 14), 12);
+    h.add(0, 1, { scaled: Float64Array.of(x), kept: 1, dims: 1 });
+    const counts = Array.from(h.counts[0][1] ?? []);
+    assert.equal(counts[13], 1);
+    assert.equal(counts[12], 0);
   });
 });
 
@@ -406,7 +481,10 @@ describe('ranks and Spearman’s ρ against scipy', () => {
     assert.equal(spearman([1, 2, 3], [4, 4, 4]), null);
     assert.equal(spearman([1], [2]), null);
     assert.equal(spearman([], []), null);
-    assert.throws(() => spearman([1, 2], [1]), RangeError);
+    assert.throws(() => spearman([1, 2], [1]), {
+      name: 'RangeError',
+      message: 'spearman: inputs of different lengths',
+    });
     assert.deepEqual(averageRanks([]), []);
     assert.deepEqual(averageRanks([5]), [1]);
     assert.deepEqual(averageRanks([2, 1]), [2, 1]);
