@@ -450,6 +450,15 @@ describe('per-cohort histograms and divergence against numpy.histogram and a num
     });
     assert.deepEqual(seen, [4096, 104]);
     assert.equal(last, 4199);
+    // exactly one block, and none: no empty call
+    for (const k of [4096, 0]) {
+      const calls: number[] = [];
+      const part: KeptFilters = { scaled: new Float64Array(k), kept: k, dims: 1 };
+      projectInBlocks(part, new Float64Array(1), Float64Array.of(1), newProjectionBlock(1), (_, n) =>
+        calls.push(n),
+      );
+      assert.deepEqual(calls, k === 0 ? [] : [4096]);
+    }
   });
 
   test('a value exactly on the second-to-last edge goes to the last bin (numpy: x ≥ lo + 13·(hi − lo)/14)', () => {
