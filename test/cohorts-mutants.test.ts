@@ -256,6 +256,26 @@ describe('one layer against numpy', () => {
   });
 });
 
+test('LayerScratch reuses its buffers from layer to layer while they fit', () => {
+  const s = new LayerScratch();
+  s.grow(4, 9);
+  const scaled = s.scaled;
+  assert.equal(scaled.length, 36);
+  s.grow(4, 9);
+  assert.equal(s.scaled, scaled);
+  s.grow(2, 9);
+  assert.equal(s.scaled, scaled);
+  s.grow(5, 9);
+  assert.notEqual(s.scaled, scaled);
+  assert.equal(s.scaled.length, 45);
+  const w = Float32Array.of(1, -2, 0.5);
+  const g = s.widen(w, 3);
+  assert.deepEqual(Array.from(g), [1, -2, 0.5]);
+  assert.equal(s.widen(w, 3).buffer, g.buffer);
+  assert.equal(s.widen(w, 2).buffer, g.buffer);
+  assert.deepEqual(Array.from(s.widen(Float32Array.of(1, 2, 3, 4), 4)), [1, 2, 3, 4]);
+});
+
 describe('rowwiseOrthogonality (the Gram-free path) against numpy', () => {
   for (const c of ref.rowwise)
     test(`${c.out} rows of ${c.d}, zero rows ${JSON.stringify(c.zero)}`, () => {
