@@ -16,6 +16,7 @@ import { encodeNpy } from '../src/formats/io/npz.js';
 import { filterScores, keepMask, prunePlan, rankFilters } from '../src/metrics/prune.js';
 import type { ConvLayer } from '../src/model/types.js';
 import { openModelInput } from '../src/node/file-source.js';
+import { convLayer } from './support/conv-layer.js';
 import { dataPath, repoRoot } from './support/paths.js';
 import { mulberry32 } from './support/random.js';
 
@@ -36,21 +37,8 @@ function closeAll(actual: Float64Array, want: number[], what: string): void {
   }
 }
 
-function layer(name: string, shape: number[], w: Float32Array, extra: Partial<ConvLayer> = {}): ConvLayer {
-  return {
-    name,
-    op: 'Conv',
-    kind: 'plain',
-    shape,
-    groups: 1,
-    dtype: 'float32',
-    graphDepth: null,
-    convDepth: 0,
-    convDepthNorm: 0,
-    loadWeight: async () => w,
-    ...extra,
-  };
-}
+const layer = (name: string, shape: number[], w: Float32Array, extra: Partial<ConvLayer> = {}): ConvLayer =>
+  convLayer(name, shape, w, extra);
 
 function random(n: number, seed: number): Float32Array {
   const r = mulberry32(seed);

@@ -15,14 +15,7 @@ import {
 } from '../src/metrics/sym-eigenvalues.js';
 import { minstdWeights as weights } from './support/minstd.js';
 import { dataPath } from './support/paths.js';
-
-function symmetric(n: number, seed: number): Float64Array {
-  const w = weights((n * (n + 1)) / 2, seed);
-  const a = new Float64Array(n * n);
-  let t = 0;
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = w[t++];
-  return a;
-}
+import { symmetricFromGenerator as symmetric } from './support/symmetric.js';
 
 interface Case {
   name: string;

@@ -103,7 +103,8 @@ export function atlasView(
         l.kernels.forEach((c, channel) => {
           if (c.label === label) hits.push({ layer: i, channel, score: c.score, sigma: c.sigma });
         });
-      hits.sort((a, b) => b.score - a.score || a.layer - b.layer || a.channel - b.channel);
+      // pushed in layer, then channel order, and the sort is stable: equal scores keep that order
+      hits.sort((a, b) => b.score - a.score);
       const pattern = PATTERN_LABELS.includes(label);
       const grid = sigmaGrid(k);
       const sigma = pattern

@@ -49,7 +49,6 @@ export function filterScores(
   const d = shape.slice(1).reduce((a, b) => a * b, 1);
   const l1 = new Float64Array(out);
   const l2 = new Float64Array(out);
-  const sq = new Float64Array(out);
   const rowMax = new Float64Array(out);
   let max = 0;
   for (let j = 0; j < out; j++) {
@@ -65,7 +64,6 @@ export function filterScores(
       if (a > m) m = a;
     }
     l1[j] = a1;
-    sq[j] = a2;
     l2[j] = Math.sqrt(a2);
     rowMax[j] = m;
     if (m > max) max = m;
@@ -144,27 +142,25 @@ function paramsPerFilter(shape: readonly number[]): number {
   return shape.slice(1).reduce((a, b) => a * b, 1);
 }
 
-/** Finds the producer of each depthwise layer (see the file comment); index into `layers` or -1. */
-function producers(layers: readonly ConvLayer[]): number[] {
-  return layers.map((l, i) => {
-    if (l.kind !== 'depthwise' || l.shape.length !== 4) return -1;
-    const channels = l.groups ?? l.shape[0]; // depthwise: one group per input channel
-    let best = -1;
-    for (let j = 0; j < layers.length; j++) {
-      const p = layers[j];
-      if (j === i || p.kind === 'depthwise' || p.kind === 'transposed' || p.shape.length !== 4) continue;
-      if (p.shape[0] !== channels) continue;
-      const before = p.convDepth < l.convDepth || (p.convDepth === l.convDepth && j < i);
-      if (!before) continue;
-      if (
-        best < 0 ||
-        p.convDepth > layers[best].convDepth ||
-        (p.convDepth === layers[best].convDepth && j > best)
-      )
-        best = j;
-    }
-    return best;
-  });
+/** Layers that get scores of their own: rank-4 convs that are neither depthwise nor transposed. */
+function plannable(layer: ConvLayer): boolean {
+  return layer.shape.length === 4 && layer.kind !== 'depthwise' && layer.kind !== 'transposed';
+}
+
+/** The producer of the depthwise layer `layers[i]` (see the file comment): an index into `layers`, or -1. */
+function producerOf(layers: readonly ConvLayer[], i: number): number {
+  const l = layers[i];
+  const channels = l.groups ?? l.shape[0]; // depthwise: one group per input channel
+  let best = -1;
+  for (let j = 0; j < layers.length; j++) {
+    const p = layers[j];
+    if (!plannable(p) || p.shape[0] !== channels) continue; // never l itself: it is depthwise
+    const before = p.convDepth < l.convDepth || (p.convDepth === l.convDepth && j < i);
+    if (!before) continue;
+    // j ascends, so on equal depth the later conv in file order wins
+    if (best < 0 || p.convDepth >= layers[best].convDepth) best = j;
+  }
+  return best;
 }
 
 /** Builds the plan for every rank-4 conv of a model (weights read one layer at a time). */
@@ -173,11 +169,10 @@ export async function prunePlan(layers: readonly ConvLayer[], options: PruneOpti
   if (!(ratio >= 0 && ratio < 1)) throw new RangeError(`ratio must be in [0, 1), got ${ratio}`);
   const scored: Scored[] = [];
   for (const [index, layer] of layers.entries()) {
-    const plannable = layer.shape.length === 4 && layer.kind !== 'depthwise' && layer.kind !== 'transposed';
     scored.push({
       layer,
       index,
-      scores: plannable ? filterScores(await layer.loadWeight(), layer.shape, options.eps) : null,
+      scores: plannable(layer) ? filterScores(await layer.loadWeight(), layer.shape, options.eps) : null,
     });
   }
   const pruned = new Map<number, Set<number>>();
@@ -214,9 +209,8 @@ export async function prunePlan(layers: readonly ConvLayer[], options: PruneOpti
           dead: s.scores.dead[j] === 1,
         });
     }
-    candidates.sort(
-      (a, b) => Number(b.dead) - Number(a.dead) || a.key - b.key || a.layer - b.layer || a.j - b.j,
-    );
+    // candidates were pushed by layer, then filter index; the sort is stable, so ties keep that order
+    candidates.sort((a, b) => Number(b.dead) - Number(a.dead) || a.key - b.key);
     const deadCount = candidates.filter((c) => c.dead).length;
     const target = Math.max(deadCount, Math.floor(ratio * total));
     let taken = 0;
@@ -230,7 +224,6 @@ export async function prunePlan(layers: readonly ConvLayer[], options: PruneOpti
     }
   }
 
-  const prod = producers(layers);
   const plans: LayerPlan[] = [];
   for (const s of scored) {
     const { layer } = s;
@@ -255,8 +248,8 @@ export async function prunePlan(layers: readonly ConvLayer[], options: PruneOpti
       base.scores = Array.from(pick(s)!);
       base.paramsRemoved = prune.length * per;
     } else if (layer.kind === 'depthwise' && layer.shape.length === 4) {
-      const p = prod[s.index];
-      if (p >= 0 && pruned.has(p)) {
+      const p = producerOf(layers, s.index);
+      if (p >= 0) {
         base.producer = layers[p].name;
         // channel c of the depthwise layer holds filters c·mult … c·mult + mult − 1
         const mult = Math.max(1, Math.round(out / layers[p].shape[0]));
@@ -299,9 +292,9 @@ export async function prunePlan(layers: readonly ConvLayer[], options: PruneOpti
   };
 }
 
-/** Filter indices in pruning order: dead ones first, then ascending score (index order on ties). */
+/** Filter indices in pruning order: dead ones first, then ascending score (index order on ties: stable sort). */
 export function rankFilters(scores: Float64Array, dead: Uint8Array): number[] {
-  return [...scores.keys()].sort((a, b) => dead[b] - dead[a] || scores[a] - scores[b] || a - b);
+  return [...scores.keys()].sort((a, b) => dead[b] - dead[a] || scores[a] - scores[b]);
 }
 
 /** The keep-mask of a layer plan, shaped like the weight (row-major): false for every value of a pruned filter. */

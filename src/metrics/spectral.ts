@@ -161,14 +161,12 @@ export function pooledSpectrum(
     }
     gram(a, M, N, g);
     for (let i = 0; i < g.length; i++) g[i] *= WW_CONV2D_EVAL_SCALE;
-    const lambda = symmetricEigenvalues(g, M);
-    let max = 0;
+    const lambda = symmetricEigenvalues(g, M); // ascending
+    const tol = Math.max(lambda[M - 1], 0) * N * Number.EPSILON;
     for (let i = 0; i < M; i++) {
       if (lambda[i] < 0) lambda[i] = 0; // rounding of a (nearly) singular Gram matrix
-      if (lambda[i] > max) max = lambda[i];
+      if (!(lambda[i] > tol)) rankLoss++;
     }
-    const tol = max * N * Number.EPSILON;
-    for (let i = 0; i < M; i++) if (!(lambda[i] > tol)) rankLoss++;
     evals.set(lambda, s * M);
   }
   evals.sort();
@@ -185,19 +183,21 @@ export interface PowerLawFit {
 /**
  * WeightWatcher's WWFit on sorted data (ascending, all > 0): every value but the last as xmin candidate,
  * alpha by maximum likelihood, D the KS distance; the smallest D wins (the first one on ties). Null when fewer
- * than 2 values.
+ * than 2 values (or NaN data).
  *
  * The search is O(n²) as written (4608 eigenvalues: 10 M terms). It is pruned without changing the answer: a
  * candidate is dropped as soon as one of its KS terms exceeds the best D found so far (its D can only be
  * larger) — checking a sparse sample of its terms first, which usually finds such a term at once — and a
  * sparse set of candidates is evaluated first so that the best D is small early. (x/xmin)^(1−α) is computed
- * as exp((1−α)·(ln x − ln xmin)) from the logs the alpha formula needs anyway.
+ * as exp((1−α)·(ln x − ln xmin)) from the logs the alpha formula needs anyway. A candidate whose values are all
+ * equal to it (Σ ln(x/xmin) = 0) has alpha = ∞; numpy's (x/xmin)**−inf is then 1 at x = xmin and 0 above, where
+ * exp(−∞·0) would be NaN (and a NaN term would be skipped, giving D = 0): the exponent is clamped to −MAX_VALUE,
+ * which gives numpy's values ([1, 2, 2]: D = 1/2 for xmin = 2, as WeightWatcher has it).
  */
 export function fitPowerLaw(data: Float64Array): PowerLawFit | null {
   const n = data.length;
   if (n < 2) return null;
-  const logs = new Float64Array(n);
-  for (let i = 0; i < n; i++) logs[i] = Math.log(data[i]);
+  const logs = data.map((x) => Math.log(x));
   const suffix = new Float64Array(n + 1);
   for (let i = n - 1; i >= 0; i--) suffix[i] = suffix[i + 1] + logs[i];
   const candidates = n - 1;
@@ -206,7 +206,7 @@ export function fitPowerLaw(data: Float64Array): PowerLawFit | null {
     const m = n - i;
     alphas[i] = 1 + m / (suffix[i] - m * logs[i]);
   }
-  let best = -1;
+  let best = 0; // candidate 0 is considered first: every D is at most 1
   let bestD = Number.POSITIVE_INFINITY;
   const done = new Uint8Array(candidates);
   const SAMPLE = 16;
@@ -215,7 +215,7 @@ export function fitPowerLaw(data: Float64Array): PowerLawFit | null {
     const alpha = alphas[i];
     if (!(alpha > 1)) return 1;
     const m = n - i;
-    const e = 1 - alpha;
+    const e = Math.max(1 - alpha, -Number.MAX_VALUE);
     const li = logs[i];
     for (let k = SAMPLE - 1; k < m; k += SAMPLE) {
       const diff = Math.abs(1 - Math.exp(e * (logs[i + k] - li)) - k / m);
@@ -243,7 +243,7 @@ export function fitPowerLaw(data: Float64Array): PowerLawFit | null {
   for (let i = 0; i < candidates; i += stride) consider(i);
   for (let i = 0; i < candidates; i++) if (!done[i]) consider(i);
   const alpha = alphas[best];
-  if (best < 0 || Number.isNaN(alpha)) return null;
+  if (Number.isNaN(alpha)) return null;
   return { alpha, D: bestD, xmin: data[best], sigma: (alpha - 1) / Math.sqrt(n - best) };
 }
 
@@ -300,7 +300,7 @@ export function spectralMetrics(
     metrics.xmin = fit.xmin;
     metrics.alphaWeighted = fit.alpha * Math.log10(lambdaMax);
     let spikes = 0;
-    for (let i = count - 1; i >= 0 && evals[i] >= fit.xmin; i--) spikes++;
+    for (const v of evals) if (v >= fit.xmin) spikes++;
     metrics.numPlSpikes = spikes;
   } else {
     reason = `power-law fit failed: ${count - first} eigenvalue${count - first === 1 ? '' : 's'} above ${WW_EVALS_THRESH} (need 2)`;
@@ -317,9 +317,9 @@ function matrixEntropy(evals: Float64Array, sum: number, lambdaMax: number, N: n
   const tol = lambdaMax * N * Number.EPSILON;
   let rank = 0;
   let h = 0;
-  for (let i = 0; i < evals.length; i++) {
-    if (evals[i] > tol) rank++;
-    const p = evals[i] / sum;
+  for (const v of evals) {
+    if (v > tol) rank++;
+    const p = v / sum;
     if (p > 0) h -= p * Math.log(p);
   }
   return h / Math.log(rank === 1 ? 1.000001 : rank);

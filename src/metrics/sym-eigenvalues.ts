@@ -44,17 +44,16 @@ let wasm: TridiagExports | null | undefined;
 let useWasm = true;
 
 function loadWasm(): TridiagExports | null {
-  if (wasm !== undefined) return wasm;
-  wasm = null;
-  try {
-    if (typeof WebAssembly === 'object' && typeof atob === 'function') {
+  if (wasm === undefined) {
+    try {
       const module = new WebAssembly.Module(decodeBase64(TRIDIAG_WASM_BASE64));
       const k = new WebAssembly.Instance(module, {}).exports as unknown as TridiagExports;
       warmUp(k);
       wasm = k;
+    } catch {
+      // no WebAssembly (ReferenceError), no SIMD (CompileError), no atob, or wasm disabled by a CSP: the JS loop
+      wasm = null;
     }
-  } catch {
-    wasm = null; // no SIMD, or WebAssembly disabled: the JS loop below
   }
   return wasm;
 }
@@ -62,15 +61,12 @@ function loadWasm(): TridiagExports | null {
 /**
  * A few calls on a small block (~0.1 ms) so the engine tiers the kernel up before real work (a wasm call never
  * leaves the tier it started in; see gram.ts): the first 512×512 matrix took 200 ms instead of 75 without it.
+ * The fresh memory is all zeros, a valid 48×48 block whose vectors may all sit at offset 0 (zeros stay zeros).
  */
 function warmUp(k: TridiagExports): void {
-  const n = 48;
-  const m = new Float64Array(k.memory.buffer, 0, n * n + 4 * n);
-  for (let i = 0; i < m.length; i++) m[i] = ((i * 7) % 13) / 13 - 0.5;
-  const vec = n * n * 8;
   for (let r = 0; r < 40; r++) {
-    k.update_product(0, n, 0, n, vec, vec + n * 8, vec + 2 * n * 8, vec + 3 * n * 8);
-    k.update_product2(0, n, n, vec, vec + n * 8, vec + 2 * n * 8, vec + 3 * n * 8);
+    k.update_product(0, 48, 0, 48, 0, 0, 0, 0);
+    k.update_product2(0, 48, 48, 0, 0, 0, 0);
   }
 }
 
@@ -79,29 +75,29 @@ export function setTridiagWasm(enabled: boolean): void {
   useWasm = enabled;
 }
 
-const MAX_WASM_BYTES = 2 ** 31 - 2 ** 20;
+/** Whether the WebAssembly SIMD kernel loaded (false without WebAssembly or SIMD: the JS kernel runs). */
+export function tridiagWasmAvailable(): boolean {
+  return loadWasm() !== null;
+}
+
+/** The kernel's byte offsets are i32: memory stays below 2 GiB − 1 MiB (orders above ~16 380 use the JS loop). */
+const MAX_WASM_BYTES = 2_146_435_072;
 
 function wasmWorkspace(n: number): Workspace | null {
   const k = useWasm ? loadWasm() : null;
   if (!k) return null;
-  const vec = ((n + 1) & ~1) * 8; // 16-byte aligned vectors
-  const aBytes = n * n * 8;
-  const need = aBytes + 4 * vec;
-  if (!(need <= MAX_WASM_BYTES)) return null;
-  const have = k.memory.buffer.byteLength;
-  if (need > have) {
-    try {
-      k.memory.grow(Math.ceil((need - have) / 65536));
-    } catch {
-      return null;
-    }
-  }
-  const buf = k.memory.buffer;
-  const offU = aBytes + (aBytes % 16);
+  // A (n × n), then u, q, v and p, each starting on a 16-byte boundary
+  const vec = ((n + 1) & ~1) * 8;
+  const offU = ((n * n + 1) & ~1) * 8;
   const offQ = offU + vec;
   const offV = offQ + vec;
   const offP = offV + vec;
-  if (offP + vec > buf.byteLength) return null;
+  const need = offP + vec;
+  if (need > MAX_WASM_BYTES) return null;
+  const have = k.memory.buffer.byteLength;
+  // growing fails only when the process is out of memory, as the JS workspace's allocation would
+  if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
+  const buf = k.memory.buffer;
   return {
     a: new Float64Array(buf, 0, n * n),
     u: new Float64Array(buf, offU, n),
@@ -109,10 +105,11 @@ function wasmWorkspace(n: number): Workspace | null {
     v: new Float64Array(buf, offV, n),
     p: new Float64Array(buf, offP, n),
     updateProduct: (m) => {
-      // rows in pairs (each column of u, q, v, p loaded once for two rows), an odd last row alone
+      // rows in pairs (each column of u, q, v, p loaded once for two rows), an odd last row alone; either call
+      // does nothing on an empty range
       const even = m & ~1;
-      if (even > 0) k.update_product2(0, n, even, offU, offQ, offV, offP);
-      if (even < m) k.update_product(0, n, even, m, offU, offQ, offV, offP);
+      k.update_product2(0, n, even, offU, offQ, offV, offP);
+      k.update_product(0, n, even, m, offU, offQ, offV, offP);
     },
   };
 }
@@ -170,20 +167,38 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
 /** {@link symmetricEigenvalues}, or null when QL does not converge (the caller falls back to Jacobi). */
 export function symmetricEigenvaluesOrNull(a: Float64Array, n: number): Float64Array | null {
   if (a.length < n * n) throw new RangeError(`symmetricEigenvalues: need ${n * n} values, got ${a.length}`);
+  // only the lower triangle is read, checked and copied (the reduction never reads above the diagonal)
+  let maxAbs = 0;
   for (let i = 0; i < n; i++) {
     const o = i * n;
     for (let j = 0; j <= i; j++) {
-      if (!Number.isFinite(a[o + j])) throw new RangeError('symmetricEigenvalues: non-finite entry');
+      const x = Math.abs(a[o + j]);
+      if (!(x <= Number.MAX_VALUE)) throw new RangeError('symmetricEigenvalues: non-finite entry');
+      if (x > maxAbs) maxAbs = x;
     }
   }
+  const factor = normalisingFactor(maxAbs);
   const ws = wasmWorkspace(n) ?? jsWorkspace(n);
-  ws.a.set(a.subarray(0, n * n));
+  const w = ws.a;
+  for (let i = 0; i < n; i++) for (let j = 0, o = i * n; j <= i; j++) w[o + j] = a[o + j] * factor;
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   tridiagonalize(ws, n, d, e);
   if (!tridiagonalQl(d, e, n)) return null;
+  for (let i = 0; i < n; i++) d[i] /= factor;
   d.sort();
   return d;
+}
+
+/**
+ * The power of two that brings the largest entry `maxAbs` near 1. Scaling by it is exact (bar entries below
+ * 2^-1022 of the largest, far under its rounding), so are the eigenvalues scaled back: LAPACK's dsyev scales
+ * the same way, for the same reasons. Entries near 1e308 overflowed in the reduction without it, subnormal ones
+ * stalled QL, and with ‖A‖ ≈ 1 QL's rotations cannot overflow. 2^1074 is not a float64: the
+ * tiniest matrices end up near 2^-74 (a zero matrix is multiplied by 2^1000 and stays zero).
+ */
+function normalisingFactor(maxAbs: number): number {
+  return 2 ** Math.min(-Math.floor(Math.log2(maxAbs)), 1000);
 }
 
 /**
@@ -215,7 +230,7 @@ function householder(
 
 /**
  * Householder tridiagonalisation (eigenvalues only): on return `d` holds the diagonal and `e[i]` the
- * sub-diagonal element (i, i−1) of the tridiagonal matrix (e[0] = 0). `ws.a` is destroyed.
+ * sub-diagonal element (i + 1, i) of the tridiagonal matrix (`e[n − 1]` is not written). `ws.a` is destroyed.
  */
 function tridiagonalize(ws: Workspace, n: number, d: Float64Array, e: Float64Array): void {
   const { a, u, q, v, p } = ws;
@@ -223,57 +238,58 @@ function tridiagonalize(ws: Workspace, n: number, d: Float64Array, e: Float64Arr
   for (let i = n - 1; i >= 1; i--) {
     const l = i - 1;
     const row = i * n;
-    let h = 0;
-    if (l > 0) {
-      const hh = householder(a, row, l, u);
-      if (!hh) {
-        e[i] = a[row + l];
-        d[i] = 0;
-        productReady = false;
-        continue;
-      }
-      h = hh.h;
-      e[i] = hh.offDiagonal;
-      if (!productReady) {
-        // p = S·u: the fused pass with a zero update (A − 0 = A exactly)
-        q.fill(0, 0, l + 1);
-        v.set(u.subarray(0, l + 1));
-        p.fill(0, 0, l + 1);
-        ws.updateProduct(l + 1);
-      }
-      let fsum = 0;
-      for (let j = 0; j <= l; j++) {
-        p[j] /= h;
-        fsum += p[j] * u[j];
-      }
-      const kk = fsum / (h + h);
-      for (let j = 0; j <= l; j++) q[j] = p[j] - kk * u[j];
-      // Row l (the next step's Householder row) first, then rows 0..l-1 fused with the next product.
-      const rowL = l * n;
-      const ul = u[l];
-      const ql = q[l];
-      for (let k = 0; k <= l; k++) a[rowL + k] -= ul * q[k] + ql * u[k];
-      productReady = l - 1 > 0 && householder(a, rowL, l - 1, v) !== null;
-      if (!productReady) v.fill(0, 0, l);
-      p.fill(0, 0, l);
-      ws.updateProduct(l);
-    } else {
-      e[i] = a[row + l];
+    const hh = householder(a, row, l, u);
+    if (!hh) {
+      e[l] = a[row + l]; // the row is zero left of its sub-diagonal entry: nothing to reduce
+      productReady = false;
+      continue;
     }
-    d[i] = h;
+    const { h } = hh;
+    e[l] = hh.offDiagonal;
+    if (!productReady) {
+      // p = S·u: the fused pass with a zero update (A − 0 = A exactly)
+      q.fill(0, 0, l + 1);
+      v.set(u.subarray(0, l + 1));
+      p.fill(0, 0, l + 1);
+      ws.updateProduct(l + 1);
+    }
+    // p = S·u/h (h ≥ 1/(l+1) after scaling, so 1/h is finite), q = p − (uᵀp/2h)·u
+    const invH = 1 / h;
+    let fsum = 0;
+    for (let j = 0; j <= l; j++) {
+      const pj = p[j] * invH;
+      p[j] = pj;
+      fsum += pj * u[j];
+    }
+    const kk = fsum / (h + h);
+    // Row l (the next step's Householder row) is updated with q as q is formed; rows 0..l-1 are updated in
+    // the fused pass with the next product (S·v, v the next step's Householder vector; for a zero next row, or
+    // none, that product is computed and not used).
+    const rowL = l * n;
+    const ul = u[l];
+    const ql = p[l] - kk * ul;
+    for (let k = 0; k <= l; k++) {
+      const qk = p[k] - kk * u[k];
+      q[k] = qk;
+      a[rowL + k] -= ul * qk + ql * u[k];
+    }
+    productReady = householder(a, rowL, l - 1, v) !== null;
+    p.fill(0, 0, l);
+    ws.updateProduct(l);
   }
   for (let i = 0; i < n; i++) d[i] = a[i * n + i];
-  e[0] = 0;
 }
+
+/** Below 2^-900 a sum of two squares may have lost bits to underflow (or be zero). */
+const SQUARES_TINY = 2 ** -900;
 
 /**
  * Implicit QL with Wilkinson shifts on the symmetric tridiagonal matrix (diagonal `d`, sub-diagonal `e[i]` =
- * element (i, i−1)); on return `d` holds the eigenvalues (unsorted). Numerical Recipes' tqli without vectors.
- * False when an eigenvalue needs more than 60 steps.
+ * element (i + 1, i); `e[n − 1]` is only written); on return `d` holds the eigenvalues (unsorted). Numerical
+ * Recipes' tqli without vectors. False when an eigenvalue needs more than 60 steps (a safety net: with
+ * Wilkinson's shift QL converges for every symmetric tridiagonal matrix, here in 1–3 steps an eigenvalue).
  */
 function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
-  for (let i = 1; i < n; i++) e[i - 1] = e[i];
-  if (n > 0) e[n - 1] = 0;
   for (let l = 0; l < n; l++) {
     let iter = 0;
     for (;;) {
@@ -293,9 +309,12 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
       let i = m - 1;
       let underflow = false;
       for (; i >= l; i--) {
-        let f = s * e[i];
+        const f = s * e[i];
         const b = c * e[i];
-        r = Math.hypot(f, g);
+        // √(f² + g²): the plain formula (‖A‖ ≈ 1, so no overflow) unless the squares underflow — a block of
+        // entries far below ‖A‖ — where Math.hypot (exact there, ~10× slower in V8) keeps QL converging
+        const ss = f * f + g * g;
+        r = ss >= SQUARES_TINY ? Math.sqrt(ss) : Math.hypot(f, g);
         e[i + 1] = r;
         if (r === 0) {
           d[i + 1] -= p;
@@ -310,7 +329,6 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
         p = s * r;
         d[i + 1] = g + p;
         g = c * r - b;
-        f = 0;
       }
       if (underflow) continue;
       d[l] -= p;
