@@ -54,8 +54,9 @@ describe('centredScatter: exact integer answers on every kernel', () => {
     it(`${cols} columns (${cols === 1 ? '1×1' : cols === 9 ? 'unrolled 3×3' : cols >= SCATTER_GRAM_MIN_COLS ? 'Gram' : 'row pairs'}), all rows and selections of odd and even counts`, () => {
       for (const rows of [1, 2, 5, 6, 17]) {
         const a = ints(rows * cols, cols * 101 + rows);
-        // integer means keep every centred value and product exact
-        const mean = Float64Array.from({ length: cols }, (_, j) => (j % 3) - 1);
+        // integer means keep every centred value and product exact; none is 0 (a zero mean m_j cannot tell
+        // a_rj − m_j from a_rj + m_j) and the signs differ
+        const mean = Float64Array.from({ length: cols }, (_, j) => [-1, 2, 1][j % 3]);
         const sels = [
           undefined,
           Uint8Array.from({ length: rows }, (_, r) => (r % 3 === 1 ? 0 : 1)),
