@@ -106,6 +106,19 @@ describe('centredScatter: which kernel runs, seen in the rounding', () => {
       assert.ok(s.every((v, i) => i === 0 || v === 0));
     });
   }
+  it('17 columns with a selection: the Gram kernel sums only the selected rows (no zero padding)', () => {
+    // column 16 is the Gram kernel's leftover row, summed by dotRange with four accumulators: over the six
+    // selected rows x = 1, 2⁻²⁶, 1, 2⁻²⁶, 1, 2⁻²⁶ (squares 1, 2⁻⁵², …) (2 + 2⁻⁵² → 2) + (1 + 2⁻⁵²) ties to 3;
+    // padded to eight with two zeros the accumulators are 2, 2⁻⁵¹, 1, 2⁻⁵² and the sum is above 3.
+    const cols = 17;
+    const sel = Uint8Array.of(1, 1, 0, 1, 1, 1, 1, 0);
+    const a = new Float64Array(8 * cols);
+    const x = [1, 2 ** -26, 1, 2 ** -26, 1, 2 ** -26];
+    for (let r = 0, i = 0; r < 8; r++) a[r * cols + 16] = sel[r] ? x[i++] : 5;
+    const s = centredScatter(a, 8, cols, new Float64Array(cols), sel);
+    assert.equal(s[16 * cols + 16], 3);
+  });
+
   it('1 column with a selection: row by row', () => {
     assert.equal(centredScatter(Float64Array.from(x), 5, 1, [0], new Uint8Array(5).fill(1))[0], 2);
   });
