@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { kernelFilter, planarShape, qualityReport } from '../src/metrics/layer-report.js';
 import { measureLayer } from '../src/metrics/quality.js';
 import type { ConvLayer, Model } from '../src/model/types.js';
+import { convLayer } from './support/conv-layer.js';
 
 function layer(name: string, shape: number[], seed: number): ConvLayer {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -12,18 +13,7 @@ function layer(name: string, shape: number[], seed: number): ConvLayer {
     s = (s * 1103515245 + 12345) % 2147483648;
     w[i] = s / 2147483648 - 0.5;
   }
-  return {
-    name,
-    op: 'Conv',
-    kind: 'plain',
-    shape,
-    groups: 1,
-    dtype: 'float32',
-    graphDepth: null,
-    convDepth: 0,
-    convDepthNorm: 0,
-    loadWeight: async () => w,
-  };
+  return convLayer(name, shape, w);
 }
 
 const model: Model = {

@@ -178,3 +178,16 @@ for (const wasm of [true, false]) {
     }
   });
 }
+
+describe('symmetricEigenvalues at the largest finite entry (hand-derived)', () => {
+  test('an entry of exactly Number.MAX_VALUE is finite: diag(MAX_VALUE, 1) has eigenvalues 1 and MAX_VALUE', () => {
+    const a = Float64Array.of(Number.MAX_VALUE, 0, 0, 1);
+    assert.deepEqual(Array.from(symmetricEigenvalues(a, 2)), [1, Number.MAX_VALUE]);
+  });
+  test('an infinite entry is refused', () => {
+    assert.throws(
+      () => symmetricEigenvalues(Float64Array.of(Number.POSITIVE_INFINITY, 0, 0, 1), 2),
+      RangeError,
+    );
+  });
+});
