@@ -31,6 +31,7 @@ import {
 import { FilterDbError } from '../src/errors.js';
 import { mulberry32 } from '../src/metrics/random.js';
 import type { ConvLayer } from '../src/model/types.js';
+import { convSpec, cosineTensor, directConv } from './support/conv-reference.js';
 import { dataPath } from './support/paths.js';
 
 /** Asserts `f` throws a FilterDbError with this code and a message matching `text`. */
@@ -218,27 +219,16 @@ describe('firstLayerInfo', () => {
   });
 });
 
-function spec(
-  shape: [number, number, number, number],
-  groups: number,
-  strides: [number, number],
-  dilations: [number, number],
-  padMode: PadMode,
-  pads: [number, number, number, number] = [0, 0, 0, 0],
-): ConvSpec {
-  return { shape, groups, strides, dilations, padMode, pads };
-}
-
 describe('convGeometry: output size and padding worked out by hand', () => {
   it('SAME keeps ceil(in / stride) outputs; UPPER puts the odd pixel at the end, LOWER at the start', () => {
     // H 7, k 4, s 2: 4 outputs need 3·2 + 4 = 10 rows, 3 of padding; W 10, k 2 dilated 3 (span 4), s 3:
     // 4 outputs need 3·3 + 4 = 13 columns, 3 of padding
-    const up = convGeometry(spec([1, 1, 4, 2], 1, [2, 3], [1, 3], 'same-upper'), 7, 10);
+    const up = convGeometry(convSpec([1, 1, 4, 2], 1, [2, 3], [1, 3], 'same-upper'), 7, 10);
     assert.deepEqual(up, { outH: 4, outW: 4, pads: [1, 1, 2, 2] });
-    const low = convGeometry(spec([1, 1, 4, 2], 1, [2, 3], [1, 3], 'same-lower'), 7, 10);
+    const low = convGeometry(convSpec([1, 1, 4, 2], 1, [2, 3], [1, 3], 'same-lower'), 7, 10);
     assert.deepEqual(low, { outH: 4, outW: 4, pads: [2, 2, 1, 1] });
     // even totals split equally: H 9, k 3 dilated 2 (span 5), s 1 → 4 = 2 + 2
-    assert.deepEqual(convGeometry(spec([1, 1, 3, 1], 1, [1, 1], [2, 1], 'same-lower'), 9, 5), {
+    assert.deepEqual(convGeometry(convSpec([1, 1, 3, 1], 1, [1, 1], [2, 1], 'same-lower'), 9, 5), {
       outH: 9,
       outW: 5,
       pads: [2, 0, 2, 0],
@@ -247,7 +237,7 @@ describe('convGeometry: output size and padding worked out by hand', () => {
 
   it('SAME never pads negatively (a stride larger than the kernel)', () => {
     // H 8, k 1, s 3: 3 outputs need 2·3 + 1 = 7 rows < 8
-    assert.deepEqual(convGeometry(spec([1, 1, 1, 1], 1, [3, 3], [1, 1], 'same-upper'), 8, 8), {
+    assert.deepEqual(convGeometry(convSpec([1, 1, 1, 1], 1, [3, 3], [1, 1], 'same-upper'), 8, 8), {
       outH: 3,
       outW: 3,
       pads: [0, 0, 0, 0],
@@ -255,67 +245,17 @@ describe('convGeometry: output size and padding worked out by hand', () => {
   });
 
   it('VALID pads nothing; explicit uses [top, left, bottom, right]', () => {
-    const s = spec([1, 1, 3, 2], 1, [2, 1], [1, 2], 'valid', [5, 5, 5, 5]);
+    const s = convSpec([1, 1, 3, 2], 1, [2, 1], [1, 2], 'valid', [5, 5, 5, 5]);
     // H 9: (9 − 3) / 2 + 1 = 4; W 6, span 3: 6 − 3 + 1 = 4
     assert.deepEqual(convGeometry(s, 9, 6), { outH: 4, outW: 4, pads: [0, 0, 0, 0] });
-    const e = spec([1, 1, 3, 2], 1, [2, 1], [1, 2], 'explicit', [1, 2, 0, 3]);
+    const e = convSpec([1, 1, 3, 2], 1, [2, 1], [1, 2], 'explicit', [1, 2, 0, 3]);
     // H 9 + 1 + 0 = 10: (10 − 3) / 2 + 1 = 4 (floor); W 6 + 2 + 3 = 11, span 3: 9
     assert.deepEqual(convGeometry(e, 9, 6), { outH: 4, outW: 9, pads: [1, 2, 0, 3] });
   });
 });
 
-/** x[i] = cos(0.37 i + phase), float32. */
-function tensor(c: number, h: number, w: number, phase = 0): Tensor3 {
-  const data = new Float32Array(c * h * w);
-  for (let i = 0; i < data.length; i++) data[i] = Math.cos(0.37 * i + phase);
-  return { channels: c, height: h, width: w, data };
-}
-
 function weights(n: number): Float64Array {
   return Float64Array.from({ length: n }, (_, i) => Math.sin(0.7 * i + 0.3));
-}
-
-/**
- * The textbook definition over an explicitly zero-padded copy of the input: out[o, y, x] = Σ over the group's
- * channels and the kernel taps of w · padded[c, y·s + ky·d, x·s + kx·d].
- */
-function naiveConv(
-  input: Tensor3,
-  w: ArrayLike<number>,
-  shape: [number, number, number, number],
-  groups: number,
-  [sh, sw]: [number, number],
-  [dh, dw]: [number, number],
-  [top, left, bottom, right]: [number, number, number, number],
-): { outH: number; outW: number; data: Float64Array } {
-  const [O, I, KH, KW] = shape;
-  const PH = input.height + top + bottom;
-  const PW = input.width + left + right;
-  const padded = new Float64Array(input.channels * PH * PW);
-  for (let c = 0; c < input.channels; c++)
-    for (let y = 0; y < input.height; y++)
-      for (let x = 0; x < input.width; x++)
-        padded[(c * PH + y + top) * PW + x + left] = input.data[(c * input.height + y) * input.width + x];
-  let outH = 0;
-  while (outH * sh + (KH - 1) * dh < PH) outH++;
-  let outW = 0;
-  while (outW * sw + (KW - 1) * dw < PW) outW++;
-  const data = new Float64Array(O * outH * outW);
-  for (let o = 0; o < O; o++) {
-    const firstChannel = Math.floor(o / (O / groups)) * I;
-    for (let y = 0; y < outH; y++)
-      for (let x = 0; x < outW; x++) {
-        let s = 0;
-        for (let i = 0; i < I; i++)
-          for (let ky = 0; ky < KH; ky++)
-            for (let kx = 0; kx < KW; kx++)
-              s +=
-                w[((o * I + i) * KH + ky) * KW + kx] *
-                padded[((firstChannel + i) * PH + y * sh + ky * dh) * PW + x * sw + kx * dw];
-        data[(o * outH + y) * outW + x] = s;
-      }
-  }
-  return { outH, outW, data };
 }
 
 interface ConvCase {
@@ -331,57 +271,66 @@ const cases: ConvCase[] = [
   {
     name: '6 channels (one block of 4 and 2 single), asymmetric explicit pads',
     input: [3, 9, 11],
-    spec: spec([6, 3, 3, 3], 1, [1, 1], [1, 1], 'explicit', [1, 2, 0, 1]),
+    spec: convSpec([6, 3, 3, 3], 1, [1, 1], [1, 1], 'explicit', [1, 2, 0, 1]),
     pads: [1, 2, 0, 1],
     out: [8, 12],
   },
   {
     name: '2 groups of 5 channels, strides 2×3, dilation 2 in y, SAME_UPPER',
     input: [4, 13, 10],
-    spec: spec([10, 2, 3, 2], 2, [2, 3], [2, 1], 'same-upper'),
+    spec: convSpec([10, 2, 3, 2], 2, [2, 3], [2, 1], 'same-upper'),
     pads: [2, 0, 2, 1],
     out: [7, 4],
   },
   {
     name: 'depthwise 4×4 stride 2, SAME_LOWER (odd padding first)',
     input: [3, 7, 7],
-    spec: spec([3, 1, 4, 4], 3, [2, 2], [1, 1], 'same-lower'),
+    spec: convSpec([3, 1, 4, 4], 3, [2, 2], [1, 1], 'same-lower'),
     pads: [2, 2, 1, 1],
     out: [4, 4],
   },
   {
     name: 'two tiles, the second with an odd number of positions, VALID',
     input: [1, 14, 12],
-    spec: spec([5, 1, 2, 2], 1, [1, 1], [1, 1], 'valid', [3, 3, 3, 3]),
+    spec: convSpec([5, 1, 2, 2], 1, [1, 1], [1, 1], 'valid', [3, 3, 3, 3]),
     pads: [0, 0, 0, 0],
     out: [13, 11],
   },
   {
     name: '2 groups of 4 (channel blocks of both groups), dilation 3 in x, stride 2 in y, pads on every side',
     input: [2, 12, 13],
-    spec: spec([8, 1, 2, 3], 2, [2, 1], [1, 3], 'explicit', [2, 1, 3, 4]),
+    spec: convSpec([8, 1, 2, 3], 2, [2, 1], [1, 3], 'explicit', [2, 1, 3, 4]),
     pads: [2, 1, 3, 4],
     out: [8, 12],
   },
   {
     name: 'an odd number of positions in one tile, 4 channels',
     input: [2, 5, 5],
-    spec: spec([4, 2, 3, 3], 1, [1, 1], [1, 1], 'valid'),
+    spec: convSpec([4, 2, 3, 3], 1, [1, 1], [1, 1], 'valid'),
     pads: [0, 0, 0, 0],
     out: [3, 3],
   },
 ];
 
-describe('conv2d equals a naive convolution of the zero-padded input', () => {
+describe('conv2d equals a direct convolution with the hand-worked padding', () => {
   for (const c of cases) {
     it(c.name, () => {
       const [C, H, W] = c.input;
-      const x = tensor(C, H, W);
+      const x = cosineTensor(C, H, W);
       const [O, I, KH, KW] = c.spec.shape;
       const w = weights(O * I * KH * KW);
       const g = convGeometry(c.spec, H, W);
       assert.deepEqual(g, { outH: c.out[0], outW: c.out[1], pads: c.pads });
-      const want = naiveConv(x, w, c.spec.shape, c.spec.groups, c.spec.strides, c.spec.dilations, c.pads);
+      const want = directConv(
+        x,
+        w,
+        c.spec.shape,
+        c.spec.groups,
+        c.spec.strides,
+        c.spec.dilations,
+        'explicit',
+        c.pads,
+      );
       assert.deepEqual([want.outH, want.outW], c.out, 'the naive output size');
       const got = conv2d(x, w, c.spec);
       assert.deepEqual([got.channels, got.height, got.width], [O, ...c.out]);
@@ -396,8 +345,8 @@ describe('conv2d equals a naive convolution of the zero-padded input', () => {
   }
 
   it('takes weights as any array of numbers (a float32 weight gives the same maps)', () => {
-    const s = spec([4, 1, 2, 2], 1, [1, 1], [1, 1], 'valid');
-    const x = tensor(1, 4, 4, 1);
+    const s = convSpec([4, 1, 2, 2], 1, [1, 1], [1, 1], 'valid');
+    const x = cosineTensor(1, 4, 4, 1);
     const w = [1, -2, 0.5, 3, 0, 0, 0, 1, 2, 2, 2, 2, -1, 0, 0, 0];
     const a = conv2d(x, w, s);
     const b = conv2d(x, Float32Array.from(w), s);
@@ -411,36 +360,36 @@ describe('conv2d equals a naive convolution of the zero-padded input', () => {
   });
 
   it('the output limit: 2^24 values are computed, one row more is refused', () => {
-    const s = spec([64, 1, 1, 1], 1, [1, 1], [1, 1], 'valid');
+    const s = convSpec([64, 1, 1, 1], 1, [1, 1], [1, 1], 'valid');
     const w = Float64Array.from({ length: 64 }, (_, i) => i - 10);
-    const ok = conv2d(tensor(1, 512, 512), w, s);
+    const ok = conv2d(cosineTensor(1, 512, 512), w, s);
     assert.equal(ok.data.length, MAX_PROBE_OUTPUT);
     const plane = 512 * 512;
     for (const i of [0, 1, 12345, plane - 1])
       for (const o of [0, 13, 63])
         assert.equal(ok.data[o * plane + i], Math.fround((o - 10) * Math.fround(Math.cos(0.37 * i))));
     throwsCode(
-      () => conv2d(tensor(1, 513, 512), w, s),
+      () => conv2d(cosineTensor(1, 513, 512), w, s),
       'too-large',
       /^probe: 64×513×512 output values are more than the probe holds \(16777216\); use a smaller image$/,
     );
   });
 
   it('refuses inputs that do not fit the layer', () => {
-    const s = spec([4, 2, 3, 3], 2, [1, 1], [1, 1], 'valid');
+    const s = convSpec([4, 2, 3, 3], 2, [1, 1], [1, 1], 'valid');
     const w = weights(4 * 2 * 3 * 3);
     throwsCode(
-      () => conv2d(tensor(3, 5, 5), w, s),
+      () => conv2d(cosineTensor(3, 5, 5), w, s),
       'unsupported',
       /^probe: the layer takes 4 input channels, the image has 3$/,
     );
     throwsCode(
-      () => conv2d(tensor(4, 5, 5), w.subarray(1), s),
+      () => conv2d(cosineTensor(4, 5, 5), w.subarray(1), s),
       'corrupt',
       /^probe: weight has 71 values, shape \[4,2,3,3\]$/,
     );
     throwsCode(
-      () => conv2d({ ...tensor(4, 5, 5), height: 6 }, w, s),
+      () => conv2d({ ...cosineTensor(4, 5, 5), height: 6 }, w, s),
       'corrupt',
       /^probe: input has 100 values, not 4×6×5$/,
     );
@@ -449,12 +398,12 @@ describe('conv2d equals a naive convolution of the zero-padded input', () => {
       [5, 2],
     ])
       throwsCode(
-        () => conv2d(tensor(4, h, wd), w, s),
+        () => conv2d(cosineTensor(4, h, wd), w, s),
         'unsupported',
         new RegExp(`^probe: a ${h}×${wd} input is smaller than the 3×3 kernel$`),
       );
     // the smallest input that fits
-    assert.equal(conv2d(tensor(4, 3, 3), w, s).data.length, 4);
+    assert.equal(conv2d(cosineTensor(4, 3, 3), w, s).data.length, 4);
   });
 });
 

@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   amplification,
-  type ConvSpec,
   conv2d,
   convGeometry,
   convSpecOf,
@@ -25,58 +24,8 @@ import {
 import { FilterDbError } from '../src/errors.js';
 import { readModel } from '../src/formats/detect.js';
 import { openModelInput } from '../src/node/file-source.js';
+import { convSpec, cosineTensor, directConv } from './support/conv-reference.js';
 import { dataPath, modulePath } from './support/paths.js';
-
-/** Direct 7-loop cross-correlation in float64; padding from the textbook formulas, not from the module. */
-function directConv(
-  x: Tensor3,
-  w: ArrayLike<number>,
-  shape: readonly number[],
-  groups: number,
-  strides: readonly number[],
-  dilations: readonly number[],
-  mode: PadMode,
-  pads: readonly number[],
-): { outH: number; outW: number; data: Float64Array } {
-  const [O, I, KH, KW] = shape;
-  const [sh, sw] = strides;
-  const [dh, dw] = dilations;
-  const same = (n: number, k: number, s: number, d: number): [number, number] => {
-    const outN = Math.ceil(n / s);
-    const total = Math.max(0, (outN - 1) * s + (k - 1) * d + 1 - n);
-    return mode === 'same-lower'
-      ? [Math.ceil(total / 2), Math.floor(total / 2)]
-      : [Math.floor(total / 2), Math.ceil(total / 2)];
-  };
-  let [t, l, b, r] = pads;
-  if (mode === 'valid') [t, l, b, r] = [0, 0, 0, 0];
-  if (mode === 'same-upper' || mode === 'same-lower') {
-    [t, b] = same(x.height, KH, sh, dh);
-    [l, r] = same(x.width, KW, sw, dw);
-  }
-  const outH = Math.floor((x.height + t + b - (KH - 1) * dh - 1) / sh) + 1;
-  const outW = Math.floor((x.width + l + r - (KW - 1) * dw - 1) / sw) + 1;
-  const data = new Float64Array(O * outH * outW);
-  const opg = O / groups;
-  for (let o = 0; o < O; o++) {
-    const g = Math.floor(o / opg);
-    for (let oy = 0; oy < outH; oy++)
-      for (let ox = 0; ox < outW; ox++) {
-        let s = 0;
-        for (let i = 0; i < I; i++)
-          for (let ky = 0; ky < KH; ky++)
-            for (let kx = 0; kx < KW; kx++) {
-              const iy = oy * sh - t + ky * dh;
-              const ix = ox * sw - l + kx * dw;
-              if (iy < 0 || ix < 0 || iy >= x.height || ix >= x.width) continue;
-              s +=
-                w[((o * I + i) * KH + ky) * KW + kx] * x.data[((g * I + i) * x.height + iy) * x.width + ix];
-            }
-        data[(o * outH + oy) * outW + ox] = s;
-      }
-  }
-  return { outH, outW, data };
-}
 
 /** Largest |a − b| relative to max(1, |b|). */
 function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -85,23 +34,6 @@ function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++)
     worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
   return worst;
-}
-
-function formulaTensor(c: number, h: number, w: number): Tensor3 {
-  const data = new Float32Array(c * h * w);
-  for (let i = 0; i < data.length; i++) data[i] = Math.cos(0.37 * i);
-  return { channels: c, height: h, width: w, data };
-}
-
-function spec(
-  shape: [number, number, number, number],
-  groups: number,
-  strides: [number, number],
-  dilations: [number, number],
-  padMode: PadMode,
-  pads: [number, number, number, number],
-): ConvSpec {
-  return { shape, groups, strides, dilations, padMode, pads };
 }
 
 interface RefCase {
@@ -124,11 +56,11 @@ const reference = JSON.parse(readFileSync(dataPath('first-layer/conv_reference.j
 describe('first-layer convolution equals numpy (test/data/first-layer/conv_reference.py)', () => {
   for (const c of reference.cases) {
     it(c.name, () => {
-      const x = formulaTensor(...c.input);
+      const x = cosineTensor(...c.input);
       const n = c.shape.reduce((a, b) => a * b, 1);
       // float32 weights as a model file holds them; numpy used float64 of the same formula
       const w = Float64Array.from({ length: n }, (_, i) => Math.sin(0.7 * i + 0.3));
-      const y = conv2d(x, w, spec(c.shape, c.groups, c.strides, c.dilations, c.padMode, c.pads));
+      const y = conv2d(x, w, convSpec(c.shape, c.groups, c.strides, c.dilations, c.padMode, c.pads));
       assert.deepEqual([y.channels, y.height, y.width], c.outShape);
       // x is float32 here (cos rounded), float64 in numpy: the inputs differ by ≤ 6e-8 relative
       assert.ok(maxRelError(y.data, c.output) < 1e-5, `${c.name}: ${maxRelError(y.data, c.output)}`);
@@ -186,7 +118,7 @@ describe('first-layer convolution equals a direct convolution on real first laye
   }
 
   it('the 224×224 RGB ResNet-stem case (64 filters 7×7, stride 2, pads 3) on 8 output channels', () => {
-    const s = spec([64, 3, 7, 7], 1, [2, 2], [1, 1], 'explicit', [3, 3, 3, 3]);
+    const s = convSpec([64, 3, 7, 7], 1, [2, 2], [1, 1], 'explicit', [3, 3, 3, 3]);
     const w = Float32Array.from({ length: 64 * 147 }, (_, i) => Math.sin(0.7 * i + 0.3) * 0.1);
     const x = normalise(pixelsOf(syntheticImage(), 3), NORMALISATIONS[1]);
     const y = conv2d(x, w, s);
@@ -205,8 +137,8 @@ describe('first-layer convolution equals a direct convolution on real first laye
   });
 
   it('a tile boundary inside an odd number of positions and output channels (not a multiple of 4)', () => {
-    const s = spec([7, 2, 3, 3], 1, [1, 1], [1, 1], 'explicit', [1, 1, 1, 1]);
-    const x = formulaTensor(2, 23, 29); // 667 positions: five full tiles and a partial, odd one
+    const s = convSpec([7, 2, 3, 3], 1, [1, 1], [1, 1], 'explicit', [1, 1, 1, 1]);
+    const x = cosineTensor(2, 23, 29); // 667 positions: five full tiles and a partial, odd one
     const w = Float32Array.from({ length: 7 * 18 }, (_, i) => Math.cos(i));
     const y = conv2d(x, w, s);
     const ref = directConv(x, w, s.shape, 1, s.strides, s.dilations, 'explicit', s.pads);
@@ -238,7 +170,7 @@ describe('conv geometry from what the readers record', () => {
   });
 
   it('SAME keeps ceil(n / stride) outputs; the odd padding pixel goes to the end (UPPER) or start (LOWER)', () => {
-    const s = spec([1, 1, 3, 3], 1, [2, 2], [1, 1], 'same-upper', [0, 0, 0, 0]);
+    const s = convSpec([1, 1, 3, 3], 1, [2, 2], [1, 1], 'same-upper', [0, 0, 0, 0]);
     assert.deepEqual(convGeometry(s, 6, 5), { outH: 3, outW: 3, pads: [0, 1, 1, 1] });
     assert.deepEqual(convGeometry({ ...s, padMode: 'same-lower' }, 6, 5), {
       outH: 3,
@@ -276,12 +208,12 @@ describe('conv geometry from what the readers record', () => {
   });
 
   it('conv2d refuses a channel mismatch and an image smaller than the kernel', () => {
-    const s = spec([4, 3, 7, 7], 1, [1, 1], [1, 1], 'valid', [0, 0, 0, 0]);
+    const s = convSpec([4, 3, 7, 7], 1, [1, 1], [1, 1], 'valid', [0, 0, 0, 0]);
     const w = new Float32Array(4 * 147);
-    assert.throws(() => conv2d(formulaTensor(1, 9, 9), w, s), /takes 3 input channels, the image has 1/);
-    assert.throws(() => conv2d(formulaTensor(3, 5, 9), w, s), /smaller than the 7×7 kernel/);
+    assert.throws(() => conv2d(cosineTensor(1, 9, 9), w, s), /takes 3 input channels, the image has 1/);
+    assert.throws(() => conv2d(cosineTensor(3, 5, 9), w, s), /smaller than the 7×7 kernel/);
     // 64 × 1024 × 1024 maps would be 256 MiB twice over: refused before anything is allocated
-    const big = spec([64, 3, 3, 3], 1, [1, 1], [1, 1], 'same-upper', [0, 0, 0, 0]);
+    const big = convSpec([64, 3, 3, 3], 1, [1, 1], [1, 1], 'same-upper', [0, 0, 0, 0]);
     const huge: Tensor3 = { channels: 3, height: 1024, width: 1024, data: new Float32Array(3 * 1024 * 1024) };
     assert.throws(
       () => conv2d(huge, new Float32Array(64 * 27), big),
@@ -367,7 +299,7 @@ describe('input normalisation and perturbations', () => {
   });
 
   it('a 1×1 layer that passes the red plane through: ratio = ‖Δ red‖ / ‖Δ‖ ≈ 1/√3 for the sign pattern', () => {
-    const s = spec([2, 3, 1, 1], 1, [1, 1], [1, 1], 'explicit', [0, 0, 0, 0]);
+    const s = convSpec([2, 3, 1, 1], 1, [1, 1], [1, 1], 'explicit', [0, 0, 0, 0]);
     const w = Float32Array.from([1, 0, 0, 0, 0, 2]);
     const grey: Tensor3 = { channels: 3, height: 20, width: 20, data: new Float32Array(1200).fill(0.5) };
     const moved = perturb(grey, { kind: 'sign', steps: 3, seed: 1 });
@@ -392,7 +324,7 @@ describe('input normalisation and perturbations', () => {
       conv2d(
         delta,
         new Float32Array(27).fill(1),
-        spec([1, 3, 3, 3], 1, [1, 1], [1, 1], 'valid', [0, 0, 0, 0]),
+        convSpec([1, 3, 3, 3], 1, [1, 1], [1, 1], 'valid', [0, 0, 0, 0]),
       ),
     );
     assert.equal(amp.inputNorm, 0);
