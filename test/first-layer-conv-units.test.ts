@@ -586,12 +586,19 @@ describe('pixels, normalisation, perturbation and amplification', () => {
 describe('the synthetic image equals numpy (test/data/first-layer/synthetic_image.py)', () => {
   const ref = JSON.parse(readFileSync(dataPath('first-layer/synthetic_image.json'), 'utf8')) as {
     small: { width: number; height: number; rgba: string };
+    edge: { width: number; height: number; rgba: string };
     default: { width: number; height: number; sha256: string };
   };
   it('37×29, every byte', () => {
     const img = syntheticImage(37, 29);
     assert.deepEqual([img.width, img.height], [37, 29]);
     assert.deepEqual(Array.from(img.data), Array.from(Buffer.from(ref.small.rgba, 'base64')));
+  });
+  it("6×26, every byte: pixel (4, 4) lies exactly on the disc's edge and stays outside (an open disc)", () => {
+    const img = syntheticImage(6, 26);
+    assert.deepEqual(Array.from(img.data), Array.from(Buffer.from(ref.edge.rgba, 'base64')));
+    const i = 4 * (4 * 6 + 4);
+    assert.deepEqual(Array.from(img.data).slice(i, i + 3), [204, 41, 43]);
   });
   it('224×224 by default', () => {
     const img = syntheticImage();

@@ -5,8 +5,8 @@ broken by diagonal bands in the lower right quarter, a blue ramp towards the top
 Rounding is half up (JavaScript's Math.round).
 
 Run from the repository root:  python3 test/data/first-layer/synthetic_image.py
-Writes test/data/first-layer/synthetic_image.json: the 37×29 image's bytes and the default 224×224 image's
-SHA-256.
+Writes test/data/first-layer/synthetic_image.json: the 37×29 and 6×26 images' bytes (the 6×26 one has a pixel
+exactly on the disc's edge) and the default 224×224 image's SHA-256.
 """
 import base64
 import hashlib
@@ -39,11 +39,16 @@ def image(width, height):
 
 small = image(37, 29)
 full = image(224, 224)
+# 6×26: pixel (4, 4) lies exactly on the disc's edge, (0.8 - 0.68)² + (0.16 - 0.32)² == 0.04 in float64; the disc
+# is open (< 0.04), so that pixel keeps the ramp colours
+edge = image(6, 26)
+assert (0.8 - 0.68) ** 2 + (4 / 25 - 0.32) ** 2 == 0.04
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "synthetic_image.json"), "w") as f:
     json.dump(
         {
             "small": {"width": 37, "height": 29, "rgba": base64.b64encode(small.tobytes()).decode()},
+            "edge": {"width": 6, "height": 26, "rgba": base64.b64encode(edge.tobytes()).decode()},
             "default": {"width": 224, "height": 224, "sha256": hashlib.sha256(full.tobytes()).hexdigest()},
         },
         f,
