@@ -433,7 +433,23 @@ function centredMoments(
 function sharedRowGram(weight: WeightArray, out: number, inpg: number, k: number): Float64Array | null {
   if (inpg !== 1 || k <= JACOBI_MAX_VALUES || out >= k || out < 2) return null;
   if (out > FULL_GRAM_MAX_ROWS || out * k > WIDEN_SCRATCH_MAX) return null;
-  return gram(widened(weight), out, k);
+  return gram(widened(weight), out, k, reused(rowGramScratch, out * out));
+}
+
+/**
+ * The wide-kernel path's n×n matrices (n ≤ {@link FULL_GRAM_MAX_ROWS}: at most 2 MiB each) live in buffers
+ * reused from layer to layer: allocating a fresh zeroed 257×257 array took as long as centring it. A reused
+ * buffer holds stale values; each user writes what it reads.
+ */
+interface Scratch {
+  buffer: Float64Array | null;
+}
+const rowGramScratch: Scratch = { buffer: null };
+const centredScratch: Scratch = { buffer: null };
+
+function reused(scratch: Scratch, size: number): Float64Array {
+  if (!scratch.buffer || scratch.buffer.length < size) scratch.buffer = new Float64Array(size);
+  return scratch.buffer.subarray(0, size);
 }
 
 /**
@@ -453,20 +469,23 @@ function doubleCentred(
 ): { matrix: Float64Array; order: number } | null {
   // the selected rows and columns of G, compact, or G itself (then count = n): no index lookups below
   const s = select ? selectedSubmatrix(g, n, select, count) : g;
+  // Row sums as column sums, row after row: G is exactly symmetric (gram() mirrors its upper triangle), so
+  // column a adds G_a0, G_a1, … in the order a row sum would, without one long chain of dependent additions.
   const rowMean = new Float64Array(count);
-  let total = 0;
   let energy = 0;
   for (let a = 0; a < count; a++) {
     const o = a * count;
-    let sum = 0;
-    for (let b = 0; b < count; b++) sum += s[o + b];
-    rowMean[a] = sum / count;
-    total += sum;
+    for (let b = 0; b < count; b++) rowMean[b] += s[o + b];
     energy += s[o + a];
+  }
+  let total = 0;
+  for (let a = 0; a < count; a++) {
+    total += rowMean[a];
+    rowMean[a] /= count;
   }
   const meanSq = total / (count * count);
   if (!(count * meanSq <= 0.5 * energy)) return null;
-  const m = select ? s : new Float64Array(count * count);
+  const m = select ? s : reused(centredScratch, count * count);
   for (let a = 0; a < count; a++) {
     const oa = a * count;
     const ra = rowMean[a];
@@ -479,7 +498,7 @@ function doubleCentred(
 function selectedSubmatrix(g: Float64Array, n: number, select: Uint8Array, count: number): Float64Array {
   const rows = new Int32Array(count);
   for (let r = 0, i = 0; r < n && i < count; r++) if (select[r]) rows[i++] = r;
-  const s = new Float64Array(count * count);
+  const s = reused(centredScratch, count * count);
   for (let a = 0; a < count; a++) {
     const o = rows[a] * n;
     const oa = a * count;
