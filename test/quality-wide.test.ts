@@ -24,6 +24,7 @@ interface WideData {
     expected: LayerMetrics;
   }[];
   zeroFirst: { shape: number[]; seed: number; expected: LayerMetrics }[];
+  large: { shape: number[]; seed: number; deadEvery: number; expected: LayerMetrics }[];
 }
 const wide = JSON.parse(readFileSync(dataPath('mutation/quality-wide.json'), 'utf8')) as WideData;
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -60,6 +61,20 @@ describe('wide kernels (k > 64) against numpy', () => {
       closeMetrics(measureLayer(w, c.shape).metrics, c.expected, `[${c.shape}] zero first filter`);
     });
   }
+  test('a small wide layer, then a 512-filter one: the n×n buffers reused between layers grow', () => {
+    const small = wide.layers[0];
+    const big = wide.large.find((c) => c.shape[0] === 512);
+    assert.ok(big, 'quality-wide.json has the 512×1×1×700 case');
+    const withDead = (c: { shape: number[]; seed: number; deadEvery: number }) => {
+      const w = weights(size(c.shape), c.seed);
+      const k = c.shape[2] * c.shape[3];
+      for (let r = 3; r * k < w.length; r += c.deadEvery) for (let j = 0; j < k; j++) w[r * k + j] *= 1e-4;
+      return w;
+    };
+    closeMetrics(measureLayer(withDead(small), small.shape).metrics, small.expected, 'small first');
+    closeMetrics(measureLayer(withDead(big), big.shape).metrics, big.expected, 'then 512 filters');
+    closeMetrics(measureLayer(withDead(small), small.shape).metrics, small.expected, 'small again');
+  });
 });
 
 describe('work limits inside measureLayer (hand-derived)', () => {

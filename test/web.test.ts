@@ -53,6 +53,14 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
   });
 
   const go = (hash: string) => goHash(page, srv.url, hash);
+  /**
+   * Closes a test's own server after the page has left it: a page still on a closed server can fire a late
+   * request (seen on a loaded machine) that logs "Failed to load resource: net::ERR_CONNECTION_REFUSED".
+   */
+  const leaveAndClose = async (server: { close(): Promise<void> }) => {
+    await page.goto('about:blank');
+    await server.close();
+  };
 
   it('models page lists the fixture models with metadata and health', async () => {
     await go('');
@@ -159,7 +167,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
       assert.match(text, /not measured/);
       assert.doesNotMatch(text, /healthy/);
     } finally {
-      await bare.close();
+      await leaveAndClose(bare);
     }
     const full = await serveImported('imported', false);
     try {
@@ -174,7 +182,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
       assert.equal(await page.locator('#by').inputValue(), 'Task');
       await page.waitForSelector('#compare-result figure.drift svg');
     } finally {
-      await full.close();
+      await leaveAndClose(full);
     }
   });
 
@@ -210,7 +218,7 @@ describe('web app in headless Chromium', { skip: haveChromium ? false : `${CHROM
       await page.waitForSelector('#cohorts-result .error');
       assert.match(String(await page.locator('#cohorts-result .error').textContent()), /no 9x9 filters/);
     } finally {
-      await kxk.close();
+      await leaveAndClose(kxk);
       rmSync(tmp, { recursive: true, force: true });
     }
   });

@@ -16,14 +16,8 @@
 
 import { FilterDbError } from '../errors.js';
 import type { WeightArray } from '../model/types.js';
-import {
-  centredScatter,
-  columnMeans,
-  crossGram,
-  gram,
-  symmetricEigen,
-  symmetricEigenvaluesQL,
-} from './linalg.js';
+import { centredScatter, columnMeans, crossGram, gram, symmetricEigen } from './linalg.js';
+import { symmetricEigenvaluesOrNull } from './sym-eigenvalues.js';
 import type { LayerMetrics, QualityOptions } from './types.js';
 
 export const DEFAULT_SPARSITY_EPS = 0.01;
@@ -439,7 +433,23 @@ function centredMoments(
 function sharedRowGram(weight: WeightArray, out: number, inpg: number, k: number): Float64Array | null {
   if (inpg !== 1 || k <= JACOBI_MAX_VALUES || out >= k || out < 2) return null;
   if (out > FULL_GRAM_MAX_ROWS || out * k > WIDEN_SCRATCH_MAX) return null;
-  return gram(widened(weight), out, k);
+  return gram(widened(weight), out, k, reused(rowGramScratch, out * out));
+}
+
+/**
+ * The wide-kernel path's n×n matrices (n ≤ {@link FULL_GRAM_MAX_ROWS}: at most 2 MiB each) live in buffers
+ * reused from layer to layer: allocating a fresh zeroed 257×257 array took as long as centring it. A reused
+ * buffer holds stale values; each user writes what it reads.
+ */
+interface Scratch {
+  buffer: Float64Array | null;
+}
+const rowGramScratch: Scratch = { buffer: null };
+const centredScratch: Scratch = { buffer: null };
+
+function reused(scratch: Scratch, size: number): Float64Array {
+  if (!scratch.buffer || scratch.buffer.length < size) scratch.buffer = new Float64Array(size);
+  return scratch.buffer.subarray(0, size);
 }
 
 /**
@@ -448,7 +458,8 @@ function sharedRowGram(weight: WeightArray, out: number, inpg: number, k: number
  * selection, t = their mean = ‖mean row‖²). Exact algebra, but centring now subtracts in the Gram domain, so
  * the rounding error scales with ‖x‖² instead of ‖x − mean‖²: when the mean row carries more energy than the
  * spread (count·‖m‖² > Σ‖x_i − m‖², e.g. near-identical filters) this returns `null` and the caller centres the
- * rows themselves (at most 2× the direct path's rounding otherwise).
+ * rows themselves (at most 2× the direct path's rounding otherwise). Only the lower triangle of the result is
+ * written (what {@link eigenvalues} reads).
  */
 function doubleCentred(
   g: Float64Array,
@@ -456,36 +467,56 @@ function doubleCentred(
   select: Uint8Array | null,
   count: number,
 ): { matrix: Float64Array; order: number } | null {
-  const rows = new Int32Array(count);
-  for (let r = 0, i = 0; r < n && i < count; r++) if (!select || select[r]) rows[i++] = r;
+  // the selected rows and columns of G, compact, or G itself (then count = n): no index lookups below
+  const s = select ? selectedSubmatrix(g, n, select, count) : g;
+  // Row sums as column sums, row after row: G is exactly symmetric (gram() mirrors its upper triangle), so
+  // column a adds G_a0, G_a1, … in the order a row sum would, without one long chain of dependent additions.
   const rowMean = new Float64Array(count);
-  let total = 0;
   let energy = 0;
   for (let a = 0; a < count; a++) {
-    const o = rows[a] * n;
-    let s = 0;
-    for (let b = 0; b < count; b++) s += g[o + rows[b]];
-    rowMean[a] = s / count;
-    total += s;
-    energy += g[o + rows[a]];
+    const o = a * count;
+    for (let b = 0; b < count; b++) rowMean[b] += s[o + b];
+    energy += s[o + a];
+  }
+  let total = 0;
+  for (let a = 0; a < count; a++) {
+    total += rowMean[a];
+    rowMean[a] /= count;
   }
   const meanSq = total / (count * count);
   if (!(count * meanSq <= 0.5 * energy)) return null;
-  const m = new Float64Array(count * count);
+  const m = select ? s : reused(centredScratch, count * count);
   for (let a = 0; a < count; a++) {
-    const o = rows[a] * n;
     const oa = a * count;
-    for (let b = 0; b < count; b++) m[oa + b] = g[o + rows[b]] - rowMean[a] - rowMean[b] + meanSq;
+    const ra = rowMean[a];
+    for (let b = 0; b <= a; b++) m[oa + b] = s[oa + b] - ra - rowMean[b] + meanSq;
   }
   return { matrix: m, order: count };
 }
 
-/** Eigenvalues of a symmetric matrix: Jacobi for small ones, Householder + QL beyond {@link JACOBI_MAX_VALUES}. */
+/** The `count × count` submatrix of the `n × n` matrix `g` on the rows and columns `select` marks. */
+function selectedSubmatrix(g: Float64Array, n: number, select: Uint8Array, count: number): Float64Array {
+  const rows = new Int32Array(count);
+  for (let r = 0, i = 0; r < n && i < count; r++) if (select[r]) rows[i++] = r;
+  const s = reused(centredScratch, count * count);
+  for (let a = 0; a < count; a++) {
+    const o = rows[a] * n;
+    const oa = a * count;
+    for (let b = 0; b < count; b++) s[oa + b] = g[o + rows[b]];
+  }
+  return s;
+}
+
+/**
+ * Eigenvalues (descending) of a symmetric matrix given by its lower triangle (the upper one is overwritten):
+ * Jacobi for small ones, Householder + QL beyond {@link JACOBI_MAX_VALUES}.
+ */
 function eigenvalues(a: Float64Array, order: number): Float64Array {
   if (order > JACOBI_MAX_VALUES) {
-    const values = symmetricEigenvaluesQL(a, order);
-    if (values) return values;
+    const values = symmetricEigenvaluesOrNull(a, order);
+    if (values) return values.reverse();
   }
+  for (let i = 0; i < order; i++) for (let j = 0; j < i; j++) a[j * order + i] = a[i * order + j];
   return symmetricEigen(a, order, { vectors: false }).values;
 }
 
@@ -502,10 +533,10 @@ export function varianceEntropyOfScatter(
   return entropyOfScatter({ matrix: Float64Array.from(scatter), order: k }, count);
 }
 
-/** Entropy of the eigenvalues of scatter/(count−1) (the scatter is scaled in place). */
+/** Entropy of the eigenvalues of scatter/(count−1) (read from its lower triangle, scaled in place). */
 function entropyOfScatter(moments: { matrix: Float64Array; order: number }, count: number): VarianceEntropy {
   const { matrix: scatter, order: k } = moments;
-  for (let i = 0; i < scatter.length; i++) scatter[i] /= count - 1;
+  for (let i = 0; i < k; i++) for (let j = 0, o = i * k; j <= i; j++) scatter[o + j] /= count - 1;
   const values = eigenvalues(scatter, k);
   let total = 0;
   for (let i = 0; i < k; i++) {
