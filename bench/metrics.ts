@@ -15,6 +15,7 @@ import { flagLayer } from '../src/metrics/flags.js';
 import { planarShape } from '../src/metrics/layer-report.js';
 import { gram, setGramKernel } from '../src/metrics/linalg.js';
 import { measureLayer, orthogonality, scanWeights, varianceEntropy } from '../src/metrics/quality.js';
+import { symmetricEigenvaluesOrNull } from '../src/metrics/sym-eigenvalues.js';
 import { wasmGramAvailable } from '../src/metrics/wasm/gram.js';
 import type { WeightArray } from '../src/model/types.js';
 import { openModelInput } from '../src/node/file-source.js';
@@ -179,6 +180,7 @@ async function main(): Promise<void> {
     console.log(
       `measureLayer per weight, ${shape.join('x')}: ${((ms * 1e6) / w.length).toFixed(1)} ns wall (${ms.toFixed(1)} ms a layer), ${((cpu * 1e6) / w.length).toFixed(1)} ns CPU (${cpu.toFixed(1)} ms)`,
     );
+    if (shape[1] === 1 && shape[0] < shape[3]) wideSplit(w, shape[0], shape[3], repeat, cpu);
   }
   await melspectrogramPerWeight(repeat);
   if (argv.includes('--per-weight')) return;
@@ -213,6 +215,30 @@ async function main(): Promise<void> {
   }
 
   if (!argv.includes('--no-pool')) await poolBench(layers, total, repeat);
+}
+
+/**
+ * Where a wide single-channel layer's CPU time goes: its row Gram matrix (orthogonality and both entropies
+ * share it) and one out×out spectrum (Householder reduction + QL, on the centred Gram as the entropies use it),
+ * each timed alone (best of `repeat` runs of 20 calls); the rest is the first pass, the double centring, the
+ * orthogonality sums and the entropies.
+ */
+function wideSplit(w: Float32Array, out: number, k: number, repeat: number, total: number): void {
+  const x = Float64Array.from(w);
+  const g = new Float64Array(out * out);
+  const per = (fn: () => void) =>
+    cpuTime(() => {
+      for (let i = 0; i < 20; i++) fn();
+    }, repeat) / 20;
+  const tGram = per(() => gram(x, out, k, g));
+  const mean = new Float64Array(k);
+  for (let r = 0; r < out; r++) for (let j = 0; j < k; j++) mean[j] += x[r * k + j] / out;
+  const centred = x.map((v, i) => v - mean[i % k]);
+  const c = gram(centred, out, k);
+  const tSpectrum = per(() => symmetricEigenvaluesOrNull(c, out));
+  console.log(
+    `  of which the ${out}×${out} row Gram ${tGram.toFixed(2)} ms, one ${out}×${out} spectrum ${tSpectrum.toFixed(2)} ms, the rest ${(total - tGram - tSpectrum).toFixed(2)} ms`,
+  );
 }
 
 /**
