@@ -22,14 +22,9 @@ import {
 } from '../src/metrics/quality.js';
 import type { LayerMetrics } from '../src/metrics/types.js';
 import { close, closeMetrics } from './support/close-metrics.js';
-import { minstdWeights as weights } from './support/minstd.js';
+import { killRows, minstdLayer, minstdWeights as weights } from './support/minstd.js';
 import { dataPath } from './support/paths.js';
 
-/** Rows r ≡ 3 (mod every) scaled by 1e-4 (the generator's dead filters). */
-function killRows(w: Float64Array, k: number, every: number): Float64Array {
-  if (every) for (let r = 3; r * k < w.length; r += every) for (let j = 0; j < k; j++) w[r * k + j] *= 1e-4;
-  return w;
-}
 const special = (s: string): number =>
   s === 'NaN' ? Number.NaN : s === 'Infinity' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
 
@@ -75,15 +70,6 @@ interface Data {
   };
 }
 const data = JSON.parse(readFileSync(dataPath('mutation/quality-paths.json'), 'utf8')) as Data;
-const layerWeights = (shape: number[], seed: number, every: number): Float64Array =>
-  killRows(
-    weights(
-      shape.reduce((a, b) => a * b, 1),
-      seed,
-    ),
-    shape[2] * shape[3],
-    every,
-  );
 
 describe('blockedOrthogonality against numpy', () => {
   for (const c of data.blocked) {
@@ -181,7 +167,7 @@ describe('varianceEntropy against numpy (all rows and a selection)', () => {
 describe('measureLayer on shapes the fixtures lack, against numpy', () => {
   for (const c of data.layers) {
     test(`[${c.shape.join(', ')}]${c.deadEvery ? ' with dead filters' : ''}`, () => {
-      const w = layerWeights(c.shape, c.seed, c.deadEvery);
+      const w = minstdLayer(c.shape, c.seed, c.deadEvery);
       const { metrics, nonFinite } = measureLayer(w, c.shape);
       assert.equal(nonFinite, 0);
       closeMetrics(metrics, c.expected, `[${c.shape}]`);
@@ -195,7 +181,7 @@ describe('measureLayer on shapes the fixtures lack, against numpy', () => {
 
   test('non-finite weights: counted; sparsity from the finite max; norms over finite values; the rest null', () => {
     const c = data.nonFiniteLayer;
-    const w = layerWeights(c.shape, c.seed, 0);
+    const w = minstdLayer(c.shape, c.seed, 0);
     for (let j = 0; j < 9; j++) w[c.scaleRow * 9 + j] *= 1e-4;
     for (const [r, j, v] of c.nonFinite) w[r * 9 + j] = special(v);
     const { metrics, nonFinite } = measureLayer(w, c.shape);
@@ -209,7 +195,7 @@ describe('measureLayer: hand-derived cases', () => {
   // power of two is exact, so the layer times 2^e has the same metrics with normL1 and normL2 times 2^e.
   const ref = data.layers.find((l) => l.shape.join() === '24,8,3,3');
   assert.ok(ref);
-  const base = layerWeights(ref.shape, ref.seed, ref.deadEvery);
+  const base = minstdLayer(ref.shape, ref.seed, ref.deadEvery);
   for (const e of [400, -400, -700]) {
     test(`the layer times 2^${e} (squares would over/underflow): the same metrics, norms times 2^${e}`, () => {
       const s = 2 ** e;

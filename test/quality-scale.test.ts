@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { measureLayer } from '../src/metrics/quality.js';
 import type { LayerMetrics } from '../src/metrics/types.js';
 import { closeMetrics } from './support/close-metrics.js';
-import { minstdWeights as weights } from './support/minstd.js';
+import { minstdLayer } from './support/minstd.js';
 import { dataPath } from './support/paths.js';
 
 const { large } = JSON.parse(readFileSync(dataPath('mutation/quality-wide.json'), 'utf8')) as {
@@ -21,12 +21,7 @@ const { large } = JSON.parse(readFileSync(dataPath('mutation/quality-wide.json')
 
 for (const c of large) {
   test(`[${c.shape.join(', ')}] with sparse filters against numpy`, () => {
-    const k = c.shape[2] * c.shape[3];
-    const w = weights(
-      c.shape.reduce((a, b) => a * b, 1),
-      c.seed,
-    );
-    for (let r = 3; r * k < w.length; r += c.deadEvery) for (let j = 0; j < k; j++) w[r * k + j] *= 1e-4;
+    const w = minstdLayer(c.shape, c.seed, c.deadEvery);
     const { metrics, nonFinite } = measureLayer(w, c.shape);
     assert.equal(nonFinite, 0);
     closeMetrics(metrics, c.expected, `[${c.shape}]`);

@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { MetricLimitError, measureLayer } from '../src/metrics/quality.js';
 import type { LayerMetrics } from '../src/metrics/types.js';
 import { closeMetrics } from './support/close-metrics.js';
-import { minstdWeights as weights } from './support/minstd.js';
+import { minstdLayer, minstdWeights as weights } from './support/minstd.js';
 import { dataPath } from './support/paths.js';
 
 interface WideData {
@@ -31,12 +31,9 @@ const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 describe('wide kernels (k > 64) against numpy', () => {
   for (const c of wide.layers) {
-    const k = c.shape[2] * c.shape[3];
     test(`[${c.shape.join(', ')}]${c.deadEvery ? ' with sparse filters' : ''}${c.float32 ? ', float32' : ''}`, () => {
-      const w = weights(size(c.shape), c.seed);
       // rows r ≡ 3 (mod deadEvery) times 1e-4, as the generator script does
-      if (c.deadEvery)
-        for (let r = 3; r * k < w.length; r += c.deadEvery) for (let j = 0; j < k; j++) w[r * k + j] *= 1e-4;
+      const w = minstdLayer(c.shape, c.seed, c.deadEvery);
       const { metrics, nonFinite } = measureLayer(c.float32 ? Float32Array.from(w) : w, c.shape);
       assert.equal(nonFinite, 0);
       closeMetrics(metrics, c.expected, `[${c.shape}]`);
@@ -65,15 +62,21 @@ describe('wide kernels (k > 64) against numpy', () => {
     const small = wide.layers[0];
     const big = wide.large.find((c) => c.shape[0] === 512);
     assert.ok(big, 'quality-wide.json has the 512×1×1×700 case');
-    const withDead = (c: { shape: number[]; seed: number; deadEvery: number }) => {
-      const w = weights(size(c.shape), c.seed);
-      const k = c.shape[2] * c.shape[3];
-      for (let r = 3; r * k < w.length; r += c.deadEvery) for (let j = 0; j < k; j++) w[r * k + j] *= 1e-4;
-      return w;
-    };
-    closeMetrics(measureLayer(withDead(small), small.shape).metrics, small.expected, 'small first');
-    closeMetrics(measureLayer(withDead(big), big.shape).metrics, big.expected, 'then 512 filters');
-    closeMetrics(measureLayer(withDead(small), small.shape).metrics, small.expected, 'small again');
+    closeMetrics(
+      measureLayer(minstdLayer(small.shape, small.seed, small.deadEvery), small.shape).metrics,
+      small.expected,
+      'small first',
+    );
+    closeMetrics(
+      measureLayer(minstdLayer(big.shape, big.seed, big.deadEvery), big.shape).metrics,
+      big.expected,
+      'then 512 filters',
+    );
+    closeMetrics(
+      measureLayer(minstdLayer(small.shape, small.seed, small.deadEvery), small.shape).metrics,
+      small.expected,
+      'small again',
+    );
   });
 });
 

@@ -14,3 +14,18 @@ export function minstdWeights(count: number, seed: number): Float64Array {
   }
   return out;
 }
+
+/** Rows r ≡ 3 (mod every) of `k` values scaled by 1e-4, in place: the scripts' dead filters (none for every = 0). */
+export function killRows(w: Float64Array, k: number, every: number): Float64Array {
+  if (every) for (let r = 3; r * k < w.length; r += every) for (let j = 0; j < k; j++) w[r * k + j] *= 1e-4;
+  return w;
+}
+
+/**
+ * make_quality_paths.py's `layer`: the weights of a layer of `shape` ([out, in, kh, kw]) from the generator, its
+ * kh·kw rows r ≡ 3 (mod deadEvery) made dead.
+ */
+export function minstdLayer(shape: readonly number[], seed: number, deadEvery = 0): Float64Array {
+  const k = shape[2] * shape[3];
+  return killRows(minstdWeights(shape[0] * shape[1] * k, seed), k, deadEvery);
+}
