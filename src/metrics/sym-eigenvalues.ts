@@ -3,7 +3,7 @@
  * method with Wilkinson shifts on the tridiagonal matrix (eigenvalues only, no vectors). O(4/3·n³) for the
  * reduction, O(n²) for QL — the cyclic Jacobi solver in linalg.ts is O(n³) per sweep with ~10 sweeps and is
  * kept for the small k×k scatter matrices; this one is for the M×M Gram matrices of the spectral metrics (M up
- * to a few thousand) and, through linalg.ts's `symmetricEigenvaluesQL`, the scatter of wide kernels.
+ * to a few thousand) and, called by quality.ts, the centred Gram or scatter matrices of wide kernels.
  *
  * The reduction works on the lower triangle, row-major, and processes rows from the last one up (Numerical
  * Recipes' tred2 order), so every Householder vector is a contiguous row. Each step's rank-2 update of the
