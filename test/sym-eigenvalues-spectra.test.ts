@@ -90,6 +90,15 @@ function build(c: Case): Float64Array {
         for (let j = 0; j < 4; j++) a[(i + 1) * n + j + 1] = block[i * 4 + j] * 2 ** -600;
       return a;
     }
+    case 'tinyBlockFirst': {
+      const a = new Float64Array(n * n);
+      a[n * n - 1] = 1;
+      const block = tridiagonal([0.3, -0.2, 0.5, 0.1], [0.7, 0.4, -0.6]);
+      for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) a[i * n + j] = block[i * 4 + j] * 2 ** -600;
+      return a;
+    }
+    case 'weakTail':
+      return tridiagonal([1, 1e-10, 1e-10], [1e-8, 1e-12]);
     case 'scaled':
       return symmetric(n, seed).map((x) => x * (c.scale ?? 1));
     case 'subnormal': {
@@ -168,7 +177,7 @@ for (const wasm of [true, false]) {
         assert.ok(ev, 'QL converges');
         assert.deepEqual(a, copy, 'the input is left unchanged');
         assertClose(ev, c.eigenvalues, c.name);
-        if (c.kind === 'tinyBlock')
+        if (c.kind === 'tinyBlock' || c.kind === 'tinyBlockFirst')
           for (let i = 0; i < 4; i++) {
             const want = c.eigenvalues[i];
             assert.ok(Math.abs(ev[i] - want) <= 1e-12 * Math.abs(want), `tiny λ${i}: ${ev[i]} vs ${want}`);

@@ -60,6 +60,14 @@ def cases():
     t[0, 0] = 1
     t[1:, 1:] = tridiagonal([0.3, -0.2, 0.5, 0.1], [0.7, 0.4, -0.6]) * 2.0 ** -600
     yield 'tiny block 5', t, {'kind': 'tinyBlock', 'n': 5}
+    # the same block first, 1 last: splitting must not depend on which side of the zero coupling is larger
+    t = np.zeros((5, 5))
+    t[:4, :4] = tridiagonal([0.3, -0.2, 0.5, 0.1], [0.7, 0.4, -0.6]) * 2.0 ** -600
+    t[4, 4] = 1
+    yield 'tiny block first 5', t, {'kind': 'tinyBlockFirst', 'n': 5}
+    # a coupling of 1e-12 between two equal entries of 1e-10 in a block of norm 1: negligible next to the
+    # norm, yet it splits the pair into 1e-10 +- 1e-12 (dropping it errs by 1e-12)
+    yield 'weak tail coupling 3', tridiagonal([1, 1e-10, 1e-10], [1e-8, 1e-12]), {'kind': 'weakTail', 'n': 3}
     for s, label in [(1e-320, '1e-320'), (-1e-320, '-1e-320')]:  # the second: every entry <= 0
         yield f'subnormal tridiagonal 4 x {label}', tridiagonal([0] * 4, [s, 2 * s, 3 * s]), {'kind': 'subnormal',
                                                                                         'n': 4, 'scale': s}
