@@ -19,8 +19,11 @@ import { TRIDIAG_WASM_BASE64 } from './wasm/tridiag-wasm.js';
 /** The matrix to reduce (the caller fills its lower triangle) and the reduction that works on it. */
 interface Workspace {
   a: Float64Array;
-  /** Householder tridiagonalisation of `a` (destroyed): diagonal to `d`, sub-diagonal to `e` (see below). */
-  tridiagonalize(d: Float64Array, e: Float64Array): void;
+  /**
+   * Multiplies the lower triangle of `a` by `factor` (a power of two: exact), then tridiagonalises it (`a` is
+   * destroyed): diagonal to `d`, sub-diagonal to `e` (see `tridiagonalize`).
+   */
+  scaleAndReduce(factor: number, d: Float64Array, e: Float64Array): void;
 }
 
 /** The JS reduction's vectors: u (Householder vector), q, v (the next one) and p (the product). */
@@ -37,6 +40,7 @@ interface TridiagExports {
   tridiagonalize(
     a: number,
     n: number,
+    factor: number,
     u: number,
     q: number,
     v: number,
@@ -77,7 +81,7 @@ function warmUp(k: TridiagExports): void {
   const vector = (i: number) => (n + i) * n * 8; // u, q, v, p, d and e after A (n even: 16-byte aligned)
   for (let r = 0; r < 20; r++) {
     for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = ((i * 7 + j * 3) % 11) - 5;
-    k.tridiagonalize(0, n, vector(0), vector(1), vector(2), vector(3), vector(4), vector(5));
+    k.tridiagonalize(0, n, 1, vector(0), vector(1), vector(2), vector(3), vector(4), vector(5));
   }
 }
 
@@ -113,9 +117,9 @@ function wasmWorkspace(n: number): Workspace | null {
   const buf = k.memory.buffer;
   return {
     a: new Float64Array(buf, 0, n * n),
-    tridiagonalize: (d, e) => {
-      // the whole reduction in one call; e[n − 1] is not written (left as the caller's 0)
-      k.tridiagonalize(0, n, offU, offQ, offV, offP, offD, offE);
+    scaleAndReduce: (factor, d, e) => {
+      // the scaling and the whole reduction in one call; e[n − 1] is not written (left as the caller's 0)
+      k.tridiagonalize(0, n, factor, offU, offQ, offV, offP, offD, offE);
       d.set(new Float64Array(buf, offD, n));
       if (n > 1) e.set(new Float64Array(buf, offE, n - 1));
     },
@@ -130,7 +134,14 @@ function jsWorkspace(n: number): Workspace {
     v: new Float64Array(n),
     p: new Float64Array(n),
   };
-  return { a: ws.a, tridiagonalize: (d, e) => tridiagonalize(ws, n, d, e) };
+  const a = ws.a;
+  return {
+    a,
+    scaleAndReduce: (factor, d, e) => {
+      for (let i = 0; i < n; i++) for (let j = 0, o = i * n; j <= i; j++) a[o + j] *= factor;
+      tridiagonalize(ws, n, d, e);
+    },
+  };
 }
 
 /** The JS twin of wasm/tridiag.wat's update_product (same operations, summation in one lane). */
@@ -174,23 +185,25 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
 /** {@link symmetricEigenvalues}, or null when QL does not converge (the caller falls back to Jacobi). */
 export function symmetricEigenvaluesOrNull(a: Float64Array, n: number): Float64Array | null {
   if (a.length < n * n) throw new RangeError(`symmetricEigenvalues: need ${n * n} values, got ${a.length}`);
-  // only the lower triangle is read, checked and copied (the reduction never reads above the diagonal)
+  // only the lower triangle is read, checked and copied (the reduction never reads above the diagonal): one
+  // pass copies it into the workspace and finds its largest magnitude (NaN and ∞ stick in Math.max), then the
+  // workspace scales the copy in place (`a` is never written)
+  const ws = wasmWorkspace(n) ?? jsWorkspace(n);
+  const w = ws.a;
   let maxAbs = 0;
   for (let i = 0; i < n; i++) {
     const o = i * n;
     for (let j = 0; j <= i; j++) {
-      const x = Math.abs(a[o + j]);
-      if (!(x <= Number.MAX_VALUE)) throw new RangeError('symmetricEigenvalues: non-finite entry');
-      if (x > maxAbs) maxAbs = x;
+      const x = a[o + j];
+      w[o + j] = x;
+      maxAbs = Math.max(maxAbs, Math.abs(x));
     }
   }
+  if (!(maxAbs <= Number.MAX_VALUE)) throw new RangeError('symmetricEigenvalues: non-finite entry');
   const factor = normalisingFactor(maxAbs);
-  const ws = wasmWorkspace(n) ?? jsWorkspace(n);
-  const w = ws.a;
-  for (let i = 0; i < n; i++) for (let j = 0, o = i * n; j <= i; j++) w[o + j] = a[o + j] * factor;
   const d = new Float64Array(n);
   const e = new Float64Array(n);
-  ws.tridiagonalize(d, e);
+  ws.scaleAndReduce(factor, d, e);
   if (!tridiagonalQl(d, e, n)) return null;
   for (let i = 0; i < n; i++) d[i] /= factor;
   d.sort();

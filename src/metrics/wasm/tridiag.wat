@@ -3,9 +3,9 @@
 ;; Source of src/metrics/wasm/tridiag-wasm.ts (assembled by `node scripts/build-wasm.mjs`). Glue, the JS twin
 ;; and the eigenvalues after it: src/metrics/sym-eigenvalues.ts.
 ;;
-;; tridiagonalize($a, $n, $u, $q, $v, $p, $d, $e): the whole reduction in one call (the JS `tridiagonalize`
-;; step by step, Numerical Recipes' tred2 order, rows from the last one up): A at $a is the n × n row-major
-;; matrix (lower triangle read, destroyed); on return d[i] = the diagonal, e[i] = element (i + 1, i) for
+;; tridiagonalize($a, $n, $factor, $u, $q, $v, $p, $d, $e): the whole reduction in one call (the JS
+;; `tridiagonalize` step by step, Numerical Recipes' tred2 order, rows from the last one up): A at $a is the n × n
+;; row-major matrix (lower triangle read, first multiplied by $factor, destroyed); on return d[i] = the diagonal, e[i] = element (i + 1, i) for
 ;; i < n − 1 (e[n − 1] not written); u, q, v and p are n-vectors of scratch on 16-byte boundaries. Each step:
 ;; the row's Householder vector (computed at the end of the previous step, while row l was being updated, and
 ;; kept: u and v swap roles), p = S·u/h and fsum = uᵀp, q = p − (fsum/2h)·u with row l updated as q is formed,
@@ -235,7 +235,8 @@
       (local.get $u) (local.get $q) (local.get $v) (local.get $p)))
 
   (func (export "tridiagonalize")
-    (param $a i32) (param $n i32) (param $u i32) (param $q i32) (param $v i32) (param $p i32) (param $d i32) (param $e i32)
+    (param $a i32) (param $n i32) (param $factor f64) (param $u i32) (param $q i32) (param $v i32) (param $p i32)
+    (param $d i32) (param $e i32)
     (local $i i32) (local $l i32) (local $lb i32) (local $end i32) (local $pairs i32) (local $kb i32)
     (local $row i32) (local $rowL i32) (local $stride i32) (local $ready i32) (local $swap i32)
     (local $scale f64) (local $h f64) (local $invH f64) (local $fsum f64) (local $kk f64) (local $ul f64) (local $ql f64)
@@ -243,6 +244,29 @@
     (local $sInvH v128) (local $sKk v128) (local $sUl v128) (local $sQl v128) (local $pv v128) (local $uv v128)
     (local $qv v128) (local $xv v128)
     (local.set $stride (i32.shl (local.get $n) (i32.const 3)))
+    ;; the lower triangle times $factor (a power of two: exact), elementwise
+    (local.set $sInvH (f64x2.splat (local.get $factor)))
+    (local.set $row (local.get $a))
+    (block $sdone
+      (loop $srow
+        (br_if $sdone (i32.ge_s (local.get $i) (local.get $n)))
+        (local.set $end (i32.shl (i32.add (local.get $i) (i32.const 1)) (i32.const 3)))
+        (local.set $pairs (i32.and (local.get $end) (i32.const -16)))
+        (local.set $kb (i32.const 0))
+        (block $spdone
+          (loop $spair
+            (br_if $spdone (i32.ge_u (local.get $kb) (local.get $pairs)))
+            (v128.store (i32.add (local.get $row) (local.get $kb))
+              (f64x2.mul (v128.load (i32.add (local.get $row) (local.get $kb))) (local.get $sInvH)))
+            (local.set $kb (i32.add (local.get $kb) (i32.const 16)))
+            (br $spair)))
+        (if (i32.lt_u (local.get $kb) (local.get $end))
+          (then
+            (f64.store (i32.add (local.get $row) (local.get $kb))
+              (f64.mul (f64.load (i32.add (local.get $row) (local.get $kb))) (local.get $factor)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (local.set $row (i32.add (local.get $row) (local.get $stride)))
+        (br $srow)))
     (if (i32.ge_s (local.get $n) (i32.const 2))
       (then
         ;; the last row's reflector into u
