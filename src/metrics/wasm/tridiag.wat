@@ -4,21 +4,23 @@
 ;; and the eigenvalues after it: src/metrics/sym-eigenvalues.ts.
 ;;
 ;; tridiagonalize($a, $n, $factor, $u, $q, $v, $p, $d, $e): the whole reduction in one call (the JS
-;; `tridiagonalize` step by step, Numerical Recipes' tred2 order, rows from the last one up): A at $a is the n × n
-;; row-major matrix (lower triangle read, first multiplied by $factor, destroyed); on return d[i] = the diagonal, e[i] = element (i + 1, i) for
-;; i < n − 1 (e[n − 1] not written); u, q, v and p are n-vectors of scratch on 16-byte boundaries. Each step:
+;; `tridiagonalize` step by step, Numerical Recipes' tred2 order, rows from the last one up): A at $a is the
+;; n × n row-major matrix (lower triangle read, first multiplied by $factor, a power of two, then destroyed);
+;; on return d[i] = A[i][i] and e[i] = element (i + 1, i) for i < n − 1 (e[n − 1] not written); u, q, v and p
+;; are n-vectors of scratch, all offsets in bytes, vectors on 16-byte boundaries. Each step:
 ;; the row's Householder vector (computed at the end of the previous step, while row l was being updated, and
 ;; kept: u and v swap roles), p = S·u/h and fsum = uᵀp, q = p − (fsum/2h)·u with row l updated as q is formed,
 ;; row l's Householder vector into v, then the fused pass (update_product2, update_product) on rows 0..l−1.
 ;; Sums (the row scale Σ|a|, h = Σx², fsum) are sequential in column order as in JS; only elementwise operations
-;; run two lanes at a time, so the results are the bits the JS loop around the per-step pass gave.
+;; run two lanes at a time, so the results are the bits of the former JS loop around the per-step pass
+;; (bench/eigen-bits.ts prints the same digest for both builds).
 ;;
 ;; The per-step pass (internal), update_product($a, $n, $j0, $m, $u, $q, $v, $p), offsets in bytes into memory:
 ;;   A at $a: row-major, row stride $n float64; only the lower triangle of rows $j0..$m-1 is touched.
 ;;   For every row $j0 ≤ j < $m and column k ≤ j:   A[j][k] -= u[j]·q[k] + q[j]·u[k]   (the rank-2 update)
 ;;   and with the updated values:            p[k] += A[j][k]·v[j] (k < j),  p[j] += Σ_{k<j} A[j][k]·v[k] + A[j][j]·v[j]
 ;;   i.e. p += S·v for the updated symmetric block S (the next step's matrix–vector product); p is zeroed by
-;;   the caller. With u = q = 0 it is the plain product (A − 0 = A exactly).
+;;   the caller. With q = 0 it is the plain product (A − (u·0 + 0·u) = A exactly).
 ;; update_product2 does the same for rows 0..$m-1 ($m even) two rows at a time: each column pair of q, u, v and p
 ;; is loaded once for both rows (the pass is bound by loads and stores, not arithmetic), which changes only the
 ;; order in which p's sums are rounded. The caller finishes an odd last row with update_product.
@@ -242,10 +244,10 @@
     (local $scale f64) (local $h f64) (local $invH f64) (local $fsum f64) (local $kk f64) (local $ul f64) (local $ql f64)
     (local $x f64) (local $qk f64)
     (local $sInvH v128) (local $sKk v128) (local $sUl v128) (local $sQl v128) (local $pv v128) (local $uv v128)
-    (local $qv v128) (local $xv v128)
+    (local $qv v128) (local $xv v128) (local $sFactor v128)
     (local.set $stride (i32.shl (local.get $n) (i32.const 3)))
     ;; the lower triangle times $factor (a power of two: exact), elementwise
-    (local.set $sInvH (f64x2.splat (local.get $factor)))
+    (local.set $sFactor (f64x2.splat (local.get $factor)))
     (local.set $row (local.get $a))
     (block $sdone
       (loop $srow
@@ -257,7 +259,7 @@
           (loop $spair
             (br_if $spdone (i32.ge_u (local.get $kb) (local.get $pairs)))
             (v128.store (i32.add (local.get $row) (local.get $kb))
-              (f64x2.mul (v128.load (i32.add (local.get $row) (local.get $kb))) (local.get $sInvH)))
+              (f64x2.mul (v128.load (i32.add (local.get $row) (local.get $kb))) (local.get $sFactor)))
             (local.set $kb (i32.add (local.get $kb) (i32.const 16)))
             (br $spair)))
         (if (i32.lt_u (local.get $kb) (local.get $end))
