@@ -8,36 +8,46 @@
  * The reduction works on the lower triangle, row-major, and processes rows from the last one up (Numerical
  * Recipes' tred2 order), so every Householder vector is a contiguous row. Each step's rank-2 update of the
  * trailing block is fused with the next step's symmetric matrix–vector product (the next vector is the last
- * row of the block, updated first): one pass over the trailing triangle per step instead of two. That pass is
- * a WebAssembly SIMD kernel (wasm/tridiag.wat, two rows at a time) where the engine has SIMD, the same loop in
- * JS otherwise.
+ * row of the block, updated first): one pass over the trailing triangle per step instead of two. Where the
+ * engine has WebAssembly SIMD the whole reduction is one call into wasm/tridiag.wat (every step: Householder
+ * vector, p and q, the fused pass two rows at a time); `tridiagonalize` below is its JS twin for engines
+ * without it, with the same operations except for the summation order inside the fused pass.
  */
 import { decodeBase64 } from './wasm/gram.js';
 import { TRIDIAG_WASM_BASE64 } from './wasm/tridiag-wasm.js';
 
-/** The per-step pass: rank-2 update of rows 0..m-1 with (u, q), and p += S·v with the updated values. */
+/** The matrix to reduce (the caller fills its lower triangle) and the reduction that works on it. */
 interface Workspace {
+  a: Float64Array;
+  /**
+   * Multiplies the lower triangle of `a` by `factor` (a power of two: exact), then tridiagonalises it (`a` is
+   * destroyed): diagonal to `d`, sub-diagonal to `e` (see `tridiagonalize`).
+   */
+  scaleAndReduce(factor: number, d: Float64Array, e: Float64Array): void;
+}
+
+/** The JS reduction's vectors: u (Householder vector), q, v (the next one) and p (the product). */
+interface JsWorkspace {
   a: Float64Array;
   u: Float64Array;
   q: Float64Array;
   v: Float64Array;
   p: Float64Array;
-  updateProduct(m: number): void;
 }
 
 interface TridiagExports {
   memory: WebAssembly.Memory;
-  update_product(
+  tridiagonalize(
     a: number,
     n: number,
-    j0: number,
-    m: number,
+    factor: number,
     u: number,
     q: number,
     v: number,
     p: number,
+    d: number,
+    e: number,
   ): void;
-  update_product2(a: number, n: number, m: number, u: number, q: number, v: number, p: number): void;
 }
 
 let wasm: TridiagExports | null | undefined;
@@ -59,14 +69,19 @@ function loadWasm(): TridiagExports | null {
 }
 
 /**
- * A few calls on a small block (~0.1 ms) so the engine tiers the kernel up before real work (a wasm call never
- * leaves the tier it started in; see gram.ts): the first 512×512 matrix took 200 ms instead of 75 without it.
- * The fresh memory is all zeros, a valid 48×48 block whose vectors may all sit at offset 0 (zeros stay zeros).
+ * Reductions of a small matrix so the engine tiers the kernel up before real work (a wasm call never leaves
+ * the tier it started in; see gram.ts, and the whole reduction is one call): when only the per-step pass was
+ * wasm, the first 512×512 matrix took 200 ms instead of 75 without a warm-up. 20 reductions of this 32×32
+ * matrix (no zero row, so every pass of a step runs; ~2 ms) send the reduction and the paired-row pass to
+ * TurboFan in Node 20 (checked with --trace-wasm-compilation-times).
  */
 function warmUp(k: TridiagExports): void {
-  for (let r = 0; r < 40; r++) {
-    k.update_product(0, 48, 0, 48, 0, 0, 0, 0);
-    k.update_product2(0, 48, 48, 0, 0, 0, 0);
+  const n = 32;
+  const a = new Float64Array(k.memory.buffer, 0, n * n);
+  const vector = (i: number) => (n + i) * n * 8; // u, q, v, p, d and e after A (n even: 16-byte aligned)
+  for (let r = 0; r < 20; r++) {
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = ((i * 7 + j * 3) % 11) - 5;
+    k.tridiagonalize(0, n, 1, vector(0), vector(1), vector(2), vector(3), vector(4), vector(5));
   }
 }
 
@@ -86,13 +101,15 @@ const MAX_WASM_BYTES = 2_146_435_072;
 function wasmWorkspace(n: number): Workspace | null {
   const k = useWasm ? loadWasm() : null;
   if (!k) return null;
-  // A (n × n), then u, q, v and p, each starting on a 16-byte boundary
+  // A (n × n), then u, q, v, p, d and e, each starting on a 16-byte boundary
   const vec = ((n + 1) & ~1) * 8;
   const offU = ((n * n + 1) & ~1) * 8;
   const offQ = offU + vec;
   const offV = offQ + vec;
   const offP = offV + vec;
-  const need = offP + vec;
+  const offD = offP + vec;
+  const offE = offD + vec;
+  const need = offE + vec;
   if (need > MAX_WASM_BYTES) return null;
   const have = k.memory.buffer.byteLength;
   // growing fails only when the process is out of memory, as the JS workspace's allocation would
@@ -100,30 +117,31 @@ function wasmWorkspace(n: number): Workspace | null {
   const buf = k.memory.buffer;
   return {
     a: new Float64Array(buf, 0, n * n),
-    u: new Float64Array(buf, offU, n),
-    q: new Float64Array(buf, offQ, n),
-    v: new Float64Array(buf, offV, n),
-    p: new Float64Array(buf, offP, n),
-    updateProduct: (m) => {
-      // rows in pairs (each column of u, q, v, p loaded once for two rows), an odd last row alone; either call
-      // does nothing on an empty range
-      const even = m & ~1;
-      k.update_product2(0, n, even, offU, offQ, offV, offP);
-      k.update_product(0, n, even, m, offU, offQ, offV, offP);
+    scaleAndReduce: (factor, d, e) => {
+      // the scaling and the whole reduction in one call; e[n − 1] is not written (left as the caller's 0)
+      k.tridiagonalize(0, n, factor, offU, offQ, offV, offP, offD, offE);
+      d.set(new Float64Array(buf, offD, n));
+      if (n > 1) e.set(new Float64Array(buf, offE, n - 1));
     },
   };
 }
 
 function jsWorkspace(n: number): Workspace {
-  const ws = {
+  const ws: JsWorkspace = {
     a: new Float64Array(n * n),
     u: new Float64Array(n),
     q: new Float64Array(n),
     v: new Float64Array(n),
     p: new Float64Array(n),
-    updateProduct: (m: number) => updateProductJs(ws.a, n, m, ws.u, ws.q, ws.v, ws.p),
   };
-  return ws;
+  const a = ws.a;
+  return {
+    a,
+    scaleAndReduce: (factor, d, e) => {
+      for (let i = 0; i < n; i++) for (let j = 0, o = i * n; j <= i; j++) a[o + j] *= factor;
+      tridiagonalize(ws, n, d, e);
+    },
+  };
 }
 
 /** The JS twin of wasm/tridiag.wat's update_product (same operations, summation in one lane). */
@@ -167,23 +185,25 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
 /** {@link symmetricEigenvalues}, or null when QL does not converge (the caller falls back to Jacobi). */
 export function symmetricEigenvaluesOrNull(a: Float64Array, n: number): Float64Array | null {
   if (a.length < n * n) throw new RangeError(`symmetricEigenvalues: need ${n * n} values, got ${a.length}`);
-  // only the lower triangle is read, checked and copied (the reduction never reads above the diagonal)
+  // only the lower triangle is read, checked and copied (the reduction never reads above the diagonal): one
+  // pass copies it into the workspace and finds its largest magnitude (NaN and ∞ stick in Math.max), then the
+  // workspace scales the copy in place (`a` is never written)
+  const ws = wasmWorkspace(n) ?? jsWorkspace(n);
+  const w = ws.a;
   let maxAbs = 0;
   for (let i = 0; i < n; i++) {
     const o = i * n;
     for (let j = 0; j <= i; j++) {
-      const x = Math.abs(a[o + j]);
-      if (!(x <= Number.MAX_VALUE)) throw new RangeError('symmetricEigenvalues: non-finite entry');
-      if (x > maxAbs) maxAbs = x;
+      const x = a[o + j];
+      w[o + j] = x;
+      maxAbs = Math.max(maxAbs, Math.abs(x));
     }
   }
+  if (!(maxAbs <= Number.MAX_VALUE)) throw new RangeError('symmetricEigenvalues: non-finite entry');
   const factor = normalisingFactor(maxAbs);
-  const ws = wasmWorkspace(n) ?? jsWorkspace(n);
-  const w = ws.a;
-  for (let i = 0; i < n; i++) for (let j = 0, o = i * n; j <= i; j++) w[o + j] = a[o + j] * factor;
   const d = new Float64Array(n);
   const e = new Float64Array(n);
-  tridiagonalize(ws, n, d, e);
+  ws.scaleAndReduce(factor, d, e);
   if (!tridiagonalQl(d, e, n)) return null;
   for (let i = 0; i < n; i++) d[i] /= factor;
   d.sort();
@@ -232,8 +252,9 @@ function householder(
  * Householder tridiagonalisation (eigenvalues only): on return `d` holds the diagonal and `e[i]` the
  * sub-diagonal element (i + 1, i) of the tridiagonal matrix (`e[n − 1]` is not written). `ws.a` is destroyed.
  */
-function tridiagonalize(ws: Workspace, n: number, d: Float64Array, e: Float64Array): void {
+function tridiagonalize(ws: JsWorkspace, n: number, d: Float64Array, e: Float64Array): void {
   const { a, u, q, v, p } = ws;
+  const updateProduct = (m: number) => updateProductJs(a, n, m, u, q, v, p);
   let productReady = false; // p already holds S·u for this step (from the previous fused pass)
   for (let i = n - 1; i >= 1; i--) {
     const l = i - 1;
@@ -251,7 +272,7 @@ function tridiagonalize(ws: Workspace, n: number, d: Float64Array, e: Float64Arr
       q.fill(0, 0, l + 1);
       v.set(u.subarray(0, l + 1));
       p.fill(0, 0, l + 1);
-      ws.updateProduct(l + 1);
+      updateProduct(l + 1);
     }
     // p = S·u/h (h ≥ 1/(l+1) after scaling, so 1/h is finite), q = p − (uᵀp/2h)·u
     const invH = 1 / h;
@@ -275,7 +296,7 @@ function tridiagonalize(ws: Workspace, n: number, d: Float64Array, e: Float64Arr
     }
     productReady = householder(a, rowL, l - 1, v) !== null;
     p.fill(0, 0, l);
-    ws.updateProduct(l);
+    updateProduct(l);
   }
   for (let i = 0; i < n; i++) d[i] = a[i * n + i];
 }
