@@ -78,6 +78,35 @@ describe('symmetricEigenvalues: the WebAssembly reduction against the JS one', (
     }
   });
 
+  test("block-diagonal matrices: the union of the blocks' eigenvalues (both kernels)", () => {
+    // diag(B, C) with B of order r: the steps reduce C first (their vectors vanish in B's columns), then row r
+    // has nothing left of its diagonal — no reflector — and the first step in B computes its product afresh
+    // over vectors the earlier steps left behind. The result must be B's and C's eigenvalues, each solved alone.
+    for (const [n, r] of [
+      [9, 5],
+      [12, 6],
+      [12, 9],
+    ]) {
+      const b = symmetric(r, 100 + r);
+      const c = symmetric(n - r, 200 + n);
+      const a = new Float64Array(n * n);
+      for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) a[i * n + j] = b[i * r + j];
+      for (let i = r; i < n; i++) for (let j = r; j < n; j++) a[i * n + j] = c[(i - r) * (n - r) + j - r];
+      for (const kernel of [true, false]) {
+        setTridiagWasm(kernel);
+        const got = Array.from(symmetricEigenvalues(a, n));
+        const want = [...symmetricEigenvalues(b, r), ...symmetricEigenvalues(c, n - r)].sort((x, y) => x - y);
+        const norm = Math.max(...want.map(Math.abs));
+        for (let i = 0; i < n; i++)
+          assert.ok(
+            Math.abs(got[i] - want[i]) <= 4 * n * Number.EPSILON * norm,
+            `${kernel ? 'wasm' : 'JS'} ${n}, blocks ${r} + ${n - r}: λ${i} ${got[i]} vs ${want[i]}`,
+          );
+      }
+      setTridiagWasm(true);
+    }
+  });
+
   test('odd and even orders up to 65, zero rows among them: agree to n·eps·‖A‖ and differ somewhere', () => {
     let differ = 0;
     for (const n of [5, 6, 16, 31, 32, 33, 64, 65])
