@@ -107,6 +107,19 @@ describe('symmetricEigenvalues: the WebAssembly reduction against the JS one', (
     }
   });
 
+  test('orders 0 and 1 on both kernels: no eigenvalue, then the entry itself', () => {
+    for (const kernel of [true, false]) {
+      setTridiagWasm(kernel);
+      assert.deepEqual(Array.from(symmetricEigenvalues(new Float64Array(0), 0)), [], `${kernel}: order 0`);
+      assert.deepEqual(
+        Array.from(symmetricEigenvalues(Float64Array.of(-2.5), 1)),
+        [-2.5],
+        `${kernel}: order 1`,
+      );
+    }
+    setTridiagWasm(true);
+  });
+
   test('odd and even orders up to 65, zero rows among them: agree to n·eps·‖A‖ and differ somewhere', () => {
     let differ = 0;
     for (const n of [5, 6, 16, 31, 32, 33, 64, 65])
