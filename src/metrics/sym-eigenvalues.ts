@@ -380,8 +380,8 @@ function rootFreeQl(d: Float64Array, e: Float64Array, lo: number, hi: number): b
   }
   for (let i = lo; i <= hi; i++) {
     d[i] /= scale;
-    // a NaN from a 0/0 no input here has produced: the caller's Jacobi solver takes over rather than return it
-    if (d[i] !== d[i]) return false;
+    // a NaN (from a 0/0 in a chase, which no input has produced) goes to the caller's Jacobi solver, not out
+    if (Number.isNaN(d[i])) return false;
   }
   return true;
 }
