@@ -632,7 +632,7 @@ export function crossGram(
 
 /**
  * Eigenvalues (descending) of a symmetric k×k matrix (row-major, full) by Householder reduction to
- * tridiagonal form and the implicit QL method with Wilkinson-type shifts: O(k³) with a small constant, where
+ * tridiagonal form and root-free implicit QL (sym-eigenvalues.ts): O(k³) with a small constant, where
  * cyclic Jacobi needs several O(k³) sweeps — 512×512 takes ~0.1 s instead of seconds. Backward stable
  * (errors ~1e-16·‖A‖), which is what an entropy of the normalised spectrum needs; {@link symmetricEigen}
  * stays the solver for small kernels (high relative accuracy, bit-for-bit stable results).
