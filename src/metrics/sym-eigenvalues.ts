@@ -321,6 +321,14 @@ function tridiagonalQl(d: Float64Array, e: Float64Array, n: number): boolean {
 const EPS_SQUARED = Number.EPSILON * Number.EPSILON;
 
 /**
+ * Paired chases for the first steps on an eigenvalue only, as a safeguard: two shifts placed symmetrically about
+ * the middle of a spectrum that is itself symmetric (a Laplacian's top block [[2, −1], [−1, 2]] gives 1 and 3)
+ * make a double step blind to the difference between λ and its mirror image, so from the third step on an
+ * eigenvalue a single Wilkinson shift chases alone — the case for which QL's convergence is proven.
+ */
+const PAIRED_STEPS = 2;
+
+/**
  * {@link tridiagonalQl} on the unreduced block of rows `lo..hi`. It works on the squared off-diagonal entries, so
  * a rotation needs no square root, after scaling the block by the power of two that brings its largest entry
  * near 1 (exact, and undone at the end): squares neither overflow nor underflow, even for a block far below the
@@ -365,7 +373,7 @@ function rootFreeQl(d: Float64Array, e: Float64Array, lo: number, hi: number): b
     const r0 = Math.hypot(t, 1);
     const sigmaA = d[l] - rte / (t + (t >= 0 ? r0 : -r0));
     startChase(d, m, sigmaA, a);
-    if (m - l < 3) {
+    if (m - l < 3 || iter > PAIRED_STEPS) {
       rotations(d, e, m - 1, l, m, sigmaA, a);
       endChase(d, e, l, sigmaA, a);
       continue;
@@ -425,8 +433,20 @@ function rotations(
     const bb = e[i];
     const r = p + bb;
     if (i !== m - 1) e[i + 1] = s * r;
-    const invP = 1 / p;
     const alpha = d[i];
+    if (r === 0) {
+      // p = bb = 0, which the second of two paired chases meets at the top row when the first ended there with
+      // e[l] = s·p = 0 (the Laplacian of order 17): row i is no longer coupled to the rows below, so the chase
+      // below ends and starts afresh at row i — the identity rotation, the limit of the formulas below as bb → 0
+      const g = alpha - sigma;
+      d[i + 1] = gamma + (alpha - g);
+      c = 1;
+      s = 0;
+      gamma = g;
+      p = g * g;
+      continue;
+    }
+    const invP = 1 / p;
     const numerator = p * (alpha - sigma) - bb * gamma;
     const invR = 1 / r;
     const g = numerator * invR;
@@ -447,7 +467,8 @@ function rotations(
  * Rotations i = m − 3, …, l of chase A together with rotations i + 2 of chase B (B two rows behind A: it reads
  * d[i + 2] and e[i + 2] after A's rotation i + 1 wrote them). The recurrence of {@link rotations}, written out
  * for both chases in one loop body so that the engine interleaves their two dependency chains (the same code
- * through a shared function and state array measured 0.57 ms instead of 0.45).
+ * through a shared function and state array measured 0.57 ms instead of 0.45). B's bb here is A's s·r, both
+ * positive in the unreduced block, so B's r > 0 (B meets p = bb = 0 only at the top row, in rotations()).
  */
 function pairedRotations(
   d: Float64Array,

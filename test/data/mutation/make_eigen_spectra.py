@@ -38,6 +38,8 @@ def cases():
         yield f'zero {n}', np.zeros((n, n)), {'kind': 'zero', 'n': n}
     yield 'wilkinson W21+', tridiagonal([abs(10 - i) for i in range(21)], [1] * 20), {'kind': 'wilkinson', 'n': 21}
     yield 'laplacian 9', tridiagonal([2] * 9, [-1] * 8), {'kind': 'laplacian', 'n': 9}
+    # order 17: the paired QL chases meet a row the first chase decoupled exactly (p = bb = 0 in the second)
+    yield 'laplacian 17', tridiagonal([2] * 17, [-1] * 16), {'kind': 'laplacian', 'n': 17}
     yield 'equal diagonal 2', np.array([[1.0, 0.5], [0.5, 1.0]]), {'kind': 'pair', 'n': 2}
     c = symmetric(12, 12) * 1e-9 + np.eye(12)
     yield 'cluster 12', c, {'kind': 'cluster', 'n': 12, 'seed': 12}
