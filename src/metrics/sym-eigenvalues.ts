@@ -253,26 +253,29 @@ function householder(
  * sub-diagonal element (i + 1, i) of the tridiagonal matrix (`e[n − 1]` is not written). `ws.a` is destroyed.
  */
 function tridiagonalize(ws: JsWorkspace, n: number, d: Float64Array, e: Float64Array): void {
-  const { a, u, q, v, p } = ws;
-  const updateProduct = (m: number) => updateProductJs(a, n, m, u, q, v, p);
+  const { a, q, p } = ws;
+  // u holds this step's Householder vector, v receives the next one (computed at the end of a step from row l,
+  // which nothing touches before the next step reads it); they swap roles after each step, as in tridiag.wat
+  let { u, v } = ws;
+  let hh = n > 1 ? householder(a, (n - 1) * n, n - 2, u) : null;
   let productReady = false; // p already holds S·u for this step (from the previous fused pass)
   for (let i = n - 1; i >= 1; i--) {
     const l = i - 1;
     const row = i * n;
-    const hh = householder(a, row, l, u);
+    const rowL = l * n;
     if (!hh) {
       e[l] = a[row + l]; // the row is zero left of its sub-diagonal entry: nothing to reduce
       productReady = false;
+      hh = householder(a, rowL, l - 1, u);
       continue;
     }
     const { h } = hh;
     e[l] = hh.offDiagonal;
     if (!productReady) {
-      // p = S·u: the fused pass with a zero update (A − 0 = A exactly)
+      // p = S·u: the fused pass with a zero update (A − 0 = A exactly) and u as the vector
       q.fill(0, 0, l + 1);
-      v.set(u.subarray(0, l + 1));
       p.fill(0, 0, l + 1);
-      updateProduct(l + 1);
+      updateProductJs(a, n, l + 1, u, q, u, p);
     }
     // p = S·u/h (h ≥ 1/(l+1) after scaling, so 1/h is finite), q = p − (uᵀp/2h)·u
     const invH = 1 / h;
@@ -286,7 +289,6 @@ function tridiagonalize(ws: JsWorkspace, n: number, d: Float64Array, e: Float64A
     // Row l (the next step's Householder row) is updated with q as q is formed; rows 0..l-1 are updated in
     // the fused pass with the next product (S·v, v the next step's Householder vector; for a zero next row, or
     // none, that product is computed and not used).
-    const rowL = l * n;
     const ul = u[l];
     const ql = p[l] - kk * ul;
     for (let k = 0; k <= l; k++) {
@@ -294,9 +296,11 @@ function tridiagonalize(ws: JsWorkspace, n: number, d: Float64Array, e: Float64A
       q[k] = qk;
       a[rowL + k] -= ul * qk + ql * u[k];
     }
-    productReady = householder(a, rowL, l - 1, v) !== null;
+    hh = householder(a, rowL, l - 1, v);
+    productReady = hh !== null;
     p.fill(0, 0, l);
-    updateProduct(l);
+    updateProductJs(a, n, l, u, q, v, p);
+    [u, v] = [v, u];
   }
   for (let i = 0; i < n; i++) d[i] = a[i * n + i];
 }
@@ -340,7 +344,8 @@ const PAIRED_STEPS = 2;
  * chases together do what a double-shift step does), the second chase two rows behind the first — it reads rows
  * only after the first has finished with them, so the result is that of the two chases one after the other,
  * while the CPU overlaps their independent chains (0.45 ms instead of 0.7 for a 257×257 matrix's QL).
- * Blocks of fewer than four rows take single chases.
+ * Blocks of fewer than four rows, and every step after the first {@link PAIRED_STEPS} on an eigenvalue, take
+ * single chases.
  */
 function rootFreeQl(d: Float64Array, e: Float64Array, lo: number, hi: number): boolean {
   let big = 0;
@@ -414,7 +419,8 @@ function endChase(d: Float64Array, e: Float64Array, l: number, sigma: number, st
  * Rotations i = from, from − 1, …, to of the chase that started at row m with shift σ. dsterf's recurrence,
  * rearranged so that one division (1/r) lies on the chain from one rotation to the next where dsterf has two
  * (p/r, then γ²/c), and 1/p is computed beside it: c = p/r, s = bb/r, γ = (p(α − σ) − bb·γ')/r and the next
- * p = γ²/c = γ·(p(α − σ) − bb·γ')/p (bb·c' when p = 0). bb > 0 in an unreduced block, so r > 0.
+ * p = γ²/c = γ·(p(α − σ) − bb·γ')/p (bb·c' when p = 0). bb > 0 in an unreduced block, so r > 0 — except where
+ * a second chase meets the row its first chase decoupled (below).
  */
 function rotations(
   d: Float64Array,
