@@ -16,15 +16,7 @@ import {
 } from '../src/metrics/sym-eigenvalues.js';
 import { minstdWeights as weights } from './support/minstd.js';
 import { dataPath } from './support/paths.js';
-import { symmetricFromGenerator as symmetric } from './support/symmetric.js';
-
-function tridiagonal(diag: number[], off: number[]): Float64Array {
-  const n = diag.length;
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) a[i * n + i] = diag[i];
-  for (let i = 1; i < n; i++) a[i * n + i - 1] = a[(i - 1) * n + i] = off[i - 1];
-  return a;
-}
+import { symmetricFromGenerator as symmetric, tridiagonal } from './support/symmetric.js';
 
 interface Case {
   name: string;

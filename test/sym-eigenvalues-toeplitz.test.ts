@@ -7,17 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setTridiagWasm, symmetricEigenvaluesOrNull } from '../src/metrics/sym-eigenvalues.js';
+import { tridiagonal } from './support/symmetric.js';
 
 after(() => setTridiagWasm(true));
-
-function toeplitz(n: number, a: number, b: number): Float64Array {
-  const m = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    m[i * n + i] = a;
-    if (i > 0) m[i * n + i - 1] = m[(i - 1) * n + i] = b;
-  }
-  return m;
-}
 
 const PATTERNS: [number, number][] = [
   [2, -1],
@@ -32,7 +24,7 @@ for (const wasm of [true, false]) {
       test(`a = ${a}, b = ${b}, orders 2–128: the closed form to 1e-13·‖A‖`, () => {
         setTridiagWasm(wasm);
         for (let n = 2; n <= 128; n++) {
-          const ev = symmetricEigenvaluesOrNull(toeplitz(n, a, b), n);
+          const ev = symmetricEigenvaluesOrNull(tridiagonal(Array(n).fill(a), Array(n - 1).fill(b)), n);
           assert.ok(ev, `order ${n}: QL converges`);
           const exact = Array.from(
             { length: n },
