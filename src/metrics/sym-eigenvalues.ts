@@ -257,14 +257,13 @@ function tridiagonalize(ws: JsWorkspace, n: number, d: Float64Array, e: Float64A
   // u holds this step's Householder vector, v receives the next one (computed at the end of a step from row l,
   // which nothing touches before the next step reads it); they swap roles after each step, as in tridiag.wat
   let { u, v } = ws;
-  let hh = n > 1 ? householder(a, (n - 1) * n, n - 2, u) : null;
+  let hh = householder(a, (n - 1) * n, n - 2, u); // null for n ≤ 1 (no columns), where no step runs
   let productReady = false; // p already holds S·u for this step (from the previous fused pass)
   for (let i = n - 1; i >= 1; i--) {
     const l = i - 1;
-    const row = i * n;
     const rowL = l * n;
     if (!hh) {
-      e[l] = a[row + l]; // the row is zero left of its sub-diagonal entry: nothing to reduce
+      e[l] = 0; // row i is zero left of its diagonal, sub-diagonal entry included: nothing to reduce
       productReady = false;
       hh = householder(a, rowL, l - 1, u);
       continue;
